@@ -1,0 +1,119 @@
+"""Plain values that connectors hand to capture.
+
+A connector knows nothing of the store. It yields, in order:
+
+* :class:`Record` for every item it read (post, comment, reply, ...), normalized;
+* :class:`ListingComplete` once it has read a *whole* listing successfully (every page, to the
+  end), naming the scope it covered. Only a complete listing lets capture consider what is
+  missing from it; a listing that fails part-way raises instead and is never marked complete.
+
+Capture then asks the connector :meth:`Connector.lookup` about items that a complete listing
+lacked. Only a :class:`Gone` answer (the platform's own "does not exist", confirmed per the
+platform's rules) makes capture record a removal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# What every archive item is, whatever the platform calls it.
+KINDS = ("post", "comment", "reply", "media", "page_revision")
+# The only three statuses the archive knows (DESIGN.md, capture semantics).
+STATUSES = ("active", "hidden", "removed")
+
+# Scope name for the account's top-level listing (the page feed, the channel's uploads, ...).
+ROOT_SCOPE = ""
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """A media file shown by an item (downloaded into the blob store by a later issue)."""
+
+    url: str
+    media_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    """One item as read from a platform, normalized.
+
+    ``parent_external_id`` is the direct parent (the post for a comment, the comment for a reply);
+    ``scope`` is the listing this record belongs to, matching a later :class:`ListingComplete`
+    (``ROOT_SCOPE`` for the account's top level, the post id for its comments).
+    ``raw`` is the platform's payload exactly as parsed from the response.
+    """
+
+    external_id: str
+    kind: str
+    scope: str
+    text: str | None
+    status: str  # 'active' or 'hidden': removal is never asserted by a listing
+    platform_status: str | None
+    author_name: str | None
+    author_id: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    url: str | None
+    raw: dict[str, Any]
+    parent_external_id: str | None = None
+    media: tuple[MediaRef, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind {self.kind!r}")
+        if self.status not in ("active", "hidden"):
+            raise ValueError(f"a listing cannot assert status {self.status!r}")
+
+
+@dataclass(frozen=True)
+class ListingComplete:
+    """Every page of the listing for ``scope`` was read successfully, to the end."""
+
+    scope: str
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """What capture knows about an archived item when it asks the connector to look it up."""
+
+    external_id: str
+    kind: str
+    scope: str
+    parent_external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Gone:
+    """The platform confirms the item no longer exists. ``evidence`` is kept as a blob."""
+
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Present:
+    """The item still exists (it fell out of the listing for another reason)."""
+
+    record: Record | None = None
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """The look-up could not decide (permissions, transient error). Never a removal."""
+
+    reason: str
+
+
+LookupResult = Gone | Present | Unknown
+
+
+@dataclass
+class RequestStats:
+    """Counters a connector keeps so capture can report them."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    waited_seconds: float = 0.0
+    extra: dict[str, int] = field(default_factory=dict)

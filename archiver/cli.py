@@ -1,0 +1,300 @@
+"""The ``archiver`` command: a thin click layer over the library.
+
+Every command reads the settings, opens the archive, calls one library function and prints.
+Errors the user can act on (``ArchiverError``) are one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from archiver.archive import Archive, open_archive
+from archiver.config import load_settings
+from archiver.errors import ArchiverError
+
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def actor() -> str:
+    """Who is running the command, for the audit log (ARCHIVER_ACTOR or the OS user)."""
+    if os.environ.get("ARCHIVER_ACTOR"):
+        return os.environ["ARCHIVER_ACTOR"]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@contextmanager
+def archive_from_env(require_schema: bool = True) -> Iterator[Archive]:
+    archive = open_archive(load_settings(), require_schema=require_schema)
+    try:
+        yield archive
+    finally:
+        archive.close()
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def progress_bar(enabled: bool, desc: str) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
+    """A tqdm bar on stderr when it is a terminal; otherwise nothing (cron and --json stay quiet)."""
+    if not enabled or not sys.stderr.isatty():
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit=" items", file=sys.stderr, dynamic_ncols=True)
+    return bar.update, bar.close
+
+
+@click.group()
+@click.version_option(package_name="archiver")
+def cli() -> None:
+    """Records retention and e-discovery archive for an agency's official social media."""
+
+
+@cli.command()
+@JSON_OPTION
+def init(as_json: bool) -> None:
+    """Create or upgrade the database, the blob store and the search index."""
+    from archiver.initialise import initialise
+
+    report = initialise(load_settings())
+    if as_json:
+        print_json(report)
+    else:
+        for key, value in report.items():
+            click.echo(f"{key}: {value}")
+
+
+# -- accounts ---------------------------------------------------------------------------------
+@cli.group()
+def accounts() -> None:
+    """Register and list the pages the archive captures."""
+
+
+@accounts.command("add")
+@click.argument("platform")
+@click.argument("external_id")
+@click.option("--handle", required=True, help="The page's name or handle.")
+@click.option("--url", help="The page's public address.")
+@click.option("--approved-by", help="Who approved the page (GO 80.11 III.A.1.a).")
+@click.option("--approved-on", help="When it was approved, YYYY-MM-DD.")
+@click.option("--admin-unit", help="The administering unit.")
+@click.option("--api-base", help="API base URL (default: the platform's own).")
+@click.option("--token-env", help="Name of the environment variable holding the token.")
+@click.option("--tag", "tags", multiple=True, help="A tag for retention rules (repeatable).")
+@JSON_OPTION
+def accounts_add(as_json: bool, approved_on: str | None, tags: tuple[str, ...],
+                 **fields: Any) -> None:
+    """Register an account; prints its id."""
+    from archiver.accounts import AccountSpec, account_json, add_account
+    from archiver.dates import parse_date
+
+    spec = AccountSpec(
+        approved_on=parse_date(approved_on, "--approved-on") if approved_on else None,
+        tags=tags, **fields,
+    )
+    with archive_from_env() as archive:
+        account = add_account(archive, spec, actor=actor())
+    if as_json:
+        print_json(account_json(account))
+    else:
+        click.echo(account.id)
+
+
+@accounts.command("list")
+@JSON_OPTION
+def accounts_list(as_json: bool) -> None:
+    """List the registered accounts."""
+    from archiver.accounts import account_json, list_accounts
+
+    with archive_from_env() as archive:
+        rows = [account_json(a) for a in list_accounts(archive)]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        approved = f"approved by {row['approved_by']} on {row['approved_on']}" \
+            if row["approved_by"] else "approval not recorded"
+        click.echo(f"{row['account_id']}\t{row['platform']}\t{row['external_id']}\t"
+                   f"{row['handle']}\ttoken in ${row['token_env']}\t{approved}")
+
+
+# -- capture ----------------------------------------------------------------------------------
+@cli.command()
+@click.option("--account", "account_id", type=int, help="Capture only this account.")
+@JSON_OPTION
+def capture(account_id: int | None, as_json: bool) -> None:
+    """Capture every active account (or one) now."""
+    from archiver.accounts import get_account, list_accounts
+    from archiver.capture import capture_account
+
+    results = []
+    with archive_from_env() as archive:
+        targets = ([get_account(archive, account_id)] if account_id is not None
+                   else [a for a in list_accounts(archive) if a.active])
+        if not targets:
+            raise ArchiverError("no accounts to capture: add one with 'archiver accounts add'")
+        for account in targets:
+            update, close = progress_bar(not as_json, f"{account.platform}:{account.handle}")
+            try:
+                results.append(capture_account(archive, account, os.environ, progress=update))
+            finally:
+                close()
+    if as_json:
+        print_json({"runs": [r.as_json() for r in results]})
+    else:
+        for r in results:
+            line = (f"account {r.account_id}: {r.status}: {r.seen} seen, {r.new_items} new items, "
+                    f"{r.new_versions} new versions, {r.removed} removed")
+            if r.unconfirmed:
+                line += f", {r.unconfirmed} missing but not confirmed gone"
+            click.echo(line)
+    failed = [r for r in results if r.status != "succeeded"]
+    for r in failed:
+        click.echo(f"error: capture failed: {r.error}", err=True)
+    if failed:
+        sys.exit(1)
+
+
+# -- search and items -------------------------------------------------------------------------
+@cli.command()
+@click.argument("query")
+@click.option("--account", "account_id", type=int)
+@click.option("--platform")
+@click.option("--kind", type=click.Choice(["post", "comment", "reply", "media", "page_revision"]))
+@click.option("--status", type=click.Choice(["active", "hidden", "removed"]))
+@click.option("--author")
+@click.option("--since", help="Published on or after (YYYY-MM-DD or ISO time).")
+@click.option("--until", help="Published on or before.")
+@click.option("--captured-since")
+@click.option("--captured-until")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0)
+@JSON_OPTION
+def search(query: str, limit: int, offset: int, as_json: bool, **options: Any) -> None:
+    """Search everything captured (Whoosh query syntax; '*' matches everything)."""
+    from archiver.search import search_items
+    from archiver.search_filters import filters_from_options
+
+    with archive_from_env() as archive:
+        filters = filters_from_options(options, archive.settings.tz)
+        outcome = search_items(archive, query, filters, limit=limit, offset=offset)
+    if as_json:
+        print_json(outcome.as_json())
+        return
+    click.echo(f"{outcome.total} items in {outcome.threads} threads")
+    for row in outcome.results:
+        text = (row["text"] or "").replace("\n", " ")
+        if len(text) > 100:
+            text = text[:99] + "…"
+        click.echo(f"{row['item_id']}\t{row['status']}\t{row['kind']}\t{row['created_at']}\t"
+                   f"{row['author']}\t{text}")
+
+
+@cli.group()
+def items() -> None:
+    """Look at one item."""
+
+
+@items.command("show")
+@click.argument("item_id", type=int)
+@JSON_OPTION
+def items_show(item_id: int, as_json: bool) -> None:
+    """The item and all its versions, oldest first."""
+    from archiver.items import item_detail
+
+    with archive_from_env() as archive:
+        detail = item_detail(archive, item_id)
+    if as_json:
+        print_json(detail)
+        return
+    for key in ("item_id", "account", "platform", "external_id", "kind", "status", "author",
+                "created_at", "url", "first_captured_at", "last_seen_at",
+                "removed_detected_at"):
+        if detail.get(key) is not None:
+            click.echo(f"{key}: {detail[key]}")
+    if detail["removal_evidence"] is not None:
+        click.echo(f"removal evidence: {json.dumps(detail['removal_evidence'])}")
+    for v in detail["versions"]:
+        click.echo(f"--- version {v['seq']} captured {v['captured_at']} status {v['status']}"
+                   f" sha256 {v['sha256']}")
+        click.echo(v["text"] or "")
+
+
+@cli.group()
+def index() -> None:
+    """Maintain the search index."""
+
+
+@index.command("rebuild")
+def index_rebuild() -> None:
+    """Rebuild the search index from the database."""
+    from archiver.indexing import rebuild_index
+
+    with archive_from_env() as archive:
+        count = rebuild_index(archive)
+    click.echo(f"indexed {count} items")
+
+
+# -- verify -----------------------------------------------------------------------------------
+@cli.command()
+@JSON_OPTION
+def verify(as_json: bool) -> None:
+    """Re-hash every blob, version chain and the audit chain; non-zero exit on any damage."""
+    from archiver.verify import verify_archive
+
+    with archive_from_env() as archive:
+        report = verify_archive(archive)
+    if as_json:
+        print_json(report.as_json())
+    else:
+        click.echo(f"checked {report.blobs} blobs ({report.bytes_hashed} bytes), {report.items} "
+                   f"items, {report.versions} versions, {report.audit_events} audit events "
+                   f"in {report.seconds:.2f}s")
+        for p in report.problems:
+            click.echo(f"DAMAGED {p.kind} {p.id}: {p.reason}")
+        click.echo("ok" if report.ok else f"{len(report.problems)} problems found")
+    if not report.ok:
+        sys.exit(1)
+
+
+# -- demo -------------------------------------------------------------------------------------
+@cli.command()
+def demo() -> None:
+    """A full cycle on the bundled sample page, served on loopback, in ARCHIVER_HOME/demo."""
+    from archiver.demo import run_demo
+
+    run_demo(load_settings(), click.echo)
+
+
+def main() -> None:
+    """Console entry point: one clear line and a non-zero exit for every known error."""
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ArchiverError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

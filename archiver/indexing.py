@@ -1,0 +1,118 @@
+"""Keeping the search index in step with the database.
+
+The database is the record; the index is derived from it and can always be rebuilt. Each item
+remembers the version last indexed (``indexed_seq``), so an index update that a crash cut short is
+simply done again by the next capture or by ``archiver index rebuild``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from archiver.archive import Archive
+from archiver.models import Account, Item, ItemVersion
+from archiver.search_index import IndexDoc
+from connectors.records import ROOT_SCOPE
+
+CHUNK = 500
+
+
+def _chunks(ids: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def build_docs(session: Session, item_ids: Sequence[int]) -> list[IndexDoc]:
+    """The index documents for ``item_ids`` (current text plus every earlier version's text)."""
+    items = session.scalars(select(Item).where(Item.id.in_(item_ids))).all()
+    if not items:
+        return []
+    versions: dict[int, list[ItemVersion]] = defaultdict(list)
+    for v in session.scalars(
+        select(ItemVersion).where(ItemVersion.item_id.in_(item_ids)).order_by(ItemVersion.seq)
+    ):
+        versions[v.item_id].append(v)
+    accounts = {a.id: a for a in session.scalars(select(Account))}
+    roots = _thread_roots(session, items)
+    docs = []
+    for item in items:
+        history = versions.get(item.id)
+        if not history:
+            continue
+        current = history[-1]
+        texts = list(dict.fromkeys(v.text for v in history if v.text))
+        docs.append(
+            IndexDoc(
+                item_id=item.id,
+                account_id=item.account_id,
+                platform=accounts[item.account_id].platform,
+                account=accounts[item.account_id].handle,
+                external_id=item.external_id,
+                kind=item.kind,
+                status=item.status,
+                author=current.author_name,
+                text=current.text,
+                history_text="\n".join(texts),
+                created_at=current.created_at,
+                first_captured_at=history[0].captured_at,
+                last_captured_at=current.captured_at,
+                parent_id=item.parent_id,
+                thread_id=roots.get(item.id, item.id),
+            )
+        )
+    return docs
+
+
+def _thread_roots(session: Session, items: Iterable[Item]) -> dict[int, int]:
+    """item id -> the id of the post that heads its thread (its scope)."""
+    by_scope: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for item in items:
+        if item.scope != ROOT_SCOPE:
+            by_scope[(item.account_id, item.scope)].append(item.id)
+    roots: dict[int, int] = {}
+    for (account_id, scope), ids in by_scope.items():
+        root = session.scalar(
+            select(Item.id).where(Item.account_id == account_id, Item.external_id == scope)
+        )
+        for item_id in ids:
+            roots[item_id] = root if root is not None else item_id
+    return roots
+
+
+def index_items(
+    archive: Archive, *, item_ids: Sequence[int] | None = None, account_id: int | None = None
+) -> int:
+    """Index the given items, or every item whose newest version is not yet indexed."""
+    with archive.sessions() as s:
+        if item_ids is None:
+            query = select(Item.id).where(
+                or_(Item.indexed_seq.is_(None), Item.indexed_seq != Item.current_seq)
+            )
+            if account_id is not None:
+                query = query.where(Item.account_id == account_id)
+            item_ids = list(s.scalars(query.order_by(Item.id)))
+    if not item_ids:
+        return 0
+    total = 0
+    for chunk in _chunks(list(item_ids)):
+        with archive.transaction() as s:
+            docs = build_docs(s, chunk)
+            archive.index.add(docs)
+            s.execute(
+                update(Item).where(Item.id.in_([d.item_id for d in docs]))
+                .values(indexed_seq=Item.current_seq)
+            )
+        total += len(docs)
+    return total
+
+
+def rebuild_index(archive: Archive) -> int:
+    """Empty the index and index every item again from the database."""
+    archive.index.clear()
+    with archive.transaction() as s:
+        s.execute(update(Item).values(indexed_seq=None))
+    return index_items(archive)

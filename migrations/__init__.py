@@ -1,0 +1,1 @@
+"""Alembic migrations for the archive's database (applied by ``archiver init``)."""

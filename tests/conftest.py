@@ -1,0 +1,7 @@
+"""Fixtures shared by the whole suite live in tests/support/ and are registered here."""
+
+pytest_plugins = [
+    "tests.support.database",
+    "tests.support.s3",
+    # "tests.support.graph",
+]

@@ -1,0 +1,195 @@
+"""Content-addressed blob store: the common interface, hash checks and the factory.
+
+A blob is stored under the lowercase hex sha256 of its bytes, so the same content is stored once
+and any later change to it is detectable. Two implementations:
+
+- :class:`archiver.blobstore_local.LocalBlobStore`: a folder (the default, ``file://``).
+- :class:`archiver.blobstore_s3.S3BlobStore`: an S3 bucket, with Object Lock in production.
+
+Reads never re-hash: :meth:`BlobStore.get` returns the bytes exactly as stored, damaged or not, so
+that ``archiver verify`` sees (and reports) damage instead of the store hiding or "fixing" it.
+:func:`verify_blob` is the check.
+
+Both implementations are importable from this module (``from archiver.blobstore import
+LocalBlobStore``); they are loaded on first use so that using a local store never imports boto3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import unquote, urlsplit
+
+from archiver.config import Settings
+from archiver.errors import ConfigError, StoreError
+
+if TYPE_CHECKING:
+    from archiver.blobstore_local import LocalBlobStore
+    from archiver.blobstore_s3 import S3BlobStore
+
+__all__ = [
+    "CHUNK_SIZE",
+    "BlobStore",
+    "LocalBlobStore",
+    "S3BlobStore",
+    "check_hash",
+    "open_blob_store",
+    "verify_blob",
+]
+
+CHUNK_SIZE = 1024 * 1024
+_HASH_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def is_hash(text: object) -> bool:
+    """True if ``text`` is a sha256 in the store's spelling: 64 lowercase hex digits."""
+    return isinstance(text, str) and _HASH_RE.fullmatch(text) is not None
+
+
+def check_hash(text: object) -> str:
+    """Return ``text`` if it is a valid blob hash, else raise :class:`StoreError`.
+
+    Every public store method calls this before building a path or key from a hash, so a
+    hostile or corrupt value (``../../etc/passwd``, upper case, a newline) never reaches the disk.
+    """
+    if not is_hash(text):
+        shown = repr(text)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        raise StoreError(f"invalid blob hash {shown}: expected 64 lowercase hex digits (sha256)")
+    return text  # type: ignore[return-value]
+
+
+def fan_out(sha256: str) -> str:
+    """The relative location ``ab/cd/<sha256>`` shared by both stores (keeps folders small)."""
+    return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+class BlobStore(ABC):
+    """A place that keeps immutable blobs addressed by their sha256."""
+
+    url: str
+
+    @abstractmethod
+    def put(self, data: bytes, *, media_type: str | None = None) -> str:
+        """Store ``data`` and return its sha256; an existing blob is not rewritten."""
+
+    @abstractmethod
+    def put_file(self, path: Path, *, media_type: str | None = None) -> tuple[str, int]:
+        """Stream the file at ``path`` into the store; return ``(sha256, size)``."""
+
+    @abstractmethod
+    def get(self, sha256: str) -> bytes:
+        """The stored bytes, unverified. Raises :class:`BlobNotFound`."""
+
+    @abstractmethod
+    def open(self, sha256: str) -> AbstractContextManager[BinaryIO]:
+        """A streaming, unverified reader for the blob. Raises :class:`BlobNotFound`."""
+
+    @abstractmethod
+    def exists(self, sha256: str) -> bool:
+        """True if a blob with this hash is stored."""
+
+    @abstractmethod
+    def delete(self, sha256: str) -> None:
+        """Remove the blob for good.
+
+        Raises :class:`BlobNotFound` if absent and :class:`BlobLocked` if a legal hold or an
+        S3 Object Lock retention forbids it.
+        """
+
+    @abstractmethod
+    def iter_hashes(self) -> Iterator[str]:
+        """Every stored blob's hash, in sorted order; temporary files are never listed."""
+
+    @abstractmethod
+    def set_legal_hold(self, sha256: str, on: bool) -> None:
+        """Turn the blob's legal hold on or off; a held blob is never deleted."""
+
+    @abstractmethod
+    def is_held(self, sha256: str) -> bool:
+        """True if the blob is under a legal hold."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise :class:`StoreError` with a one-line reason if the store cannot be used."""
+
+    def verify(self, sha256: str) -> bool:
+        """Re-hash the stored blob; see :func:`verify_blob`."""
+        return verify_blob(self, sha256)
+
+
+def hash_stream(stream: BinaryIO) -> tuple[str, int]:
+    """sha256 hex and size of everything left in ``stream``, read chunk by chunk."""
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(CHUNK_SIZE):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def verify_blob(store: BlobStore, sha256: str) -> bool:
+    """True if the stored bytes still hash to ``sha256``; False if the blob is damaged.
+
+    Streams the blob, so big media never sit in memory. A missing blob is not "damaged": it
+    raises :class:`BlobNotFound`, so a verifier can report the two cases apart.
+    """
+    check_hash(sha256)
+    with store.open(sha256) as stream:
+        actual, _ = hash_stream(stream)
+    return actual == sha256
+
+
+def open_blob_store(settings: Settings, environ: Mapping[str, str] | None = None) -> BlobStore:
+    """Build the store named by ``settings.store_url`` (``file://`` or ``s3://bucket/prefix``).
+
+    Nothing is contacted here; call :meth:`BlobStore.check` to find out whether it works. For
+    S3, the region comes from ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` in ``environ`` (default
+    us-east-1) and credentials from boto3's usual chain (environment, profile, instance role).
+    """
+    parts = urlsplit(settings.store_url)
+    if parts.scheme == "file":
+        from archiver.blobstore_local import LocalBlobStore
+
+        if parts.netloc not in ("", "localhost"):
+            raise ConfigError(
+                f"ARCHIVER_STORE_URL: file:// URL must be a local path, not host {parts.netloc!r}"
+            )
+        return LocalBlobStore(Path(unquote(parts.path)))
+    if parts.scheme == "s3":
+        from archiver.blobstore_s3 import S3BlobStore, make_s3_client
+
+        env = os.environ if environ is None else environ
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        client = make_s3_client(endpoint_url=settings.s3_endpoint_url, region=region)
+        return S3BlobStore(
+            parts.netloc,
+            parts.path.strip("/"),
+            client=client,
+            lock_mode=settings.s3_object_lock_mode,
+            lock_days=settings.s3_object_lock_days,
+            endpoint_url=settings.s3_endpoint_url,
+        )
+    raise ConfigError(
+        f"ARCHIVER_STORE_URL: unsupported scheme {parts.scheme!r} (use file:// or s3://)"
+    )
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy re-exports: the implementations import this module, and S3 pulls in boto3.
+    if name == "LocalBlobStore":
+        from archiver.blobstore_local import LocalBlobStore
+
+        return LocalBlobStore
+    if name == "S3BlobStore":
+        from archiver.blobstore_s3 import S3BlobStore
+
+        return S3BlobStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

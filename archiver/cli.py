@@ -46,8 +46,11 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def progress_bar(enabled: bool, desc: str) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
-    """A tqdm bar on stderr when it is a terminal; otherwise nothing (cron and --json stay quiet)."""
+ProgressHooks = tuple[Callable[[int], None] | None, Callable[[], None]]
+
+
+def progress_bar(enabled: bool, desc: str) -> ProgressHooks:
+    """A tqdm bar on stderr when it is a terminal; else nothing (cron and --json stay quiet)."""
     if not enabled or not sys.stderr.isatty():
         return None, lambda: None
     from tqdm import tqdm

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from archiver.archive import Archive, open_archive
 from archiver.config import load_settings
@@ -293,6 +294,11 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except ArchiverError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except SQLAlchemyError as exc:
+        # The database failed under us (gone away, disk full, schema not upgraded): one line.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        click.echo(f"error: database: {reason}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

@@ -1,0 +1,212 @@
+"""The capture rules, end to end: the Facebook connector against the loopback Graph server, into
+a real archive (SQLite file and PostgreSQL), blobs on disk and a Whoosh index on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from archiver.accounts import AccountSpec, add_account
+from archiver.archive import Archive
+from archiver.capture import CaptureResult, capture_account
+from archiver.items import item_detail
+from archiver.models import Account, AuditEvent, CaptureRun, Item, ItemVersion
+from archiver.sample.dataset import load_sample
+from archiver.sample.graph_server import GraphServer
+from archiver.search import search_items
+from archiver.search_index import SearchFilters
+from archiver.verify import verify_archive
+from tests.support.graph import SleepRecorder
+
+TOKEN_ENV = "ARCHIVER_TOKEN_TEST_PAGE"
+
+EDITED_POST = "104882335720091_2012"
+HIDDEN_COMMENT = "2004_3013"
+DELETED_COMMENT = "2001_3003"
+NEW_COMMENT = "2012_3037"
+
+
+@pytest.fixture
+def server() -> Iterator[GraphServer]:
+    with GraphServer(load_sample(), page_size=5) as srv:
+        yield srv
+
+
+@pytest.fixture
+def account(archive: Archive, server: GraphServer) -> Account:
+    ds = server.dataset
+    return add_account(
+        archive,
+        AccountSpec(platform="facebook", external_id=ds.page_id, handle="springfieldpd",
+                    api_base=server.base_url, token_env=TOKEN_ENV),
+        actor="test",
+    )
+
+
+def run(archive: Archive, account: Account, server: GraphServer,
+        sleep: SleepRecorder | None = None) -> CaptureResult:
+    return capture_account(archive, account, {TOKEN_ENV: server.token},
+                           sleep=sleep or SleepRecorder())
+
+
+def items_by_external(archive: Archive) -> dict[str, Item]:
+    with archive.sessions() as s:
+        return {i.external_id: i for i in s.scalars(select(Item))}
+
+
+def count(archive: Archive, model: type) -> int:
+    with archive.sessions() as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_first_capture_stores_every_post_comment_and_reply(
+    archive: Archive, account: Account, server: GraphServer
+) -> None:
+    ds = server.dataset
+    result = run(archive, account, server)
+    assert result.status == "succeeded", result.error
+    expected = len(ds.posts) + len(ds.comments)
+    assert result.new_items == expected
+    assert result.new_versions == expected
+    assert result.removed == 0
+    items = items_by_external(archive)
+    assert len(items) == expected
+    kinds = {i.kind for i in items.values()}
+    assert kinds == {"post", "comment", "reply"}
+    # Replies and comments point at their parents.
+    for item in items.values():
+        if item.kind == "reply":
+            parent = next(p for p in items.values() if p.id == item.parent_id)
+            assert parent.kind == "comment"
+        if item.kind == "comment":
+            parent = next(p for p in items.values() if p.id == item.parent_id)
+            assert parent.kind == "post"
+    hidden_at_start = {c.id for c in ds.comments if c.is_hidden}
+    assert {e for e, i in items.items() if i.status == "hidden"} == hidden_at_start
+    assert verify_archive(archive).ok
+
+
+def test_second_capture_records_edit_hide_and_removal_with_evidence(
+    archive: Archive, account: Account, server: GraphServer
+) -> None:
+    run(archive, account, server)
+    server.apply_second_state()
+    result = run(archive, account, server)
+    assert result.status == "succeeded", result.error
+    assert result.removed == 1
+    assert result.new_items == 1  # the new comment
+    items = items_by_external(archive)
+
+    edited = item_detail(archive, items[EDITED_POST].id)
+    assert [v["seq"] for v in edited["versions"]] == [1, 2]
+    assert "Oak St." in edited["versions"][1]["text"]
+    assert "Oak St." not in edited["versions"][0]["text"]
+
+    hidden = item_detail(archive, items[HIDDEN_COMMENT].id)
+    assert [v["status"] for v in hidden["versions"]] == ["active", "hidden"]
+
+    removed = item_detail(archive, items[DELETED_COMMENT].id)
+    assert removed["status"] == "removed"
+    assert [v["status"] for v in removed["versions"]] == ["active", "removed"]
+    # The text is still on record, and the platform's own answer is the evidence.
+    assert removed["versions"][1]["text"] == removed["versions"][0]["text"]
+    evidence = removed["removal_evidence"]
+    assert "33" in str(evidence) and "100" in str(evidence)
+    assert removed["versions"][1]["evidence_sha256"] == removed["removal_evidence_sha256"]
+
+    # A version for exactly what changed: edit, hide, removal, new comment (and replies of the
+    # deleted comment, which Facebook deletes with it, if it had any).
+    deleted_replies = [c for c in load_sample().comments if c.parent_id == DELETED_COMMENT]
+    assert result.removed == 1 + len(deleted_replies)
+    assert result.new_versions == 4 + len(deleted_replies)
+
+    found = search_items(archive, "*", SearchFilters(status="removed"))
+    assert [r["external_id"] for r in found.results] == [DELETED_COMMENT]
+    assert verify_archive(archive).ok
+
+
+def test_unchanged_recapture_writes_no_version(
+    archive: Archive, account: Account, server: GraphServer
+) -> None:
+    run(archive, account, server)
+    versions = count(archive, ItemVersion)
+    result = run(archive, account, server)
+    assert result.status == "succeeded"
+    assert (result.new_items, result.new_versions, result.removed) == (0, 0, 0)
+    assert count(archive, ItemVersion) == versions
+    assert result.seen == versions
+
+
+@pytest.mark.parametrize("fault", ["500", "429", "rate_code_17", "malformed", "truncated"])
+def test_failed_listing_marks_nothing_removed(
+    archive: Archive, account: Account, server: GraphServer, fault: str
+) -> None:
+    run(archive, account, server)
+    server.apply_second_state()
+    # Every read of the deleted comment's post's comment listing now fails.
+    post_id = DELETED_COMMENT.split("_")[0]
+    match = {"path": "comments"}
+    if fault == "500":
+        server.fail_status(500, times=None, **match)
+    elif fault == "429":
+        server.rate_limit_429("60", times=None, **match)
+    elif fault == "rate_code_17":
+        server.graph_error(17, times=None, **match)
+    elif fault == "malformed":
+        server.malformed(times=None, **match)
+    else:
+        server.truncated(times=None, **match)
+    result = run(archive, account, server)
+    assert result.status == "failed"
+    assert result.removed == 0
+    assert "springfieldpd" in (result.error or "")
+    items = items_by_external(archive)
+    assert items[DELETED_COMMENT].status == "active"
+    assert post_id
+    with archive.sessions() as s:
+        run_row = s.get(CaptureRun, result.run_id)
+        assert run_row is not None and run_row.status == "failed" and run_row.error
+    assert verify_archive(archive).ok
+
+
+def test_expired_token_is_a_clear_error_naming_the_account(
+    archive: Archive, account: Account, server: GraphServer
+) -> None:
+    server.expire_token()
+    result = run(archive, account, server)
+    assert result.status == "failed"
+    assert "springfieldpd" in (result.error or "") and "token" in (result.error or "").lower()
+    assert "\n" not in (result.error or "")
+
+
+def test_unset_token_fails_before_any_request(
+    archive: Archive, account: Account, server: GraphServer
+) -> None:
+    result = capture_account(archive, account, {})
+    assert result.status == "failed"
+    assert TOKEN_ENV in (result.error or "") and "springfieldpd" in (result.error or "")
+    assert server.request_count == 0
+
+
+def test_token_never_reaches_database_blobs_or_index(
+    archive: Archive, account: Account, server: GraphServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    run(archive, account, server)
+    server.apply_second_state()
+    server.fail_status(500, times=1, path="comments")
+    run(archive, account, server)
+    token = server.token.encode()
+    home = Path(archive.settings.home)
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert token not in path.read_bytes(), f"token found in {path}"
+    with archive.sessions() as s:
+        for event in s.scalars(select(AuditEvent)):
+            assert server.token not in event.details_json
+        for run_row in s.scalars(select(CaptureRun)):
+            assert server.token not in (run_row.error or "")
+    assert server.token not in caplog.text

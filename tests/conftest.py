@@ -3,5 +3,5 @@
 pytest_plugins = [
     "tests.support.database",
     "tests.support.s3",
-    # "tests.support.graph",
+    "tests.support.graph",
 ]

@@ -1,0 +1,1 @@
+"""Bundled sample data and a loopback Graph API server (demo, tests, benchmarks)."""

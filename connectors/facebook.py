@@ -1,0 +1,402 @@
+"""Facebook Page connector (Graph API).
+
+Followed (see also shared/reference/platform-apis.md, section 1):
+
+* Page feed: https://developers.facebook.com/docs/graph-api/reference/page/feed
+* Comments edge (``filter=stream``, ``order``): https://developers.facebook.com/docs/graph-api/reference/object/comments
+* Comment fields: https://developers.facebook.com/docs/graph-api/reference/comment
+* Paging (cursors, ``paging.next``; a short or empty page may still have ``next``):
+  https://developers.facebook.com/docs/graph-api/results
+* Errors (190 token, 100/33 unknown object, ``is_transient``):
+  https://developers.facebook.com/docs/graph-api/guides/error-handling
+* Rate limits (codes 4, 17, 32, 613, 80001; ``X-App-Usage``, ``X-Business-Use-Case-Usage``):
+  https://developers.facebook.com/docs/graph-api/overview/rate-limiting
+
+The token goes in an ``Authorization: Bearer`` header (OAuth 2.0, RFC 6750), not in the URL, so
+no URL we log or store can carry it; ``access_token`` in ``paging.next`` links is stripped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import httpx
+
+from connectors.base import (
+    Classification,
+    Connector,
+    NextUrlPaging,
+    ObjectNotFound,
+    PageRequest,
+    Stream,
+    Verdict,
+    classify_http,
+    decode_json,
+    dig,
+    one_line,
+)
+from connectors.errors import ConnectorError, MalformedResponse
+from connectors.records import (
+    ROOT_SCOPE,
+    Gone,
+    ItemRef,
+    ListingComplete,
+    LookupResult,
+    MediaRef,
+    Present,
+    Record,
+    Unknown,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_BASE = "https://graph.facebook.com/v19.0"
+POST_FIELDS = (
+    "id,message,created_time,updated_time,permalink_url,from,status_type,is_hidden,"
+    "is_published,attachments{media_type,url,media,target,subattachments}"
+)
+COMMENT_FIELDS = (
+    "id,message,created_time,from,parent{id},is_hidden,permalink_url,attachment,"
+    "comment_count,like_count"
+)
+RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001})
+AUTH_CODES = frozenset({102, 104, 190})
+PERMISSION_CODES = frozenset({10}) | frozenset(range(200, 300))
+# Usage (percent) from which we pace our calls; Meta throttles at 100.
+USAGE_SLOWDOWN_AT = 90
+
+
+def parse_graph_time(value: Any, path: str) -> datetime | None:
+    """``"2024-05-01T14:03:22+0000"`` → an aware UTC datetime (None when absent)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MalformedResponse(f"response from {path}: a timestamp is not a string")
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise MalformedResponse(f"response from {path}: unreadable timestamp") from None
+
+
+def _opt(item: dict[str, Any], key: str, kind: type, path: str) -> Any:
+    value = item.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise MalformedResponse(f"response from {path}: field {key!r} has the wrong type")
+    return value
+
+
+def _author(item: dict[str, Any], path: str) -> tuple[str | None, str | None]:
+    who = _opt(item, "from", dict, path)
+    if who is None:  # Graph leaves ``from`` out without the MODERATE task
+        return None, None
+    return _opt(who, "name", str, path), _opt(who, "id", str, path)
+
+
+def _media_of(att: dict[str, Any], path: str, type_key: str) -> list[MediaRef]:
+    media = _opt(att, "media", dict, path) or {}
+    image = _opt(media, "image", dict, path) or {}
+    src = _opt(media, "source", str, path) or _opt(image, "src", str, path)
+    url = src or _opt(att, "url", str, path)
+    refs = [MediaRef(url=url, media_type=_opt(att, type_key, str, path))] if url else []
+    subs = _opt(att, "subattachments", dict, path)
+    for sub in _edge_data(subs, path) if subs else []:
+        refs.extend(_media_of(sub, path, type_key))
+    return refs
+
+
+def _edge_data(edge: Any, path: str) -> list[dict[str, Any]]:
+    data = edge.get("data") if isinstance(edge, dict) else None
+    if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
+        raise MalformedResponse(f"response from {path}: expected a list of objects under 'data'")
+    return data
+
+
+def _id(item: dict[str, Any], path: str) -> str:
+    value = item.get("id")
+    if not isinstance(value, str) or not value:
+        raise MalformedResponse(f"response from {path}: an item without an id")
+    return value
+
+
+def post_record(item: dict[str, Any], path: str) -> Record:
+    """One feed item → a ``post`` :class:`Record` (``raw`` is the item as parsed)."""
+    hidden = bool(_opt(item, "is_hidden", bool, path))
+    published = _opt(item, "is_published", bool, path)
+    name, author_id = _author(item, path)
+    media: list[MediaRef] = []
+    attachments = _opt(item, "attachments", dict, path)
+    for att in _edge_data(attachments, path) if attachments else []:
+        media.extend(_media_of(att, path, "media_type"))
+    return Record(
+        external_id=_id(item, path),
+        kind="post",
+        scope=ROOT_SCOPE,
+        text=_opt(item, "message", str, path),
+        status="hidden" if hidden else "active",
+        platform_status="hidden"
+        if hidden
+        else ("unpublished" if published is False else "published"),
+        author_name=name,
+        author_id=author_id,
+        created_at=parse_graph_time(item.get("created_time"), path),
+        updated_at=parse_graph_time(item.get("updated_time"), path),
+        url=_opt(item, "permalink_url", str, path),
+        raw=item,
+        media=tuple(media),
+    )
+
+
+def comment_record(item: dict[str, Any], post_id: str, path: str) -> Record:
+    """One comment of ``post_id`` → a ``comment`` or ``reply`` :class:`Record`."""
+    hidden = bool(_opt(item, "is_hidden", bool, path))
+    parent = _opt(item, "parent", dict, path)
+    parent_id = _opt(parent, "id", str, path) if parent else None
+    is_reply = parent_id is not None and parent_id != post_id
+    name, author_id = _author(item, path)
+    attachment = _opt(item, "attachment", dict, path)
+    return Record(
+        external_id=_id(item, path),
+        kind="reply" if is_reply else "comment",
+        scope=post_id,
+        text=_opt(item, "message", str, path),
+        status="hidden" if hidden else "active",
+        platform_status="hidden" if hidden else "published",
+        author_name=name,
+        author_id=author_id,
+        created_at=parse_graph_time(item.get("created_time"), path),
+        updated_at=None,  # comments have no updated_time in the Graph API
+        url=_opt(item, "permalink_url", str, path),
+        raw=item,
+        parent_external_id=parent_id if is_reply else post_id,
+        media=tuple(_media_of(attachment, path, "type")) if attachment else (),
+    )
+
+
+def parse_posts_page(payload: Any, path: str) -> list[Record]:
+    """A decoded feed page → its post records, or :class:`MalformedResponse`."""
+    return [post_record(item, path) for item in _edge_data(payload, path)]
+
+
+def parse_comments_page(payload: Any, post_id: str, path: str) -> list[Record]:
+    """A decoded comments page → comment/reply records, or :class:`MalformedResponse`."""
+    return [comment_record(item, post_id, path) for item in _edge_data(payload, path)]
+
+
+def parse_feed_body(body: bytes, path: str = "/feed") -> tuple[list[Record], str | None]:
+    """Raw feed bytes → (records, ``paging.next``). Any bad input ends in a ConnectorError."""
+    payload = decode_json(body, path)
+    records = parse_posts_page(payload, path)
+    nxt = dig(payload, ("paging", "next"))
+    return records, nxt if isinstance(nxt, str) else None
+
+
+def _graph_error(payload: Any) -> dict[str, Any] | None:
+    err = payload.get("error") if isinstance(payload, dict) else None
+    return err if isinstance(err, dict) else None
+
+
+def _usage_numbers(response: httpx.Response) -> tuple[float, float]:
+    """(highest usage percent, longest ``estimated_time_to_regain_access`` in minutes)."""
+    pct, regain = 0.0, 0.0
+    for header in ("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage"):
+        text = response.headers.get(header)
+        if not text:
+            continue
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue  # a garbled hint is no reason to fail a read
+        blocks: list[Any] = [data]
+        if header == "X-Business-Use-Case-Usage" and isinstance(data, dict):
+            blocks = [b for v in data.values() if isinstance(v, list) for b in v]
+        for block in blocks:
+            if not isinstance(block, dict):
+                continue
+            for key, value in block.items():
+                if not isinstance(value, int | float) or isinstance(value, bool):
+                    continue
+                if key == "estimated_time_to_regain_access":
+                    regain = max(regain, float(value))
+                elif key in ("call_count", "total_time", "total_cputime"):
+                    pct = max(pct, float(value))
+    return pct, regain
+
+
+def classify_graph(response: httpx.Response, payload: Any) -> Classification:
+    """What a Graph answer means: rate limit, token problem, unknown object, transient, ..."""
+    err = _graph_error(payload)
+    if err is None:
+        return classify_http(response)
+    code, sub = err.get("code"), err.get("error_subcode")
+    label = f"{code}/{sub}" if sub is not None else f"{code}"
+    detail = (
+        f"Graph error {label} ({err.get('type')}): {one_line(str(err.get('message', '')), 200)}"
+    )
+    if code in RATE_LIMIT_CODES or (isinstance(code, int) and 80000 <= code <= 80099):
+        _, regain = _usage_numbers(response)
+        return Classification(Verdict.RATE_LIMITED, wait=regain * 60 or None, detail=detail)
+    if code in AUTH_CODES:
+        return Classification(
+            Verdict.AUTH, detail=f"the access token is invalid or expired ({detail})"
+        )
+    if code in PERMISSION_CODES:
+        return Classification(Verdict.AUTH, detail=f"the token lacks a permission ({detail})")
+    if code == 100 and sub == 33:
+        return Classification(Verdict.NOT_FOUND, detail=detail)
+    if err.get("is_transient") is True or code in (1, 2) or response.status_code >= 500:
+        return Classification(Verdict.TRANSIENT, detail=detail)
+    if response.status_code == 429:
+        return Classification(Verdict.RATE_LIMITED, detail=detail)
+    return Classification(Verdict.FATAL, detail=detail)
+
+
+class _GraphStream(Stream):
+    paging = NextUrlPaging(("paging", "next"))
+
+    def classify(self, response: httpx.Response, payload: Any) -> Classification:
+        return classify_graph(response, payload)
+
+
+class FeedStream(_GraphStream):
+    """``GET /{page-id}/feed``: every post on the page, newest first."""
+
+    def __init__(self, api_base: str, page_id: str, limit: int) -> None:
+        self.url = f"{api_base}/{quote(page_id, safe='')}/feed"
+        self.limit = limit
+
+    def first_request(self) -> PageRequest:
+        return PageRequest(self.url, {"fields": POST_FIELDS, "limit": str(self.limit)})
+
+    def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
+        return parse_posts_page(payload, request.path)
+
+
+class CommentsStream(_GraphStream):
+    """``GET /{post-id}/comments?filter=stream``: comments and replies, flattened, oldest first."""
+
+    def __init__(self, api_base: str, post_id: str, limit: int) -> None:
+        self.post_id = post_id
+        self.url = f"{api_base}/{quote(post_id, safe='')}/comments"
+        self.limit = limit
+
+    def first_request(self) -> PageRequest:
+        params = {
+            "filter": "stream",
+            "order": "chronological",
+            "fields": COMMENT_FIELDS,
+            "limit": str(self.limit),
+        }
+        return PageRequest(self.url, params)
+
+    def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
+        return parse_comments_page(payload, self.post_id, request.path)
+
+
+class FacebookConnector(Connector):
+    """Reads a Facebook Page's feed and every post's comments; looks items up by id."""
+
+    platform: ClassVar[str] = "facebook"
+    default_api_base: ClassVar[str] = DEFAULT_API_BASE
+
+    @property
+    def page_id(self) -> str:
+        """The page's Graph id (the account's external id)."""
+        return self.config.account_external_id
+
+    def read(self, scopes: Sequence[str] | None = None) -> Iterator[Record | ListingComplete]:
+        """``scopes=None``: the whole feed and every post's comments, then ``ListingComplete("")``.
+
+        With scopes: those posts' comment listings; ``ROOT_SCOPE`` in the list reads the feed
+        alone. Posts are yielded page by page, each page followed by its posts' comments.
+        """
+        if scopes is None:
+            yield from self._feed(with_comments=True)
+            return
+        for scope in scopes:
+            if scope == ROOT_SCOPE:
+                yield from self._feed(with_comments=False)
+            else:
+                yield from self._comments(scope)
+
+    def _feed(self, *, with_comments: bool) -> Iterator[Record | ListingComplete]:
+        stream = FeedStream(self.api_base, self.page_id, self.config.page_size or 25)
+        for posts in self.pages(stream):
+            yield from posts
+            if with_comments:
+                for post in posts:
+                    yield from self._comments(post.external_id)
+        yield ListingComplete(ROOT_SCOPE)
+
+    def _comments(self, post_id: str) -> Iterator[Record | ListingComplete]:
+        stream = CommentsStream(self.api_base, post_id, self.config.page_size or 100)
+        try:
+            for page in self.pages(stream):
+                yield from page
+        except ObjectNotFound:
+            # The post was deleted while we read: its listing stays incomplete, the run goes on.
+            self.stats.extra["listings_gone"] = self.stats.extra.get("listings_gone", 0) + 1
+            log.warning("facebook: comments of post %s are gone; listing not complete", post_id)
+            return
+        yield ListingComplete(post_id)
+
+    def usage_wait(self, response: httpx.Response) -> float:
+        """Pace calls as Meta's usage headers near 100%, or wait out a stated regain time."""
+        pct, regain = _usage_numbers(response)
+        if regain > 0:
+            return min(regain * 60, self.config.backoff_cap)
+        if pct < USAGE_SLOWDOWN_AT:
+            return 0.0
+        return min(self.config.backoff_cap, self.config.backoff_base * 2 ** ((pct - 90) / 2))
+
+    def lookup(self, ref: ItemRef) -> LookupResult:
+        """Present, Gone (100/33 while the page itself still reads) or Unknown."""
+        request = PageRequest(
+            f"{self.api_base}/{quote(ref.external_id, safe='')}", {"fields": "id"}
+        )
+        try:
+            self.fetch(request, classify_graph)
+            return Present()
+        except ObjectNotFound as nf:
+            err = _graph_error(nf.body)
+            if not err or err.get("code") != 100 or err.get("error_subcode") != 33:
+                return Unknown(self.scrub(str(nf)))
+            not_found = nf
+        except ConnectorError as exc:
+            return Unknown(self.scrub(str(exc)))
+        # 100/33 also means "lost permission": only a readable page makes it a deletion.
+        page_req = PageRequest(f"{self.api_base}/{quote(self.page_id, safe='')}", {"fields": "id"})
+        try:
+            page = self.fetch(page_req, classify_graph)
+        except ConnectorError as exc:
+            return Unknown(
+                self.scrub(
+                    f"facebook: {ref.external_id} answered 100/33 but the page itself "
+                    f"cannot be read, so it may be a permission loss ({exc})"
+                )
+            )
+        evidence = {
+            "platform": "facebook",
+            "request": f"GET {not_found.path}?fields=id",
+            "http_status": not_found.status,
+            "response": self._scrub_json(not_found.body),
+            "page_check": {
+                "request": f"GET {page_req.path}?fields=id",
+                "http_status": page.response.status_code,
+            },
+            "checked_at": self.now().astimezone(UTC).isoformat(),
+        }
+        return Gone(evidence=evidence)
+
+    def _scrub_json(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, list):
+            return [self._scrub_json(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self._scrub_json(v) for k, v in value.items()}
+        return value

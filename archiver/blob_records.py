@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -9,6 +10,23 @@ from sqlalchemy.orm import Session
 from archiver.blobstore import BlobStore
 from archiver.db import insert_ignore
 from archiver.models import Blob
+
+
+def store_blobs(
+    session: Session,
+    store: BlobStore,
+    blobs: Sequence[bytes],
+    media_type: str | None,
+    now: datetime,
+) -> list[str]:
+    """Write a batch (made durable at once by the store), then record the rows in one statement."""
+    hashes = store.put_many(blobs, media_type=media_type)
+    rows = {
+        sha: {"sha256": sha, "size": len(data), "media_type": media_type, "created_at": now}
+        for sha, data in zip(hashes, blobs, strict=True)
+    }
+    insert_ignore(session, Blob, list(rows.values()))
+    return hashes
 
 
 def store_blob(

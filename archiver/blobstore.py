@@ -20,7 +20,7 @@ import hashlib
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -79,6 +79,11 @@ class BlobStore(ABC):
     @abstractmethod
     def put(self, data: bytes, *, media_type: str | None = None) -> str:
         """Store ``data`` and return its sha256; an existing blob is not rewritten."""
+
+    def put_many(self, blobs: Sequence[bytes], *, media_type: str | None = None) -> list[str]:
+        """Store several blobs; return their hashes in order. Stores override this to make the
+        batch durable at once (capture writes hundreds of small payloads per transaction)."""
+        return [self.put(data, media_type=media_type) for data in blobs]
 
     @abstractmethod
     def put_file(self, path: Path, *, media_type: str | None = None) -> tuple[str, int]:

@@ -14,12 +14,13 @@ against someone with shell access: use S3 Object Lock for that.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -41,6 +42,21 @@ def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_filesystem(path: Path) -> None:
+    """Flush every pending write on the file system holding ``path`` (Linux ``syncfs``).
+
+    Where ``syncfs`` is unavailable, ``os.sync`` flushes all file systems: slower, as safe.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        syncfs = getattr(libc, "syncfs", None)
+        if syncfs is None or syncfs(fd) != 0:
+            os.sync()
     finally:
         os.close(fd)
 
@@ -91,6 +107,42 @@ class LocalBlobStore(BlobStore):
         except OSError as exc:
             raise StoreError(f"cannot write blob {sha256} to {self.url}: {_oneline(exc)}") from None
         return sha256
+
+    def put_many(self, blobs: Sequence[bytes], *, media_type: str | None = None) -> list[str]:
+        """Store a batch with one file-system sync instead of three fsyncs per blob.
+
+        Each blob still goes through a temporary file and an atomic rename, so a crash leaves
+        whole blobs or stray temporary files; the single ``syncfs`` at the end makes the whole
+        batch durable before the caller commits the rows that name it.
+        """
+        hashes: list[str] = []
+        written = False
+        for data in blobs:
+            sha256 = hashlib.sha256(data).hexdigest()
+            hashes.append(sha256)
+            final = self.path_for(sha256)
+            if final.exists():
+                continue
+            try:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=final.parent)
+                tmp = Path(tmp_name)
+                try:
+                    with os.fdopen(fd, "wb") as fh:
+                        fh.write(data)
+                    os.chmod(tmp, 0o444)
+                    os.replace(tmp, final)
+                except BaseException:
+                    tmp.unlink(missing_ok=True)
+                    raise
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot write blob {sha256} to {self.url}: {_oneline(exc)}"
+                ) from None
+            written = True
+        if written:
+            _sync_filesystem(self.root)
+        return hashes
 
     def put_file(self, path: Path, *, media_type: str | None = None) -> tuple[str, int]:
         """Copy the file at ``path`` into the store chunk by chunk; return ``(sha256, size)``.

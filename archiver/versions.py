@@ -10,7 +10,7 @@ versions of an item form a chain that ``verify`` can re-walk.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from archiver.canonical import hash_record
@@ -44,30 +44,28 @@ def content_fingerprint(
     )
 
 
-def version_payload(v: ItemVersion) -> dict[str, Any]:
-    """Every field a version's ``sha256`` covers."""
-    return {
-        "item_id": v.item_id,
-        "seq": v.seq,
-        "capture_run_id": v.capture_run_id,
-        "captured_at": v.captured_at,
-        "status": v.status,
-        "platform_status": v.platform_status,
-        "text": v.text,
-        "author_name": v.author_name,
-        "author_id": v.author_id,
-        "created_at": v.created_at,
-        "updated_at": v.updated_at,
-        "url": v.url,
-        "media": json.loads(v.media_json),
-        "raw_sha256": v.raw_sha256,
-        "evidence_sha256": v.evidence_sha256,
-        "content_sha256": v.content_sha256,
-        "prev_sha256": v.prev_sha256,
-    }
+# The stored columns a version's ``sha256`` covers (``media_json`` is hashed as parsed JSON).
+HASHED_FIELDS = (
+    "item_id", "seq", "capture_run_id", "captured_at", "status", "platform_status", "text",
+    "author_name", "author_id", "created_at", "updated_at", "url", "media_json", "raw_sha256",
+    "evidence_sha256", "content_sha256", "prev_sha256",
+)
+
+
+def version_payload(v: ItemVersion | Mapping[str, Any]) -> dict[str, Any]:
+    """Every field a version's ``sha256`` covers, from a row or from the dict about to be one."""
+    get = v.get if isinstance(v, Mapping) else v.__getattribute__
+    payload = {name: get(name) for name in HASHED_FIELDS if name != "media_json"}
+    payload["media"] = json.loads(get("media_json"))
+    return payload
+
+
+def version_sha256(v: ItemVersion | Mapping[str, Any]) -> str:
+    """The hash a version with these fields has (its ``prev_sha256`` included)."""
+    return hash_record(version_payload(v))
 
 
 def seal(version: ItemVersion) -> str:
     """Compute and set the version's ``sha256`` (its ``prev_sha256`` must already be set)."""
-    version.sha256 = hash_record(version_payload(version))
+    version.sha256 = version_sha256(version)
     return version.sha256

@@ -1,0 +1,233 @@
+"""The search index, as the rest of the archiver sees it: plain values and a small interface.
+
+The database holds the records; the index only answers "which item ids match this query and these
+filters". Nothing outside :mod:`archiver.whoosh_index` imports Whoosh, so another engine (SQLite
+FTS5, PostgreSQL full-text search, Tantivy) can serve this interface later.
+
+Typical use::
+
+    index = open_index(settings.index_dir)
+    index.add(docs)                                  # upsert by item_id, one commit
+    found = index.search('"traffic stop" OR taser', SearchFilters(status="removed"), limit=20)
+    ids = [hit.item_id for hit in found.hits]        # then load the items from the database
+    index.close()
+
+Query syntax (Whoosh's): ``AND``/``OR``/``NOT``, ``"phrases"``, ``field:value`` (``author:jane``,
+``status:removed``, ``kind:comment``, ``account:handle``, ``platform:facebook``), wildcards
+(``offic*``), ids (``parent_id:42``, ``thread_id:7``, ``item_id:>100``). Bare words search the
+current text, every earlier version's text and the author. ``*`` or an empty query matches
+every item (narrowed by the filters). Dates are narrowed with :class:`SearchFilters`, which
+compare whole seconds: a bound's fraction of a second is dropped, so a range never misses an
+item at its edges.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+from archiver.errors import ArchiverError, QueryError
+
+
+class SearchIndexError(ArchiverError):
+    """The search index cannot be used (missing, closed, locked by another writer too long)."""
+
+
+def require_aware(name: str, value: datetime | None) -> None:
+    """Raise ValueError when ``value`` is a naive datetime: the index only takes absolute times."""
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError(f"{name} must be timezone-aware (got naive {value.isoformat()})")
+
+
+MAX_QUERY_ECHO = 120
+
+
+def clean_text(text: str) -> str:
+    """``text`` with anything UTF-8 cannot encode replaced (any engine stores UTF-8)."""
+    # Visitor text can carry lone surrogates (from JSON escapes) that UTF-8 cannot encode.
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def author_key(author: str) -> str:
+    """The form in which author names are compared exactly: spacing collapsed (lower-case it)."""
+    return " ".join(clean_text(author).split())
+
+
+def echo_query(text: str) -> str:
+    """A query quoted for an error message: one line, however long or odd the query."""
+    shown = text if len(text) <= MAX_QUERY_ECHO else text[:MAX_QUERY_ECHO] + "..."
+    return repr(shown)
+
+
+def check_balanced(text: str) -> None:
+    """Raise QueryError for an unmatched '(' or ')' outside quotes, or an unclosed '"'."""
+    # Whoosh silently drops an unmatched "(" or '"', which changes what is searched; a records
+    # search must not quietly answer a different question, so refuse instead.
+    depth = 0
+    in_quote = False
+    for char in text:
+        if char == '"':
+            in_quote = not in_quote
+        elif not in_quote and char == "(":
+            depth += 1
+        elif not in_quote and char == ")":
+            depth -= 1
+            if depth < 0:
+                raise QueryError(f"search query {echo_query(text)}: ')' without a matching '('")
+    if in_quote:
+        raise QueryError(f"search query {echo_query(text)}: a '\"' is not closed")
+    if depth:
+        raise QueryError(f"search query {echo_query(text)}: a '(' is not closed")
+
+
+@dataclass(frozen=True)
+class IndexDoc:
+    """What the index knows about one archive item (built from the item and its versions)."""
+
+    item_id: int
+    account_id: int
+    platform: str
+    account: str  # account handle
+    external_id: str
+    kind: str  # post|comment|reply|media|page_revision
+    status: str  # active|hidden|removed
+    author: str | None
+    text: str | None  # the current version's text
+    history_text: str  # every version's text, so text edited away is still found
+    created_at: datetime | None  # publication time (UTC, aware)
+    first_captured_at: datetime  # capture time of the first version
+    last_captured_at: datetime  # capture time of the latest version
+    parent_id: int | None
+    thread_id: int  # item id of the root post of its thread (itself for a post)
+
+    def __post_init__(self) -> None:
+        require_aware("created_at", self.created_at)
+        require_aware("first_captured_at", self.first_captured_at)
+        require_aware("last_captured_at", self.last_captured_at)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrictions applied on top of the query; every given filter must hold.
+
+    ``since``/``until`` bound the publication time (``created_at``), both inclusive; items with no
+    publication time are left out when either is given. ``captured_since``/``captured_until``
+    select items whose captured versions span ``[first_captured_at, last_captured_at]`` overlaps
+    the range, so an item with any version captured in the range is never missed. ``author`` is
+    the exact author name, compared case-insensitively.
+    """
+
+    account_id: int | None = None
+    platform: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    author: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    captured_since: datetime | None = None
+    captured_until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until", "captured_since", "captured_until"):
+            require_aware(name, getattr(self, name))
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One matching item. ``matched_history_only`` is True when the query matched an earlier
+    version's text but not the current one (text edited away or replaced)."""
+
+    item_id: int
+    thread_id: int
+    matched_history_only: bool
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """One page of hits; ``total`` and ``threads`` (distinct thread ids) count ALL matches."""
+
+    total: int
+    hits: list[SearchHit] = field(default_factory=list)
+    threads: int = 0
+
+
+NO_FILTERS = SearchFilters()
+
+
+class SearchIndex(ABC):
+    """A full-text index of archive items that returns item ids."""
+
+    @abstractmethod
+    def add(self, docs: Iterable[IndexDoc]) -> int:
+        """Insert or replace (by item_id) every doc in one commit; return how many were written."""
+
+    @abstractmethod
+    def delete(self, item_ids: Iterable[int]) -> int:
+        """Remove these items from the index in one commit; return how many were there."""
+
+    @abstractmethod
+    def search(
+        self,
+        query: str,
+        filters: SearchFilters = NO_FILTERS,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> SearchResults:
+        """Items matching ``query`` and ``filters``: by relevance for a real query, newest first
+        for ``*``/empty; ties broken by item_id. Raises QueryError for a query it cannot parse."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """How many items are in the index."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Remove every item (used before a full rebuild)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release files and searchers; the object cannot be used afterwards."""
+
+    def __enter__(self) -> SearchIndex:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_index(
+    path: Path,
+    *,
+    create: bool = True,
+    lock_timeout: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> SearchIndex:
+    """Open (or, with ``create``, create) the on-disk index in the folder ``path``.
+
+    A writer that finds the index locked by another process retries, sleeping with ``sleep``,
+    until ``lock_timeout`` seconds (measured with ``monotonic``) have passed, then raises
+    :class:`SearchIndexError`.
+    Raises :class:`SearchIndexError` when there is no index and ``create`` is False.
+    """
+    # Imported here so that importing the interface never imports Whoosh.
+    from archiver.whoosh_index import WhooshSearchIndex
+
+    return WhooshSearchIndex.open(
+        Path(path),
+        create=create,
+        lock_timeout=lock_timeout,
+        sleep=sleep,
+        monotonic=monotonic,
+    )

@@ -117,25 +117,31 @@ class LocalBlobStore(BlobStore):
         """
         hashes: list[str] = []
         written = False
+        suffix = f".{os.getpid()}"
         for data in blobs:
             sha256 = hashlib.sha256(data).hexdigest()
             hashes.append(sha256)
             final = self.path_for(sha256)
             if final.exists():
                 continue
+            # A name of our own (never 64 hex digits) instead of mkstemp's random search: the
+            # process id keeps concurrent writers apart, O_EXCL catches anything else.
+            tmp = final.with_name(f"{TEMP_PREFIX}{sha256[:16]}{suffix}")
             try:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=final.parent)
-                tmp = Path(tmp_name)
                 try:
-                    with os.fdopen(fd, "wb") as fh:
-                        fh.write(data)
-                    os.chmod(tmp, 0o444)
-                    os.replace(tmp, final)
-                except BaseException:
-                    tmp.unlink(missing_ok=True)
-                    raise
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+                except FileNotFoundError:
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                finally:
+                    os.close(fd)
+                os.replace(tmp, final)
             except OSError as exc:
+                tmp.unlink(missing_ok=True)
                 raise StoreError(
                     f"cannot write blob {sha256} to {self.url}: {_oneline(exc)}"
                 ) from None

@@ -19,27 +19,30 @@ killed run ``interrupted``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+import httpx
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver.accounts import token_for
 from archiver.archive import Archive
 from archiver.audit import record_event
-from archiver.blob_records import store_blob
+from archiver.blob_records import store_blob, store_blobs
 from archiver.canonical import canonical_json
 from archiver.errors import ConfigError
 from archiver.indexing import index_items
 from archiver.models import Account, CaptureRun, Item, ItemVersion
-from archiver.versions import content_fingerprint, media_json, seal
+from archiver.retention.hooks import on_items_stored
+from archiver.versions import content_fingerprint, media_json, seal, version_sha256
 from connectors.base import Connector, ConnectorConfig
 from connectors.errors import ConnectorError
 from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record
 
 BATCH_SIZE = 500
+INDEX_BATCH = 5000
 JSON_MEDIA_TYPE = "application/json"
 
 
@@ -58,6 +61,9 @@ class CaptureResult:
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
+    # Media files of the account not stored yet: fetched now, failed now (retried next run).
+    media_stored: int = 0
+    media_failed: int = 0
     error: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -70,11 +76,22 @@ class CaptureResult:
         return data
 
 
+@dataclass(frozen=True)
+class _Head:
+    """An item's chain head as capture needs it (id, latest version, its hashes)."""
+
+    id: int
+    current_seq: int
+    current_sha256: str
+    content_sha256: str
+
+
 @dataclass
 class _RunState:
     run: CaptureRun
     result: CaptureResult
     completed_scopes: list[str] = field(default_factory=list)
+    unindexed: list[int] = field(default_factory=list)
 
 
 ProgressCallback = Callable[[int], None]
@@ -122,6 +139,26 @@ class Capture:
         self._detect_removals(state)
         return self._finish(state, "succeeded", None)
 
+    def apply(self, records: Sequence[Record], removals: Sequence[str] = ()) -> CaptureResult:
+        """Store records read elsewhere (webhooks) and confirm reported removals by look-up.
+
+        The same rules as :meth:`run`: records become versions only when something changed, and a
+        reported removal changes the status only when the connector's look-up answers Gone.
+        """
+        state = self._start()
+        batch = list(records)
+        try:
+            self._flush(state, batch)
+            for external_id in removals:
+                with self.archive.sessions() as s:
+                    item_id = s.scalar(select(Item.id).where(
+                        Item.account_id == self.account.id, Item.external_id == external_id))
+                if item_id is not None:
+                    self._confirm_removal(state, item_id)
+        except ConnectorError as exc:
+            return self._finish(state, "failed", self._describe(exc))
+        return self._finish(state, "succeeded", None)
+
     def _describe(self, exc: ConnectorError) -> str:
         return f"account {self.account.id} ({self.account.handle}): {exc}"
 
@@ -163,6 +200,7 @@ class Capture:
             )
 
     def _finish(self, state: _RunState, status: str, error: str | None) -> CaptureResult:
+        self._index_pending(state)
         now = self.archive.clock()
         result = state.result
         stats = self.connector.stats
@@ -195,80 +233,127 @@ class Capture:
         changed: list[int] = []
         with self.archive.transaction() as s:
             self._store_records(s, state, records, changed)
-        index_items(self.archive, item_ids=changed)
+        state.unindexed.extend(changed)
+        if len(state.unindexed) >= INDEX_BATCH:
+            self._index_pending(state)
         state.result.seen += len(records)
         if self.progress:
             self.progress(len(records))
 
+    def _index_pending(self, state: _RunState) -> None:
+        """Index what was stored since the last call. Index commits are costly, so they come in
+        large batches; ``indexed_seq`` makes a batch lost to a crash get indexed next time."""
+        if state.unindexed:
+            index_items(self.archive, item_ids=state.unindexed)
+            state.unindexed = []
+
     def _store_records(
         self, s: Session, state: _RunState, records: list[Record], changed: list[int]
     ) -> None:
+        """Store one batch with set-based statements: one read of the chain heads, one insert
+        of new items, one of versions, one update of heads (capture's hot path)."""
         now = self.archive.clock()
-        ids = [r.external_id for r in records]
-        existing = {
-            item.external_id: item
-            for item in s.scalars(
-                select(Item).where(Item.account_id == self.account.id, Item.external_id.in_(ids))
+        run_id = state.run.id
+        heads: dict[str, _Head] = {
+            row.external_id: _Head(row.id, row.current_seq, row.current_sha256,
+                                   row.content_sha256)
+            for row in s.execute(
+                select(Item.id, Item.external_id, Item.current_seq, Item.current_sha256,
+                       Item.content_sha256)
+                .where(Item.account_id == self.account.id,
+                       Item.external_id.in_([r.external_id for r in records]))
             )
         }
         unchanged: list[int] = []
-        pending: list[tuple[Item, Record, str, str]] = []
+        pending: list[tuple[Record, str, str]] = []
         for record in records:
             media = media_json([{"url": m.url, "media_type": m.media_type} for m in record.media])
             fingerprint = content_fingerprint(
                 text=record.text, status=record.status, platform_status=record.platform_status,
                 author_name=record.author_name, author_id=record.author_id, media=media,
             )
-            item = existing.get(record.external_id)
-            if item is not None and item.content_sha256 == fingerprint:
-                unchanged.append(item.id)
-                continue
-            if item is None:
-                item = Item(
-                    account_id=self.account.id, external_id=record.external_id,
-                    kind=record.kind, scope=record.scope,
-                    parent_external_id=record.parent_external_id, status=record.status,
-                    first_captured_at=now, last_seen_at=now, current_seq=0,
-                    current_sha256="", content_sha256=fingerprint,
-                )
-                s.add(item)
-                existing[record.external_id] = item
-                state.result.new_items += 1
-            pending.append((item, record, fingerprint, media))
-        s.flush()  # new items get their ids
-        self._link_parents(s, [p[0] for p in pending], existing)
-        for item, record, fingerprint, media in pending:
-            raw_sha = store_blob(s, self.archive.store, canonical_json(record.raw),
-                                 JSON_MEDIA_TYPE, now)
-            self._append_version(
-                s, state, item, now, status=record.status,
-                platform_status=record.platform_status, text=record.text,
-                author_name=record.author_name, author_id=record.author_id,
-                created_at=record.created_at, updated_at=record.updated_at, url=record.url,
-                media_json=media, raw_sha256=raw_sha, evidence_sha256=None, fingerprint=fingerprint,
-            )
-            item.last_seen_at = now
-            item.last_seen_run_id = state.run.id
-            changed.append(item.id)
+            head = heads.get(record.external_id)
+            if head is not None and head.content_sha256 == fingerprint:
+                unchanged.append(head.id)
+            else:
+                pending.append((record, fingerprint, media))
         if unchanged:
             s.execute(
                 update(Item).where(Item.id.in_(unchanged))
-                .values(last_seen_at=now, last_seen_run_id=state.run.id)
+                .values(last_seen_at=now, last_seen_run_id=run_id)
             )
+        if not pending:
+            return
+        new = [record for record, _, _ in pending if record.external_id not in heads]
+        if new:
+            self._insert_items(s, new, heads, now, run_id)
+            state.result.new_items += len(new)
+        raw_hashes = store_blobs(
+            s, self.archive.store, [canonical_json(r.raw) for r, _, _ in pending],
+            JSON_MEDIA_TYPE, now,
+        )
+        versions: list[dict[str, object]] = []
+        head_updates: list[dict[str, object]] = []
+        for (record, fingerprint, media), raw_sha in zip(pending, raw_hashes, strict=True):
+            head = heads[record.external_id]
+            version: dict[str, object] = {
+                "item_id": head.id, "seq": head.current_seq + 1, "capture_run_id": run_id,
+                "captured_at": now, "status": record.status,
+                "platform_status": record.platform_status, "text": record.text,
+                "author_name": record.author_name, "author_id": record.author_id,
+                "created_at": record.created_at, "updated_at": record.updated_at,
+                "url": record.url, "media_json": media, "raw_sha256": raw_sha,
+                "evidence_sha256": None, "content_sha256": fingerprint,
+                "prev_sha256": head.current_sha256 or None,
+            }
+            version["sha256"] = version_sha256(version)
+            versions.append(version)
+            head_updates.append({
+                "id": head.id, "current_seq": version["seq"], "current_sha256": version["sha256"],
+                "content_sha256": fingerprint, "status": record.status, "last_seen_at": now,
+                "last_seen_run_id": run_id,
+            })
+        s.execute(insert(ItemVersion), versions)
+        s.execute(update(Item), head_updates)
+        state.result.new_versions += len(versions)
+        stored = [u["id"] for u in head_updates]
+        changed.extend(stored)  # type: ignore[arg-type]
+        on_items_stored(s, self.archive, stored)  # type: ignore[arg-type]
 
-    def _link_parents(self, s: Session, items: list[Item], known: dict[str, Item]) -> None:
-        wanted = {i.parent_external_id for i in items if i.parent_external_id and not i.parent_id}
-        missing = [ext for ext in wanted if ext not in known]
-        if missing:
-            for parent in s.scalars(
-                select(Item).where(Item.account_id == self.account.id,
-                                   Item.external_id.in_(missing))
+    def _insert_items(
+        self, s: Session, records: list[Record], heads: dict[str, _Head], now: datetime,
+        run_id: int,
+    ) -> None:
+        """Insert new items (chain heads empty until their first version) and link parents."""
+        parents = {r.parent_external_id for r in records if r.parent_external_id}
+        unknown = [p for p in parents if p not in heads]
+        known = {ext: head.id for ext, head in heads.items()}
+        if unknown:
+            for ext, item_id in s.execute(
+                select(Item.external_id, Item.id)
+                .where(Item.account_id == self.account.id, Item.external_id.in_(unknown))
             ):
-                known[parent.external_id] = parent
-        for item in items:
-            parent = known.get(item.parent_external_id or "")
-            if item.parent_id is None and parent is not None and parent.id != item.id:
-                item.parent_id = parent.id
+                known[ext] = item_id
+        rows = [{
+            "account_id": self.account.id, "external_id": r.external_id, "kind": r.kind,
+            "scope": r.scope, "parent_external_id": r.parent_external_id,
+            "parent_id": known.get(r.parent_external_id or ""), "status": r.status,
+            "first_captured_at": now, "last_seen_at": now, "last_seen_run_id": run_id,
+            "current_seq": 0, "current_sha256": "", "content_sha256": "",
+        } for r in records]
+        ids = s.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), rows).all()
+        for record, item_id in zip(records, ids, strict=True):
+            heads[record.external_id] = _Head(item_id, 0, "", "")
+            known[record.external_id] = item_id
+        # Parents that arrived in this same batch (a new post and its new comments).
+        late = [
+            {"id": item_id, "parent_id": known[row["parent_external_id"]]}
+            for row, item_id in zip(rows, ids, strict=True)
+            if row["parent_id"] is None and row["parent_external_id"] in known
+            and known[row["parent_external_id"]] != item_id
+        ]
+        if late:
+            s.execute(update(Item), late)
 
     def _append_version(
         self, s: Session, state: _RunState, item: Item, now: datetime, *, fingerprint: str,
@@ -291,6 +376,7 @@ class Capture:
     # -- removals -------------------------------------------------------------------------
     def _detect_removals(self, state: _RunState) -> None:
         """Look up every item a complete listing lacked; record the ones confirmed gone."""
+        self._index_pending(state)
         for scope in state.completed_scopes:
             for item_id in self._missing_from(scope, state.run.id):
                 gone_post = self._confirm_removal(state, item_id)
@@ -357,6 +443,7 @@ class Capture:
                                             "evidence_sha256": evidence_sha},
             )
             state.result.removed += 1
+            on_items_stored(s, self.archive, [item.id])
             removed_post = item.external_id if item.scope == ROOT_SCOPE else None
         index_items(self.archive, item_ids=[item_id])
         return removed_post
@@ -372,8 +459,16 @@ def capture_account(
     scopes: list[str] | None = None,
     progress: ProgressCallback | None = None,
     sleep: Callable[[float], None] | None = None,
+    media: bool = True,
+    media_client: httpx.Client | None = None,
 ) -> CaptureResult:
-    """One run for one account: token from its variable, connector from its platform."""
+    """One run for one account: token from its variable, connector from its platform.
+
+    The run holds the account's capture lock (:mod:`archiver.capture_lock`) throughout: a second
+    capture of the same account, from any process, raises ``CaptureLocked`` instead of running.
+    Media files the account's versions show are downloaded afterwards (:mod:`archiver.media`).
+    """
+    from archiver.capture_lock import capture_lock
     from connectors import get_connector_class
 
     try:
@@ -385,8 +480,30 @@ def capture_account(
         account_external_id=account.external_id, api_base=account.api_base, token=token
     )
     options = {} if sleep is None else {"sleep": sleep}
-    with get_connector_class(account.platform)(config, **options) as connector:
-        return Capture(archive, account, connector, trigger=trigger, progress=progress).run(scopes)
+    with capture_lock(archive, account.id):
+        with get_connector_class(account.platform)(config, **options) as connector:
+            result = Capture(archive, account, connector, trigger=trigger,
+                             progress=progress).run(scopes)
+        if media:
+            _download_media(archive, result, media_client)
+    return result
+
+
+def _download_media(archive: Archive, result: CaptureResult, client: httpx.Client | None) -> None:
+    """Fetch the account's media not stored yet; counts go into ``result`` and the audit log."""
+    from archiver.media import download_media
+
+    report = download_media(archive, result.account_id, client=client)
+    result.media_stored, result.media_failed = report.stored, report.outstanding
+    if report.linked or report.stored or report.failed:
+        now = archive.clock()
+        with archive.transaction() as s:
+            record_event(
+                s, action="capture.media", occurred_at=now, target_type="capture_run",
+                target_id=result.run_id,
+                details={"linked": report.linked, "stored": report.stored,
+                         "failed": report.failed, "outstanding": report.outstanding},
+            )
 
 
 def _failed_without_run(

@@ -6,58 +6,26 @@ Errors the user can act on (``ArchiverError``) are one line on stderr and exit s
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from archiver.archive import Archive, open_archive
+from archiver.cli_exports import export, requests
+from archiver.cli_retention import hold, retention
+from archiver.cli_schedule import schedule, webhooks
+from archiver.cli_support import (
+    JSON_OPTION,
+    actor,
+    archive_from_env,
+    print_json,
+    progress_bar,
+)
 from archiver.config import load_settings
 from archiver.errors import ArchiverError
-
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-
-
-def actor() -> str:
-    """Who is running the command, for the audit log (ARCHIVER_ACTOR or the OS user)."""
-    if os.environ.get("ARCHIVER_ACTOR"):
-        return os.environ["ARCHIVER_ACTOR"]
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-@contextmanager
-def archive_from_env(require_schema: bool = True) -> Iterator[Archive]:
-    archive = open_archive(load_settings(), require_schema=require_schema)
-    try:
-        yield archive
-    finally:
-        archive.close()
-
-
-def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-ProgressHooks = tuple[Callable[[int], None] | None, Callable[[], None]]
-
-
-def progress_bar(enabled: bool, desc: str) -> ProgressHooks:
-    """A tqdm bar on stderr when it is a terminal; else nothing (cron and --json stay quiet)."""
-    if not enabled or not sys.stderr.isatty():
-        return None, lambda: None
-    from tqdm import tqdm
-
-    bar = tqdm(desc=desc, unit=" items", file=sys.stderr, dynamic_ncols=True)
-    return bar.update, bar.close
 
 
 @click.group()
@@ -282,6 +250,11 @@ def demo() -> None:
     run_demo(load_settings(), click.echo)
 
 
+# The command groups that live in their own modules.
+for _group in (export, requests, retention, hold, schedule, webhooks):
+    cli.add_command(_group)
+
+
 def main() -> None:
     """Console entry point: one clear line and a non-zero exit for every known error."""
     try:
@@ -303,6 +276,7 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.errors import ConfigError
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def make_engine(db_url: str) -> Engine:
@@ -58,9 +57,16 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+def migrations_dir() -> Path:
+    """The Alembic scripts, installed as the ``migrations`` package beside ``archiver``."""
+    import migrations
+
+    return Path(migrations.__file__).resolve().parent
+
+
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.attributes["engine"] = engine
     return cfg
 

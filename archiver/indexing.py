@@ -41,10 +41,14 @@ def build_docs(session: Session, item_ids: Sequence[int]) -> list[IndexDoc]:
     docs = []
     for item in items:
         history = versions.get(item.id)
-        if not history:
-            continue
+        if not history or item.disposed_at is not None:
+            continue  # a disposed item's content is destroyed: it is never indexed again
         current = history[-1]
-        texts = list(dict.fromkeys(v.text for v in history if v.text))
+        # Only what the current text no longer says: indexing the current text twice would
+        # double the index's size and write time for the common single-version item.
+        texts = list(dict.fromkeys(
+            v.text for v in history[:-1] if v.text and v.text != current.text
+        ))
         docs.append(
             IndexDoc(
                 item_id=item.id,

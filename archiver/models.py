@@ -149,6 +149,14 @@ class Item(Base):
     content_sha256: Mapped[str] = mapped_column(HASH)
     # The version last written to the search index; differs from current_seq until indexed.
     indexed_seq: Mapped[int | None] = mapped_column(Integer)
+    # Retention (archiver.retention.assign): the record series, the publication time, the day the
+    # retention clock started, the first day the item may be disposed (None: permanent or not yet
+    # triggered) and when its content was destroyed (a tombstone then holds what remains).
+    series_code: Mapped[str | None] = mapped_column(String(64))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retention_start: Mapped[date | None] = mapped_column(Date)
+    disposition_date: Mapped[date | None] = mapped_column(Date, index=True)
+    disposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ItemVersion(Base):
@@ -207,3 +215,256 @@ class AuditHead(Base):
     event_count: Mapped[int] = mapped_column(BigInteger, default=0)
     last_event_id: Mapped[int | None] = mapped_column(Integer)
     last_sha256: Mapped[str | None] = mapped_column(HASH)
+
+
+class OpenRecordsRequest(Base):
+    """A records request (KORA K.S.A. 45-218) and its due date; open until a custodian closes it.
+
+    While open, the items in its scope are protected from disposition.
+    """
+
+    __tablename__ = "open_records_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(255), unique=True)
+    received_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    requester: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    # open | closed
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(255))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class RequestScope(Base):
+    """One query (with its filters) that defines part of a request's scope."""
+
+    __tablename__ = "request_scopes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_pk: Mapped[int] = mapped_column(ForeignKey("open_records_requests.id"), index=True)
+    query: Mapped[str] = mapped_column(Text)
+    filters_json: Mapped[str] = mapped_column(Text, default="{}")
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RequestItem(Base):
+    """An item a request's export covered: protected while the request is open."""
+
+    __tablename__ = "request_items"
+    __table_args__ = (UniqueConstraint("request_pk", "item_id", name="uq_request_items_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_pk: Mapped[int] = mapped_column(ForeignKey("open_records_requests.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+
+
+class Export(Base):
+    """One package handed over: an open-records bag or a litigation production."""
+
+    __tablename__ = "exports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # open_records | production
+    kind: Mapped[str] = mapped_column(String(32))
+    request_pk: Mapped[int | None] = mapped_column(ForeignKey("open_records_requests.id"),
+                                                   index=True)
+    hold_name: Mapped[str | None] = mapped_column(String(255))
+    query: Mapped[str | None] = mapped_column(Text)
+    filters_json: Mapped[str] = mapped_column(Text, default="{}")
+    actor: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    file_name: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(HASH)
+    size: Mapped[int] = mapped_column(BigInteger)
+    item_count: Mapped[int] = mapped_column(Integer)
+    redactions: Mapped[int] = mapped_column(Integer, default=0)
+    bates_prefix: Mapped[str | None] = mapped_column(String(64))
+    bates_first: Mapped[int | None] = mapped_column(BigInteger)
+    bates_last: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class BatesCounter(Base):
+    """The next Bates number per prefix: numbers are never reused by a later production."""
+
+    __tablename__ = "bates_counters"
+
+    prefix: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_number: Mapped[int] = mapped_column(BigInteger)
+
+
+# -- retention, holds and disposition (archiver.retention) --------------------------------------
+
+
+class RetentionSchedule(Base):
+    """A loaded schedule file; exactly one is active and assigns every item its series."""
+
+    __tablename__ = "retention_schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    source: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(HASH)
+    # The validated schedule as canonical JSON: what assignment actually used.
+    document_json: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Hold(Base):
+    """A legal hold (freeze): its scope covers matching items now and later until released."""
+
+    __tablename__ = "holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    matter: Mapped[str] = mapped_column(Text)
+    query: Mapped[str | None] = mapped_column(Text)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    custodians: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_by: Mapped[str | None] = mapped_column(String(255))
+    release_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class HoldItem(Base):
+    """An item covered by a hold (kept after release, as the record of what was held)."""
+
+    __tablename__ = "hold_items"
+
+    hold_id: Mapped[int] = mapped_column(ForeignKey("holds.id"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True, index=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Disposition(Base):
+    """One approved purge: the frozen list of items it destroys, and its certificate."""
+
+    __tablename__ = "dispositions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    approved_by: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))  # running | completed
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    schedule_sha256: Mapped[str | None] = mapped_column(HASH)
+    certificate_sha256: Mapped[str | None] = mapped_column(HASH)
+    certificate_pdf_sha256: Mapped[str | None] = mapped_column(HASH)
+    transfer_path: Mapped[str | None] = mapped_column(Text)
+
+
+class DispositionItem(Base):
+    """An item a disposition planned to destroy, and what became of it."""
+
+    __tablename__ = "disposition_items"
+
+    disposition_id: Mapped[int] = mapped_column(ForeignKey("dispositions.id"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True, index=True)
+    state: Mapped[str] = mapped_column(String(16))  # pending | destroyed | skipped
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Tombstone(Base):
+    """What stays of a destroyed item: who it was, its series, dates and the hashes destroyed."""
+
+    __tablename__ = "tombstones"
+    __table_args__ = (
+        UniqueConstraint("item_id", "disposition_id", name="uq_tombstones_item_disposition"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    disposition_id: Mapped[int] = mapped_column(ForeignKey("dispositions.id"), index=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    series_code: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    authority: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_captured_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disposition_date: Mapped[date] = mapped_column(Date)
+    destroyed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    chain_head_sha256: Mapped[str] = mapped_column(HASH)
+    version_hashes_json: Mapped[str] = mapped_column(Text)
+    blob_hashes_json: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(HASH)
+
+
+class DisposedBlob(Base):
+    """A blob a disposition set out to delete: deleted, kept (still referenced) or locked."""
+
+    __tablename__ = "disposed_blobs"
+
+    disposition_id: Mapped[int] = mapped_column(ForeignKey("dispositions.id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(HASH, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending | deleted | kept | locked
+    detail: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- capture operations: the per-account capture lock and media files (issue 3) --------------------
+
+
+class CaptureLock(Base):
+    """The one capture allowed per account at a time, across processes and machines.
+
+    ``owner`` is empty when free. A holder refreshes ``heartbeat_at``/``expires_at`` while it
+    works; a holder that died stops refreshing, and its lock may be taken once it expired.
+    """
+
+    __tablename__ = "capture_locks"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255), default="")
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MediaFile(Base):
+    """A media file (image, video) some version showed: downloaded once into the blob store.
+
+    ``status`` is ``pending`` (never tried), ``stored`` (``sha256`` names the blob) or ``failed``
+    (retried on the next run; ``attempts`` and ``last_error`` say how it went).
+    """
+
+    __tablename__ = "media_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # URLs can be long: uniqueness is on their hash.
+    url_sha256: Mapped[str] = mapped_column(HASH, unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    declared_type: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    sha256: Mapped[str | None] = mapped_column(HASH)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    media_type: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class VersionMedia(Base):
+    """Which version showed which media file."""
+
+    __tablename__ = "version_media"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id"), primary_key=True)
+    media_file_id: Mapped[int] = mapped_column(
+        ForeignKey("media_files.id"), primary_key=True, index=True
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,43 @@ def search_items(
     found = archive.index.search(query, filters, limit=limit, offset=offset)
     rows = item_rows(archive, [hit.item_id for hit in found.hits])
     results = [rows[hit.item_id] for hit in found.hits if hit.item_id in rows]
+    matched = matched_versions(archive, query, [r["item_id"] for r in results])
+    for row in results:
+        row["matched_versions"] = matched.get(row["item_id"], [])
     return SearchOutcome(total=found.total, threads=found.threads, results=results)
+
+
+_WORD = re.compile(r"\w+\*?")
+_OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"})
+
+
+def query_terms(query: str) -> list[str]:
+    """The bare words of a query, lower-cased (operators and ``field:`` filters left out)."""
+    plain = re.sub(r"\b\w+:(\[[^\]]*\]|\"[^\"]*\"|\S+)", " ", query)
+    plain = re.sub(r"\bNOT\s+(\"[^\"]*\"|\S+)", " ", plain)
+    return [w.lower() for w in _WORD.findall(plain) if w not in _OPERATORS]
+
+
+def matched_versions(archive: Archive, query: str, item_ids: list[int]) -> dict[int, list[int]]:
+    """For each item, the version numbers whose text holds a word of the query (a wildcard
+    ``word*`` matches as a prefix). With no words (``*``) every version counts. This shows
+    where text that was edited away appeared."""
+    if not item_ids:
+        return {}
+    terms = query_terms(query)
+    out: dict[int, list[int]] = {i: [] for i in item_ids}
+    with archive.sessions() as s:
+        rows = s.execute(select(ItemVersion.item_id, ItemVersion.seq, ItemVersion.text)
+                         .where(ItemVersion.item_id.in_(item_ids))
+                         .order_by(ItemVersion.item_id, ItemVersion.seq))
+        for item_id, seq, text in rows:
+            words = set(_WORD.findall((text or "").lower()))
+            if not terms or any(
+                (t[:-1] and any(w.startswith(t[:-1]) for w in words)) if t.endswith("*")
+                else t in words for t in terms
+            ):
+                out[item_id].append(seq)
+    return out
 
 
 def item_rows(archive: Archive, item_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -62,4 +99,7 @@ def result_row(item: Item, current: ItemVersion, platform: str) -> dict[str, Any
         "url": current.url,
         "version_count": item.current_seq,
         "parent_id": item.parent_id,
+        # Retention (archiver.retention): the record series and the first day it may be disposed.
+        "series": item.series_code,
+        "disposition_date": item.disposition_date.isoformat() if item.disposition_date else None,
     }

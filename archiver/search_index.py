@@ -98,7 +98,7 @@ class IndexDoc:
     status: str  # active|hidden|removed
     author: str | None
     text: str | None  # the current version's text
-    history_text: str  # every version's text, so text edited away is still found
+    history_text: str  # earlier versions' text the current one lacks: edited-away text is found
     created_at: datetime | None  # publication time (UTC, aware)
     first_captured_at: datetime  # capture time of the first version
     last_captured_at: datetime  # capture time of the latest version

@@ -24,6 +24,11 @@ from archiver.audit import AuditProblem, check_chain
 from archiver.canonical import hash_record
 from archiver.errors import BlobNotFound, StoreError
 from archiver.models import Blob, Item, ItemVersion
+from archiver.retention.tombstones import (
+    check_destroyed_version,
+    check_tombstones,
+    destroyed_chains,
+)
 from archiver.versions import version_payload
 
 CHUNK = 1 << 20
@@ -33,7 +38,7 @@ CHUNK = 1 << 20
 class Problem:
     """One damaged record: what it is, its id, and what is wrong."""
 
-    kind: str  # blob | version | item | audit
+    kind: str  # blob | version | item | tombstone | audit
     id: str
     reason: str
 
@@ -129,6 +134,11 @@ def _check_versions(archive: Archive, report: VerifyReport, progress: Progress |
     versions = _versions_by_item(archive)
     pending = next(versions, None)
     with archive.sessions() as s:
+        # Purged items: destroyed versions are checked against their tombstone (see
+        # archiver.retention.tombstones), and every tombstone's own hash is re-checked.
+        destroyed = destroyed_chains(s)
+        for tombstone_id, reason in check_tombstones(s):
+            report.problems.append(Problem("tombstone", str(tombstone_id), reason))
         items = s.execute(
             select(Item.id, Item.current_seq, Item.current_sha256)
             .order_by(Item.id)
@@ -159,7 +169,12 @@ def _check_versions(archive: Archive, report: VerifyReport, progress: Progress |
                         "version", str(v.id),
                         f"item {item_id} v{v.seq}: chain broken (previous hash differs)",
                     ))
-                if hash_record(version_payload(v)) != v.sha256:
+                tomb = destroyed.get(item_id)
+                if tomb is not None and v.seq <= tomb.last_seq:
+                    why = check_destroyed_version(v, tomb)
+                    if why is not None:
+                        report.problems.append(Problem("version", str(v.id), why))
+                elif hash_record(version_payload(v)) != v.sha256:
                     report.problems.append(Problem(
                         "version", str(v.id), f"item {item_id} v{v.seq}: hash mismatch (altered)"
                     ))

@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 # platform name -> (module, class). Adding a platform touches only this folder.
 _REGISTRY: dict[str, tuple[str, str]] = {
     "facebook": ("connectors.facebook", "FacebookConnector"),
+    "instagram": ("connectors.instagram", "InstagramConnector"),
+    "x": ("connectors.x", "XConnector"),
+    "youtube": ("connectors.youtube", "YouTubeConnector"),
+    "wordpress": ("connectors.wordpress", "WordPressConnector"),
+    "mediawiki": ("connectors.mediawiki", "MediaWikiConnector"),
+    "feed": ("connectors.feeds", "FeedConnector"),
 }
 PLATFORMS: tuple[str, ...] = tuple(sorted(_REGISTRY))
 

@@ -4,4 +4,6 @@ pytest_plugins = [
     "tests.support.database",
     "tests.support.s3",
     "tests.support.graph",
+    "tests.support.platforms_a",
+    "tests.support.platforms_b",
 ]

@@ -10,6 +10,7 @@ from archiver import db
 from archiver.config import Settings
 from archiver.initialise import initialise
 from archiver.models import Base
+from migrations.env import include_object
 
 
 def test_autogenerate_finds_no_difference(settings: Settings) -> None:
@@ -17,7 +18,8 @@ def test_autogenerate_finds_no_difference(settings: Settings) -> None:
     engine = db.make_engine(settings.db_url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                            "include_object": include_object})
             diff = compare_metadata(context, Base.metadata)
         assert diff == [], f"models and migrations disagree: {diff}"
     finally:

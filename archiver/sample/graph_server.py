@@ -22,15 +22,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
-from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 from archiver.sample.dataset import PageDataset
 from archiver.sample.graph_render import (
@@ -42,6 +36,7 @@ from archiver.sample.graph_render import (
     post_json,
     select,
 )
+from archiver.sample.loopback import Answer, Fault, LoopbackServer, Request
 
 DEFAULT_TOKEN = "sample-page-token"  # noqa: S105 - a made-up token for the loopback server
 VERSION = "v19.0"
@@ -54,34 +49,10 @@ UNSUPPORTED_GET = (
 )
 
 
-@dataclass
-class Fault:
-    """One injected misbehaviour. ``path`` is a regex searched in the request path; ``nth`` picks
-    the Nth request the server receives (1-based); ``times`` is how often it fires (None: always).
-
-    ``kind``: "status" (HTTP ``status``), "retry_after" (429 + ``Retry-After: retry_after``),
-    "graph_error" (Graph error body ``code``/``subcode`` with HTTP ``status``), "malformed"
-    (200, not JSON), "truncated" (200, the real body cut in half), "slow" (answer after
-    ``delay`` seconds), "loop" (``paging.next`` points at the page just served), "headers"
-    (normal answer plus ``headers``).
-    """
-
-    kind: str
-    path: str | None = None
-    nth: int | None = None
-    times: int | None = 1
-    status: int = 500
-    retry_after: str | None = None
-    code: int | None = None
-    subcode: int | None = None
-    message: str | None = None
-    delay: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-    fired: int = 0
-
-
-class GraphServer:
+class GraphServer(LoopbackServer):
     """A Graph API look-alike on 127.0.0.1 (random port) in a daemon thread."""
+
+    base_path = f"/{VERSION}"
 
     def __init__(
         self,
@@ -93,60 +64,16 @@ class GraphServer:
         trailing_empty_page: bool = False,
         app_call_quota: int = 1_000_000,
     ) -> None:
+        super().__init__()
         self.page_size = page_size
         self.token = token
         self.page_pattern = tuple(page_pattern) if page_pattern else None
         self.trailing_empty_page = trailing_empty_page
         self.app_call_quota = app_call_quota
-        self.request_count = 0
-        self.path_counts: Counter[str] = Counter()
-        self.requests: deque[tuple[str, str]] = deque(maxlen=10_000)  # (path, how the token came)
         self.app_usage: dict[str, int] | None = None
         self.business_usage: dict[str, Any] | None = None
         self.token_expired = False
-        self._faults: list[Fault] = []
-        self._lock = threading.Lock()
         self._index = PageIndex(dataset)
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self.base_url = ""
-
-    # --- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> str:
-        """Start serving; return the base URL, e.g. ``http://127.0.0.1:PORT/v19.0``."""
-        handler = type("_BoundHandler", (_Handler,), {"graph": self})
-        httpd = _QuietServer(("127.0.0.1", 0), handler)
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        host, port = httpd.server_address[:2]
-        self.base_url = f"http://{host}:{port}/{VERSION}"
-        return self.base_url
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> GraphServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- state -------------------------------------------------------------------------------
 
@@ -178,25 +105,6 @@ class GraphServer:
 
     # --- faults ------------------------------------------------------------------------------
 
-    def add_fault(self, fault: Fault) -> Fault:
-        """Inject ``fault``; it fires on matching requests until its ``times`` run out."""
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        """Remove every injected fault."""
-        with self._lock:
-            self._faults.clear()
-
-    def fail_status(self, status: int = 500, **match: Any) -> Fault:
-        """Answer HTTP ``status`` (an error body in Graph shape, code 2, transient)."""
-        return self.add_fault(Fault("status", status=status, **match))
-
-    def rate_limit_429(self, retry_after: str = "5", **match: Any) -> Fault:
-        """Answer 429 with ``Retry-After`` (seconds or an HTTP-date)."""
-        return self.add_fault(Fault("retry_after", status=429, retry_after=retry_after, **match))
-
     def graph_error(
         self, code: int, subcode: int | None = None, status: int = 400, **match: Any
     ) -> Fault:
@@ -205,44 +113,7 @@ class GraphServer:
             Fault("graph_error", status=status, code=code, subcode=subcode, **match)
         )
 
-    def malformed(self, **match: Any) -> Fault:
-        """Answer 200 with a body that is not JSON."""
-        return self.add_fault(Fault("malformed", **match))
-
-    def truncated(self, **match: Any) -> Fault:
-        """Answer 200 with the real body cut in half (Content-Length matching the cut)."""
-        return self.add_fault(Fault("truncated", **match))
-
-    def slow(self, delay: float, **match: Any) -> Fault:
-        """Wait ``delay`` real seconds before answering (keep it short: it is for timeouts)."""
-        return self.add_fault(Fault("slow", delay=delay, **match))
-
-    def paging_loop(self, **match: Any) -> Fault:
-        """Make ``paging.next`` point back at the page just served."""
-        return self.add_fault(Fault("loop", **match))
-
-    def _take_faults(self, path: str, number: int) -> list[Fault]:
-        with self._lock:
-            hits = [
-                f
-                for f in self._faults
-                if (f.path is None or re.search(f.path, path))
-                and (f.nth is None or f.nth == number)
-            ]
-            for f in hits:
-                f.fired += 1
-                if f.times is not None and f.fired >= f.times:
-                    self._faults.remove(f)
-            return hits
-
     # --- answering ---------------------------------------------------------------------------
-
-    def _count(self, path: str, how: str) -> int:
-        with self._lock:
-            self.request_count += 1
-            self.path_counts[path] += 1
-            self.requests.append((path, how))
-            return self.request_count
 
     def usage_headers(self) -> dict[str, str]:
         """The Graph usage headers for the current request count."""
@@ -255,45 +126,32 @@ class GraphServer:
             headers["X-Business-Use-Case-Usage"] = json.dumps(self.business_usage)
         return headers
 
-    def answer(self, raw_path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-        """Compute the answer (status, headers, body) for one GET."""
-        parts = urlsplit(raw_path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        token, how = self._token_of(query, headers)
-        number = self._count(parts.path, how)
-        faults = self._take_faults(parts.path, number)
-        extra: dict[str, str] = {}
-        loop = False
-        for f in faults:
-            if f.kind == "slow":
-                time.sleep(f.delay)
-            elif f.kind == "headers":
-                extra.update(f.headers)
-            elif f.kind == "loop":
-                loop = True
-        for f in faults:
-            if f.kind == "status":
-                return self._error(
-                    f.status, 2, None, "An unexpected error has occurred.", "OAuthException"
-                )
-            if f.kind == "retry_after":
-                status, hdrs, body = self._error(429, 4, None, "Too many calls", "OAuthException")
-                hdrs["Retry-After"] = f.retry_after or "1"
-                return status, hdrs, body
-            if f.kind == "graph_error":
-                return self._graph_fault(f)
-            if f.kind == "malformed":
-                return (
-                    200,
-                    {"Content-Type": "text/html"},
-                    b"<html><body>Sorry, something went wrong.",
-                )
-        status, hdrs, body = self._route(parts.path, query, token, loop)
-        hdrs.update(self.usage_headers())
-        hdrs.update(extra)
-        if any(f.kind == "truncated" for f in faults):
-            body = body[: len(body) // 2]
-        return status, hdrs, body
+    def extra_headers(self) -> dict[str, str]:
+        """Graph sends its usage headers on every answer."""
+        return self.usage_headers()
+
+    def credential(self, request: Request) -> tuple[str | None, str]:
+        """``access_token`` as a parameter, or ``Authorization: Bearer|OAuth``."""
+        return self._token_of(request.query, request.headers)
+
+    def fault_answer(self, fault: Fault, request: Request) -> Answer | None:
+        """Injected errors in Graph's words."""
+        if fault.kind == "status":
+            return self._error(
+                fault.status, 2, None, "An unexpected error has occurred.", "OAuthException"
+            )
+        if fault.kind == "retry_after":
+            status, hdrs, body = self._error(429, 4, None, "Too many calls", "OAuthException")
+            hdrs["Retry-After"] = fault.retry_after or "1"
+            return status, hdrs, body
+        if fault.kind == "graph_error":
+            return self._graph_fault(fault)
+        return None
+
+    def route(self, request: Request) -> Answer:
+        """The Graph answer for one GET."""
+        token, _ = self.credential(request)
+        return self._route(request.path, request.query, token, request.loop)
 
     def _token_of(self, query: dict[str, str], headers: dict[str, str]) -> tuple[str | None, str]:
         if "access_token" in query:
@@ -471,33 +329,3 @@ class GraphServer:
     def _ok(self, payload: Any) -> tuple[int, dict[str, str], bytes]:
         body = json.dumps(payload, ensure_ascii=True).encode()
         return 200, {"Content-Type": "application/json; charset=UTF-8"}, body
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that time out hang up mid-answer; that is expected here, not worth a traceback.
-        pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # One write per answer, no Nagle: keep-alive round trips stay sub-millisecond.
-    wbufsize = 1 << 16
-    disable_nagle_algorithm = True
-    graph: GraphServer
-
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, hdrs, body = self.graph.answer(self.path, headers)
-        self.send_response(status)
-        for k, v in hdrs.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        # The request line holds the access token; never print it.
-        pass

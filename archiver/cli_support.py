@@ -1,0 +1,54 @@
+"""What every command module shares: the --json flag, the actor, the archive, printing."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from archiver.archive import Archive, open_archive
+from archiver.config import load_settings
+
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def actor() -> str:
+    """Who is running the command, for the audit log (ARCHIVER_ACTOR or the OS user)."""
+    if os.environ.get("ARCHIVER_ACTOR"):
+        return os.environ["ARCHIVER_ACTOR"]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@contextmanager
+def archive_from_env(require_schema: bool = True) -> Iterator[Archive]:
+    archive = open_archive(load_settings(), require_schema=require_schema)
+    try:
+        yield archive
+    finally:
+        archive.close()
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+ProgressHooks = tuple[Callable[[int], None] | None, Callable[[], None]]
+
+
+def progress_bar(enabled: bool, desc: str) -> ProgressHooks:
+    """A tqdm bar on stderr when it is a terminal; else nothing (cron and --json stay quiet)."""
+    if not enabled or not sys.stderr.isatty():
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit=" items", file=sys.stderr, dynamic_ncols=True)
+    return bar.update, bar.close

@@ -1,0 +1,262 @@
+"""Which items an export covers, and reading them thread by thread.
+
+An export is scoped by a search query (with filters), explicit item ids, or a legal hold; it
+always covers whole threads (a post with every comment and reply), because a comment is only
+readable in its thread and a production's families are threads. Threads are loaded one at a
+time so memory stays flat however many items are exported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from archiver.archive import Archive
+from archiver.errors import ArchiverError, NotFound
+from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
+from archiver.models import Account, Item, ItemVersion
+from archiver.search_index import SearchFilters
+from connectors.records import ROOT_SCOPE
+
+PAGE = 1000
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What was asked for: a query with filters, explicit items, or a hold."""
+
+    query: str | None = None
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    item_ids: tuple[int, ...] = ()
+    hold: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The scope as JSON for request.json, the export row and the audit log."""
+        filters = {k: (v.isoformat() if isinstance(v, datetime) else v)
+                   for k, v in vars(self.filters).items() if v is not None}
+        return {"query": self.query, "filters": filters, "item_ids": list(self.item_ids),
+                "hold": self.hold}
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """One captured version, text already redacted when redaction is on."""
+
+    seq: int
+    captured_at: datetime
+    capture_run_id: int | None
+    status: str
+    platform_status: str | None
+    text: str | None
+    author: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    url: str | None
+    media: list[dict[str, Any]]
+    raw_sha256: str | None
+    evidence_sha256: str | None
+    sha256: str
+    prev_sha256: str | None
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """One item of a thread with its whole history, oldest version first."""
+
+    item_id: int
+    account_id: int
+    account: str
+    platform: str
+    external_id: str
+    kind: str
+    status: str
+    parent_id: int | None
+    depth: int
+    matched: bool
+    first_captured_at: datetime
+    last_seen_at: datetime
+    removed_detected_at: datetime | None
+    versions: list[VersionView]
+
+    @property
+    def current(self) -> VersionView:
+        return self.versions[-1]
+
+    @property
+    def edited(self) -> bool:
+        return len({v.text for v in self.versions}) > 1
+
+    @property
+    def ever_hidden(self) -> bool:
+        return any(v.status == "hidden" for v in self.versions)
+
+    @property
+    def first_hidden_at(self) -> datetime | None:
+        return next((v.captured_at for v in self.versions if v.status == "hidden"), None)
+
+
+@dataclass(frozen=True)
+class ThreadView:
+    """A post (or an orphan item) and everything under it, in reading order."""
+
+    root_id: int
+    items: list[ItemView]
+    redactions: list[Redaction]
+
+
+def resolve_item_ids(archive: Archive, scope: Scope) -> list[int]:
+    """The item ids the scope names directly (before whole threads are added)."""
+    if scope.hold is not None:
+        return _hold_items(archive, scope.hold)
+    if scope.item_ids:
+        with archive.sessions() as s:
+            found = set(s.scalars(select(Item.id).where(Item.id.in_(scope.item_ids))))
+        missing = [i for i in scope.item_ids if i not in found]
+        if missing:
+            raise NotFound(f"no item with id {', '.join(map(str, missing))}")
+        return sorted(found)
+    if scope.query is None:
+        raise ArchiverError("give a query, item ids or a hold to say what to export")
+    ids: list[int] = []
+    offset = 0
+    while True:
+        found = archive.index.search(scope.query, scope.filters, limit=PAGE, offset=offset)
+        ids.extend(hit.item_id for hit in found.hits)
+        offset += PAGE
+        if offset >= found.total or not found.hits:
+            break
+    return sorted(set(ids))
+
+
+def _hold_items(archive: Archive, name: str) -> list[int]:
+    from archiver.models import Hold, HoldItem
+
+    with archive.sessions() as s:
+        hold = s.scalar(select(Hold).where(Hold.name == name))
+        if hold is None:
+            raise NotFound(f"no hold named {name!r}")
+        return sorted(s.scalars(select(HoldItem.item_id).where(HoldItem.hold_id == hold.id)))
+
+
+def thread_roots(archive: Archive, item_ids: Sequence[int]) -> list[int]:
+    """The distinct thread heads of ``item_ids``, oldest first (by item id)."""
+    roots: set[int] = set()
+    with archive.sessions() as s:
+        for start in range(0, len(item_ids), CHUNK):
+            chunk = item_ids[start : start + CHUNK]
+            rows = s.execute(select(Item.id, Item.account_id, Item.scope)
+                             .where(Item.id.in_(chunk))).all()
+            wanted: dict[tuple[int, str], list[int]] = defaultdict(list)
+            for item_id, account_id, scope in rows:
+                if scope == ROOT_SCOPE:
+                    roots.add(item_id)
+                else:
+                    wanted[(account_id, scope)].append(item_id)
+            if wanted:
+                conditions = [and_(Item.account_id == a, Item.external_id == e)
+                              for a, e in wanted]
+                heads = {(a, e): i for i, a, e in s.execute(
+                    select(Item.id, Item.account_id, Item.external_id).where(or_(*conditions)))}
+                for key, members in wanted.items():
+                    if key in heads:
+                        roots.add(heads[key])
+                    else:
+                        roots.update(members)
+    return sorted(roots)
+
+
+def iter_threads(archive: Archive, roots: Iterable[int], matched: set[int] | None = None,
+                 redactor: Redactor = NO_REDACTION) -> Iterator[ThreadView]:
+    """Each thread, loaded and redacted one at a time."""
+    accounts: dict[int, Account] = {}
+    with archive.sessions() as s:
+        for account in s.scalars(select(Account)):
+            accounts[account.id] = account
+            s.expunge(account)
+    for root_id in roots:
+        with archive.sessions() as s:
+            yield load_thread(s, root_id, accounts, matched or set(), redactor)
+
+
+def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched: set[int],
+                redactor: Redactor) -> ThreadView:
+    """One thread in reading order: the post, then comments by time, each followed by replies."""
+    root = s.get(Item, root_id)
+    if root is None:
+        raise NotFound(f"no item with id {root_id}")
+    members = [root]
+    if root.scope == ROOT_SCOPE:
+        members += list(s.scalars(select(Item).where(
+            Item.account_id == root.account_id, Item.scope == root.external_id,
+            Item.id != root.id)))
+    ids = [m.id for m in members]
+    history: dict[int, list[ItemVersion]] = defaultdict(list)
+    for v in s.scalars(select(ItemVersion).where(ItemVersion.item_id.in_(ids))
+                       .order_by(ItemVersion.item_id, ItemVersion.seq)):
+        history[v.item_id].append(v)
+    log: list[Redaction] = []
+    ordered = _reading_order(root, members, history)
+    items = [_item_view(item, depth, history[item.id], accounts[item.account_id],
+                        item.id in matched, redactor, log)
+             for item, depth in ordered if history[item.id]]
+    return ThreadView(root_id=root_id, items=items, redactions=log)
+
+
+def _reading_order(root: Item, members: list[Item],
+                   history: dict[int, list[ItemVersion]]) -> list[tuple[Item, int]]:
+    children: dict[int, list[Item]] = defaultdict(list)
+    ids = {m.id for m in members}
+    for m in members:
+        if m.id != root.id:
+            parent = m.parent_id if m.parent_id in ids else root.id
+            children[parent].append(m)
+
+    def when(item: Item) -> tuple[str, int]:
+        versions = history.get(item.id) or []
+        created = versions[-1].created_at if versions else None
+        return (created.isoformat() if created else "", item.id)
+
+    out: list[tuple[Item, int]] = []
+    stack: list[tuple[Item, int]] = [(root, 0)]
+    seen: set[int] = set()
+    while stack:
+        item, depth = stack.pop()
+        if item.id in seen:
+            continue
+        seen.add(item.id)
+        out.append((item, depth))
+        for child in sorted(children.get(item.id, []), key=when, reverse=True):
+            stack.append((child, depth + 1))
+    return out
+
+
+def _item_view(item: Item, depth: int, versions: list[ItemVersion], account: Account,
+               matched: bool, redactor: Redactor, log: list[Redaction]) -> ItemView:
+    return ItemView(
+        item_id=item.id, account_id=item.account_id, account=account.handle,
+        platform=account.platform, external_id=item.external_id, kind=item.kind,
+        status=item.status, parent_id=item.parent_id, depth=depth, matched=matched,
+        first_captured_at=item.first_captured_at, last_seen_at=item.last_seen_at,
+        removed_detected_at=item.removed_detected_at,
+        versions=[_version_view(item.id, v, redactor, log) for v in versions],
+    )
+
+
+def _version_view(item_id: int, v: ItemVersion, redactor: Redactor,
+                  log: list[Redaction]) -> VersionView:
+    return VersionView(
+        seq=v.seq, captured_at=v.captured_at, capture_run_id=v.capture_run_id, status=v.status,
+        platform_status=v.platform_status,
+        text=redactor.text(item_id, v.seq, "text", v.text, log),
+        author=v.author_name, created_at=v.created_at, updated_at=v.updated_at, url=v.url,
+        media=json.loads(v.media_json), raw_sha256=v.raw_sha256,
+        evidence_sha256=v.evidence_sha256, sha256=v.sha256, prev_sha256=v.prev_sha256,
+    )

@@ -1,0 +1,209 @@
+"""Assigning items to record series and computing their disposition dates.
+
+``disposition_date`` is the first day (agency time zone) on which the item may be disposed:
+the trigger's date plus the series' retention period. It is None for a ``permanent`` series and
+for a trigger that has not happened yet (``removed`` for an item still online). Items already
+disposed keep what they had: their tombstone is the record of it.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from archiver.models import Account, Item, ItemVersion, RetentionSchedule
+from archiver.retention.schedule import Period, Schedule, Series
+from connectors.records import ROOT_SCOPE
+
+CHUNK = 1000
+
+
+def active_schedule(session: Session) -> Schedule | None:
+    """The schedule that assigns series now, or None before any was loaded."""
+    text = session.scalar(select(RetentionSchedule.document_json)
+                          .where(RetentionSchedule.active.is_(True)))
+    return Schedule.from_json(text) if text else None
+
+
+def add_period(start: date, period: Period) -> date:
+    """``start`` plus the period; a month end that does not exist falls back (Feb 29 -> 28)."""
+    months = start.month - 1 + period.months + 12 * period.years
+    year, month = start.year + months // 12, months % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return date(year, month, day) + timedelta(days=period.days)
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """What the trigger of a series looks at, as dates in the agency's time zone."""
+
+    published: date | None
+    captured: date
+    removed: date | None
+    last_activity: date | None
+
+
+def retention_start(series: Series, facts: ItemFacts, fiscal_end: tuple[int, int]) -> date | None:
+    """The day the retention clock starts for ``series`` (None: not yet, or permanent)."""
+    published = facts.published or facts.captured  # no publication time: the capture is earliest
+    match series.trigger:
+        case "published":
+            return published
+        case "captured":
+            return facts.captured
+        case "removed":
+            return facts.removed
+        case "end_of_calendar_year_after_published":
+            return date(published.year, 12, 31)
+        case "end_of_fiscal_year_after_published":
+            month, day = fiscal_end
+            end = date(published.year, month, day)
+            return end if published <= end else date(published.year + 1, month, day)
+        case "last_activity_in_thread":
+            return facts.last_activity or published
+        case _:
+            return None
+
+
+def disposition_date(series: Series, start: date | None) -> date | None:
+    if start is None or series.period is None or series.action is None:
+        return None
+    return add_period(start, series.period)
+
+
+def _local(moment: datetime | None, tz: ZoneInfo) -> date | None:
+    return moment.astimezone(tz).date() if moment is not None else None
+
+
+def _thread_root(item: Item) -> str:
+    return item.external_id if item.scope == ROOT_SCOPE else item.scope
+
+
+def assign_items(session: Session, schedule: Schedule | None, tz: ZoneInfo,
+                 item_ids: Sequence[int]) -> int:
+    """Set series, publication time and dates of ``item_ids``; return how many changed.
+
+    With a ``last_activity_in_thread`` series in the schedule, every item of the touched threads
+    is recomputed too, since a new comment moves the whole thread's date.
+    """
+    if schedule is None or not item_ids:
+        return 0
+    changed = 0
+    ids = list(dict.fromkeys(item_ids))
+    _set_published(session, ids)
+    if any(s.trigger == "last_activity_in_thread" for s in schedule.series.values()):
+        ids = _with_threads(session, ids)
+    for start in range(0, len(ids), CHUNK):
+        changed += _assign_chunk(session, schedule, tz, ids[start:start + CHUNK])
+    return changed
+
+
+def _set_published(session: Session, ids: list[int]) -> None:
+    """Copy the current version's publication time onto the item (used by SQL and threads)."""
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        rows = session.execute(
+            select(Item.id, ItemVersion.created_at)
+            .join(ItemVersion, and_(ItemVersion.item_id == Item.id,
+                                    ItemVersion.seq == Item.current_seq))
+            .where(Item.id.in_(chunk), Item.disposed_at.is_(None))
+        ).all()
+        if rows:
+            session.execute(update(Item), [{"id": i, "published_at": p} for i, p in rows])
+
+
+def _with_threads(session: Session, ids: list[int]) -> list[int]:
+    roots: set[tuple[int, str]] = set()
+    for start in range(0, len(ids), CHUNK):
+        for item in session.scalars(select(Item).where(Item.id.in_(ids[start:start + CHUNK]))):
+            roots.add((item.account_id, _thread_root(item)))
+    extra: list[int] = []
+    by_account: dict[int, list[str]] = defaultdict(list)
+    for account_id, root in roots:
+        by_account[account_id].append(root)
+    for account_id, names in by_account.items():
+        for start in range(0, len(names), CHUNK):
+            part = names[start:start + CHUNK]
+            extra.extend(session.scalars(select(Item.id).where(
+                Item.account_id == account_id,
+                or_(Item.scope.in_(part), and_(Item.scope == ROOT_SCOPE,
+                                               Item.external_id.in_(part))))))
+    return list(dict.fromkeys([*ids, *extra]))
+
+
+def _thread_activity(session: Session, items: Sequence[Item], tz: ZoneInfo,
+                     ) -> dict[tuple[int, str], date]:
+    wanted: dict[int, set[str]] = defaultdict(set)
+    for item in items:
+        wanted[item.account_id].add(_thread_root(item))
+    latest: dict[tuple[int, str], date] = {}
+    for account_id, roots in wanted.items():
+        names = list(roots)
+        rows = session.execute(
+            select(Item.scope, Item.external_id, Item.published_at, Item.first_captured_at)
+            .where(Item.account_id == account_id,
+                   or_(Item.scope.in_(names),
+                       and_(Item.scope == ROOT_SCOPE, Item.external_id.in_(names))))
+        )
+        for scope, external_id, published, captured in rows:
+            key = (account_id, external_id if scope == ROOT_SCOPE else scope)
+            day = _local(published or captured, tz)
+            assert day is not None
+            if key not in latest or day > latest[key]:
+                latest[key] = day
+    return latest
+
+
+def _assign_chunk(session: Session, schedule: Schedule, tz: ZoneInfo, ids: list[int]) -> int:
+    items = list(session.scalars(select(Item).where(Item.id.in_(ids),
+                                                    Item.disposed_at.is_(None))))
+    if not items:
+        return 0
+    accounts = {a.id: a for a in session.scalars(
+        select(Account).where(Account.id.in_({i.account_id for i in items})))}
+    needs_threads = any(s.trigger == "last_activity_in_thread" for s in schedule.series.values())
+    activity = _thread_activity(session, items, tz) if needs_threads else {}
+    updates = []
+    for item in items:
+        account = accounts[item.account_id]
+        series = schedule.series_for(
+            platform=account.platform,
+            account=(str(account.id), account.external_id, account.handle),
+            kind=item.kind,
+            tags=[t for t in (account.tags or "").split(",") if t],
+        )
+        captured = _local(item.first_captured_at, tz)
+        assert captured is not None
+        facts = ItemFacts(
+            published=_local(item.published_at, tz), captured=captured,
+            removed=_local(item.removed_detected_at, tz),
+            last_activity=activity.get((item.account_id, _thread_root(item))),
+        )
+        start = retention_start(series, facts, schedule.fiscal_year_end)
+        due = disposition_date(series, start)
+        if (item.series_code, item.retention_start, item.disposition_date) != (
+                series.code, start, due):
+            updates.append({"id": item.id, "series_code": series.code,
+                            "retention_start": start, "disposition_date": due})
+    if updates:
+        session.execute(update(Item), updates)
+    return len(updates)
+
+
+def iter_item_ids(session: Session, batch: int = 5000) -> Iterator[list[int]]:
+    """Every live item id, in batches (ids ascending), without holding them all in memory."""
+    last = 0
+    while True:
+        ids = list(session.scalars(select(Item.id).where(Item.id > last, Item.disposed_at.is_(None))
+                                   .order_by(Item.id).limit(batch)))
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]

@@ -1,0 +1,79 @@
+"""The destruction certificate (JSON and PDF) and the report's PDF for the records manager.
+
+The certificate JSON is canonical, so its sha256 is stable; that hash goes into the audit log
+with the ``retention.purge.completed`` event. The PDF lists every disposed item up to
+:data:`PDF_ITEM_LIMIT` lines (then refers to the JSON, named by its hash), so it stays printable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from archiver.canonical import canonical_json
+
+PDF_ITEM_LIMIT = 5000
+
+
+def certificate_bytes(certificate: dict[str, Any]) -> bytes:
+    """Canonical JSON of the certificate (what is hashed and stored)."""
+    return canonical_json(certificate)
+
+
+def _pdf(title: str, lines: Iterable[str], signature: bool) -> bytes:
+    from archiver.pdf import text_pdf
+
+    return text_pdf(title, lines, signature=signature)
+
+
+def certificate_pdf(certificate: dict[str, Any], json_sha256: str) -> bytes:
+    """A printable destruction certificate."""
+    lines = [
+        f"Disposition {certificate['disposition_id']}, as of {certificate['as_of']}",
+        f"Approved by {certificate['approved_by']} at {certificate['approved_at']}",
+        f"Completed at {certificate['completed_at']}",
+        f"Schedule {certificate['schedule']} (sha256 {certificate['schedule_sha256']})",
+        f"Items destroyed: {certificate['item_count']}",
+        f"Certificate JSON sha256: {json_sha256}", "",
+    ]
+    for s in certificate["series"]:
+        lines.append(f"{s['code']} {s['title']}: {s['count']} items, action {s['action']}; "
+                     f"authority: {s['authority']} {s['authority_url'] or ''}")
+    blobs = certificate["blobs"]
+    lines += ["", f"Blobs deleted: {blobs['deleted']}; kept (still used by kept records): "
+                  f"{blobs['kept']}; not yet deletable (storage lock): {len(blobs['locked'])}"]
+    for entry in blobs["locked"][:50]:
+        lines.append(f"  locked {entry['sha256']}: {entry['detail']}")
+    if certificate.get("transfer"):
+        t = certificate["transfer"]
+        lines.append(f"Transfer package (BagIt): {t['path']} ({t['payload_oxum']} octets.streams)")
+    lines += ["", "Item  Platform  External id  Series  Published  Disposition date  Tombstone"]
+    for n, item in enumerate(certificate["items"]):
+        if n >= PDF_ITEM_LIMIT:
+            lines.append(f"... {len(certificate['items']) - n} more items: see the certificate "
+                         f"JSON (sha256 {json_sha256})")
+            break
+        lines.append(f"{item['item_id']}  {item['platform']}  {item['external_id']}  "
+                     f"{item['series']}  {item['published_at'] or '-'}  "
+                     f"{item['disposition_date']}  {item['tombstone_sha256'][:16]}")
+    return _pdf("Certificate of records destruction", lines, signature=True)
+
+
+def report_pdf(report: dict[str, Any]) -> bytes:
+    """The disposition report, for the records manager's signature before purging."""
+    lines = [f"As of {report['as_of']}; schedule {report['schedule']} "
+             f"(sha256 {report['schedule_sha256']})",
+             f"Eligible for disposition: {report['eligible']} items", ""]
+    for s in report["series"]:
+        lines.append(f"{s['code']} {s['title']}: {s['count']} items ({s['action']}); published "
+                     f"{s['oldest_published']} to {s['newest_published']}; authority "
+                     f"{s['authority']} {s['authority_url'] or ''}")
+    lines.append("")
+    for h in report["held_back_by_hold"]:
+        lines.append(f"Held back by hold {h['hold']} (matter {h['matter']}): {h['items']} items")
+    lines.append(f"Held back by open records requests: {report['held_back_by_requests']} items")
+    for u in report["held_back_unconfirmed"]:
+        lines.append(f"Held back, series {u['series']}: {u['items']} items: {u['reason']}")
+    lines.append(json.dumps({"items_without_series": report["without_series"]}))
+    return _pdf("Records disposition report", lines, signature=True)

@@ -1,0 +1,259 @@
+"""Legal holds (freezes): create, release, list, and hold new items the moment they are stored.
+
+A hold's scope is a search (Whoosh query, account, publication dates). Creating a hold records
+every item its scope matches now; :func:`hold_new_items` is called by capture for every item it
+stores, so an item that matches an active hold later is held at once. A held item is never
+disposed. Each held item's blobs also get the store's legal hold (S3 Object Lock legal hold on
+S3), released when the last active hold covering them is released.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import exists, select, union
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from archiver.archive import Archive
+from archiver.audit import record_event
+from archiver.blobstore import BlobStore
+from archiver.db import insert_ignore
+from archiver.errors import ArchiverError, BlobNotFound, NotFound
+from archiver.indexing import build_docs, index_items
+from archiver.models import Hold, HoldItem, Item, ItemVersion
+from archiver.search_index import SearchFilters
+
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class HoldSpec:
+    """What ``hold create`` is given. ``since``/``until`` bound the publication time."""
+
+    name: str
+    matter: str
+    created_by: str
+    query: str | None = None
+    account_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    custodians: tuple[str, ...] = ()
+
+
+def active_hold_exists_clause() -> Any:
+    """SQL: the item (``Item.id``) is covered by at least one active hold."""
+    return exists().where(HoldItem.item_id == Item.id, HoldItem.hold_id == Hold.id,
+                          Hold.released_at.is_(None))
+
+
+def held_item_ids(session: Session, item_ids: Iterable[int]) -> set[int]:
+    """Which of ``item_ids`` an active hold covers."""
+    ids = list(item_ids)
+    found: set[int] = set()
+    for start in range(0, len(ids), CHUNK):
+        found.update(session.scalars(
+            select(HoldItem.item_id).join(Hold, Hold.id == HoldItem.hold_id)
+            .where(HoldItem.item_id.in_(ids[start:start + CHUNK]), Hold.released_at.is_(None))
+        ))
+    return found
+
+
+def _filters(hold: Hold | HoldSpec) -> SearchFilters:
+    return SearchFilters(account_id=hold.account_id, since=hold.since, until=hold.until)
+
+
+def create_hold(archive: Archive, spec: HoldSpec) -> dict[str, Any]:
+    """Create the hold, hold everything its scope matches now, and record it all."""
+    if not spec.name.strip() or not spec.matter.strip():
+        raise ArchiverError("a hold needs a non-empty name and --matter")
+    if spec.since and spec.until and spec.since > spec.until:
+        raise ArchiverError("--since is after --until: the hold would cover nothing")
+    index_items(archive)  # items stored but not yet indexed must not escape the scope
+    found = archive.index.search(spec.query or "*", _filters(spec), limit=0)
+    matched = archive.index.search(spec.query or "*", _filters(spec), limit=found.total)
+    item_ids = sorted(hit.item_id for hit in matched.hits)
+    now = archive.clock()
+    try:
+        with archive.transaction() as s:
+            hold = Hold(name=spec.name, matter=spec.matter, query=spec.query,
+                        account_id=spec.account_id, since=spec.since, until=spec.until,
+                        custodians="\n".join(spec.custodians), created_by=spec.created_by,
+                        created_at=now)
+            s.add(hold)
+            s.flush()
+            live = _live(s, item_ids)
+            _link(s, hold.id, live, now)
+            record_event(s, action="hold.create", occurred_at=now, actor=spec.created_by,
+                         target_type="hold", target_id=hold.name,
+                         details={**hold_json(hold), "items": len(live)})
+    except IntegrityError:
+        raise ArchiverError(f"a hold named {spec.name!r} already exists") from None
+    set_blob_holds(archive.sessions, archive.store, live, on=True)
+    return {**hold_json(hold), "items": len(live)}
+
+
+def _live(session: Session, item_ids: Sequence[int]) -> list[int]:
+    out: list[int] = []
+    for start in range(0, len(item_ids), CHUNK):
+        out.extend(session.scalars(select(Item.id).where(
+            Item.id.in_(item_ids[start:start + CHUNK]), Item.disposed_at.is_(None))))
+    return out
+
+
+def _link(session: Session, hold_id: int, item_ids: Sequence[int], now: datetime) -> None:
+    for start in range(0, len(item_ids), CHUNK):
+        insert_ignore(session, HoldItem, [{"hold_id": hold_id, "item_id": i, "added_at": now}
+                                          for i in item_ids[start:start + CHUNK]])
+
+
+def hold_new_items(session: Session, archive: Archive, item_ids: Sequence[int]) -> set[int]:
+    """Hold each of ``item_ids`` (just stored by capture) that an active hold's scope matches.
+
+    Runs inside capture's transaction: the items and their new versions are flushed but not yet
+    in the search index, so a hold's query is run against a throwaway in-memory index of them,
+    with exactly the main index's query language. Returns the ids newly held.
+    """
+    holds = list(session.scalars(select(Hold).where(Hold.released_at.is_(None))))
+    if not holds or not item_ids:
+        return set()
+    session.flush()
+    now = archive.clock()
+    docs = build_docs(session, list(item_ids))
+    index = _memory_index()
+    try:
+        index.add(docs)
+        newly: set[int] = set()
+        for hold in holds:
+            found = index.search(hold.query or "*", _filters(hold), limit=max(len(docs), 1))
+            ids = sorted(hit.item_id for hit in found.hits)
+            already = set(session.scalars(select(HoldItem.item_id).where(
+                HoldItem.hold_id == hold.id, HoldItem.item_id.in_(ids)))) if ids else set()
+            fresh = [i for i in ids if i not in already]
+            if not fresh:
+                continue
+            _link(session, hold.id, fresh, now)
+            record_event(session, action="hold.items_added", occurred_at=now,
+                         target_type="hold", target_id=hold.name,
+                         details={"item_ids": fresh})
+            newly.update(fresh)
+    finally:
+        index.close()
+    if newly:
+        set_blob_holds_in(session, archive.store, sorted(newly), on=True)
+    return newly
+
+
+def _memory_index() -> Any:
+    from whoosh.filedb.filestore import RamStorage
+
+    from archiver.whoosh_index import INDEX_NAME, WhooshSearchIndex, build_schema
+
+    ix = RamStorage().create_index(build_schema(), indexname=INDEX_NAME)
+    # Same schema and query parser as the on-disk index, so a hold matches identically.
+    return WhooshSearchIndex(ix, Path("(memory)"), lock_timeout=5.0, sleep=time.sleep,
+                             monotonic=time.monotonic)
+
+
+def release_hold(archive: Archive, name: str, *, released_by: str, reason: str) -> dict[str, Any]:
+    """Release the hold (deliberately, with a reason) and lift blob holds no other hold needs."""
+    if not released_by.strip() or not reason.strip():
+        raise ArchiverError("releasing a hold needs --released-by and --reason")
+    now = archive.clock()
+    with archive.transaction() as s:
+        hold = s.scalar(select(Hold).where(Hold.name == name).with_for_update())
+        if hold is None:
+            raise NotFound(f"no hold named {name!r}")
+        if hold.released_at is not None:
+            raise ArchiverError(f"hold {name!r} was already released on "
+                                f"{hold.released_at.isoformat()} by {hold.released_by}")
+        hold.released_at, hold.released_by, hold.release_reason = now, released_by, reason
+        ids = list(s.scalars(select(HoldItem.item_id).where(HoldItem.hold_id == hold.id)))
+        still_held = held_item_ids(s, ids)
+        record_event(s, action="hold.release", occurred_at=now, actor=released_by,
+                     target_type="hold", target_id=name,
+                     details={"reason": reason, "items": len(ids),
+                              "items_still_held_by_other_holds": len(still_held)})
+        result = {**hold_json(hold), "items": len(ids)}
+    with archive.sessions() as s:
+        kept = _blobs_of(s, sorted(still_held))
+        freed = [b for b in _blobs_of(s, ids) if b not in kept]
+    _set_holds(archive.store, freed, on=False)
+    return result
+
+
+def hold_json(hold: Hold) -> dict[str, Any]:
+    return {
+        "name": hold.name, "matter": hold.matter, "query": hold.query,
+        "account_id": hold.account_id,
+        "since": hold.since.isoformat() if hold.since else None,
+        "until": hold.until.isoformat() if hold.until else None,
+        "custodians": [c for c in hold.custodians.split("\n") if c],
+        "created_by": hold.created_by, "created_at": hold.created_at.isoformat(),
+        "status": "active" if hold.released_at is None else "released",
+        "released_at": hold.released_at.isoformat() if hold.released_at else None,
+        "released_by": hold.released_by, "release_reason": hold.release_reason,
+    }
+
+
+def list_holds(archive: Archive) -> list[dict[str, Any]]:
+    """Every hold, oldest first, with its item count."""
+    from sqlalchemy import func
+
+    with archive.sessions() as s:
+        counts = dict(s.execute(select(HoldItem.hold_id, func.count())
+                                .group_by(HoldItem.hold_id)).all())
+        return [{**hold_json(h), "items": counts.get(h.id, 0)}
+                for h in s.scalars(select(Hold).order_by(Hold.id))]
+
+
+def hold_detail(archive: Archive, name: str) -> dict[str, Any]:
+    """One hold and the ids of every item it covers."""
+    with archive.sessions() as s:
+        hold = s.scalar(select(Hold).where(Hold.name == name))
+        if hold is None:
+            raise NotFound(f"no hold named {name!r}")
+        ids = list(s.scalars(select(HoldItem.item_id).where(HoldItem.hold_id == hold.id)
+                             .order_by(HoldItem.item_id)))
+        return {**hold_json(hold), "items": len(ids), "item_ids": ids}
+
+
+# -- blob legal holds --------------------------------------------------------------------------
+
+
+def _blobs_of(session: Session, item_ids: Sequence[int]) -> list[str]:
+    found: set[str] = set()
+    for start in range(0, len(item_ids), CHUNK):
+        chunk = item_ids[start:start + CHUNK]
+        query = union(
+            select(ItemVersion.raw_sha256.label("sha")).where(ItemVersion.item_id.in_(chunk)),
+            select(ItemVersion.evidence_sha256.label("sha")).where(
+                ItemVersion.item_id.in_(chunk)),
+        )
+        found.update(sha for (sha,) in session.execute(query) if sha)
+    return sorted(found)
+
+
+def _set_holds(store: BlobStore, hashes: Iterable[str], *, on: bool) -> None:
+    for sha in hashes:
+        try:
+            store.set_legal_hold(sha, on)
+        except BlobNotFound:
+            continue  # already destroyed by an earlier disposition: nothing left to hold
+
+
+def set_blob_holds_in(session: Session, store: BlobStore, item_ids: Sequence[int], *,
+                      on: bool) -> None:
+    """Turn the store's legal hold on/off for every blob of ``item_ids`` (inside a session)."""
+    _set_holds(store, _blobs_of(session, item_ids), on=on)
+
+
+def set_blob_holds(sessions: Any, store: BlobStore, item_ids: Sequence[int], *, on: bool) -> None:
+    with sessions() as s:
+        hashes = _blobs_of(s, item_ids)
+    _set_holds(store, hashes, on=on)

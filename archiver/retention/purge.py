@@ -1,0 +1,365 @@
+"""Disposition: the dry run, and the approved purge that destroys and leaves tombstones.
+
+An approved purge is a :class:`~archiver.models.Disposition` with a frozen list of items (chosen
+by one set-based INSERT ... SELECT when it starts). Items are then destroyed in batches, one
+transaction each; a batch re-checks holds and open requests first (something may have been held
+since the list was made: it is skipped, never destroyed). After the batches, blobs no kept
+version still uses are deleted from the store (a lock refusal is recorded, not fatal), and the
+certificate is written from the tombstones, so it covers exactly what was destroyed.
+
+A purge killed anywhere is finished by running it again: a running disposition is always
+resumed (its list, not a new one), destroyed items are never touched twice, and every step after
+the batches is idempotent. ``checkpoint`` is called after each step, so tests can stop it there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from archiver.archive import Archive
+from archiver.audit import record_event
+from archiver.blob_records import store_blob
+from archiver.canonical import iso_utc, sha256_hex
+from archiver.db import insert_ignore
+from archiver.errors import ArchiverError, BlobLocked, BlobNotFound, ConfigError
+from archiver.items import version_json
+from archiver.models import (
+    Account,
+    Blob,
+    DisposedBlob,
+    Disposition,
+    DispositionItem,
+    Item,
+    ItemVersion,
+    Tombstone,
+)
+from archiver.retention import certificate as cert
+from archiver.retention import transfer
+from archiver.retention.assign import active_schedule
+from archiver.retention.holds import held_item_ids
+from archiver.retention.protection import protected_by_requests
+from archiver.retention.report import RetentionReport, eligible_ids_query, retention_report
+from archiver.retention.schedule import Schedule
+
+BATCH = 500
+Checkpoint = Callable[[str, int], None]
+
+
+@dataclass
+class PurgeResult:
+    disposition_id: int
+    as_of: str
+    approved_by: str
+    resumed: bool
+    destroyed: int = 0
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    blobs_deleted: int = 0
+    blobs_kept: int = 0
+    blobs_locked: list[dict[str, str | None]] = field(default_factory=list)
+    certificate_sha256: str | None = None
+    certificate_path: str | None = None
+    certificate_pdf_path: str | None = None
+    transfer: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def dry_run(archive: Archive, as_of: date) -> RetentionReport:
+    """What an approved purge on ``as_of`` would destroy (nothing is changed)."""
+    return retention_report(archive, as_of)
+
+
+def purge(archive: Archive, as_of: date, *, approved_by: str, out_dir: Path | None = None,
+          batch: int = BATCH, checkpoint: Checkpoint | None = None) -> PurgeResult:
+    """Destroy everything eligible on ``as_of`` (or finish a purge that was cut short)."""
+    if not approved_by.strip():
+        raise ArchiverError("a purge needs --approved-by: the person approving the destruction")
+    folder = out_dir or archive.settings.home / "dispositions"
+    step = checkpoint or (lambda _name, _n: None)
+    disposition_id, resumed = _start(archive, as_of, approved_by)
+    with archive.sessions() as s:
+        d = s.get(Disposition, disposition_id)
+        assert d is not None
+        schedule = active_schedule(s)
+    if schedule is None or schedule.sha256 != d.schedule_sha256:
+        raise ConfigError("the retention schedule changed while disposition "
+                          f"{disposition_id} was running: restore it to finish the purge")
+    result = PurgeResult(disposition_id, d.as_of.isoformat(), d.approved_by, resumed)
+    stage = transfer.staging_dir(folder, disposition_id)
+    done = 0
+    while True:
+        with archive.transaction() as s:
+            ids = list(s.scalars(select(DispositionItem.item_id).where(
+                DispositionItem.disposition_id == disposition_id,
+                DispositionItem.state == "pending").order_by(DispositionItem.item_id)
+                .limit(batch)))
+            if not ids:
+                break
+            destroyed = _destroy_batch(archive, s, d, schedule, ids, stage)
+        archive.index.delete(destroyed)
+        done += 1
+        step("batch", done)
+    _delete_blobs(archive, disposition_id, step)
+    _finish(archive, d, schedule, folder, stage, result)
+    return result
+
+
+def _start(archive: Archive, as_of: date, approved_by: str) -> tuple[int, bool]:
+    now = archive.clock()
+    with archive.transaction() as s:
+        running = s.scalar(select(Disposition).where(Disposition.status == "running")
+                           .order_by(Disposition.id).with_for_update())
+        if running is not None:
+            record_event(s, action="retention.purge.resume", occurred_at=now, actor=approved_by,
+                         target_type="disposition", target_id=running.id,
+                         details={"as_of": running.as_of.isoformat(),
+                                  "approved_by": running.approved_by})
+            return running.id, True
+        schedule = active_schedule(s)
+        if schedule is None:
+            raise ConfigError("no retention schedule is loaded: run 'archiver init'")
+        d = Disposition(as_of=as_of, approved_by=approved_by, started_at=now, status="running",
+                        item_count=0, schedule_sha256=schedule.sha256)
+        s.add(d)
+        s.flush()
+        chosen = eligible_ids_query(schedule, as_of).subquery()
+        s.execute(insert(DispositionItem).from_select(
+            ["disposition_id", "item_id", "state"],
+            select(literal(d.id), chosen.c.id, literal("pending"))))
+        d.item_count = s.scalar(select(func.count()).select_from(DispositionItem).where(
+            DispositionItem.disposition_id == d.id)) or 0
+        record_event(s, action="retention.purge.start", occurred_at=now, actor=approved_by,
+                     target_type="disposition", target_id=d.id,
+                     details={"as_of": as_of.isoformat(), "approved_by": approved_by,
+                              "planned_items": d.item_count, "schedule": schedule.name,
+                              "schedule_sha256": schedule.sha256})
+        return d.id, False
+
+
+def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Schedule,
+                   ids: list[int], stage: Path) -> list[int]:
+    now = archive.clock()
+    held = held_item_ids(s, ids)
+    requested = protected_by_requests(s, ids)
+    for item_id in sorted(held | requested):
+        reason = "under a legal hold" if item_id in held else "in an open records request"
+        s.execute(update(DispositionItem).where(
+            DispositionItem.disposition_id == d.id, DispositionItem.item_id == item_id)
+            .values(state="skipped", reason=reason))
+    go = [i for i in ids if i not in held and i not in requested]
+    if not go:
+        return []
+    items = {i.id: i for i in s.scalars(select(Item).where(Item.id.in_(go)).with_for_update())}
+    accounts = {a.id: a for a in s.scalars(select(Account).where(
+        Account.id.in_({i.account_id for i in items.values()})))}
+    versions: dict[int, list[ItemVersion]] = defaultdict(list)
+    for v in s.scalars(select(ItemVersion).where(ItemVersion.item_id.in_(go))
+                       .order_by(ItemVersion.item_id, ItemVersion.seq)):
+        versions[v.item_id].append(v)
+    _write_transfer(archive, schedule, items, accounts, versions, stage)
+    blobs: set[str] = set()
+    for item_id in go:
+        item = items[item_id]
+        series = schedule.series[item.series_code or schedule.default_series]
+        history = [v for v in versions[item_id] if v.raw_sha256 or v.text is not None
+                   or v.author_name is not None or v.evidence_sha256]
+        hashes = sorted({h for v in history for h in (v.raw_sha256, v.evidence_sha256) if h})
+        blobs.update(hashes)
+        tomb = Tombstone(
+            item_id=item.id, disposition_id=d.id, account_id=item.account_id,
+            platform=accounts[item.account_id].platform, external_id=item.external_id,
+            kind=item.kind, series_code=series.code, action=series.action or "destroy",
+            authority=" ".join(filter(None, (series.authority.citation, series.authority.url))),
+            published_at=item.published_at, first_captured_at=item.first_captured_at,
+            last_seen_at=item.last_seen_at,
+            disposition_date=item.disposition_date or d.as_of, destroyed_at=now,
+            last_seq=item.current_seq, chain_head_sha256=item.current_sha256,
+            version_hashes_json=json.dumps([{"seq": v.seq, "sha256": v.sha256}
+                                            for v in versions[item_id]]),
+            blob_hashes_json=json.dumps(hashes), sha256="")
+        from archiver.retention.tombstones import seal_tombstone
+
+        seal_tombstone(tomb)
+        s.add(tomb)
+    s.execute(update(ItemVersion).where(ItemVersion.item_id.in_(go)).values(
+        text=None, author_name=None, author_id=None, url=None, media_json="[]",
+        raw_sha256=None, evidence_sha256=None))
+    s.execute(update(Item).where(Item.id.in_(go)).values(
+        disposed_at=now, removal_evidence_sha256=None, indexed_seq=Item.current_seq))
+    s.execute(update(DispositionItem).where(DispositionItem.disposition_id == d.id,
+                                            DispositionItem.item_id.in_(go))
+              .values(state="destroyed"))
+    insert_ignore(s, DisposedBlob, [{"disposition_id": d.id, "sha256": h, "status": "pending",
+                                     "detail": None, "updated_at": now} for h in sorted(blobs)])
+    return go
+
+
+def _write_transfer(archive: Archive, schedule: Schedule, items: dict[int, Item],
+                    accounts: dict[int, Account], versions: dict[int, list[ItemVersion]],
+                    stage: Path) -> None:
+    chosen = [i for i in items.values()
+              if schedule.series[i.series_code or schedule.default_series].action == "transfer"]
+    if not chosen:
+        return
+    records: list[dict[str, Any]] = []
+    blobs: dict[str, bytes] = {}
+    for item in chosen:
+        series = schedule.series[item.series_code or schedule.default_series]
+        records.append({
+            "item_id": item.id, "platform": accounts[item.account_id].platform,
+            "account": accounts[item.account_id].handle, "external_id": item.external_id,
+            "kind": item.kind, "status": item.status, "series": series.code,
+            "series_title": series.title, "authority": series.authority.citation,
+            "published_at": item.published_at, "disposition_date": item.disposition_date,
+            "versions": [version_json(v) for v in versions[item.id]],
+        })
+        for v in versions[item.id]:
+            for sha in (v.raw_sha256, v.evidence_sha256):
+                if sha and sha not in blobs:
+                    try:
+                        blobs[sha] = archive.store.get(sha)
+                    except BlobNotFound:
+                        continue
+    transfer.write_payload(stage, records, blobs)
+
+
+def _still_used(s: Session, hashes: list[str]) -> set[str]:
+    used = set(s.scalars(select(ItemVersion.raw_sha256).where(
+        ItemVersion.raw_sha256.in_(hashes))))
+    used |= set(s.scalars(select(ItemVersion.evidence_sha256).where(
+        ItemVersion.evidence_sha256.in_(hashes))))
+    used |= set(s.scalars(select(Item.removal_evidence_sha256).where(
+        Item.removal_evidence_sha256.in_(hashes))))
+    return used
+
+
+def _delete_blobs(archive: Archive, disposition_id: int, step: Checkpoint) -> None:
+    """Delete pending blobs no kept record uses, then retry once those a lock refused before."""
+    for status in ("pending", "locked"):
+        after = ""
+        while True:
+            with archive.sessions() as s:
+                hashes = list(s.scalars(select(DisposedBlob.sha256).where(
+                    DisposedBlob.disposition_id == disposition_id,
+                    DisposedBlob.status == status, DisposedBlob.sha256 > after)
+                    .order_by(DisposedBlob.sha256).limit(BATCH)))
+                used = _still_used(s, hashes) if hashes else set()
+            if not hashes:
+                break
+            after = hashes[-1]
+            _delete_some(archive, disposition_id, hashes, used)
+            step("blobs", len(hashes))
+
+
+def _delete_some(archive: Archive, disposition_id: int, hashes: list[str],
+                 used: set[str]) -> None:
+    outcome: dict[str, tuple[str, str | None]] = {}
+    for sha in hashes:
+        if sha in used:
+            outcome[sha] = ("kept", "still used by a record that is kept")
+            continue
+        try:
+            archive.store.delete(sha)
+            outcome[sha] = ("deleted", None)
+        except BlobNotFound:
+            outcome[sha] = ("deleted", "already gone")
+        except BlobLocked as exc:
+            outcome[sha] = ("locked", str(exc))
+    now = archive.clock()
+    with archive.transaction() as s:
+        for sha, (status, detail) in outcome.items():
+            s.execute(update(DisposedBlob).where(
+                DisposedBlob.disposition_id == disposition_id, DisposedBlob.sha256 == sha)
+                .values(status=status, detail=detail, updated_at=now))
+        gone = [sha for sha, (status, _) in outcome.items() if status == "deleted"]
+        if gone:
+            s.execute(delete(Blob).where(Blob.sha256.in_(gone)))
+
+
+def _finish(archive: Archive, d: Disposition, schedule: Schedule, folder: Path, stage: Path,
+            result: PurgeResult) -> None:
+    with archive.sessions() as s:
+        destroyed = list(s.scalars(select(DispositionItem.item_id).where(
+            DispositionItem.disposition_id == d.id, DispositionItem.state == "destroyed")))
+        skipped = s.execute(select(DispositionItem.item_id, DispositionItem.reason).where(
+            DispositionItem.disposition_id == d.id, DispositionItem.state == "skipped")).all()
+        tombs = list(s.scalars(select(Tombstone).where(Tombstone.disposition_id == d.id)
+                               .order_by(Tombstone.item_id)))
+        blob_rows = s.execute(select(DisposedBlob.sha256, DisposedBlob.status,
+                                     DisposedBlob.detail).where(
+            DisposedBlob.disposition_id == d.id)).all()
+    for start in range(0, len(destroyed), 1000):
+        archive.index.delete(destroyed[start:start + 1000])  # again: a crash may have cut it
+    result.destroyed = len(destroyed)
+    result.skipped = [{"item_id": i, "reason": r} for i, r in skipped]
+    result.blobs_deleted = sum(1 for _, st, _ in blob_rows if st == "deleted")
+    result.blobs_kept = sum(1 for _, st, _ in blob_rows if st == "kept")
+    result.blobs_locked = [{"sha256": h, "detail": det} for h, st, det in blob_rows
+                           if st == "locked"]
+    result.transfer = transfer.finalise(
+        stage, disposition_id=d.id, approved_by=d.approved_by,
+        description=f"records transferred on disposition {d.id} as of {d.as_of}") or None
+    now = archive.clock()
+    certificate = _certificate(d, schedule, tombs, result, now)
+    data = cert.certificate_bytes(certificate)
+    sha = sha256_hex(data)
+    pdf = cert.certificate_pdf(certificate, sha)
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path = folder / f"disposition-{d.id}-certificate.json"
+    pdf_path = folder / f"disposition-{d.id}-certificate.pdf"
+    json_path.write_bytes(data)
+    pdf_path.write_bytes(pdf)
+    with archive.transaction() as s:
+        row = s.get(Disposition, d.id, with_for_update=True)
+        assert row is not None
+        store_blob(s, archive.store, data, "application/json", now)
+        pdf_sha = store_blob(s, archive.store, pdf, "application/pdf", now)
+        if row.status != "completed":
+            row.status, row.finished_at = "completed", now
+            row.certificate_sha256, row.certificate_pdf_sha256 = sha, pdf_sha
+            row.transfer_path = result.transfer["path"] if result.transfer else None
+            record_event(s, action="retention.purge.completed", occurred_at=now,
+                         actor=d.approved_by, target_type="disposition", target_id=d.id,
+                         details={"certificate_sha256": sha, "certificate_pdf_sha256": pdf_sha,
+                                  "destroyed": result.destroyed, "skipped": len(skipped),
+                                  "blobs_deleted": result.blobs_deleted,
+                                  "blobs_locked": len(result.blobs_locked)})
+    result.certificate_sha256 = sha
+    result.certificate_path, result.certificate_pdf_path = str(json_path), str(pdf_path)
+
+
+def _certificate(d: Disposition, schedule: Schedule, tombs: list[Tombstone],
+                 result: PurgeResult, now: Any) -> dict[str, Any]:
+    counts: dict[str, int] = defaultdict(int)
+    for t in tombs:
+        counts[t.series_code] += 1
+    return {
+        "disposition_id": d.id, "as_of": d.as_of.isoformat(), "approved_by": d.approved_by,
+        "approved_at": iso_utc(d.started_at), "completed_at": iso_utc(now),
+        "schedule": schedule.name, "schedule_sha256": schedule.sha256,
+        "item_count": len(tombs),
+        "series": [{"code": code, "title": schedule.series[code].title,
+                    "action": schedule.series[code].action,
+                    "authority": schedule.series[code].authority.citation,
+                    "authority_url": schedule.series[code].authority.url, "count": n}
+                   for code, n in sorted(counts.items())],
+        "items": [{"item_id": t.item_id, "platform": t.platform, "external_id": t.external_id,
+                   "kind": t.kind, "series": t.series_code, "authority": t.authority,
+                   "published_at": iso_utc(t.published_at) if t.published_at else None,
+                   "disposition_date": t.disposition_date.isoformat(),
+                   "tombstone_sha256": t.sha256} for t in tombs],
+        "skipped": result.skipped,
+        "blobs": {"deleted": result.blobs_deleted, "kept": result.blobs_kept,
+                  "locked": result.blobs_locked},
+        "transfer": result.transfer,
+    }

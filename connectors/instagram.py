@@ -1,0 +1,365 @@
+"""Instagram business account connector (Instagram Graph API).
+
+Followed (see also shared/reference/platform-apis.md, section 2):
+
+* Media of the account, ``GET /{ig-user-id}/media``:
+  https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media
+* Media fields (``caption, media_type, media_url, thumbnail_url, permalink, timestamp,
+  children``): https://developers.facebook.com/docs/instagram-platform/reference/instagram-media
+* Comments, ``GET /{ig-media-id}/comments`` (top-level only, newest first), the nested
+  ``replies{...}`` field and ``GET /{ig-comment-id}/replies``:
+  https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-media/comments
+  and .../reference/ig-comment/replies; comment fields incl. ``hidden``:
+  .../reference/ig-comment and https://developers.facebook.com/docs/instagram-api/guides/comment-moderation
+* Paging, errors and rate limits are the Graph API's (cursor ``paging.next``; 190 token;
+  100/33 unknown object; 4/17/32/613/800xx limits): https://developers.facebook.com/docs/graph-api/results,
+  .../guides/error-handling, .../overview/rate-limiting. They are read by the Facebook
+  connector's :func:`~connectors.facebook.classify_graph` and usage pacing, reused here.
+
+Normalization: a media object is a ``post`` (scope ``""``); a top-level comment is a ``comment``
+whose parent is the media; a reply is a ``reply`` whose parent is the comment (Instagram keeps
+replies one level deep); both have the media id as scope. A comment the account hid is status
+``hidden`` with platform_status ``"hidden"``. Media files (``media_url``, a video's
+``thumbnail_url``, every carousel child) are :class:`~connectors.records.MediaRef`.
+
+Replies: the nested ``replies`` edge carries only the first few; when it has ``paging.next`` the
+comment's whole ``/replies`` listing is read.
+
+"A direct look-up confirms it is gone" means: ``GET /{id}?fields=id`` answers Graph error 100/33
+**and** ``GET /{ig-user-id}?fields=id`` still reads (100/33 also means "lost permission", so a
+failing account read makes the answer Unknown). Evidence: both requests, the 100/33 body.
+
+Incremental capture: the Instagram Graph API documents no conditional requests (ETag /
+If-None-Match) and no modified-since filter for media or comments, and hides and deletions do not
+change anything a cheaper call could compare (``comments_count`` misses hides and edits), so a
+full read stays the only complete one; limiting which media's comments are re-read is the
+scheduler's job through ``read(scopes)``. Pages use the documented maxima (media 100 is not
+documented; we ask 50 for both) to keep the request count low.
+
+The token goes in an ``Authorization: Bearer`` header, never the URL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import httpx
+
+from connectors.base import (
+    Classification,
+    NextUrlPaging,
+    ObjectNotFound,
+    PageRequest,
+    Stream,
+    decode_json,
+    dig,
+    strip_secrets,
+)
+from connectors.errors import ConnectorError, MalformedResponse
+from connectors.facebook import (
+    FacebookConnector,
+    _edge_data,
+    _graph_error,
+    _id,
+    _opt,
+    classify_graph,
+    parse_graph_time,
+)
+from connectors.records import (
+    ROOT_SCOPE,
+    Gone,
+    ItemRef,
+    ListingComplete,
+    LookupResult,
+    MediaRef,
+    Present,
+    Record,
+    Unknown,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_BASE = "https://graph.facebook.com/v19.0"
+MEDIA_FIELDS = (
+    "id,caption,media_type,media_url,thumbnail_url,permalink,timestamp,username,owner,"
+    "media_product_type,comments_count,children{id,media_type,media_url,thumbnail_url}"
+)
+_COMMENT_CORE = "id,text,timestamp,username,from,hidden,like_count,parent_id"
+COMMENT_FIELDS = f"{_COMMENT_CORE},replies{{{_COMMENT_CORE}}}"
+COMMENT_PAGE_MAX = 50  # documented maximum for /comments
+
+
+def without_secrets(value: Any) -> Any:
+    """``value`` with credential parameters cut from the links of every ``paging`` object in it.
+
+    Graph puts ``access_token`` in nested edges' ``paging.next`` links; ``raw`` is stored as a
+    blob, so no link in it may keep the token. Other strings (visitors' text) are left alone.
+    """
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: without_secrets(v) for k, v in value.items()}
+    paging = out.get("paging")
+    if isinstance(paging, dict):
+        out["paging"] = {
+            k: strip_secrets(v) if k in ("next", "previous") and isinstance(v, str) else v
+            for k, v in paging.items()
+        }
+    return out
+
+
+def _media_refs(item: dict[str, Any], path: str) -> list[MediaRef]:
+    kind = _opt(item, "media_type", str, path)
+    refs: list[MediaRef] = []
+    url = _opt(item, "media_url", str, path)
+    if url:
+        refs.append(MediaRef(url=url, media_type=kind.lower() if kind else None))
+    thumb = _opt(item, "thumbnail_url", str, path)
+    if thumb:
+        refs.append(MediaRef(url=thumb, media_type="thumbnail"))
+    children = _opt(item, "children", dict, path)
+    for child in _edge_data(children, path) if children else []:
+        refs.extend(_media_refs(child, path))
+    return refs
+
+
+def media_record(item: dict[str, Any], path: str) -> Record:
+    """One IG Media object → a ``post`` :class:`Record`."""
+    username = _opt(item, "username", str, path)
+    owner = _opt(item, "owner", dict, path)
+    return Record(
+        external_id=_id(item, path),
+        kind="post",
+        scope=ROOT_SCOPE,
+        text=_opt(item, "caption", str, path),
+        status="active",
+        platform_status="published",
+        author_name=username,
+        author_id=_opt(owner, "id", str, path) if owner else None,
+        created_at=parse_graph_time(item.get("timestamp"), path),
+        updated_at=None,  # Instagram has no edit timestamp; edits are found by hashing
+        url=_opt(item, "permalink", str, path),
+        raw=without_secrets(item),
+        media=tuple(_media_refs(item, path)),
+    )
+
+
+def comment_record(item: dict[str, Any], media_id: str, parent_id: str | None, path: str) -> Record:
+    """One IG Comment of ``media_id`` → a ``comment`` (no parent comment) or ``reply``."""
+    hidden = _opt(item, "hidden", bool, path) is True
+    who = _opt(item, "from", dict, path)
+    username = _opt(item, "username", str, path) or (
+        _opt(who, "username", str, path) if who else None
+    )
+    reply_to = parent_id or _opt(item, "parent_id", str, path)
+    return Record(
+        external_id=_id(item, path),
+        kind="reply" if reply_to else "comment",
+        scope=media_id,
+        text=_opt(item, "text", str, path),
+        status="hidden" if hidden else "active",
+        platform_status="hidden" if hidden else "published",
+        author_name=username,
+        author_id=_opt(who, "id", str, path) if who else None,
+        created_at=parse_graph_time(item.get("timestamp"), path),
+        updated_at=None,
+        url=None,  # the API gives comments no permalink
+        raw=without_secrets(item),
+        parent_external_id=reply_to or media_id,
+    )
+
+
+def parse_media_page(payload: Any, path: str) -> list[Record]:
+    """A decoded ``/media`` page → post records, or :class:`MalformedResponse`."""
+    return [media_record(item, path) for item in _edge_data(payload, path)]
+
+
+@dataclass(frozen=True)
+class CommentEntry:
+    """A top-level comment, the replies shown inline, and whether ``/replies`` has more."""
+
+    record: Record
+    replies: tuple[Record, ...]
+    more_replies: bool
+
+
+def parse_comments_page(payload: Any, media_id: str, path: str) -> list[CommentEntry]:
+    """A decoded ``/comments`` page → comments with their inline replies."""
+    out: list[CommentEntry] = []
+    for item in _edge_data(payload, path):
+        record = comment_record(item, media_id, None, path)
+        edge = _opt(item, "replies", dict, path)
+        replies = tuple(
+            comment_record(r, media_id, record.external_id, path)
+            for r in (_edge_data(edge, path) if edge else [])
+        )
+        more = dig(edge, ("paging", "next")) if edge else None
+        if more is not None and not isinstance(more, str):
+            raise MalformedResponse(f"response from {path}: next-page link is not a string")
+        out.append(CommentEntry(record, replies, bool(more)))
+    return out
+
+
+def parse_comments_body(body: bytes, media_id: str, path: str = "/comments") -> list[Record]:
+    """Raw ``/comments`` bytes → comment and reply records. Bad input ends in a ConnectorError."""
+    entries = parse_comments_page(decode_json(body, path), media_id, path)
+    return [r for e in entries for r in (e.record, *e.replies)]
+
+
+class _GraphStream(Stream):
+    paging = NextUrlPaging(("paging", "next"))
+
+    def classify(self, response: httpx.Response, payload: Any) -> Classification:
+        return classify_graph(response, payload)
+
+
+class MediaStream(_GraphStream):
+    """``GET /{ig-user-id}/media``: the account's media, newest first."""
+
+    def __init__(self, api_base: str, user_id: str, limit: int) -> None:
+        self.url = f"{api_base}/{quote(user_id, safe='')}/media"
+        self.limit = limit
+
+    def first_request(self) -> PageRequest:
+        return PageRequest(self.url, {"fields": MEDIA_FIELDS, "limit": str(self.limit)})
+
+    def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
+        return parse_media_page(payload, request.path)
+
+
+class CommentsStream(_GraphStream):
+    """``GET /{ig-media-id}/comments``: top-level comments with their first replies."""
+
+    def __init__(self, api_base: str, media_id: str, limit: int) -> None:
+        self.media_id = media_id
+        self.url = f"{api_base}/{quote(media_id, safe='')}/comments"
+        self.limit = limit
+
+    def first_request(self) -> PageRequest:
+        return PageRequest(self.url, {"fields": COMMENT_FIELDS, "limit": str(self.limit)})
+
+    def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
+        return parse_comments_page(payload, self.media_id, request.path)
+
+
+class RepliesStream(_GraphStream):
+    """``GET /{ig-comment-id}/replies``: every reply of one comment."""
+
+    def __init__(self, api_base: str, media_id: str, comment_id: str, limit: int) -> None:
+        self.media_id, self.comment_id = media_id, comment_id
+        self.url = f"{api_base}/{quote(comment_id, safe='')}/replies"
+        self.limit = limit
+
+    def first_request(self) -> PageRequest:
+        return PageRequest(self.url, {"fields": _COMMENT_CORE, "limit": str(self.limit)})
+
+    def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
+        return [
+            comment_record(item, self.media_id, self.comment_id, request.path)
+            for item in _edge_data(payload, request.path)
+        ]
+
+
+class InstagramConnector(FacebookConnector):
+    """Reads an Instagram business account's media and their comments and replies.
+
+    It is a Graph API client like :class:`~connectors.facebook.FacebookConnector` and keeps its
+    usage pacing; listings, normalization and look-ups are Instagram's.
+    """
+
+    platform: ClassVar[str] = "instagram"
+    default_api_base: ClassVar[str] = DEFAULT_API_BASE
+
+    @property
+    def user_id(self) -> str:
+        """The IG user id of the business account (the account's external id)."""
+        return self.config.account_external_id
+
+    def read(self, scopes: Sequence[str] | None = None) -> Iterator[Record | ListingComplete]:
+        """``scopes=None``: every media and its comments, then ``ListingComplete("")``.
+
+        With scopes: those media's comment listings; ``ROOT_SCOPE`` reads the media alone.
+        """
+        if scopes is None:
+            yield from self._media(with_comments=True)
+            return
+        for scope in scopes:
+            if scope == ROOT_SCOPE:
+                yield from self._media(with_comments=False)
+            else:
+                yield from self._comments(scope)
+
+    def _media(self, *, with_comments: bool) -> Iterator[Record | ListingComplete]:
+        stream = MediaStream(self.api_base, self.user_id, self.config.page_size or 50)
+        for posts in self.pages(stream):
+            yield from posts
+            if with_comments:
+                for post in posts:
+                    yield from self._comments(post.external_id)
+        yield ListingComplete(ROOT_SCOPE)
+
+    def _comments(self, media_id: str) -> Iterator[Record | ListingComplete]:
+        limit = min(self.config.page_size or COMMENT_PAGE_MAX, COMMENT_PAGE_MAX)
+        stream = CommentsStream(self.api_base, media_id, limit)
+        try:
+            for page in self.pages(stream):
+                for entry in page:
+                    yield entry.record
+                    if entry.more_replies:
+                        replies = RepliesStream(self.api_base, media_id,
+                                                entry.record.external_id, limit)
+                        for reply_page in self.pages(replies):
+                            yield from reply_page
+                    else:
+                        yield from entry.replies
+        except ObjectNotFound:
+            # The media (or a comment) vanished while we read: the listing stays incomplete.
+            self.stats.extra["listings_gone"] = self.stats.extra.get("listings_gone", 0) + 1
+            log.warning("instagram: comments of media %s are gone; listing not complete", media_id)
+            return
+        yield ListingComplete(media_id)
+
+    def lookup(self, ref: ItemRef) -> LookupResult:
+        """Present, Gone (100/33 while the account itself still reads) or Unknown."""
+        request = PageRequest(
+            f"{self.api_base}/{quote(ref.external_id, safe='')}", {"fields": "id"}
+        )
+        try:
+            self.fetch(request, classify_graph)
+            return Present()
+        except ObjectNotFound as nf:
+            err = _graph_error(nf.body)
+            if not err or err.get("code") != 100 or err.get("error_subcode") != 33:
+                return Unknown(self.scrub(str(nf)))
+            not_found = nf
+        except ConnectorError as exc:
+            return Unknown(self.scrub(str(exc)))
+        account = PageRequest(f"{self.api_base}/{quote(self.user_id, safe='')}", {"fields": "id"})
+        try:
+            checked = self.fetch(account, classify_graph)
+        except ConnectorError as exc:
+            return Unknown(
+                self.scrub(
+                    f"instagram: {ref.external_id} answered 100/33 but the account itself "
+                    f"cannot be read, so it may be a permission loss ({exc})"
+                )
+            )
+        return Gone(
+            evidence={
+                "platform": "instagram",
+                "request": f"GET {not_found.path}?fields=id",
+                "http_status": not_found.status,
+                "response": self._scrub_json(not_found.body),
+                "account_check": {
+                    "request": f"GET {account.path}?fields=id",
+                    "http_status": checked.response.status_code,
+                },
+                "checked_at": self.now().astimezone(UTC).isoformat(),
+            }
+        )

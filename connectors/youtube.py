@@ -1,0 +1,512 @@
+"""YouTube channel connector (YouTube Data API v3).
+
+Followed (see also shared/reference/platform-apis.md, section 4):
+
+* Uploads playlist: https://developers.google.com/youtube/v3/docs/channels/list
+  (``contentDetails.relatedPlaylists.uploads``) and
+  https://developers.google.com/youtube/v3/docs/playlistItems/list
+* Comment threads: https://developers.google.com/youtube/v3/docs/commentThreads/list
+  (``moderationStatus`` published|heldForReview|likelySpam, owner only; a thread "does not
+  necessarily contain all replies")
+* Replies and look-ups: https://developers.google.com/youtube/v3/docs/comments/list
+  (``parentId``, ``id``); https://developers.google.com/youtube/v3/guides/implementation/comments
+* Errors (quotaExceeded, rateLimitExceeded, commentsDisabled, commentNotFound, videoNotFound):
+  https://developers.google.com/youtube/v3/docs/errors
+
+Items: each upload is a ``post`` (scope ROOT); top-level comments are ``comment`` and replies
+``reply``, both scoped to their video. Held-for-review and likely-spam comments are read with the
+owner's token through one thread listing per moderation status and archived as ``hidden`` with
+the platform's word in ``platform_status``. Edits show as a changed ``textOriginal`` (and
+``updatedAt``, kept as ``updated_at``).
+
+Limits: ``quotaExceeded`` ends the run at once with a clear error (the daily quota resets at
+midnight Pacific time; waiting inside the run would hold the scheduler for hours), so nothing is
+marked removed. ``rateLimitExceeded`` (403) and 429 are waited out through the injected sleep.
+
+"A direct look-up confirms it is gone" here means: ``comments.list?id=…`` (or ``videos.list?id=…``
+for an upload) answers 200 with the id absent from ``items``, or 404 commentNotFound/videoNotFound,
+while the channel itself still reads (so a revoked token or a vanished channel is Unknown).
+
+Credentials: the owner's OAuth token goes in ``Authorization: Bearer``. An API key (public data
+only: no held or spam comments) is accepted as a token written ``key:<api key>``; the API takes a
+key only as the ``key`` query parameter, so it is added by a transport *after* httpx has built
+the request it logs, and never appears in a URL we log, store or show.
+
+Incremental capture: the API has no "changed since" filter for comments or playlist items; every
+run reads the listings again (comment listings for older videos are the scheduler's choice).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+
+from connectors.base import (
+    Classification,
+    Connector,
+    ConnectorConfig,
+    CursorPaging,
+    ObjectNotFound,
+    PageRequest,
+    Stream,
+    Verdict,
+    classify_http,
+    decode_json,
+    one_line,
+)
+from connectors.errors import ConnectorError, MalformedResponse
+from connectors.records import (
+    ROOT_SCOPE,
+    Gone,
+    ItemRef,
+    ListingComplete,
+    LookupResult,
+    MediaRef,
+    Present,
+    Record,
+    Unknown,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_BASE = "https://www.googleapis.com/youtube/v3"
+KEY_PREFIX = "key:"
+MODERATION_STATUSES = ("published", "heldForReview", "likelySpam")
+RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
+AUTH_REASONS = frozenset(
+    {"authError", "forbidden", "insufficientPermissions", "keyInvalid", "keyExpired"}
+)
+NOT_FOUND_REASONS = frozenset(
+    {"commentNotFound", "videoNotFound", "channelNotFound", "playlistNotFound", "notFound"}
+)
+
+
+def parse_yt_time(value: Any, path: str) -> datetime | None:
+    """RFC 3339 (``2024-05-01T10:00:00Z``) → aware UTC datetime."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MalformedResponse(f"response from {path}: a timestamp is not a string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedResponse(f"response from {path}: unreadable timestamp") from None
+    if parsed.tzinfo is None:
+        raise MalformedResponse(f"response from {path}: timestamp without a time zone")
+    return parsed.astimezone(UTC)
+
+
+def _obj(value: Any, what: str, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedResponse(f"response from {path}: {what} is not an object")
+    return value
+
+
+def _str(d: dict[str, Any], key: str, path: str, *, required: bool = False) -> str | None:
+    value = d.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise MalformedResponse(f"response from {path}: field {key!r} is missing or not a string")
+    return value
+
+
+def items_of(payload: Any, path: str) -> list[dict[str, Any]]:
+    """``payload["items"]`` as a list of objects (an absent list is an empty one)."""
+    items = _obj(payload, "the response", path).get("items", [])
+    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+        raise MalformedResponse(f"response from {path}: 'items' is not a list of objects")
+    return items
+
+
+def video_record(item: dict[str, Any], path: str) -> Record:
+    """A ``youtube#playlistItem`` of the uploads playlist → a ``post`` record."""
+    snippet = _obj(item.get("snippet"), "snippet", path)
+    details = _obj(item.get("contentDetails", {}), "contentDetails", path)
+    resource = _obj(snippet.get("resourceId", {}), "resourceId", path)
+    video_id = _str(details, "videoId", path) or _str(resource, "videoId", path, required=True)
+    assert video_id is not None
+    title = _str(snippet, "title", path) or ""
+    description = _str(snippet, "description", path) or ""
+    thumbs = _obj(snippet.get("thumbnails", {}), "thumbnails", path)
+    media: list[MediaRef] = []
+    for size in ("maxres", "high", "medium", "default"):
+        if size in thumbs:
+            url = _str(_obj(thumbs[size], "thumbnail", path), "url", path)
+            if url:
+                media.append(MediaRef(url, "image"))
+            break
+    published = details.get("videoPublishedAt", snippet.get("publishedAt"))
+    return Record(
+        external_id=video_id,
+        kind="post",
+        scope=ROOT_SCOPE,
+        text=f"{title}\n\n{description}".strip(),
+        status="active",
+        platform_status="published",
+        author_name=_str(snippet, "channelTitle", path),
+        author_id=_str(snippet, "channelId", path),
+        created_at=parse_yt_time(published, path),
+        updated_at=None,
+        url=f"https://www.youtube.com/watch?v={video_id}",
+        raw=item,
+        media=tuple(media),
+    )
+
+
+def comment_record(item: dict[str, Any], video_id: str, path: str) -> Record:
+    """A ``youtube#comment`` (top-level or reply) → a ``comment``/``reply`` record."""
+    comment_id = _str(item, "id", path, required=True)
+    assert comment_id is not None
+    snippet = _obj(item.get("snippet"), "comment snippet", path)
+    parent = _str(snippet, "parentId", path)
+    moderation = _str(snippet, "moderationStatus", path) or "published"
+    author = snippet.get("authorChannelId")
+    author_id = _str(author, "value", path) if isinstance(author, dict) else None
+    text = _str(snippet, "textOriginal", path)
+    if text is None:
+        text = _str(snippet, "textDisplay", path)
+    return Record(
+        external_id=comment_id,
+        kind="reply" if parent else "comment",
+        scope=video_id,
+        text=text,
+        status="active" if moderation == "published" else "hidden",
+        platform_status=moderation,
+        author_name=_str(snippet, "authorDisplayName", path),
+        author_id=author_id,
+        created_at=parse_yt_time(snippet.get("publishedAt"), path),
+        updated_at=parse_yt_time(snippet.get("updatedAt"), path),
+        url=f"https://www.youtube.com/watch?v={video_id}&lc={comment_id}",
+        raw=item,
+        parent_external_id=parent or video_id,
+    )
+
+
+def thread_records(item: dict[str, Any], video_id: str, path: str) -> tuple[list[Record], int]:
+    """A ``youtube#commentThread`` → (its comment + inline replies, ``totalReplyCount``)."""
+    snippet = _obj(item.get("snippet"), "thread snippet", path)
+    top = comment_record(
+        _obj(snippet.get("topLevelComment"), "topLevelComment", path), video_id, path
+    )
+    records = [top]
+    replies = item.get("replies")
+    if replies is not None:
+        listed = _obj(replies, "replies", path).get("comments", [])
+        if not isinstance(listed, list):
+            raise MalformedResponse(f"response from {path}: 'replies.comments' is not a list")
+        records += [comment_record(_obj(r, "reply", path), video_id, path) for r in listed]
+    total = snippet.get("totalReplyCount", 0)
+    if not isinstance(total, int) or isinstance(total, bool):
+        raise MalformedResponse(f"response from {path}: 'totalReplyCount' is not a number")
+    return records, total
+
+
+def parse_threads_body(
+    body: bytes, video_id: str = "v", path: str = "/commentThreads"
+) -> list[Record]:
+    """Raw commentThreads bytes → records. Any bad input ends in a :class:`ConnectorError`."""
+    payload = decode_json(body, path)
+    out: list[Record] = []
+    for thread in items_of(payload, path):
+        out += thread_records(thread, video_id, path)[0]
+    token = payload.get("nextPageToken") if isinstance(payload, dict) else None
+    if token is not None and not isinstance(token, str):
+        raise MalformedResponse(f"response from {path}: page token is not a string")
+    return out
+
+
+def error_reason(payload: Any) -> tuple[str | None, str]:
+    """(first ``errors[].reason``, ``error.message``) of a Google API error body."""
+    err = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(err, dict):
+        return None, ""
+    message = str(err.get("message", ""))
+    errors = err.get("errors")
+    if isinstance(errors, list):
+        for e in errors:
+            if isinstance(e, dict) and isinstance(e.get("reason"), str):
+                return e["reason"], message
+    return None, message
+
+
+def classify_youtube(response: httpx.Response, payload: Any) -> Classification:
+    """What a YouTube answer means (by ``errors[].reason`` first, then the HTTP status)."""
+    if response.status_code < 400:
+        return Classification(Verdict.OK)
+    reason, message = error_reason(payload)
+    detail = f"HTTP {response.status_code} {reason or ''}: {one_line(message, 200)}".strip()
+    if reason in QUOTA_REASONS:
+        return Classification(
+            Verdict.FATAL,
+            detail=f"the API project's daily quota is used up ({reason}); it resets at midnight "
+            "Pacific time, capture again then",
+        )
+    if reason in RATE_REASONS or response.status_code == 429:
+        return Classification(Verdict.RATE_LIMITED, detail=detail)
+    if reason in AUTH_REASONS or response.status_code == 401:
+        return Classification(Verdict.AUTH, detail=detail)
+    if reason in NOT_FOUND_REASONS or reason == "commentsDisabled":
+        return Classification(Verdict.NOT_FOUND, detail=detail)
+    if reason in ("backendError", "internalError"):
+        return Classification(Verdict.TRANSIENT, detail=detail)
+    base = classify_http(response)
+    return Classification(base.verdict, detail=detail)
+
+
+class _YtStream(Stream):
+    paging = CursorPaging(("nextPageToken",), "pageToken")
+
+    def classify(self, response: httpx.Response, payload: Any) -> Classification:
+        return classify_youtube(response, payload)
+
+
+class UploadsStream(_YtStream):
+    """``playlistItems.list`` of the channel's uploads playlist."""
+
+    def __init__(self, api_base: str, playlist: str, size: int) -> None:
+        self.url, self.playlist, self.size = f"{api_base}/playlistItems", playlist, size
+
+    def first_request(self) -> PageRequest:
+        return PageRequest(
+            self.url,
+            {
+                "part": "snippet,contentDetails",
+                "playlistId": self.playlist,
+                "maxResults": str(self.size),
+            },
+        )
+
+    def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
+        return [video_record(i, request.path) for i in items_of(payload, request.path)]
+
+
+class ThreadsStream(_YtStream):
+    """``commentThreads.list`` of one video in one moderation status."""
+
+    def __init__(self, api_base: str, video_id: str, moderation: str, size: int) -> None:
+        self.url, self.video_id, self.moderation, self.size = (
+            f"{api_base}/commentThreads",
+            video_id,
+            moderation,
+            size,
+        )
+
+    def first_request(self) -> PageRequest:
+        params = {
+            "part": "snippet,replies",
+            "videoId": self.video_id,
+            "maxResults": str(self.size),
+            "textFormat": "plainText",
+            "order": "time",
+        }
+        if self.moderation != "published":
+            params["moderationStatus"] = self.moderation
+        return PageRequest(self.url, params)
+
+    def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
+        return [
+            thread_records(t, self.video_id, request.path) for t in items_of(payload, request.path)
+        ]
+
+
+class RepliesStream(_YtStream):
+    """``comments.list?parentId=…``: every reply of one top-level comment."""
+
+    def __init__(self, api_base: str, parent: str, video_id: str, size: int) -> None:
+        self.url, self.parent, self.video_id, self.size = (
+            f"{api_base}/comments",
+            parent,
+            video_id,
+            size,
+        )
+
+    def first_request(self) -> PageRequest:
+        return PageRequest(
+            self.url,
+            {
+                "part": "snippet",
+                "parentId": self.parent,
+                "maxResults": str(self.size),
+                "textFormat": "plainText",
+            },
+        )
+
+    def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
+        return [
+            comment_record(c, self.video_id, request.path) for c in items_of(payload, request.path)
+        ]
+
+
+class _KeyTransport(httpx.BaseTransport):
+    """Adds ``key=…`` to the request actually sent, leaving httpx's logged request without it."""
+
+    def __init__(self, key: str, inner: httpx.BaseTransport | None = None) -> None:
+        self._key = key
+        self._inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        sent = httpx.Request(
+            request.method,
+            request.url.copy_merge_params({"key": self._key}),
+            headers=request.headers,
+            stream=request.stream,
+            extensions=request.extensions,
+        )
+        return self._inner.handle_request(sent)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class YouTubeConnector(Connector):
+    """Reads a channel's uploads and every upload's comments (all moderation states)."""
+
+    platform: ClassVar[str] = "youtube"
+    default_api_base: ClassVar[str] = DEFAULT_API_BASE
+
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        *,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] | None = None,
+        now: Callable[[], datetime] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        token = config.token or ""
+        self.api_key = token[len(KEY_PREFIX) :] if token.startswith(KEY_PREFIX) else None
+        if client is None and self.api_key:
+            client = httpx.Client(transport=_KeyTransport(self.api_key), follow_redirects=False)
+            own = True
+        else:
+            own = client is None
+        options: dict[str, Any] = dict(kwargs)
+        if sleep is not None:
+            options["sleep"] = sleep
+        super().__init__(config, client=client, now=now, **options)
+        self._own_client = own
+        self._uploads: str | None = None
+
+    def auth_headers(self) -> dict[str, str]:
+        """The OAuth token as Bearer; an API key travels through the transport instead."""
+        return {} if self.api_key else super().auth_headers()
+
+    def scrub(self, text: str) -> str:
+        text = super().scrub(text)
+        return text.replace(self.api_key, "***") if self.api_key else text
+
+    @property
+    def channel_id(self) -> str:
+        """The channel id (``UC…``), the account's external id."""
+        return self.config.account_external_id
+
+    def uploads_playlist(self) -> str:
+        """``channels.list`` → the uploads playlist id (``UU…``)."""
+        if self._uploads is None:
+            request = PageRequest(
+                f"{self.api_base}/channels", {"part": "contentDetails", "id": self.channel_id}
+            )
+            fetched = self.fetch(request, classify_youtube)
+            items = items_of(fetched.payload, request.path)
+            if not items:
+                raise self._fail(ConnectorError, f"channel {self.channel_id} not found")
+            related = _obj(
+                _obj(items[0].get("contentDetails"), "contentDetails", request.path).get(
+                    "relatedPlaylists"
+                ),
+                "relatedPlaylists",
+                request.path,
+            )
+            uploads = _str(related, "uploads", request.path, required=True)
+            assert uploads is not None
+            self._uploads = uploads
+        return self._uploads
+
+    def read(self, scopes: Sequence[str] | None = None) -> Iterator[Record | ListingComplete]:
+        """``scopes=None``: uploads, each upload's comments, then ``ListingComplete("")``."""
+        if scopes is None:
+            yield from self._uploads_listing(with_comments=True)
+            return
+        for scope in scopes:
+            if scope == ROOT_SCOPE:
+                yield from self._uploads_listing(with_comments=False)
+            else:
+                yield from self._comments(scope)
+
+    def _uploads_listing(self, *, with_comments: bool) -> Iterator[Record | ListingComplete]:
+        stream = UploadsStream(
+            self.api_base, self.uploads_playlist(), min(50, self.config.page_size or 50)
+        )
+        for videos in self.pages(stream):
+            yield from videos
+            if with_comments:
+                for video in videos:
+                    yield from self._comments(video.external_id)
+        yield ListingComplete(ROOT_SCOPE)
+
+    def _comments(self, video_id: str) -> Iterator[Record | ListingComplete]:
+        size = min(100, self.config.page_size or 100)
+        statuses = MODERATION_STATUSES if not self.api_key else ("published",)
+        try:
+            for moderation in statuses:
+                for threads in self.pages(ThreadsStream(self.api_base, video_id, moderation, size)):
+                    for records, total in threads:
+                        yield records[0]
+                        if total > len(records) - 1:
+                            # The thread shows only some replies: read them all.
+                            stream = RepliesStream(
+                                self.api_base, records[0].external_id, video_id, size
+                            )
+                            for replies in self.pages(stream):
+                                yield from replies
+                        else:
+                            yield from records[1:]
+        except ObjectNotFound as nf:
+            # Comments disabled or the video vanished mid-run: this listing stays incomplete.
+            self.stats.extra["listings_skipped"] = self.stats.extra.get("listings_skipped", 0) + 1
+            log.warning("youtube: comments of %s not listed: %s", video_id, nf)
+            return
+        if self.api_key:
+            return  # held and spam comments are invisible to a key: the listing is not whole
+        yield ListingComplete(video_id)
+
+    def lookup(self, ref: ItemRef) -> LookupResult:
+        """Present, Gone (absent from ``items`` or 404 while the channel reads) or Unknown."""
+        resource, part = ("videos", "snippet") if ref.kind == "post" else ("comments", "snippet")
+        request = PageRequest(f"{self.api_base}/{resource}", {"part": part, "id": ref.external_id})
+        checked_at = self.now().isoformat()
+        try:
+            fetched = self.fetch(request, classify_youtube)
+            items = items_of(fetched.payload, request.path)
+            status, body = fetched.response.status_code, fetched.payload
+        except ObjectNotFound as nf:
+            items, status, body = [], nf.status, nf.body
+        except ConnectorError as exc:
+            return Unknown(str(exc))
+        if any(i.get("id") == ref.external_id for i in items):
+            return Present()
+        try:
+            self._uploads = None
+            self.uploads_playlist()  # the channel still reads with this token
+        except ConnectorError as exc:
+            return Unknown(f"the channel itself does not read, so absence proves nothing: {exc}")
+        return Gone(
+            evidence={
+                "platform": "youtube",
+                "request": f"GET {request.path}?part={part}&id={ref.external_id}",
+                "http_status": status,
+                "response": body,
+                "channel_check": {
+                    "request": "GET /channels?part=contentDetails",
+                    "channel_id": self.channel_id,
+                    "http_status": 200,
+                },
+                "checked_at": checked_at,
+            }
+        )

@@ -1,0 +1,1 @@
+"""The retention schedules shipped with archiver (YAML files), installed as package data."""

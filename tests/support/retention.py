@@ -1,0 +1,90 @@
+"""Retention fixtures: a test schedule, and an archive holding the captured sample page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from archiver.accounts import AccountSpec, add_account
+from archiver.archive import Archive
+from archiver.capture import capture_account
+from archiver.models import Account
+from archiver.retention.loading import apply_schedule
+from archiver.retention.schedule import load_schedule
+from archiver.sample.dataset import load_sample
+from archiver.sample.graph_server import GraphServer
+
+__all__ = ["TEST_SCHEDULE", "TOKEN_ENV", "Captured", "capture_sample", "captured", "use_schedule",
+           "write_schedule"]
+
+TOKEN_ENV = "ARCHIVER_TEST_RETENTION_TOKEN"
+
+TEST_SCHEDULE = """\
+schedule: test-schedule
+title: Test schedule
+default_series: KEEP
+series:
+  - code: POSTS
+    title: Posts
+    retention: {years: 1}
+    trigger: published
+    action: destroy
+    authority: {citation: "Test authority A", url: "https://example.org/a"}
+  - code: COMMENTS
+    title: Comments
+    retention: {days: 30}
+    trigger: published
+    action: transfer
+    authority: {citation: "Test authority B"}
+  - code: KEEP
+    title: Everything else
+    trigger: permanent
+    authority: {citation: "Test authority C"}
+rules:
+  - series: POSTS
+    match: {kind: post}
+  - series: COMMENTS
+    match: {kind: [comment, reply]}
+"""
+
+
+def write_schedule(folder: Path, text: str, name: str = "schedule.yaml") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def use_schedule(archive: Archive, folder: Path, text: str = TEST_SCHEDULE) -> None:
+    """Make ``text`` the archive's active schedule."""
+    path = write_schedule(folder, text)
+    apply_schedule(archive, load_schedule(path), str(path), actor="test")
+
+
+@dataclass
+class Captured:
+    archive: Archive
+    account: Account
+    server: GraphServer
+
+
+def capture_sample(archive: Archive, server: GraphServer) -> Account:
+    """Register the sample page (on ``server``) and capture it once, through the real path."""
+    account = add_account(archive, AccountSpec(
+        platform="facebook", external_id=server.dataset.page_id, handle="springfield-pd",
+        api_base=server.base_url, token_env=TOKEN_ENV), actor="test")
+    result = capture_account(archive, account, {TOKEN_ENV: server.token}, sleep=lambda _s: None)
+    assert result.status == "succeeded", result.error
+    return account
+
+
+@pytest.fixture
+def captured(archive: Archive, tmp_path: Path) -> Iterator[Captured]:
+    """The sample page captured into ``archive`` under :data:`TEST_SCHEDULE`."""
+    use_schedule(archive, tmp_path / "schedules")
+    with GraphServer(load_sample(), page_size=5) as server:
+        account = capture_sample(archive, server)
+        yield Captured(archive, account, server)

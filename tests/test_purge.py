@@ -1,0 +1,175 @@
+"""Purge: dry run, approved destruction, tombstones, certificate, verify, crash and re-run."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import bagit
+import pytest
+from sqlalchemy import func, select
+
+from archiver.blobstore import BlobStore
+from archiver.models import AuditEvent, Blob, Item, ItemVersion, Tombstone
+from archiver.retention.purge import dry_run, purge
+from archiver.search_index import SearchFilters
+from archiver.verify import verify_archive
+from tests.support.retention import Captured, captured  # noqa: F401
+
+LATE = date(2030, 1, 1)
+
+
+class Crash(Exception):
+    pass
+
+
+def counts(c: Captured) -> dict[str, int]:
+    with c.archive.sessions() as s:
+        return dict(s.execute(select(Item.series_code, func.count()).group_by(Item.series_code))
+                    .all())
+
+
+def test_dry_run_changes_nothing(captured: Captured) -> None:  # noqa: F811
+    before = counts(captured)
+    report = dry_run(captured.archive, LATE)
+    by_code = {s.code: s.count for s in report.series}
+    assert by_code == {"POSTS": before["POSTS"], "COMMENTS": before["COMMENTS"]}
+    assert report.eligible == before["POSTS"] + before["COMMENTS"]
+    assert dry_run(captured.archive, date(2024, 4, 1)).eligible == 0
+    with captured.archive.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Tombstone)) == 0
+
+
+def test_purge_destroys_leaves_tombstones_and_verifies(captured: Captured,  # noqa: F811
+                                                       tmp_path: Path) -> None:
+    archive = captured.archive
+    with archive.sessions() as s:
+        post_id = s.scalar(select(Item.id).where(Item.kind == "post").order_by(Item.id))
+        texts = [t for t in s.scalars(select(ItemVersion.text)) if t]
+        blobs_before = set(s.scalars(select(Blob.sha256)))
+    assert archive.index.search("*", SearchFilters()).total > 0
+    result = purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path / "out", batch=7)
+    eligible = counts(captured)["POSTS"] + counts(captured)["COMMENTS"]
+    assert result.destroyed == eligible and not result.skipped and not result.blobs_locked
+    with archive.sessions() as s:
+        assert all(t is None for t in s.scalars(select(ItemVersion.text)))
+        assert s.scalar(select(func.count()).select_from(Tombstone)) == eligible
+        tomb = s.scalar(select(Tombstone).where(Tombstone.item_id == post_id))
+        assert tomb is not None and tomb.series_code == "POSTS"
+        assert "Test authority A" in tomb.authority
+        remaining = set(s.scalars(select(Blob.sha256)))
+    for sha in blobs_before - remaining:
+        assert not archive.store.exists(sha)
+    assert archive.index.search("*", SearchFilters()).total == 0
+    cert = json.loads(Path(result.certificate_path or "").read_bytes())
+    assert cert["item_count"] == eligible and cert["approved_by"] == "R. Manager"
+    assert {s["code"] for s in cert["series"]} == {"POSTS", "COMMENTS"}
+    assert Path(result.certificate_pdf_path or "").read_bytes().startswith(b"%PDF")
+    with archive.sessions() as s:
+        done = s.scalar(select(AuditEvent).where(AuditEvent.action == "retention.purge.completed"))
+        assert done is not None
+        assert json.loads(done.details_json)["certificate_sha256"] == result.certificate_sha256
+    dump = Path(result.certificate_path or "").read_text()
+    assert not any(t in dump for t in texts if len(t) > 12)  # no destroyed text in the certificate
+    assert result.transfer is not None  # COMMENTS is a transfer series
+    bag = bagit.Bag(result.transfer["path"])
+    bag.validate()
+    assert any(name.startswith("data/items/") for name in bag.payload_files())
+    report = verify_archive(archive)
+    assert report.ok, report.problems
+    again = purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path / "out2")
+    assert again.destroyed == 0
+
+
+def test_verify_notices_tampered_tombstoned_version(captured: Captured,  # noqa: F811
+                                                    tmp_path: Path) -> None:
+    archive = captured.archive
+    purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path)
+    with archive.transaction() as s:
+        v = s.scalar(select(ItemVersion).order_by(ItemVersion.id))
+        assert v is not None
+        v.text = "planted afterwards"
+    report = verify_archive(archive)
+    assert any("still holds content" in p.reason for p in report.problems)
+
+
+def _crash_after(n: int, what: str):  # type: ignore[no-untyped-def]
+    def checkpoint(name: str, count: int) -> None:
+        if name == what and count >= n:
+            raise Crash(f"killed after {name} {count}")
+    return checkpoint
+
+
+@pytest.mark.parametrize("where", ["batch", "blobs"])
+def test_killed_purge_completes_on_rerun(captured: Captured, tmp_path: Path,  # noqa: F811
+                                         where: str) -> None:
+    archive = captured.archive
+    eligible = counts(captured)["POSTS"] + counts(captured)["COMMENTS"]
+    with pytest.raises(Crash):
+        purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path, batch=5,
+              checkpoint=_crash_after(2 if where == "batch" else 1, where))
+    # New items becoming eligible later must not join the interrupted disposition.
+    result = purge(archive, date(2099, 1, 1), approved_by="Someone Else", out_dir=tmp_path,
+                   batch=5)
+    assert result.resumed and result.approved_by == "R. Manager"
+    assert result.as_of == LATE.isoformat()
+    assert result.destroyed == eligible
+    with archive.sessions() as s:
+        per_item = s.execute(select(Tombstone.item_id, func.count()).group_by(Tombstone.item_id))
+        assert all(n == 1 for _, n in per_item)
+    cert = json.loads(Path(result.certificate_path or "").read_bytes())
+    assert sorted(i["item_id"] for i in cert["items"]) == sorted(
+        i for i in _tombstoned(archive))
+    assert verify_archive(archive).ok
+
+
+def _tombstoned(archive) -> list[int]:  # type: ignore[no-untyped-def]
+    with archive.sessions() as s:
+        return list(s.scalars(select(Tombstone.item_id)))
+
+
+def test_locked_blob_is_reported_not_fatal(captured: Captured, tmp_path: Path) -> None:  # noqa: F811
+    archive = captured.archive
+    store: BlobStore = archive.store
+    with archive.sessions() as s:
+        sha = s.scalar(select(ItemVersion.raw_sha256).join(Item, Item.id == ItemVersion.item_id)
+                       .where(Item.kind == "post"))
+    assert sha is not None
+    store.set_legal_hold(sha, True)  # a lock placed outside the archiver (e.g. by an admin)
+    result = purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path)
+    assert [b["sha256"] for b in result.blobs_locked] == [sha]
+    assert store.exists(sha)
+    assert verify_archive(archive).ok
+
+
+def test_daily_job_only_reports(captured: Captured) -> None:  # noqa: F811
+    from archiver.retention.report import scheduled_report
+
+    report = scheduled_report(captured.archive, LATE)
+    assert report.eligible > 0
+    with captured.archive.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Tombstone)) == 0
+        assert all(t is not None for t in s.scalars(
+            select(ItemVersion.raw_sha256).where(ItemVersion.seq == 1)))
+        assert s.scalar(select(AuditEvent.id).where(AuditEvent.action == "retention.report"))
+
+
+def test_report_cli_json_csv_pdf(captured: Captured, settings_env: dict[str, str],  # noqa: F811
+                                 tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from archiver.cli import cli
+
+    runner = CliRunner(env=settings_env)
+    out = runner.invoke(cli, ["retention", "report", "--as-of", "2030-01-01", "--json",
+                              "--csv", str(tmp_path / "r.csv"), "--pdf", str(tmp_path / "r.pdf")])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    lines = (tmp_path / "r.csv").read_text().splitlines()
+    assert len(lines) == data["eligible"] + 1
+    assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
+    dry = runner.invoke(cli, ["retention", "purge", "--as-of", "2030-01-01"])
+    assert dry.exit_code == 0 and "dry run" in dry.output
+    refused = runner.invoke(cli, ["retention", "purge", "--approve"])
+    assert refused.exit_code == 1

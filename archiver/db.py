@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from archiver.errors import ConfigError
 
 
-
 def make_engine(db_url: str) -> Engine:
     """An engine for ``db_url``. SQLite gets WAL, foreign keys and a generous busy timeout."""
     url = db_url

@@ -13,10 +13,18 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from archiver.sample.dataset import Attachment, Author, Comment, Edit, PageDataset, Post, StateChanges
+from archiver.sample.dataset import (
+    Attachment,
+    Author,
+    Comment,
+    Edit,
+    PageDataset,
+    Post,
+    StateChanges,
+)
 
 # Words a police department's page sees, most frequent first (Zipf weights by rank).
-VOCABULARY = (
+_WORDS = (
     "the to and a of in is for you on this it that with are be thank at please your we our "
     "police officer officers department community road closed closure traffic street main "
     "avenue tonight today tomorrow morning evening safe safety stay drive careful detour lanes "
@@ -36,7 +44,8 @@ VOCABULARY = (
     "ride along citizens academy volunteer donation food drive toys holidays families "
     "drunk driving impaired checkpoint seatbelt click it or ticket texting distracted "
     "pedestrian crosswalk yield light signal construction bridge repair water main detour"
-).split()
+)
+VOCABULARY = tuple(_WORDS.split())
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,8 @@ def run_demo(settings: Settings, echo: Echo) -> None:
         _show_search(archive, "road", SearchFilters(), "search 'road'", echo)
         _show_history(archive, echo)
 
+        _export(archive, settings, echo)
+
         report = verify_archive(archive)
         echo(f"verify: {report.blobs} blobs, {report.versions} versions, "
              f"{report.audit_events} audit events: {'ok' if report.ok else 'DAMAGED'}")
@@ -89,6 +91,34 @@ def run_demo(settings: Settings, echo: Echo) -> None:
             raise ArchiverError(f"verify found {len(report.problems)} problems in the demo archive")
         echo("")
         echo(f"try: ARCHIVER_HOME={settings.home} archiver search '*' --status removed")
+
+
+def _export(archive: Archive, settings: Settings, echo: Echo) -> None:
+    """An open-records request for everything about the road closure, redacted, as a bag."""
+    from archiver.exports.business_days import calendar_from_env
+    from archiver.exports.open_records import OpenRecordsOptions, export_open_records
+    from archiver.exports.redaction import Redactor, load_rules
+    from archiver.exports.requests import add_request
+    from archiver.exports.selection import Scope
+
+    received = archive.clock().astimezone(settings.tz).date()
+    request = add_request(
+        archive, "DEMO-KORA-1", received_on=received, calendar=calendar_from_env({}),
+        actor=DEMO_ACTOR, requester="A. Reporter",
+        description="Posts and comments about the Main St. closure and car break-ins",
+    )
+    out = settings.home / "exports" / "DEMO-KORA-1.zip"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result = export_open_records(
+        archive, Scope(query="closure OR closed OR detour OR \"broken into\""),
+        OpenRecordsOptions(request_id=request.request_id, out=out, actor=DEMO_ACTOR,
+                           redactor=Redactor(rules=load_rules()),
+                           organization="Springfield Police Department (sample)"),
+    )
+    echo(f"open-records request {request.request_id} received {received}, due "
+         f"{request.due_on} (3 business days)")
+    echo(f"package: {result.path} ({result.items} items in {result.threads} threads, "
+         f"{result.redactions} redactions, {result.pages} PDF pages), sha256 {result.sha256}")
 
 
 def _capture(archive: Archive, account: Account, environ: dict[str, str]) -> CaptureResult:

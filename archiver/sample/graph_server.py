@@ -23,10 +23,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
-from archiver.sample.dataset import PageDataset
+from archiver.sample.dataset import Attachment, PageDataset
 from archiver.sample.graph_render import (
     PageIndex,
     Reversed,
@@ -37,6 +38,7 @@ from archiver.sample.graph_render import (
     select,
 )
 from archiver.sample.loopback import Answer, Fault, LoopbackServer, Request
+from archiver.sample.media_files import media_file
 
 DEFAULT_TOKEN = "sample-page-token"  # noqa: S105 - a made-up token for the loopback server
 VERSION = "v19.0"
@@ -84,7 +86,13 @@ class GraphServer(LoopbackServer):
 
     def set_dataset(self, dataset: PageDataset) -> None:
         """Serve another dataset from the next request on."""
-        self._index = PageIndex(dataset)
+        self._index = PageIndex(_absolute_media(dataset, self.origin))
+
+    def start(self) -> str:
+        """Start serving; media named by path (``/media/x.png``) now point at this server."""
+        base = super().start()
+        self.set_dataset(self.dataset)
+        return base
 
     def apply_second_state(self) -> None:
         """Switch to the bundled sample's second state (an edit, a hide, a deletion, a new one)."""
@@ -149,7 +157,12 @@ class GraphServer(LoopbackServer):
         return None
 
     def route(self, request: Request) -> Answer:
-        """The Graph answer for one GET."""
+        """The Graph answer for one GET (or a sample media file, as Facebook's CDN would)."""
+        if request.path.startswith("/media/"):
+            found = media_file(request.path.removeprefix("/media/"))
+            if found is None:
+                return 404, {"Content-Type": "text/plain"}, b"not found"
+            return 200, {"Content-Type": found[0]}, found[1]
         token, _ = self.credential(request)
         return self._route(request.path, request.query, token, request.loop)
 
@@ -329,3 +342,26 @@ class GraphServer(LoopbackServer):
     def _ok(self, payload: Any) -> tuple[int, dict[str, str], bytes]:
         body = json.dumps(payload, ensure_ascii=True).encode()
         return 200, {"Content-Type": "application/json; charset=UTF-8"}, body
+
+
+def _absolute_media(dataset: PageDataset, origin: str) -> PageDataset:
+    """Attachments named by path get this server's origin (before start: left as they are)."""
+    if not origin:
+        return dataset
+
+    def fix(a: Attachment | None) -> Attachment | None:
+        if a is not None and a.src and a.src.startswith("/"):
+            return replace(a, src=origin + a.src)
+        return a
+
+    posts = tuple(
+        replace(p, attachments=tuple(fix(a) for a in p.attachments))  # type: ignore[misc]
+        if any(a.src and a.src.startswith("/") for a in p.attachments) else p
+        for p in dataset.posts
+    )
+    comments = tuple(
+        replace(c, attachment=fix(c.attachment))
+        if c.attachment and c.attachment.src and c.attachment.src.startswith("/") else c
+        for c in dataset.comments
+    )
+    return replace(dataset, posts=posts, comments=comments)

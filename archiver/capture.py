@@ -48,9 +48,9 @@ JSON_MEDIA_TYPE = "application/json"
 
 @dataclass
 class CaptureResult:
-    """What one run did; ``status`` is ``succeeded`` or ``failed``."""
+    """What one run did; ``status`` is ``succeeded``, ``failed`` or (no run) ``locked``."""
 
-    run_id: int
+    run_id: int | None
     account_id: int
     status: str
     seen: int = 0

@@ -109,7 +109,8 @@ def accounts_list(as_json: bool) -> None:
 def capture(account_id: int | None, as_json: bool) -> None:
     """Capture every active account (or one) now."""
     from archiver.accounts import get_account, list_accounts
-    from archiver.capture import capture_account
+    from archiver.capture import CaptureResult, capture_account
+    from archiver.capture_lock import CaptureLocked
 
     results = []
     with archive_from_env() as archive:
@@ -121,6 +122,10 @@ def capture(account_id: int | None, as_json: bool) -> None:
             update, close = progress_bar(not as_json, f"{account.platform}:{account.handle}")
             try:
                 results.append(capture_account(archive, account, os.environ, progress=update))
+            except CaptureLocked as exc:
+                # Another process is capturing it: go on with the others, report it at the end.
+                results.append(CaptureResult(run_id=None, account_id=account.id,
+                                             status="locked", error=str(exc)))
             finally:
                 close()
     if as_json:

@@ -74,11 +74,11 @@ def _stamp(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-def generate(items: int, *, seed: int = 1, accounts: int = 3,
-             media_base: str = "http://127.0.0.1:9/media") -> Department:
+def generate(items: int, *, seed: int = 1, accounts: int = 3) -> Department:
     """About ``items`` posts, comments and replies over ``accounts`` pages.
 
-    ``media_base`` is where attachment files are served (a loopback server in the benchmark).
+    Attachments are named by path (``/media/<post>.png``): the Graph server that serves the page
+    serves the files too.
     """
     rng = random.Random(seed)
     text = _Text(rng)
@@ -101,7 +101,7 @@ def generate(items: int, *, seed: int = 1, accounts: int = 3,
             attachments: tuple[Attachment, ...] = ()
             if rng.random() < 0.05:
                 attachments = (Attachment("photo", f"https://www.facebook.com/photo/{pid}",
-                                          src=f"{media_base}/{pid}.jpg"),)
+                                          src=f"/media/{pid}.png"),)
             posts.append(Post(
                 id=pid, message=text.sentence(8, 40), created_time=_stamp(created),
                 updated_time=_stamp(created), author=author,

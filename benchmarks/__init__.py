@@ -1,0 +1,1 @@
+"""Benchmarks: `python benchmarks/run.py --items N --out FILE.json` (see run.py)."""

@@ -108,8 +108,8 @@ def insert_ignore(session: Session, model: type, rows: list[dict[str, object]]) 
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        session.execute(pg_insert(model).values(rows).on_conflict_do_nothing())
+        session.execute(pg_insert(model).on_conflict_do_nothing(), rows)
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        session.execute(sqlite_insert(model).values(rows).on_conflict_do_nothing())
+        session.execute(sqlite_insert(model).on_conflict_do_nothing(), rows)

@@ -1,0 +1,105 @@
+"""``archiver verify`` finds every kind of damage and names the damaged record."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from archiver.accounts import AccountSpec, add_account
+from archiver.archive import Archive
+from archiver.blobstore_local import LocalBlobStore
+from archiver.capture import capture_account
+from archiver.models import AuditEvent, Item, ItemVersion
+from archiver.sample.dataset import load_sample
+from archiver.sample.graph_server import GraphServer
+from archiver.verify import verify_archive
+
+TOKEN_ENV = "ARCHIVER_TOKEN_VERIFY_TEST"
+
+
+@pytest.fixture
+def captured(archive: Archive) -> Iterator[Archive]:
+    with GraphServer(load_sample()) as server:
+        account = add_account(archive, AccountSpec(
+            platform="facebook", external_id=server.dataset.page_id, handle="springfieldpd",
+            api_base=server.base_url, token_env=TOKEN_ENV), actor="test")
+        env = {TOKEN_ENV: server.token}
+        assert capture_account(archive, account, env).status == "succeeded"
+        server.apply_second_state()
+        assert capture_account(archive, account, env).status == "succeeded"
+    yield archive
+
+
+def test_clean_archive_verifies(captured: Archive) -> None:
+    report = verify_archive(captured)
+    assert report.ok, report.problems
+    assert report.blobs > 0 and report.versions > 0 and report.audit_events > 0
+
+
+def test_flipped_byte_edited_version_and_deleted_audit_row_are_each_reported(
+    captured: Archive, settings_env: dict[str, str]
+) -> None:
+    archive = captured
+    with archive.sessions() as s:
+        version = s.scalars(select(ItemVersion).order_by(ItemVersion.id)).first()
+        assert version is not None
+        blob_sha = version.raw_sha256
+        edited = s.scalars(select(ItemVersion).where(ItemVersion.id != version.id)
+                           .order_by(ItemVersion.id.desc())).first()
+        assert edited is not None and blob_sha is not None
+        audit_ids = list(s.scalars(select(AuditEvent.id).order_by(AuditEvent.id)))
+    # 1. one byte of a blob flipped on disk
+    assert isinstance(archive.store, LocalBlobStore)
+    path = archive.store.path_for(blob_sha)
+    os.chmod(path, 0o644)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    # 2. one version row edited in the database
+    with archive.transaction() as s:
+        s.execute(update(ItemVersion).where(ItemVersion.id == edited.id)
+                  .values(text="nothing to see here"))
+    # 3. one audit row deleted
+    gone = audit_ids[len(audit_ids) // 2]
+    with archive.transaction() as s:
+        s.execute(delete(AuditEvent).where(AuditEvent.id == gone))
+
+    report = verify_archive(archive)
+    found = {(p.kind, p.id) for p in report.problems}
+    assert ("blob", blob_sha) in found
+    assert ("version", str(edited.id)) in found
+    assert any(kind == "audit" for kind, _ in found)
+    assert not report.ok
+
+    # The command says the same and exits non-zero.
+    done = subprocess.run([sys.executable, "-m", "archiver.cli", "verify", "--json"],
+                          env={**os.environ, **settings_env}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    problems = json.loads(done.stdout)["problems"]
+    assert {"kind": "blob", "id": blob_sha} in [{"kind": p["kind"], "id": p["id"]}
+                                                for p in problems]
+
+
+def test_deleted_version_and_missing_blob_are_reported(captured: Archive) -> None:
+    archive = captured
+    with archive.sessions() as s:
+        item = s.scalars(select(Item).where(Item.current_seq == 2)).first()
+        assert item is not None
+        first = s.scalars(select(ItemVersion).where(ItemVersion.item_id == item.id,
+                                                    ItemVersion.seq == 1)).one()
+    with archive.transaction() as s:
+        s.execute(delete(ItemVersion).where(ItemVersion.id == first.id))
+    assert first.raw_sha256 is not None
+    path = archive.store.path_for(first.raw_sha256)  # type: ignore[attr-defined]
+    path.unlink()
+    report = verify_archive(archive)
+    reasons = " ".join(p.reason for p in report.problems)
+    assert "missing" in reasons
+    assert any(p.kind == "blob" and p.id == first.raw_sha256 for p in report.problems)

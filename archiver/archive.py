@@ -51,7 +51,7 @@ class Archive:
         if self._index is None:
             from archiver.search_index import open_index
 
-            self._index = open_index(self.settings.index_dir)
+            self._index = open_index(self.settings.index_dir, engine=self.settings.index_engine)
         return self._index
 
     def close(self) -> None:

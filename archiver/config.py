@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from archiver.errors import ConfigError
+from archiver.search_index import DEFAULT_ENGINE, ENGINES
 
 DEFAULT_TIMEZONE = "America/Chicago"
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
@@ -29,6 +30,7 @@ SETTINGS = {
     "ARCHIVER_S3_OBJECT_LOCK_DAYS": "s3_object_lock_days",
     "ARCHIVER_INDEX_DIR": "index_dir",
     "ARCHIVER_TIMEZONE": "timezone",
+    "ARCHIVER_INDEX_ENGINE": "index_engine",
 }
 
 
@@ -44,6 +46,7 @@ class Settings:
     s3_endpoint_url: str | None = None
     s3_object_lock_mode: str | None = None
     s3_object_lock_days: int | None = None
+    index_engine: str = DEFAULT_ENGINE  # whoosh | fts5 (archiver.search_index.ENGINES)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -99,6 +102,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"ARCHIVER_TIMEZONE: unknown time zone {timezone!r}") from None
 
+    index_engine = (get("ARCHIVER_INDEX_ENGINE") or DEFAULT_ENGINE).strip().lower()
+    if index_engine not in ENGINES:
+        raise ConfigError(
+            f"ARCHIVER_INDEX_ENGINE: {index_engine!r} is not one of {', '.join(ENGINES)}"
+        )
+
     lock_mode = get("ARCHIVER_S3_OBJECT_LOCK_MODE")
     if lock_mode is not None:
         lock_mode = lock_mode.upper()
@@ -133,6 +142,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         s3_endpoint_url=get("ARCHIVER_S3_ENDPOINT_URL"),
         s3_object_lock_mode=lock_mode,
         s3_object_lock_days=lock_days,
+        index_engine=index_engine,
     )
 
 

@@ -21,13 +21,35 @@ def initialise(settings: Settings, environ: Mapping[str, str] | None = None) -> 
     store.check()
     from archiver.search_index import open_index
 
-    open_index(settings.index_dir).close()
+    with open_index(settings.index_dir, engine=settings.index_engine) as index:
+        empty = index.count() == 0
+    retention = _load_schedule(settings, environ)
+    index_note = f"{settings.index_dir} ({settings.index_engine})"
+    if empty:
+        refilled = _fill_new_index(settings)
+        if refilled:
+            index_note += f", rebuilt from the database: {refilled} items"
     return {
         "database": "ready (schema up to date)",
         "blob store": store.url,
-        "index": str(settings.index_dir),
-        "retention": _load_schedule(settings, environ),
+        "index": index_note,
+        "retention": retention,
     }
+
+
+def _fill_new_index(settings: Settings) -> int:
+    """Index every item again when the index is new but items were indexed before (the
+    engine was switched, or the index folder was lost), so search never silently misses them."""
+    from sqlalchemy import select
+
+    from archiver.archive import open_archive
+    from archiver.indexing import rebuild_index
+    from archiver.models import Item
+
+    with open_archive(settings) as archive:
+        with archive.sessions() as s:
+            indexed = s.scalar(select(Item.id).where(Item.indexed_seq.is_not(None)).limit(1))
+        return rebuild_index(archive) if indexed is not None else 0
 
 
 def _load_schedule(settings: Settings, environ: Mapping[str, str] | None) -> str:

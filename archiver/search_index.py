@@ -1,12 +1,13 @@
 """The search index, as the rest of the archiver sees it: plain values and a small interface.
 
 The database holds the records; the index only answers "which item ids match this query and these
-filters". Nothing outside :mod:`archiver.whoosh_index` imports Whoosh, so another engine (SQLite
-FTS5, PostgreSQL full-text search, Tantivy) can serve this interface later.
+filters". Two engines serve this interface: Whoosh (:mod:`archiver.whoosh_index`, the default) and
+SQLite FTS5 (:mod:`archiver.fts5_index`), chosen with ``ARCHIVER_INDEX_ENGINE``; both read the
+same query language and return the same results contract.
 
 Typical use::
 
-    index = open_index(settings.index_dir)
+    index = open_index(settings.index_dir, engine=settings.index_engine)
     index.add(docs)                                  # upsert by item_id, one commit
     found = index.search('"traffic stop" OR taser', SearchFilters(status="removed"), limit=20)
     ids = [hit.item_id for hit in found.hits]        # then load the items from the database
@@ -32,6 +33,9 @@ from pathlib import Path
 from types import TracebackType
 
 from archiver.errors import ArchiverError, QueryError
+
+ENGINES = ("whoosh", "fts5")
+DEFAULT_ENGINE = "whoosh"
 
 
 class SearchIndexError(ArchiverError):
@@ -182,6 +186,12 @@ class SearchIndex(ABC):
         """Items matching ``query`` and ``filters``: by relevance for a real query, newest first
         for ``*``/empty; ties broken by item_id. Raises QueryError for a query it cannot parse."""
 
+    def matching(self, query: str, filters: SearchFilters | None = None) -> set[int]:
+        """The ids of every item matching ``query`` and ``filters`` (no paging)."""
+        wanted = NO_FILTERS if filters is None else filters
+        total = self.search(query, wanted, limit=0).total
+        return {hit.item_id for hit in self.search(query, wanted, limit=max(total, 1)).hits}
+
     @abstractmethod
     def count(self) -> int:
         """How many items are in the index."""
@@ -206,22 +216,37 @@ class SearchIndex(ABC):
         self.close()
 
 
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise SearchIndexError(f"unknown search index engine {engine!r} "
+                               f"(use one of {', '.join(ENGINES)})")
+
+
 def open_index(
     path: Path,
     *,
+    engine: str = DEFAULT_ENGINE,
     create: bool = True,
     lock_timeout: float = 30.0,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> SearchIndex:
-    """Open (or, with ``create``, create) the on-disk index in the folder ``path``.
+    """Open (or, with ``create``, create) the on-disk index of ``engine`` in the folder ``path``.
 
     A writer that finds the index locked by another process retries, sleeping with ``sleep``,
     until ``lock_timeout`` seconds (measured with ``monotonic``) have passed, then raises
     :class:`SearchIndexError`.
     Raises :class:`SearchIndexError` when there is no index and ``create`` is False.
     """
-    # Imported here so that importing the interface never imports Whoosh.
+    _check_engine(engine)
+    # Imported here so that importing the interface never imports an engine.
+    if engine == "fts5":
+        from archiver.fts5_index import Fts5SearchIndex
+
+        return Fts5SearchIndex.open(
+            Path(path), create=create, lock_timeout=lock_timeout, sleep=sleep,
+            monotonic=monotonic,
+        )
     from archiver.whoosh_index import WhooshSearchIndex
 
     return WhooshSearchIndex.open(
@@ -231,3 +256,24 @@ def open_index(
         sleep=sleep,
         monotonic=monotonic,
     )
+
+
+def open_memory_index(engine: str = DEFAULT_ENGINE) -> SearchIndex:
+    """A throwaway index held in memory, with ``engine``'s query language and ranking.
+
+    For deciding whether a query matches a few documents (e.g. a legal hold's scope against
+    newly captured items) exactly as the on-disk index of that engine would. Close it when done.
+    """
+    _check_engine(engine)
+    if engine == "fts5":
+        from archiver.fts5_index import Fts5SearchIndex
+
+        return Fts5SearchIndex.memory()
+    from whoosh.filedb.filestore import RamStorage
+
+    from archiver.whoosh_index import INDEX_NAME, WhooshSearchIndex, build_schema
+
+    ix = RamStorage().create_index(build_schema(), indexname=INDEX_NAME)
+    # Same schema and query parser as the on-disk index, so a query matches identically.
+    return WhooshSearchIndex(ix, Path("(memory)"), lock_timeout=5.0, sleep=time.sleep,
+                             monotonic=time.monotonic)

@@ -9,11 +9,9 @@ S3), released when the last active hold covering them is released.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import exists, select, union
@@ -27,7 +25,7 @@ from archiver.db import insert_ignore
 from archiver.errors import ArchiverError, BlobNotFound, NotFound
 from archiver.indexing import build_docs, index_items
 from archiver.models import Hold, HoldItem, Item, ItemVersion
-from archiver.search_index import SearchFilters
+from archiver.search_index import SearchFilters, open_memory_index
 
 CHUNK = 1000
 
@@ -75,9 +73,7 @@ def create_hold(archive: Archive, spec: HoldSpec) -> dict[str, Any]:
     if spec.since and spec.until and spec.since > spec.until:
         raise ArchiverError("--since is after --until: the hold would cover nothing")
     index_items(archive)  # items stored but not yet indexed must not escape the scope
-    found = archive.index.search(spec.query or "*", _filters(spec), limit=0)
-    matched = archive.index.search(spec.query or "*", _filters(spec), limit=found.total)
-    item_ids = sorted(hit.item_id for hit in matched.hits)
+    item_ids = sorted(archive.index.matching(spec.query or "*", _filters(spec)))
     now = archive.clock()
     try:
         with archive.transaction() as s:
@@ -117,7 +113,7 @@ def hold_new_items(session: Session, archive: Archive, item_ids: Sequence[int]) 
 
     Runs inside capture's transaction: the items and their new versions are flushed but not yet
     in the search index, so a hold's query is run against a throwaway in-memory index of them,
-    with exactly the main index's query language. Returns the ids newly held.
+    of the configured engine: exactly the main index's query language. Returns the ids newly held.
     """
     holds = list(session.scalars(select(Hold).where(Hold.released_at.is_(None))))
     if not holds or not item_ids:
@@ -125,13 +121,12 @@ def hold_new_items(session: Session, archive: Archive, item_ids: Sequence[int]) 
     session.flush()
     now = archive.clock()
     docs = build_docs(session, list(item_ids))
-    index = _memory_index()
+    index = open_memory_index(archive.settings.index_engine)
     try:
         index.add(docs)
         newly: set[int] = set()
         for hold in holds:
-            found = index.search(hold.query or "*", _filters(hold), limit=max(len(docs), 1))
-            ids = sorted(hit.item_id for hit in found.hits)
+            ids = sorted(index.matching(hold.query or "*", _filters(hold)))
             already = set(session.scalars(select(HoldItem.item_id).where(
                 HoldItem.hold_id == hold.id, HoldItem.item_id.in_(ids)))) if ids else set()
             fresh = [i for i in ids if i not in already]
@@ -147,17 +142,6 @@ def hold_new_items(session: Session, archive: Archive, item_ids: Sequence[int]) 
     if newly:
         set_blob_holds_in(session, archive.store, sorted(newly), on=True)
     return newly
-
-
-def _memory_index() -> Any:
-    from whoosh.filedb.filestore import RamStorage
-
-    from archiver.whoosh_index import INDEX_NAME, WhooshSearchIndex, build_schema
-
-    ix = RamStorage().create_index(build_schema(), indexname=INDEX_NAME)
-    # Same schema and query parser as the on-disk index, so a hold matches identically.
-    return WhooshSearchIndex(ix, Path("(memory)"), lock_timeout=5.0, sleep=time.sleep,
-                             monotonic=time.monotonic)
 
 
 def release_hold(archive: Archive, name: str, *, released_by: str, reason: str) -> dict[str, Any]:

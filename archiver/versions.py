@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from archiver.canonical import hash_record
 from archiver.models import ItemVersion
@@ -31,7 +32,12 @@ def content_fingerprint(
     author_id: str | None,
     media: str,
 ) -> str:
-    """The hash capture compares to tell a changed item from an unchanged one."""
+    """The hash capture compares to tell a changed item from an unchanged one.
+
+    Media count by the path of their URL only: CDNs (Facebook's, Instagram's) sign their links
+    with expiring query parameters and rotate host names, so the full URL changes on every read
+    while the file stays the same. A different file has a different path.
+    """
     return hash_record(
         {
             "text": text,
@@ -39,7 +45,10 @@ def content_fingerprint(
             "platform_status": platform_status,
             "author_name": author_name,
             "author_id": author_id,
-            "media": json.loads(media),
+            "media": [
+                {"path": urlsplit(m.get("url") or "").path, "media_type": m.get("media_type")}
+                for m in json.loads(media)
+            ],
         }
     )
 

@@ -210,3 +210,23 @@ def test_token_never_reaches_database_blobs_or_index(
         for run_row in s.scalars(select(CaptureRun)):
             assert server.token not in (run_row.error or "")
     assert server.token not in caplog.text
+
+
+def test_re_signed_media_links_are_not_a_change(
+    archive: Archive, account: Account, server: GraphServer
+) -> None:
+    """CDNs re-sign media URLs on every read; the same file must not make a new version."""
+    from dataclasses import replace as dc_replace
+
+    run(archive, account, server)
+    ds = server.dataset
+    posts = tuple(
+        dc_replace(p, attachments=tuple(
+            dc_replace(a, src=f"{a.src}?oh=00_AfB{n}&oe=65F1A2B3") if a.src else a
+            for a in p.attachments))
+        for n, p in enumerate(ds.posts)
+    )
+    server.set_dataset(dc_replace(ds, posts=posts))
+    result = run(archive, account, server)
+    assert result.status == "succeeded"
+    assert result.new_versions == 0

@@ -13,7 +13,9 @@ Followed (see also shared/reference/platform-apis.md, section 1):
   https://developers.facebook.com/docs/graph-api/overview/rate-limiting
 
 The token goes in an ``Authorization: Bearer`` header (OAuth 2.0, RFC 6750), not in the URL, so
-no URL we log or store can carry it; ``access_token`` in ``paging.next`` links is stripped.
+no URL we log or store can carry it; ``access_token`` in ``paging.next`` links is stripped. The
+Graph API accepts the header although Meta's own examples use the parameter; the maintained
+clients added it as an option (restfb/restfb#1107, huandu/facebook#205).
 """
 
 from __future__ import annotations

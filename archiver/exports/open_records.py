@@ -9,23 +9,23 @@ Layout of the bag's payload (``data/``)::
     request.json                    the request, the scope, who exported it and when, counts
     redactions.csv                  every redaction with its rule and exemption
 
-File names come from item ids only. Threads are read and written one at a time.
+File names come from item ids only. Threads are read and written one at a time, straight into
+the ZIP (:mod:`archiver.exports.bagzip`), so memory and temporary disk stay flat.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import bagit
-
 from archiver.archive import Archive
 from archiver.errors import ArchiverError
+from archiver.exports.bagzip import CHECKSUMS, BagZip, check_bag_zip
 from archiver.exports.natives import iso, media_files, native_record
 from archiver.exports.package import ExportResult, ProgressCallback, csv_safe, finish_export
 from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
@@ -39,12 +39,11 @@ from archiver.exports.selection import (
     resolve_item_ids,
     thread_roots,
 )
-from archiver.exports.zipout import check_output, pending_file, safe_name, zip_folder
+from archiver.exports.zipout import check_output, pending_file, safe_name
 
 INDEX_FIELDS = ("item_id", "thread_id", "platform", "account", "kind", "author", "published",
                 "captured", "status", "url", "sha256", "record")
 REDACTION_FIELDS = ("item_id", "version", "field", "rule", "exemption", "count")
-CHECKSUMS = ["sha256", "sha512"]
 
 
 @dataclass
@@ -87,124 +86,132 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
     now = archive.clock()
     counts = _Counts()
     item_ids: list[int] = []
-    with tempfile.TemporaryDirectory(prefix=".archiver-export-", dir=out.parent) as work:
-        bag_dir = Path(work) / "bag"
-        bag_dir.mkdir()
-        heading = f"Open-records request {options.request_id}"
-        renderer = HtmlRenderer.create()
-        with (bag_dir / "index.csv").open("w", encoding="utf-8", newline="") as index_fh, \
-                (bag_dir / "redactions.csv").open("w", encoding="utf-8", newline="") as red_fh:
-            index_csv = csv.writer(index_fh)
-            index_csv.writerow(INDEX_FIELDS)
-            red_csv = csv.writer(red_fh)
-            red_csv.writerow(REDACTION_FIELDS)
-            for thread in iter_threads(archive, roots, set(matched), options.redactor):
-                log: list[Redaction] = list(thread.redactions)
-                _write_thread(archive, bag_dir, thread, options, renderer, heading, now, log,
-                              index_csv, counts)
-                item_ids.extend(i.item_id for i in thread.items)
-                for r in log:
-                    red_csv.writerow([r.item_id, r.version or "", r.field, r.rule,
-                                      csv_safe(r.exemption), r.count])
-                counts.redactions += sum(r.count for r in log)
-                counts.threads += 1
-                if progress:
-                    progress(len(thread.items))
-        _write_index_html(bag_dir, renderer, heading, now, options.actor, counts)
-        request_json = {
-            "request": request_info, "scope": scope.describe(),
-            "exported_by": options.actor, "exported_at": now.isoformat(),
-            "redacted": options.redactor.active,
-            "counts": {"matched_items": len(matched), "items": counts.items,
-                       "threads": counts.threads, "redactions": counts.redactions,
-                       "pdf_pages": counts.pages},
-        }
-        (bag_dir / "request.json").write_text(
-            json.dumps(request_json, indent=2, ensure_ascii=False), encoding="utf-8")
-        _make_bag(bag_dir, options, archive, now)
-        root = safe_name(f"open-records-{options.request_id}")
-        with pending_file(out) as temp:
-            zip_folder(bag_dir, temp, root)
-            shutil.rmtree(bag_dir)  # free the disk before the database work
+    heading = f"Open-records request {options.request_id}"
+    renderer = HtmlRenderer.create()
+    root = safe_name(f"open-records-{options.request_id}")
+    with pending_file(out) as temp:
+        bag = BagZip(temp, root, CHECKSUMS)
+        try:
+            # index.csv and redactions.csv are spooled to disk: they grow with the package.
+            with _spool() as index_fh, _spool() as red_fh:
+                index_csv = csv.writer(index_fh)
+                index_csv.writerow(INDEX_FIELDS)
+                red_csv = csv.writer(red_fh)
+                red_csv.writerow(REDACTION_FIELDS)
+                for thread in iter_threads(archive, roots, set(matched), options.redactor):
+                    log: list[Redaction] = list(thread.redactions)
+                    _write_thread(archive, bag, thread, options, renderer, heading, now, log,
+                                  index_csv, counts)
+                    item_ids.extend(i.item_id for i in thread.items)
+                    for r in log:
+                        red_csv.writerow([r.item_id, r.version or "", r.field, r.rule,
+                                          csv_safe(r.exemption), r.count])
+                    counts.redactions += sum(r.count for r in log)
+                    counts.threads += 1
+                    if progress:
+                        progress(len(thread.items))
+                _add_spooled(bag, "index.csv", index_fh)
+                _add_spooled(bag, "redactions.csv", red_fh)
+                _write_index_html(bag, index_fh, renderer, heading, now, options, counts)
+            request_json = {
+                "request": request_info, "scope": scope.describe(),
+                "exported_by": options.actor, "exported_at": now.isoformat(),
+                "redacted": options.redactor.active,
+                "counts": {"matched_items": len(matched), "items": counts.items,
+                           "threads": counts.threads, "redactions": counts.redactions,
+                           "pdf_pages": counts.pages},
+            }
+            bag.add("request.json", json.dumps(request_json, indent=2, ensure_ascii=False))
+            bag.finish(_bag_info(options, archive, now))
+        except BaseException:
+            bag.abort()
+            raise
+        check_bag_zip(temp, root)
 
-            def remember(session: Any, export: Any) -> None:
-                req = get_request(session, options.request_id)
-                export.request_pk = req.id
-                record_scope(session, req, query=scope.query,
-                             filters=scope.describe()["filters"], item_ids=item_ids, now=now)
+        def remember(session: Any, export: Any) -> None:
+            req = get_request(session, options.request_id)
+            export.request_pk = req.id
+            record_scope(session, req, query=scope.query,
+                         filters=scope.describe()["filters"], item_ids=item_ids, now=now)
 
-            export_id, sha, size = finish_export(
-                archive, temp=temp, out=out, force=options.force, kind="open_records",
-                actor=options.actor,
-                details={"request_id": options.request_id, "scope": scope.describe(),
-                         "items": counts.items, "threads": counts.threads,
-                         "redactions": counts.redactions},
-                row={"query": scope.query, "filters": scope.describe(),
-                     "hold_name": scope.hold, "item_count": counts.items,
+        export_id, sha, size = finish_export(
+            archive, temp=temp, out=out, force=options.force, kind="open_records",
+            actor=options.actor,
+            details={"request_id": options.request_id, "scope": scope.describe(),
+                     "items": counts.items, "threads": counts.threads,
                      "redactions": counts.redactions},
-                extra=remember,
-            )
+            row={"query": scope.query, "filters": scope.describe(),
+                 "hold_name": scope.hold, "item_count": counts.items,
+                 "redactions": counts.redactions},
+            extra=remember,
+        )
     return ExportResult(export_id=export_id, kind="open_records", path=out, sha256=sha,
                         size=size, items=counts.items, threads=counts.threads,
                         redactions=counts.redactions, pages=counts.pages)
 
 
-def _write_thread(archive: Archive, bag_dir: Path, thread: ThreadView,
+def _spool() -> Any:
+    return tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
+
+
+def _add_spooled(bag: BagZip, name: str, fh: Any) -> None:
+    fh.flush()
+    fh.seek(0)
+    bag.add_stream(name, fh.buffer)
+    fh.seek(0)
+
+
+def _write_thread(archive: Archive, bag: BagZip, thread: ThreadView,
                   options: OpenRecordsOptions, renderer: HtmlRenderer, heading: str, now: Any,
                   log: list[Redaction], index_csv: Any, counts: _Counts) -> None:
-    threads_dir = bag_dir / "threads"
-    threads_dir.mkdir(exist_ok=True)
-    html_name = f"threads/{thread.root_id}.html"
-    (bag_dir / html_name).write_text(
-        renderer.thread(thread, heading=heading, exported_at=now,
-                        redacted=options.redactor.active), encoding="utf-8")
+    bag.add(f"threads/{thread.root_id}.html",
+            renderer.thread(thread, heading=heading, exported_at=now,
+                            redacted=options.redactor.active))
     if options.pdf:
-        counts.pages += render_thread_pdf(bag_dir / f"threads/{thread.root_id}.pdf", thread,
-                                          heading)
+        pdf = io.BytesIO()
+        counts.pages += render_thread_pdf(pdf, thread, heading)
+        bag.add(f"threads/{thread.root_id}.pdf", pdf.getvalue())
     for item in thread.items:
-        item_dir = bag_dir / "items" / str(item.item_id)
-        item_dir.mkdir(parents=True)
-        (item_dir / "record.json").write_bytes(
-            native_record(item, archive.store, options.redactor, log))
+        folder = f"items/{item.item_id}"
+        bag.add(f"{folder}/record.json", native_record(item, archive.store, options.redactor, log))
         for media in media_files(item, archive.store):
-            (item_dir / "media").mkdir(exist_ok=True)
-            with archive.store.open(media.sha256) as src, \
-                    (item_dir / "media" / media.name).open("wb") as dst:
-                shutil.copyfileobj(src, dst)
+            with archive.store.open(media.sha256) as src:
+                bag.add_stream(f"{folder}/media/{media.name}", src)
         current = item.current
         index_csv.writerow([
             item.item_id, thread.root_id, item.platform, csv_safe(item.account), item.kind,
             csv_safe(current.author), iso(current.created_at) or "",
             iso(item.first_captured_at), item.status, csv_safe(current.url), current.sha256,
-            f"items/{item.item_id}/record.json",
+            f"{folder}/record.json",
         ])
         counts.items += 1
 
 
-def _write_index_html(bag_dir: Path, renderer: HtmlRenderer, heading: str, now: Any,
-                      actor: str, counts: _Counts) -> None:
-    pdf = (bag_dir / "threads").glob("*.pdf")
-    has_pdf = next(pdf, None) is not None
+def _write_index_html(bag: BagZip, index_fh: Any, renderer: HtmlRenderer, heading: str,
+                      now: Any, options: OpenRecordsOptions, counts: _Counts) -> None:
+    has_pdf = options.pdf and counts.threads > 0
 
     def rows() -> Any:
-        # Read back from index.csv so the table of contents streams too.
-        with (bag_dir / "index.csv").open(encoding="utf-8", newline="") as fh:
-            for row in csv.DictReader(fh):
-                yield {
-                    "item_id": row["item_id"], "kind": row["kind"], "author": row["author"],
-                    "published": row["published"], "status": row["status"],
-                    "thread_html": f"threads/{row['thread_id']}.html",
-                    "thread_pdf": f"threads/{row['thread_id']}.pdf" if has_pdf else None,
-                    "record": row["record"],
-                }
+        # Read back from the spooled index.csv so the table of contents streams too.
+        index_fh.seek(0)
+        for row in csv.DictReader(index_fh):
+            yield {
+                "item_id": row["item_id"], "kind": row["kind"], "author": row["author"],
+                "published": row["published"], "status": row["status"],
+                "thread_html": f"threads/{row['thread_id']}.html",
+                "thread_pdf": f"threads/{row['thread_id']}.pdf" if has_pdf else None,
+                "record": row["record"],
+            }
 
-    with (bag_dir / "index.html").open("w", encoding="utf-8") as fh:
-        renderer.write_index(fh, title=heading, rows=rows(), exported_at=now, actor=actor,
-                             item_count=counts.items, thread_count=counts.threads)
+    with _spool() as fh:
+        renderer.write_index(fh, title=heading, rows=rows(), exported_at=now,
+                             actor=options.actor, item_count=counts.items,
+                             thread_count=counts.threads)
+        _add_spooled(bag, "index.html", fh)
 
 
-def _make_bag(bag_dir: Path, options: OpenRecordsOptions, archive: Archive, now: Any) -> None:
-    info = {
+def _bag_info(options: OpenRecordsOptions, archive: Archive, now: Any) -> dict[str, str]:
+    return {
         "Source-Organization": options.organization or "Records custodian",
         "External-Identifier": options.request_id,
         "External-Description": f"Open-records request {options.request_id}: social media "
@@ -212,8 +219,3 @@ def _make_bag(bag_dir: Path, options: OpenRecordsOptions, archive: Archive, now:
         "Bagging-Date": now.astimezone(archive.settings.tz).date().isoformat(),
         "Contact-Name": options.actor,
     }
-    try:
-        bag = bagit.make_bag(str(bag_dir), bag_info=info, checksums=CHECKSUMS)
-        bag.validate()
-    except (bagit.BagError, OSError) as exc:
-        raise ArchiverError(f"the BagIt bag could not be written or validated: {exc}") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from archiver.exports.selection import ItemView, ThreadView
 from archiver.pdf import BODY_SIZE, BOLD, META_SIZE, Page, new_canvas
@@ -51,8 +52,8 @@ def _draw_item(page: Page, item: ItemView, indent: float) -> None:
     page.gap(BODY_SIZE)
 
 
-def _render(path: Path, title: str, items: list[ItemView], footer: str) -> int:
-    canvas = new_canvas(str(path), title)
+def _render(target: Path | BinaryIO, title: str, items: list[ItemView], footer: str) -> int:
+    canvas = new_canvas(str(target) if isinstance(target, Path) else target, title)
     page = Page(canvas, footer)
     page.start()
     page.lines(title, font=BOLD, size=BODY_SIZE + 3)
@@ -65,11 +66,11 @@ def _render(path: Path, title: str, items: list[ItemView], footer: str) -> int:
     return page.pages
 
 
-def render_thread_pdf(path: Path, thread: ThreadView, heading: str) -> int:
-    """Write the thread's PDF to ``path``; returns the page count."""
-    return _render(path, f"Thread {thread.root_id} — {heading}", thread.items, heading)
+def render_thread_pdf(target: Path | BinaryIO, thread: ThreadView, heading: str) -> int:
+    """Write the thread's PDF to ``target`` (a path or a binary stream); returns the page count."""
+    return _render(target, f"Thread {thread.root_id} — {heading}", thread.items, heading)
 
 
-def render_item_pdf(path: Path, item: ItemView, label: str) -> int:
-    """Write one item's PDF (a production image) to ``path``; returns the page count."""
-    return _render(path, f"{label} — item {item.item_id}", [item], label)
+def render_item_pdf(target: Path | BinaryIO, item: ItemView, label: str) -> int:
+    """Write one item's PDF (a production image) to ``target``; returns the page count."""
+    return _render(target, f"{label} — item {item.item_id}", [item], label)

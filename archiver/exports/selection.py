@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from archiver.archive import Archive
@@ -25,7 +25,6 @@ from archiver.models import Account, Item, ItemVersion
 from archiver.search_index import SearchFilters
 from connectors.records import ROOT_SCOPE
 
-PAGE = 1000
 CHUNK = 500
 
 
@@ -125,15 +124,13 @@ def resolve_item_ids(archive: Archive, scope: Scope) -> list[int]:
         return sorted(found)
     if scope.query is None:
         raise ArchiverError("give a query, item ids or a hold to say what to export")
-    ids: list[int] = []
-    offset = 0
-    while True:
-        found = archive.index.search(scope.query, scope.filters, limit=PAGE, offset=offset)
-        ids.extend(hit.item_id for hit in found.hits)
-        offset += PAGE
-        if offset >= found.total or not found.hits:
-            break
-    return sorted(set(ids))
+    # One search for every hit: each search re-evaluates the query and its filters over the
+    # whole index, so paging through the hits costs a full search per page. The archive's item
+    # count bounds the hits.
+    with archive.sessions() as s:
+        bound = s.scalar(select(func.count()).select_from(Item)) or 0
+    found = archive.index.search(scope.query, scope.filters, limit=max(bound, 1))
+    return sorted({hit.item_id for hit in found.hits})
 
 
 def _hold_items(archive: Archive, name: str) -> list[int]:

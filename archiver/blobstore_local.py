@@ -28,6 +28,7 @@ from archiver.blobstore import CHUNK_SIZE, BlobStore, check_hash, fan_out, is_ha
 from archiver.errors import BlobLocked, BlobNotFound, StoreError
 
 TEMP_PREFIX = ".tmp-"
+_SETTING = "ARCHIVER_STORE_URL"  # named in every error a user can fix by changing it
 HOLD_SUFFIX = ".hold"
 _STAGING = ".staging"  # put_file writes here before the hash (and so the folder) is known
 _HEX = frozenset("0123456789abcdef")
@@ -310,13 +311,13 @@ class LocalBlobStore(BlobStore):
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
-            raise StoreError(f"blob store {self.url} exists but is not a folder") from None
+            raise StoreError(f"{_SETTING}: {self.url} exists but is not a folder") from None
         except OSError as exc:
             raise StoreError(
                 f"cannot create blob store folder {self.url}: {_oneline(exc)}"
             ) from None
         if not self.root.is_dir():
-            raise StoreError(f"blob store {self.url} exists but is not a folder")
+            raise StoreError(f"{_SETTING}: {self.url} exists but is not a folder")
         try:
             fd, probe = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self.root)
             os.close(fd)
@@ -327,4 +328,4 @@ class LocalBlobStore(BlobStore):
                 if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
                 else _oneline(exc)
             )
-            raise StoreError(f"blob store folder {self.url} is unusable: {reason}") from None
+            raise StoreError(f"{_SETTING}: blob folder {self.url} is unusable: {reason}") from None

@@ -393,11 +393,13 @@ class S3BlobStore(BlobStore):
                 code = _error_code(exc)
                 if code in ("404", "NoSuchBucket", "NotFound"):
                     raise StoreError(
-                        f"S3 bucket {self.bucket!r} does not exist at {self.endpoint}"
+                        f"ARCHIVER_STORE_URL: S3 bucket {self.bucket!r} does not exist at "
+                        f"{self.endpoint}"
                     ) from None
                 if code in ("403", "AccessDenied"):
                     raise StoreError(
-                        f"access denied to S3 bucket {self.bucket!r} at {self.endpoint}"
+                        f"ARCHIVER_STORE_URL: access denied to S3 bucket {self.bucket!r} at "
+                        f"{self.endpoint}"
                     ) from None
                 raise
         if self.lock_mode and not self.has_object_lock():

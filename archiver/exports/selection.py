@@ -170,6 +170,19 @@ def thread_roots(archive: Archive, item_ids: Sequence[int]) -> list[int]:
     return sorted(roots)
 
 
+# Threads are read as plain rows, not ORM objects: building and tracking an ORM object per item
+# and version cost more than the rest of reading a thread.
+_ITEM_COLUMNS = (Item.id, Item.account_id, Item.external_id, Item.kind, Item.status, Item.scope,
+                 Item.parent_id, Item.first_captured_at, Item.last_seen_at,
+                 Item.removed_detected_at)
+_VERSION_COLUMNS = (ItemVersion.item_id, ItemVersion.seq, ItemVersion.captured_at,
+                    ItemVersion.capture_run_id, ItemVersion.status, ItemVersion.platform_status,
+                    ItemVersion.text, ItemVersion.author_name, ItemVersion.created_at,
+                    ItemVersion.updated_at, ItemVersion.url, ItemVersion.media_json,
+                    ItemVersion.raw_sha256, ItemVersion.evidence_sha256, ItemVersion.sha256,
+                    ItemVersion.prev_sha256)
+
+
 def iter_threads(archive: Archive, roots: Iterable[int], matched: set[int] | None = None,
                  redactor: Redactor = NO_REDACTION) -> Iterator[ThreadView]:
     """Each thread, loaded and redacted one at a time."""
@@ -178,25 +191,25 @@ def iter_threads(archive: Archive, roots: Iterable[int], matched: set[int] | Non
         for account in s.scalars(select(Account)):
             accounts[account.id] = account
             s.expunge(account)
-    for root_id in roots:
-        with archive.sessions() as s:
+    with archive.sessions() as s:
+        for root_id in roots:
             yield load_thread(s, root_id, accounts, matched or set(), redactor)
 
 
 def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched: set[int],
                 redactor: Redactor) -> ThreadView:
     """One thread in reading order: the post, then comments by time, each followed by replies."""
-    root = s.get(Item, root_id)
+    root = s.execute(select(*_ITEM_COLUMNS).where(Item.id == root_id)).first()
     if root is None:
         raise NotFound(f"no item with id {root_id}")
-    members = [root]
+    members: list[Any] = [root]
     if root.scope == ROOT_SCOPE:
-        members += list(s.scalars(select(Item).where(
+        members += s.execute(select(*_ITEM_COLUMNS).where(
             Item.account_id == root.account_id, Item.scope == root.external_id,
-            Item.id != root.id)))
+            Item.id != root.id)).all()
     ids = [m.id for m in members]
-    history: dict[int, list[ItemVersion]] = defaultdict(list)
-    for v in s.scalars(select(ItemVersion).where(ItemVersion.item_id.in_(ids))
+    history: dict[int, list[Any]] = defaultdict(list)
+    for v in s.execute(select(*_VERSION_COLUMNS).where(ItemVersion.item_id.in_(ids))
                        .order_by(ItemVersion.item_id, ItemVersion.seq)):
         history[v.item_id].append(v)
     log: list[Redaction] = []
@@ -207,22 +220,22 @@ def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched:
     return ThreadView(root_id=root_id, items=items, redactions=log)
 
 
-def _reading_order(root: Item, members: list[Item],
-                   history: dict[int, list[ItemVersion]]) -> list[tuple[Item, int]]:
-    children: dict[int, list[Item]] = defaultdict(list)
+def _reading_order(root: Any, members: list[Any],
+                   history: dict[int, list[Any]]) -> list[tuple[Any, int]]:
+    children: dict[int, list[Any]] = defaultdict(list)
     ids = {m.id for m in members}
     for m in members:
         if m.id != root.id:
             parent = m.parent_id if m.parent_id in ids else root.id
             children[parent].append(m)
 
-    def when(item: Item) -> tuple[str, int]:
+    def when(item: Any) -> tuple[str, int]:
         versions = history.get(item.id) or []
         created = versions[-1].created_at if versions else None
         return (created.isoformat() if created else "", item.id)
 
-    out: list[tuple[Item, int]] = []
-    stack: list[tuple[Item, int]] = [(root, 0)]
+    out: list[tuple[Any, int]] = []
+    stack: list[tuple[Any, int]] = [(root, 0)]
     seen: set[int] = set()
     while stack:
         item, depth = stack.pop()
@@ -235,7 +248,7 @@ def _reading_order(root: Item, members: list[Item],
     return out
 
 
-def _item_view(item: Item, depth: int, versions: list[ItemVersion], account: Account,
+def _item_view(item: Any, depth: int, versions: list[Any], account: Account,
                matched: bool, redactor: Redactor, log: list[Redaction]) -> ItemView:
     return ItemView(
         item_id=item.id, account_id=item.account_id, account=account.handle,
@@ -247,7 +260,7 @@ def _item_view(item: Item, depth: int, versions: list[ItemVersion], account: Acc
     )
 
 
-def _version_view(item_id: int, v: ItemVersion, redactor: Redactor,
+def _version_view(item_id: int, v: Any, redactor: Redactor,
                   log: list[Redaction]) -> VersionView:
     return VersionView(
         seq=v.seq, captured_at=v.captured_at, capture_run_id=v.capture_run_id, status=v.status,

@@ -125,16 +125,15 @@ class HashingZip:
         self._time = time.localtime()[:6]
         self._names: set[str] = set()
 
-    def _open(self, name: str) -> IO[bytes]:
+    def _info(self, name: str) -> zipfile.ZipInfo:
         if name in self._names:
             raise ArchiverError(f"internal error: {name} written twice into the ZIP")
         self._names.add(name)
-        kind = zipfile.ZIP_STORED if Path(name).suffix.lower() in STORED_SUFFIXES \
-            else zipfile.ZIP_DEFLATED
         info = zipfile.ZipInfo(f"{self.root}/{name}", date_time=self._time)
-        info.compress_type = kind
+        info.compress_type = zipfile.ZIP_STORED if Path(name).suffix.lower() in \
+            STORED_SUFFIXES else zipfile.ZIP_DEFLATED
         info.external_attr = 0o644 << 16
-        return self._zip.open(info, "w", force_zip64=True)
+        return info
 
     def write(self, name: str, data: bytes | str, *, listed: bool = True) -> dict[str, str]:
         """Add ``data`` as ``name`` (relative to the root); returns its digests.
@@ -143,15 +142,15 @@ class HashingZip:
         """
         raw = data.encode("utf-8") if isinstance(data, str) else data
         hashers = {a: hashlib.new(a, raw) for a in self.algorithms}
-        with self._open(name) as dst:
-            dst.write(raw)
+        # writestr writes the entry's header once; a streamed entry needs a second seek+write.
+        self._zip.writestr(self._info(name), raw)
         return self._done(name, hashers, len(raw), listed)
 
     def write_stream(self, name: str, src: IO[bytes], *, listed: bool = True) -> dict[str, str]:
         """Add what ``src`` yields as ``name``, in chunks; returns its digests."""
         hashers = {a: hashlib.new(a) for a in self.algorithms}
         size = 0
-        with self._open(name) as dst:
+        with self._zip.open(self._info(name), "w", force_zip64=True) as dst:
             while chunk := src.read(CHUNK):
                 for h in hashers.values():
                     h.update(chunk)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from archiver.sample.dataset import PageDataset
@@ -102,7 +103,9 @@ class IgDataset:
 
 
 def _ts(day: int, hour: int, minute: int = 0) -> str:
-    return f"2024-05-{day:02d}T{hour:02d}:{minute:02d}:00+0000"
+    # Day 32 rolls over into June, so a benchmark-sized sample still has real dates.
+    at = datetime(2024, 5, 1, tzinfo=UTC) + timedelta(days=day - 1, hours=hour, minutes=minute)
+    return at.strftime("%Y-%m-%dT%H:%M:00+0000")
 
 
 def sample_instagram(media_count: int = 7) -> IgDataset:

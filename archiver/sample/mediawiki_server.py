@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from archiver.sample.loopback import Answer, Fault, LoopbackServer, Request
@@ -77,7 +78,9 @@ class Wiki:
 
 
 def _ts(day: int, hour: int = 9) -> str:
-    return f"2024-03-{day:02d}T{hour:02d}:00:00Z"
+    # Day 32 rolls over into April, so a benchmark-sized wiki still has real dates.
+    at = datetime(2024, 3, 1, tzinfo=UTC) + timedelta(days=day - 1, hours=hour)
+    return at.strftime("%Y-%m-%dT%H:00:00Z")
 
 
 def sample_wiki(pages: int = 6) -> Wiki:

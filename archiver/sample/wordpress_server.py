@@ -22,6 +22,7 @@ import base64
 import json
 import math
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -78,7 +79,9 @@ class Site:
 
 
 def _d(day: int, minute: int = 0) -> str:
-    return f"2024-04-{day:02d}T09:{minute:02d}:00"
+    # Days and minutes roll over, so a benchmark-sized site still has real dates.
+    at = datetime(2024, 4, 1, 9, tzinfo=UTC) + timedelta(days=day - 1, minutes=minute)
+    return at.strftime("%Y-%m-%dT%H:%M:00")
 
 
 def sample_site(posts: int = 8, comments_per_post: int = 3) -> Site:

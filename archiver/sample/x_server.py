@@ -120,6 +120,28 @@ def sample_x(now: datetime) -> XDataset:
     return XDataset(account, (account, *visitors), tuple(posts), media)
 
 
+def synthetic_x(now: datetime, posts: int, replies_per_post: int) -> XDataset:
+    """A generated account for benchmarks: ``posts`` posts spread over the last six days (inside
+    search's 7-day window, so every reply is found), each with ``replies_per_post`` replies."""
+    account = XUser(ACCOUNT_ID, "Springfield Police", "SpringfieldPD")
+    visitors = tuple(XUser(f"7{n:09d}", f"Visitor {n}", f"visitor{n}") for n in range(1, 101))
+    out: list[XPost] = []
+    seq = 0
+    step = timedelta(days=6) / max(posts, 1)
+    for i in range(posts):
+        seq += 1
+        at = now - timedelta(days=6) + step * i
+        pid = snowflake(at, seq)
+        out.append(XPost((pid,), (f"Update {i + 1}: community notes.",), ACCOUNT_ID, at, pid))
+        for j in range(replies_per_post):
+            seq += 1
+            rat = at + timedelta(seconds=j + 1)
+            who = visitors[(i + j) % len(visitors)]
+            out.append(XPost((snowflake(rat, seq),), (f"@SpringfieldPD reply {j + 1} to {i + 1}",),
+                             who.id, rat, pid, replied_to=pid))
+    return XDataset(account, (account, *visitors), tuple(out))
+
+
 class XServer(LoopbackServer):
     """An X API v2 look-alike on 127.0.0.1."""
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from archiver.sample.graph_render import decode_cursor, encode_cursor
@@ -79,7 +80,9 @@ class Channel:
 
 
 def _t(day: int, minute: int = 0) -> str:
-    return f"2024-05-{day:02d}T{10 + minute // 60:02d}:{minute % 60:02d}:00Z"
+    # Days and minutes roll over, so a benchmark-sized channel still has real dates.
+    at = datetime(2024, 5, 1, 10, tzinfo=UTC) + timedelta(days=day - 1, minutes=minute)
+    return at.strftime("%Y-%m-%dT%H:%M:00Z")
 
 
 def sample_channel(videos: int = 7, comments_per_video: int = 4) -> Channel:

@@ -257,14 +257,16 @@ def classify_graph(response: httpx.Response, payload: Any) -> Classification:
     return Classification(Verdict.FATAL, detail=detail)
 
 
-class _GraphStream(Stream):
+class GraphStream(Stream):
+    """A Graph API listing: ``paging.next`` URLs, Graph error bodies (Instagram's too)."""
+
     paging = NextUrlPaging(("paging", "next"))
 
     def classify(self, response: httpx.Response, payload: Any) -> Classification:
         return classify_graph(response, payload)
 
 
-class FeedStream(_GraphStream):
+class FeedStream(GraphStream):
     """``GET /{page-id}/feed``: every post on the page, newest first."""
 
     def __init__(self, api_base: str, page_id: str, limit: int) -> None:
@@ -278,7 +280,7 @@ class FeedStream(_GraphStream):
         return parse_posts_page(payload, request.path)
 
 
-class CommentsStream(_GraphStream):
+class CommentsStream(GraphStream):
     """``GET /{post-id}/comments?filter=stream``: comments and replies, flattened, oldest first."""
 
     def __init__(self, api_base: str, post_id: str, limit: int) -> None:

@@ -48,14 +48,9 @@ from datetime import UTC
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import httpx
-
 from connectors.base import (
-    Classification,
-    NextUrlPaging,
     ObjectNotFound,
     PageRequest,
-    Stream,
     decode_json,
     dig,
     strip_secrets,
@@ -63,6 +58,7 @@ from connectors.base import (
 from connectors.errors import ConnectorError, MalformedResponse
 from connectors.facebook import (
     FacebookConnector,
+    GraphStream,
     _edge_data,
     _graph_error,
     _id,
@@ -212,14 +208,7 @@ def parse_comments_body(body: bytes, media_id: str, path: str = "/comments") -> 
     return [r for e in entries for r in (e.record, *e.replies)]
 
 
-class _GraphStream(Stream):
-    paging = NextUrlPaging(("paging", "next"))
-
-    def classify(self, response: httpx.Response, payload: Any) -> Classification:
-        return classify_graph(response, payload)
-
-
-class MediaStream(_GraphStream):
+class MediaStream(GraphStream):
     """``GET /{ig-user-id}/media``: the account's media, newest first."""
 
     def __init__(self, api_base: str, user_id: str, limit: int) -> None:
@@ -233,7 +222,7 @@ class MediaStream(_GraphStream):
         return parse_media_page(payload, request.path)
 
 
-class CommentsStream(_GraphStream):
+class CommentsStream(GraphStream):
     """``GET /{ig-media-id}/comments``: top-level comments with their first replies."""
 
     def __init__(self, api_base: str, media_id: str, limit: int) -> None:
@@ -248,7 +237,7 @@ class CommentsStream(_GraphStream):
         return parse_comments_page(payload, self.media_id, request.path)
 
 
-class RepliesStream(_GraphStream):
+class RepliesStream(GraphStream):
     """``GET /{ig-comment-id}/replies``: every reply of one comment."""
 
     def __init__(self, api_base: str, media_id: str, comment_id: str, limit: int) -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -164,6 +164,7 @@ class XServer(LoopbackServer):
         self.dataset = dataset or sample_x(datetime.fromtimestamp(clock(), UTC))
         self._windows: dict[str, tuple[float, int]] = {}  # endpoint -> (reset, used)
         self._last_endpoint = ""
+        self._by_any_id: tuple[XDataset, dict[str, tuple[XPost, int]]] | None = None
 
     # --- state -------------------------------------------------------------------------------
 
@@ -171,9 +172,15 @@ class XServer(LoopbackServer):
         """The server's clock."""
         return datetime.fromtimestamp(self.clock(), UTC)
 
-    def posts_by_any_id(self) -> dict[str, tuple[XPost, int]]:
-        """Every id of every version → (post, version index)."""
-        return {vid: (p, n) for p in self.dataset.posts for n, vid in enumerate(p.history)}
+    def posts_by_any_id(self) -> Mapping[str, tuple[XPost, int]]:
+        """Every id of every version → (post, version index); read-only."""
+        # Built once per dataset (datasets are frozen and replaced whole on every change):
+        # rebuilding it for every rendered reply made large accounts quadratic.
+        cached = self._by_any_id
+        if cached is None or cached[0] is not self.dataset:
+            index = {vid: (p, n) for p in self.dataset.posts for n, vid in enumerate(p.history)}
+            cached = self._by_any_id = (self.dataset, index)
+        return cached[1]
 
     def edit(self, post_id: str, text: str) -> str:
         """Edit a post: a new id joins its history (X makes a new id per edit). Returns it."""

@@ -69,7 +69,7 @@ def serving(dept: Department) -> Iterator[list[Any]]:
         yield [stack.enter_context(GraphServer(page, page_size=100)) for page in dept.pages]
 
 
-def environment(work: Path, servers: list[Any]) -> dict[str, str]:
+def environment(work: Path, servers: list[Any], engine: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
     (work / "schedules").mkdir(parents=True, exist_ok=True)
     (work / "schedules" / "benchmark.yaml").write_text(SCHEDULE)
@@ -79,6 +79,8 @@ def environment(work: Path, servers: list[Any]) -> dict[str, str]:
         "ARCHIVER_RETENTION_SCHEDULE": "benchmark",
         "ARCHIVER_ACTOR": "benchmark",
     })
+    if engine:
+        env["ARCHIVER_INDEX_ENGINE"] = engine
     for n, server in enumerate(servers, 1):
         env[f"ARCHIVER_TOKEN_BENCH_{n}"] = server.token
     return env
@@ -207,15 +209,17 @@ def retention(env: dict[str, str]) -> dict[str, float]:
             "purge_peak_rss_mb": purge.peak_rss_mb}
 
 
-def measure(items: int, seed: int, accounts: int, work: Path) -> dict[str, Any]:
+def measure(items: int, seed: int, accounts: int, work: Path,
+            engine: str | None = None) -> dict[str, Any]:
     """Every measurement at one size; returns the result dict (the JSON contract's keys)."""
     log(f"generating a department of about {items} items (seed {seed})")
     dept = generate(items, seed=seed, accounts=accounts)
     result: dict[str, Any] = {"items": dept.items, "seed": seed, "accounts": accounts,
+                              "index_engine": engine or "whoosh",
                               "started_at": datetime.now().isoformat(timespec="seconds")}
     queries = bench_queries()
     with serving(dept) as servers:
-        env = environment(work, servers)
+        env = environment(work, servers, engine)
         run_measured(["init", "--json"], env)
         for n, (page, server) in enumerate(zip(dept.pages, servers, strict=True), 1):
             run_measured(["accounts", "add", "facebook", page.page_id, "--handle", page.page_name,
@@ -284,12 +288,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=3)
     parser.add_argument("--work", type=Path, help="working folder (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the working folder")
+    parser.add_argument("--engine", choices=("whoosh", "fts5"),
+                        help="search index engine (default: the archive's default, whoosh)")
     args = parser.parse_args(argv)
     if args.items < 50:
         parser.error("--items must be at least 50")
     work = args.work or Path(tempfile.mkdtemp(prefix="archiver-bench-"))
     try:
-        result = measure(args.items, args.seed, args.accounts, work)
+        result = measure(args.items, args.seed, args.accounts, work, args.engine)
     finally:
         if not args.keep and args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,383 @@
+"""The search index on SQLite FTS5, behind :mod:`archiver.search_index` (``index_engine = fts5``).
+
+One SQLite file, ``<index_dir>/fts5.sqlite3``, separate from the archive's database (which may be
+PostgreSQL): an FTS5 table holds the three analysed texts (rowid = item id) and a plain table,
+``docs``, the exact-match and date columns with an index per filter. WAL mode lets one writer and
+any number of readers (in any process) work at once; a writer that finds another one busy retries
+with back-off, sleeping with the injected ``sleep``.
+
+The query language is Whoosh's, parsed by Whoosh's own parser with the Whoosh engine's schema,
+so both engines read a query identically; the tree is then compiled to an FTS5 MATCH expression
+(the text part) plus SQL conditions on ``docs`` (ids, keywords, dates). What FTS5 cannot express
+(leading or inner wildcards, sloppy phrases, ranges over text) is a :class:`QueryError`.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from archiver.errors import QueryError
+from archiver.fts5_query import (
+    PRESENT_BITS,
+    CompiledQuery,
+    compile_query,
+    parse_query,
+    sql_filters,
+)
+from archiver.search_index import (
+    NO_FILTERS,
+    IndexDoc,
+    SearchFilters,
+    SearchHit,
+    SearchIndex,
+    SearchIndexError,
+    SearchResults,
+    author_key,
+    clean_text,
+)
+
+FILE_NAME = "fts5.sqlite3"
+SCHEMA_VERSION = 1
+NO_DATE_SORT_KEY = -(2**62)  # below every real date: undated items list last
+CHUNK = 500  # ids per IN (...) look-up
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_WORD = re.compile(r"\w")
+
+# tokenchars '_': Whoosh's tokenizer keeps "foo_bar" one word; FTS5 would split it.
+_TOKENIZER = "unicode61 remove_diacritics 2 tokenchars '_'"
+# Whoosh boosts text 2, history 1, author 1.5 (whoosh_index.FIELD_BOOSTS): same weights here.
+_RANK = "bm25(2.0, 1.0, 1.5)"
+_SCHEMA = [
+    """CREATE TABLE docs (
+        item_id INTEGER PRIMARY KEY, thread_id INTEGER NOT NULL, account_id INTEGER NOT NULL,
+        parent_id INTEGER, platform TEXT NOT NULL, account TEXT NOT NULL,
+        external_id TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, author_exact TEXT,
+        created_at INTEGER, created_sort INTEGER NOT NULL, first_captured_at INTEGER NOT NULL,
+        last_captured_at INTEGER NOT NULL, present INTEGER NOT NULL)""",
+    f'CREATE VIRTUAL TABLE fts USING fts5(text, history_text, author, tokenize="{_TOKENIZER}")',
+    f"INSERT INTO fts(fts, rank) VALUES ('rank', '{_RANK}')",  # noqa: S608 - constants
+    # "*" lists newest first: (created_sort DESC, rowid) is exactly that order; date filters
+    # are also put on created_sort so these serve them; thread_id makes them cover the counts.
+    "CREATE INDEX docs_created_sort ON docs(created_sort DESC, thread_id)",
+    "CREATE INDEX docs_status ON docs(status, created_sort DESC, thread_id)",
+    "CREATE INDEX docs_kind ON docs(kind, created_sort DESC, thread_id)",
+    "CREATE INDEX docs_account_id ON docs(account_id, created_sort DESC, thread_id)",
+    "CREATE INDEX docs_platform ON docs(platform)",
+    "CREATE INDEX docs_account ON docs(account)",
+    "CREATE INDEX docs_thread ON docs(thread_id)",
+    "CREATE INDEX docs_parent ON docs(parent_id)",
+    "CREATE INDEX docs_external ON docs(external_id)",
+    "CREATE INDEX docs_author ON docs(author_exact)",
+    "CREATE INDEX docs_created_at ON docs(created_at)",
+    "CREATE INDEX docs_first_captured ON docs(first_captured_at)",
+    "CREATE INDEX docs_last_captured ON docs(last_captured_at)",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+]
+_DOC_COLUMNS = (
+    "item_id, thread_id, account_id, parent_id, platform, account, external_id, kind, status, "
+    "author_exact, created_at, created_sort, first_captured_at, last_captured_at, present"
+)
+
+
+def _seconds(value: datetime) -> int:
+    # Floor, like the Whoosh engine: a range covers its end second whole and never misses.
+    return (value.astimezone(UTC) - _EPOCH) // timedelta(seconds=1)
+
+
+def _sort_key(value: datetime | None) -> int:
+    if value is None:
+        return NO_DATE_SORT_KEY
+    return (value.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
+
+
+def _doc_rows(doc: IndexDoc) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The ``docs`` row and the ``fts`` row of one doc (cleaned: SQLite stores UTF-8)."""
+    text = clean_text(doc.text or "")
+    history = clean_text(doc.history_text or "")
+    author = clean_text(doc.author or "")
+    present = sum(bit for name, bit in PRESENT_BITS.items()
+                  if _WORD.search({"text": text, "history_text": history, "author": author}[name]))
+    row = (
+        doc.item_id, doc.thread_id, doc.account_id, doc.parent_id,
+        clean_text(doc.platform).lower(), clean_text(doc.account).lower(),
+        clean_text(doc.external_id), clean_text(doc.kind).lower(), clean_text(doc.status).lower(),
+        author_key(doc.author).lower() if doc.author else None,
+        _seconds(doc.created_at) if doc.created_at is not None else None,
+        _sort_key(doc.created_at), _seconds(doc.first_captured_at),
+        _seconds(doc.last_captured_at), present,
+    )
+    return row, (doc.item_id, text, history, author)
+
+
+def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
+    message = str(exc).lower()
+    return "locked" in message or "busy" in message
+
+
+class Fts5SearchIndex(SearchIndex):
+    """:class:`SearchIndex` on one SQLite FTS5 file; open it with ``open_index(engine="fts5")``."""
+
+    def __init__(
+        self,
+        con: sqlite3.Connection,
+        path: Path,
+        *,
+        lock_timeout: float,
+        sleep: Callable[[float], None],
+        monotonic: Callable[[], float],
+    ) -> None:
+        self._con: sqlite3.Connection | None = con
+        self._path = path
+        self._lock_timeout = lock_timeout
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._guard = threading.RLock()  # one connection, used by one thread at a time
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        folder: Path,
+        *,
+        create: bool,
+        lock_timeout: float,
+        sleep: Callable[[float], None],
+        monotonic: Callable[[], float],
+    ) -> Fts5SearchIndex:
+        """Open ``<folder>/fts5.sqlite3``, creating it (under the write lock) when allowed."""
+        path = Path(folder) / FILE_NAME
+        if not path.exists():
+            if not create:
+                raise SearchIndexError(f"no search index at {folder} (run `archiver init`)")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SearchIndexError(f"cannot create search index at {folder}: {exc}") from None
+        try:
+            con = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                  timeout=max(lock_timeout, 0.0))
+        except sqlite3.Error as exc:
+            raise SearchIndexError(f"cannot open search index at {folder}: {exc}") from None
+        index = cls(con, path, lock_timeout=lock_timeout, sleep=sleep, monotonic=monotonic)
+        try:
+            index._prepare(wal=True)
+        except BaseException:
+            index.close()
+            raise
+        return index
+
+    @classmethod
+    def memory(cls) -> Fts5SearchIndex:
+        """A throwaway index in memory (same schema and query language), e.g. to test holds."""
+        con = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        index = cls(con, Path("(memory)"), lock_timeout=0.0, sleep=lambda _: None,
+                    monotonic=lambda: 0.0)
+        index._prepare(wal=False)
+        return index
+
+    def _prepare(self, *, wal: bool) -> None:
+        con = self._connection()
+        try:
+            if wal:
+                con.execute("PRAGMA journal_mode = WAL")  # persistent; readers never block
+                # The index is derived data, rebuilt from the database: NORMAL is durable enough.
+                con.execute("PRAGMA synchronous = NORMAL")
+                con.execute("PRAGMA mmap_size = 268435456")
+            con.execute("PRAGMA cache_size = -65536")
+            con.execute("PRAGMA temp_store = MEMORY")
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise SearchIndexError(f"cannot open search index at {self._path}: {exc}") from None
+        if version == 0:
+            with self._writing() as con:
+                if con.execute("PRAGMA user_version").fetchone()[0] == 0:  # lost a race?
+                    for statement in _SCHEMA:
+                        con.execute(statement)
+        elif version != SCHEMA_VERSION:
+            raise SearchIndexError(
+                f"search index at {self._path} has layout {version}, this version reads "
+                f"{SCHEMA_VERSION}: delete the file and run `archiver index rebuild`"
+            )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: BEGIN IMMEDIATE (retried while another writer holds it)."""
+        with self._guard:
+            con = self._connection()
+            deadline = self._monotonic() + self._lock_timeout
+            delay = 0.05
+            con.execute("PRAGMA busy_timeout = 0")  # we wait ourselves, with injected sleep
+            try:
+                while True:
+                    try:
+                        con.execute("BEGIN IMMEDIATE")
+                        break
+                    except sqlite3.OperationalError as exc:
+                        if not _is_lock_error(exc):
+                            raise self._write_error(exc) from None
+                    if self._monotonic() >= deadline:
+                        raise SearchIndexError(
+                            f"search index at {self._path.parent} is locked by another writer; "
+                            f"gave up after {self._lock_timeout:g}s"
+                        )
+                    self._sleep(delay)
+                    delay = min(delay * 2, 1.0)
+            finally:
+                con.execute(f"PRAGMA busy_timeout = {int(self._lock_timeout * 1000)}")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException as exc:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise self._write_error(exc) from None
+                raise
+
+    def _write_error(self, exc: sqlite3.Error) -> SearchIndexError:
+        return SearchIndexError(f"cannot write search index at {self._path.parent}: {exc}")
+
+    def add(self, docs: Iterable[IndexDoc]) -> int:
+        """Insert or replace (by item_id) every doc in one transaction; return how many."""
+        latest: dict[int, IndexDoc] = {}
+        for doc in docs:
+            latest[doc.item_id] = doc  # the last one given for an item wins
+        if not latest:
+            return 0
+        rows = [_doc_rows(doc) for doc in latest.values()]
+        with self._writing() as con:
+            existing = self._present(con, list(latest))
+            # FTS5 keeps its own copy of a row's terms: replace means delete, then insert.
+            con.executemany("DELETE FROM fts WHERE rowid = ?", [(i,) for i in existing])
+            marks = ", ".join("?" * 15)
+            insert = f"INSERT OR REPLACE INTO docs ({_DOC_COLUMNS}) VALUES ({marks})"  # noqa: S608
+            con.executemany(insert, [row for row, _ in rows])
+            con.executemany("INSERT INTO fts (rowid, text, history_text, author) "
+                            "VALUES (?, ?, ?, ?)", [fts for _, fts in rows])
+        return len(rows)
+
+    @staticmethod
+    def _present(con: sqlite3.Connection, ids: list[int]) -> list[int]:
+        found: list[int] = []
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            found.extend(i for (i,) in con.execute(
+                f"SELECT item_id FROM docs WHERE item_id IN ({marks})", chunk))  # noqa: S608
+        return found
+
+    def delete(self, item_ids: Iterable[int]) -> int:
+        """Remove these items in one transaction; return how many were in the index."""
+        wanted = sorted(set(item_ids))
+        if not wanted:
+            return 0
+        with self._writing() as con:
+            existing = self._present(con, wanted)
+            con.executemany("DELETE FROM fts WHERE rowid = ?", [(i,) for i in existing])
+            con.executemany("DELETE FROM docs WHERE item_id = ?", [(i,) for i in existing])
+        return len(existing)
+
+    def clear(self) -> None:
+        """Remove every item: drop and re-create the tables (instant, unlike row deletes)."""
+        with self._writing() as con:
+            con.execute("DROP TABLE IF EXISTS fts")
+            con.execute("DROP TABLE IF EXISTS docs")
+            for statement in _SCHEMA:
+                con.execute(statement)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """How many items are in the index."""
+        with self._guard:
+            return int(self._connection().execute("SELECT count(*) FROM docs").fetchone()[0])
+
+    def search(
+        self,
+        query: str,
+        filters: SearchFilters = NO_FILTERS,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> SearchResults:
+        """Items matching ``query`` and ``filters``; see :class:`SearchIndex.search`."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        parsed = parse_query(query)
+        compiled = compile_query(parsed.tree, query) if parsed.tree is not None else None
+        where, params = sql_filters(filters)
+        with self._guard:
+            con = self._connection()
+            try:
+                return self._search(con, parsed, compiled, where, params, limit, offset, query)
+            except sqlite3.OperationalError as exc:
+                # Only a MATCH expression we built can fail here: report it, do not crash.
+                if "fts5" in str(exc) or "MATCH" in str(exc):
+                    raise QueryError(f"search query cannot run on the fts5 index: {exc}") from None
+                raise SearchIndexError(f"cannot read search index at {self._path.parent}: "
+                                       f"{exc}") from None
+
+    def _search(self, con: sqlite3.Connection, parsed: Any, compiled: CompiledQuery | None,
+                where: list[str], params: list[Any], limit: int, offset: int,
+                query: str) -> SearchResults:
+        if compiled is None:  # "*" or empty: everything, newest first
+            source, args, order = "docs d", [], "d.created_sort DESC, d.item_id"
+        else:
+            cond, cond_args = compiled.sql_condition()
+            where, params = [*where, cond], [*params, *cond_args]
+            if compiled.match is not None:
+                # CROSS JOIN: FTS5 drives, docs is looked up by rowid (the planner may not know).
+                source = "fts CROSS JOIN docs d ON d.item_id = fts.rowid"
+                where, params = ["fts MATCH ?", *where], [compiled.match, *params]
+                order = "fts.rank, d.item_id"
+            else:
+                source, order = "docs d", "d.item_id"
+            args = []
+        clause = " AND ".join(where) or "1"
+        base = f"FROM {source} WHERE {clause}"  # noqa: S608 - fragments are ours, values bound
+        total, threads = con.execute(
+            f"SELECT count(*), count(DISTINCT d.thread_id) {base}", [*args, *params]).fetchone()
+        page: list[tuple[int, int]] = []
+        if limit and offset < total:
+            page = con.execute(f"SELECT d.item_id, d.thread_id {base} ORDER BY {order} "
+                               "LIMIT ? OFFSET ?", [*args, *params, limit, offset]).fetchall()
+        in_current = {item_id for item_id, _ in page}
+        if page and compiled is not None and parsed.mentions_history:
+            in_current = self._current_matches(con, parsed, query, [i for i, _ in page])
+        hits = [SearchHit(item_id=i, thread_id=t, matched_history_only=i not in in_current)
+                for i, t in page]
+        return SearchResults(total=int(total), hits=hits, threads=int(threads))
+
+    @staticmethod
+    def _current_matches(con: sqlite3.Connection, parsed: Any, query: str,
+                         ids: list[int]) -> set[int]:
+        """Which of ``ids`` the query matches with earlier versions' text left out."""
+        current = compile_query(parsed.current_only(), query)
+        cond, args = current.sql_condition(include_match=True)
+        marks = ", ".join("?" * len(ids))
+        sql = f"SELECT d.item_id FROM docs d WHERE d.item_id IN ({marks}) AND {cond}"  # noqa: S608
+        return {i for (i,) in con.execute(sql, [*ids, *args])}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._con is None:
+            raise SearchIndexError(f"search index at {self._path.parent} is closed")
+        return self._con
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        with self._guard:
+            if self._con is not None:
+                self._con.close()
+                self._con = None

@@ -1,0 +1,333 @@
+"""Whoosh query syntax, compiled for the FTS5 index: an FTS5 MATCH expression plus SQL conditions.
+
+The query is parsed by Whoosh's own parser with the Whoosh engine's schema and default fields,
+so ``traffic``, ``"road closed"``, ``offic*``, ``author:jane``, ``status:removed``,
+``item_id:[2 TO 9]``, ``NOT x`` mean exactly what they mean on the Whoosh engine. The tree is
+then compiled: leaves on the three text fields become FTS5 phrases (Whoosh has already
+lower-cased and accent-folded each word; FTS5 re-tokenizes it the same way), leaves on id,
+keyword and date fields become SQL on the ``docs`` table (alias ``d``). A conjunction keeps its
+text part in one MATCH expression so FTS5 can rank it; an OR mixing text and SQL leaves falls back
+to ``d.item_id IN (SELECT rowid FROM fts WHERE fts MATCH ?)``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from whoosh import qparser, query
+
+from archiver.errors import QueryError
+from archiver.search_index import SearchFilters, author_key, check_balanced, clean_text, echo_query
+from archiver.whoosh_index import DEFAULT_FIELDS, FIELD_BOOSTS, build_schema
+
+TEXT_FIELDS = ("text", "history_text", "author")
+KEY_FIELDS = ("platform", "account", "external_id", "kind", "status", "author_exact")
+NUMBER_FIELDS = ("item_id", "thread_id", "account_id", "parent_id", "created_at",
+                 "first_captured_at", "last_captured_at")
+# Bits of docs.present: which text fields hold at least one word (for ``text:*``).
+PRESENT_BITS = {"text": 1, "history_text": 2, "author": 4}
+_SCHEMA = build_schema()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_IN_FTS = "d.item_id IN (SELECT rowid FROM fts WHERE fts MATCH ?)"
+
+Condition = tuple[str, tuple[Any, ...]]
+
+
+def _unsupported(text: str, what: str) -> QueryError:
+    return QueryError(f"search query {echo_query(text)}: {what} is not supported by the fts5 index")
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A query parsed by Whoosh; ``tree`` is None for ``*``/empty (match everything)."""
+
+    tree: query.Query | None
+
+    @property
+    def mentions_history(self) -> bool:
+        """True when some leaf searches earlier versions' text."""
+        return self.tree is not None and _mentions_history(self.tree)
+
+    def current_only(self) -> query.Query:
+        """The same query with history_text leaves pointed at the current text."""
+        assert self.tree is not None
+
+        def retarget(leaf: query.Query) -> query.Query:
+            if getattr(leaf, "fieldname", None) == "history_text":
+                leaf = copy.copy(leaf)
+                leaf.fieldname = "text"  # type: ignore[attr-defined]
+            return leaf
+
+        return self.tree.accept(retarget)
+
+
+def _mentions_history(node: query.Query) -> bool:
+    if getattr(node, "fieldname", None) == "history_text":
+        return True
+    return any(_mentions_history(child) for child in node.children())
+
+
+def _errors(node: query.Query) -> list[str]:
+    found = []
+    error = getattr(node, "error", None)
+    if error:
+        found.append(str(error).replace("\n", " "))
+    for child in node.children():
+        found.extend(_errors(child))
+    return found
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Parse ``text`` exactly as the Whoosh engine does; QueryError (one line) when malformed."""
+    text = clean_text(text).strip()
+    if text in ("", "*"):
+        return ParsedQuery(None)
+    check_balanced(text)
+    parser = qparser.MultifieldParser(list(DEFAULT_FIELDS), _SCHEMA, fieldboosts=FIELD_BOOSTS)
+    parser.add_plugin(qparser.GtLtPlugin())
+    try:
+        parsed = parser.parse(text)
+    except Exception as exc:  # any parser failure comes from the user's query
+        message = str(exc).replace("\n", " ")
+        raise QueryError(f"cannot parse search query {echo_query(text)}: {message}") from None
+    errors = _errors(parsed)
+    if errors:
+        raise QueryError(f"cannot parse search query {echo_query(text)}: {errors[0]}")
+    return ParsedQuery(parsed)
+
+
+def fts_string(text: str) -> str:
+    """``text`` as an FTS5 string (a phrase of whatever tokens FTS5 finds in it)."""
+    return '"' + text.replace("\x00", " ").replace('"', '""') + '"'
+
+
+def _columns(fields: set[str]) -> str:
+    if fields == set(TEXT_FIELDS):
+        return ""  # every column: no filter
+    return "{" + " ".join(f for f in TEXT_FIELDS if f in fields) + "} : "
+
+
+@dataclass
+class _Part:
+    """A compiled subtree: ``fts`` AND NOT each of ``neg`` (both FTS5) AND every ``sql``."""
+
+    fts: str | None = None
+    neg: list[str] = field(default_factory=list)
+    sql: list[Condition] = field(default_factory=list)
+
+    def as_fts(self) -> str | None:
+        """The whole part as one FTS5 expression, when it has no SQL and a positive text part."""
+        if self.sql or self.fts is None:
+            return None
+        return _fold(self.fts, self.neg)
+
+    def as_sql(self) -> Condition:
+        """The whole part as one SQL condition."""
+        conds = list(self.sql)
+        if self.fts is not None:
+            conds.insert(0, (_IN_FTS, (_fold(self.fts, self.neg),)))
+        else:
+            conds[:0] = [(f"NOT {_IN_FTS}", (n,)) for n in self.neg]
+        return _and(conds)
+
+
+def _fold(fts: str, neg: list[str]) -> str:
+    for n in neg:
+        fts = f"({fts}) NOT ({n})"
+    return fts
+
+
+def _and(conds: list[Condition]) -> Condition:
+    if not conds:
+        return ("1", ())
+    if len(conds) == 1:
+        return conds[0]
+    args = tuple(a for _, values in conds for a in values)
+    return ("(" + " AND ".join(c for c, _ in conds) + ")", args)
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    """``match`` (an FTS5 expression, or None) AND ``conditions`` (SQL on ``docs d``)."""
+
+    match: str | None
+    conditions: tuple[Condition, ...]
+
+    def sql_condition(self, *, include_match: bool = False) -> tuple[str, list[Any]]:
+        """The SQL part as one condition; with ``include_match`` the MATCH folded in too."""
+        conds = list(self.conditions)
+        if include_match and self.match is not None:
+            conds.insert(0, (_IN_FTS, (self.match,)))
+        sql, args = _and(conds)
+        return sql, list(args)
+
+
+def compile_query(tree: query.Query, text: str) -> CompiledQuery:
+    """Compile a parsed tree; ``text`` (the user's query) is only quoted in errors."""
+    part = _Compiler(text).compile(tree)
+    if part.fts is not None:
+        return CompiledQuery(_fold(part.fts, part.neg), tuple(part.sql))
+    negs = [(f"NOT {_IN_FTS}", (n,)) for n in part.neg]
+    return CompiledQuery(None, tuple(negs + part.sql))
+
+
+class _Compiler:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def compile(self, node: query.Query) -> _Part:
+        kind = type(node)
+        if node is query.NullQuery:
+            return _Part(sql=[("0", ())])
+        if kind in (query.And, query.Require):
+            return self._all([self.compile(c) for c in node.children()])
+        if kind is query.AndNot:
+            return self._all([self.compile(node.a), self._not(node.b)])
+        if kind is query.AndMaybe:
+            return self.compile(node.a)  # the optional side only changes Whoosh's scores
+        if kind in (query.Or, query.DisjunctionMax):
+            return self._any(list(node.children()))
+        if kind is query.Not:
+            return self._not(node.query)
+        if kind is query.Every:
+            return self._every(node.fieldname)
+        fieldname = getattr(node, "fieldname", None)
+        if fieldname in TEXT_FIELDS:
+            return _Part(fts=_columns({fieldname}) + self._text_leaf(node))
+        if fieldname in KEY_FIELDS or fieldname in NUMBER_FIELDS:
+            return _Part(sql=[self._sql_leaf(node, fieldname)])
+        raise _unsupported(self.text, f"{kind.__name__} on {fieldname or 'no field'}")
+
+    def _all(self, parts: list[_Part]) -> _Part:
+        if not parts:
+            return _Part(sql=[("0", ())])
+        texts = [p.fts for p in parts if p.fts is not None]
+        fts = " AND ".join(f"({t})" for t in texts) if len(texts) > 1 else (texts or [None])[0]
+        return _Part(fts=fts, neg=[n for p in parts for n in p.neg],
+                     sql=[c for p in parts for c in p.sql])
+
+    def _any(self, children: list[query.Query]) -> _Part:
+        if not children:
+            return _Part(sql=[("0", ())])
+        same = self._same_leaf_over_fields(children)
+        if same is not None:
+            return same
+        parts = [self.compile(c) for c in children]
+        texts = [p.as_fts() for p in parts]
+        if all(t is not None for t in texts):
+            return _Part(fts=" OR ".join(f"({t})" for t in texts))
+        conds = [p.as_sql() for p in parts]
+        sql = "(" + " OR ".join(c for c, _ in conds) + ")"
+        return _Part(sql=[(sql, tuple(a for _, args in conds for a in args))])
+
+    def _same_leaf_over_fields(self, children: list[query.Query]) -> _Part | None:
+        """``word`` becomes Or(text:word, history_text:word, author:word): one FTS5 phrase
+        over those columns, so bm25 weighs the columns together as Whoosh's boosts do."""
+        first = children[0]
+        if type(first) not in (query.Term, query.Phrase, query.Prefix):
+            return None
+        fields = set()
+        for child in children:
+            if type(child) is not type(first) or child.fieldname not in TEXT_FIELDS:
+                return None
+            if self._text_leaf(child) != self._text_leaf(first):
+                return None
+            fields.add(child.fieldname)
+        return _Part(fts=_columns(fields) + self._text_leaf(first))
+
+    def _not(self, node: query.Query) -> _Part:
+        part = self.compile(node)
+        text = part.as_fts()
+        if text is not None:
+            return _Part(neg=[text])
+        sql, args = part.as_sql()
+        return _Part(sql=[(f"NOT {sql}", args)])
+
+    def _every(self, fieldname: str | None) -> _Part:
+        if not fieldname:
+            return _Part(sql=[("1", ())])
+        if fieldname in TEXT_FIELDS:
+            return _Part(sql=[(f"(d.present & {PRESENT_BITS[fieldname]}) != 0", ())])
+        if fieldname in KEY_FIELDS or fieldname in NUMBER_FIELDS:
+            return _Part(sql=[(f"d.{fieldname} IS NOT NULL", ())])
+        raise _unsupported(self.text, f"{fieldname}:*")
+
+    def _text_leaf(self, node: query.Query) -> str:
+        kind = type(node)
+        if kind is query.Term:
+            return fts_string(str(node.text))
+        if kind is query.Phrase:
+            if node.slop > 1:
+                raise _unsupported(self.text, "a phrase with slop (~N)")
+            return fts_string(" ".join(str(w) for w in node.words))
+        if kind is query.Prefix:
+            if not node.text:
+                raise _unsupported(self.text, "an empty prefix")
+            return fts_string(str(node.text)) + " *"
+        if kind is query.Wildcard:
+            raise _unsupported(self.text, "a wildcard other than a trailing '*'")
+        raise _unsupported(self.text, f"{kind.__name__} on {node.fieldname}")
+
+    def _sql_leaf(self, node: query.Query, name: str) -> Condition:
+        column = f"d.{name}"
+        kind = type(node)
+        numeric = name in NUMBER_FIELDS
+        if kind is query.Term:
+            value = node.text
+            if numeric and isinstance(value, bytes):
+                value = _SCHEMA[name].from_bytes(value)
+            return (f"{column} = ?", (value,))
+        ranged = kind in (query.NumericRange, query.TermRange)
+        if ranged and numeric == (kind is query.NumericRange):
+            conds: list[Condition] = []
+            if node.start is not None:
+                conds.append((f"{column} {'>' if node.startexcl else '>='} ?", (node.start,)))
+            if node.end is not None:
+                conds.append((f"{column} {'<' if node.endexcl else '<='} ?", (node.end,)))
+            return _and(conds) if conds else (f"{column} IS NOT NULL", ())
+        if not numeric and kind is query.Prefix:
+            literal = "".join("[" + c + "]" if c in "[*?" else c for c in str(node.text))
+            return (f"{column} GLOB ?", (literal + "*",))
+        if not numeric and kind is query.Wildcard:  # Whoosh's * and ? are GLOB's too
+            pattern = "".join("[[]" if c == "[" else c for c in str(node.text))
+            return (f"{column} GLOB ?", (pattern,))
+        raise _unsupported(self.text, f"{kind.__name__} on {name}")
+
+
+def _seconds(value: datetime) -> int:
+    return (value.astimezone(UTC) - _EPOCH) // timedelta(seconds=1)
+
+
+def sql_filters(filters: SearchFilters) -> tuple[list[str], list[Any]]:
+    """SQL conditions on ``docs d`` for ``filters``, exactly as the Whoosh engine applies them."""
+    where: list[str] = []
+    args: list[Any] = []
+    if filters.account_id is not None:
+        where.append("d.account_id = ?")
+        args.append(filters.account_id)
+    for name in ("platform", "kind", "status"):
+        value = getattr(filters, name)
+        if value is not None:
+            where.append(f"d.{name} = ?")
+            args.append(clean_text(value).lower())
+    if filters.author is not None:
+        where.append("d.author_exact = ?")
+        args.append(author_key(filters.author).lower())
+    # The same bounds on created_sort (microseconds) too: that column leads the indexes.
+    if filters.since is not None:
+        where.append("d.created_at >= ? AND d.created_sort >= ?")
+        args += [_seconds(filters.since), _seconds(filters.since) * 1_000_000]
+    if filters.until is not None:
+        where.append("d.created_at <= ? AND d.created_sort < ?")
+        args += [_seconds(filters.until), (_seconds(filters.until) + 1) * 1_000_000]
+    # The captured span [first, last] overlaps [captured_since, captured_until].
+    if filters.captured_until is not None:
+        where.append("d.first_captured_at <= ?")
+        args.append(_seconds(filters.captured_until))
+    if filters.captured_since is not None:
+        where.append("d.last_captured_at >= ?")
+        args.append(_seconds(filters.captured_since))
+    return where, args

@@ -18,10 +18,9 @@ production of the prefix ran meanwhile: numbers are continuous and never reused.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
-import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from archiver.exports.package import ExportResult, ProgressCallback, finish_expo
 from archiver.exports.redaction import NO_REDACTION
 from archiver.exports.render_pdf import render_item_pdf
 from archiver.exports.selection import Scope, iter_threads, resolve_item_ids, thread_roots
-from archiver.exports.zipout import check_output, pending_file, zip_folder
+from archiver.exports.zipout import HashingZip, check_output, pending_file
 from archiver.models import BatesCounter
 
 PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
@@ -69,12 +68,8 @@ def next_bates(session: Session, prefix: str) -> int:
     return 1 if counter is None else counter.next_number
 
 
-def _hashes(path: Path) -> dict[str, str]:
-    hashers = {n: hashlib.new(n) for n in ("md5", "sha1", "sha256")}
-    data = path.read_bytes()
-    for h in hashers.values():
-        h.update(data)
-    return {n: h.hexdigest() for n, h in hashers.items()}
+def _hashes(data: bytes) -> dict[str, str]:
+    return {n: hashlib.new(n, data).hexdigest() for n in ("md5", "sha1", "sha256")}
 
 
 def export_production(archive: Archive, scope: Scope, options: ProductionOptions,
@@ -95,93 +90,97 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
     number = first
     pages = 0
     families = 0
-    with tempfile.TemporaryDirectory(prefix=".archiver-production-", dir=out.parent) as work:
-        root_dir = Path(work) / "production"
-        root_dir.mkdir()
-        custody_dir = root_dir / "CUSTODY"
-        custody_dir.mkdir()
-        with open_text(root_dir / f"{prefix}.dat") as dat_fh, \
-                open_text(root_dir / f"{prefix}.opt") as opt_fh, \
-                open_text(custody_dir / "versions.csv") as cv_fh, \
-                open_text(custody_dir / "events.csv") as ce_fh:
-            dat = DatWriter(dat_fh)
-            opt = OptWriter(opt_fh, VOLUME)
-            custody = CustodyWriter(cv_fh, ce_fh)
-            for thread in iter_threads(archive, roots, set(matched), NO_REDACTION):
-                family_first = number
-                family_last = number + len(thread.items) - 1
-                numbers = {item.item_id: family_first + i for i, item in enumerate(thread.items)}
-                family: list[tuple[str, Any]] = []
-                for item in thread.items:
-                    n = numbers[item.item_id]
-                    key = bates(prefix, n)
-                    folder = f"{(n - first) // PER_FOLDER + 1:04d}"
-                    pages += _write_item(archive, root_dir, item, key, folder, dat, opt,
-                                         bates(prefix, family_first), bates(prefix, family_last),
-                                         bates(prefix, numbers[item.parent_id])
-                                         if item.parent_id in numbers else "")
-                    family.append((key, item))
+    # Everything goes straight into the ZIP (hashed as written, for the manifest); only the
+    # load files and custody reports, a handful of files, are spooled in a temporary folder.
+    with tempfile.TemporaryDirectory(prefix=".archiver-production-", dir=out.parent) as work, \
+            pending_file(out) as temp:
+        spool = Path(work)
+        sink = HashingZip(temp, f"{prefix}-production", ("sha256",))
+        try:
+            with open_text(spool / "dat") as dat_fh, open_text(spool / "opt") as opt_fh, \
+                    open_text(spool / "versions") as cv_fh, open_text(spool / "events") as ce_fh:
+                dat = DatWriter(dat_fh)
+                opt = OptWriter(opt_fh, VOLUME)
+                custody = CustodyWriter(cv_fh, ce_fh)
                 with archive.sessions() as s:
-                    custody.family(s, family)
-                number = family_last + 1
-                families += 1
-                if progress:
-                    progress(len(thread.items))
-        _write_manifest(root_dir)
+                    for thread in iter_threads(archive, roots, set(matched), NO_REDACTION):
+                        family_first = number
+                        family_last = number + len(thread.items) - 1
+                        numbers = {item.item_id: family_first + i
+                                   for i, item in enumerate(thread.items)}
+                        family: list[tuple[str, Any]] = []
+                        for item in thread.items:
+                            n = numbers[item.item_id]
+                            key = bates(prefix, n)
+                            folder = f"{(n - first) // PER_FOLDER + 1:04d}"
+                            pages += _write_item(
+                                archive, sink, item, key, folder, dat, opt,
+                                bates(prefix, family_first), bates(prefix, family_last),
+                                bates(prefix, numbers[item.parent_id])
+                                if item.parent_id in numbers else "")
+                            family.append((key, item))
+                        custody.family(s, family)
+                        s.expunge_all()  # keep the session's identity map from growing
+                        number = family_last + 1
+                        families += 1
+                        if progress:
+                            progress(len(thread.items))
+            for spooled, name in (("dat", f"{prefix}.dat"), ("opt", f"{prefix}.opt"),
+                                  ("versions", "CUSTODY/versions.csv"),
+                                  ("events", "CUSTODY/events.csv")):
+                sink.write_file(name, spool / spooled)
+            sink.write_manifest("MANIFEST-SHA256.txt", "sha256")
+            sink.close()
+        except BaseException:
+            sink.abort()
+            raise
         last = number - 1
-        with pending_file(out) as temp:
-            zip_folder(root_dir, temp, f"{prefix}-production")
-            shutil.rmtree(root_dir)
 
-            def advance(session: Session, export: Any) -> None:
-                counter = session.get(BatesCounter, prefix, with_for_update=True)
-                current = 1 if counter is None else counter.next_number
-                if current != first:
-                    raise ArchiverError(f"another production with prefix {prefix} was made "
-                                        "meanwhile: run this one again")
-                if counter is None:
-                    session.add(BatesCounter(prefix=prefix, next_number=last + 1))
-                else:
-                    counter.next_number = last + 1
-                session.flush()
-
-            try:
-                export_id, sha, size = finish_export(
-                    archive, temp=temp, out=out, force=options.force, kind="production",
-                    actor=options.actor,
-                    details={"scope": scope.describe(), "bates_prefix": prefix,
-                             "bates_first": bates(prefix, first),
-                             "bates_last": bates(prefix, last), "items": last - first + 1,
-                             "families": families, "pages": pages},
-                    row={"query": scope.query, "filters": scope.describe(),
-                         "hold_name": scope.hold, "item_count": last - first + 1,
-                         "bates_prefix": prefix, "bates_first": first, "bates_last": last},
-                    extra=advance,
-                )
-            except IntegrityError:
+        def advance(session: Session, export: Any) -> None:
+            counter = session.get(BatesCounter, prefix, with_for_update=True)
+            current = 1 if counter is None else counter.next_number
+            if current != first:
                 raise ArchiverError(f"another production with prefix {prefix} was made "
-                                    "meanwhile: run this one again") from None
+                                    "meanwhile: run this one again")
+            if counter is None:
+                session.add(BatesCounter(prefix=prefix, next_number=last + 1))
+            else:
+                counter.next_number = last + 1
+            session.flush()
+
+        try:
+            export_id, sha, size = finish_export(
+                archive, temp=temp, out=out, force=options.force, kind="production",
+                actor=options.actor,
+                details={"scope": scope.describe(), "bates_prefix": prefix,
+                         "bates_first": bates(prefix, first),
+                         "bates_last": bates(prefix, last), "items": last - first + 1,
+                         "families": families, "pages": pages},
+                row={"query": scope.query, "filters": scope.describe(),
+                     "hold_name": scope.hold, "item_count": last - first + 1,
+                     "bates_prefix": prefix, "bates_first": first, "bates_last": last},
+                extra=advance,
+            )
+        except IntegrityError:
+            raise ArchiverError(f"another production with prefix {prefix} was made "
+                                "meanwhile: run this one again") from None
     return ExportResult(export_id=export_id, kind="production", path=out, sha256=sha, size=size,
                         items=last - first + 1, threads=families, pages=pages,
                         bates_first=bates(prefix, first), bates_last=bates(prefix, last))
 
 
-def _write_item(archive: Archive, root_dir: Path, item: Any, key: str, folder: str,
+def _write_item(archive: Archive, sink: HashingZip, item: Any, key: str, folder: str,
                 dat: DatWriter, opt: OptWriter, beg_attach: str, end_attach: str,
                 parent: str) -> int:
-    for sub in ("NATIVES", "TEXT", "IMAGES"):
-        (root_dir / sub / folder).mkdir(parents=True, exist_ok=True)
-    native = root_dir / "NATIVES" / folder / f"{key}.json"
-    native.write_bytes(native_record(item, archive.store, NO_REDACTION, []))
+    native = native_record(item, archive.store, NO_REDACTION, [])
+    sink.write(f"NATIVES/{folder}/{key}.json", native)
     for media in media_files(item, archive.store):
-        media_dir = root_dir / "NATIVES" / folder / f"{key}_media"
-        media_dir.mkdir(exist_ok=True)
-        with archive.store.open(media.sha256) as src, (media_dir / media.name).open("wb") as dst:
-            shutil.copyfileobj(src, dst)
-    (root_dir / "TEXT" / folder / f"{key}.txt").write_text(extracted_text(item),
-                                                           encoding="utf-8")
-    image = load_path("IMAGES", folder, f"{key}.pdf")
-    pages = render_item_pdf(root_dir / "IMAGES" / folder / f"{key}.pdf", item, key)
+        with archive.store.open(media.sha256) as src:
+            sink.write_stream(f"NATIVES/{folder}/{key}_media/{media.name}", src)
+    sink.write(f"TEXT/{folder}/{key}.txt", extracted_text(item))
+    image = io.BytesIO()
+    pages = render_item_pdf(image, item, key)
+    sink.write(f"IMAGES/{folder}/{key}.pdf", image.getvalue())
     hashes = _hashes(native)
     current = item.current
     dat.row({
@@ -194,24 +193,8 @@ def _write_item(archive: Archive, root_dir: Path, item: Any, key: str, folder: s
         "NATIVEPATH": load_path("NATIVES", folder, f"{key}.json"),
         "TEXTPATH": load_path("TEXT", folder, f"{key}.txt"),
     })
-    opt.document(key, image, pages)
+    opt.document(key, load_path("IMAGES", folder, f"{key}.pdf"), pages)
     return pages
-
-
-def _walk(root_dir: Path) -> Iterator[Path]:
-    yield from sorted(p for p in root_dir.rglob("*") if p.is_file())
-
-
-def _write_manifest(root_dir: Path) -> None:
-    """``MANIFEST-SHA256.txt``: ``sha256  path`` for every file of the production."""
-    paths = list(_walk(root_dir))
-    with (root_dir / "MANIFEST-SHA256.txt").open("w", encoding="utf-8", newline="\n") as out:
-        for path in paths:
-            digest = hashlib.sha256()
-            with path.open("rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    digest.update(chunk)
-            out.write(f"{digest.hexdigest()}  {path.relative_to(root_dir).as_posix()}\n")
 
 
 def produced_numbers(session: Session, prefix: str) -> int:

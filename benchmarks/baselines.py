@@ -43,6 +43,20 @@ def sha256_mb_per_s(blobs: Iterable[bytes]) -> float:
     return total / 1e6 / seconds if seconds else 0.0
 
 
+def sha256_files_mb_per_s(folder: Path) -> float:
+    """MB/s of reading every blob file from disk and hashing it, one after another: the floor
+    for a verify that must read small files (page cache as it is after the run)."""
+    files = [p for p in folder.rglob("*") if p.is_file() and len(p.name) == 64]
+    total = 0
+    started = time.perf_counter()
+    for path in files:
+        data = path.read_bytes()
+        total += len(data)
+        hashlib.sha256(data).hexdigest()
+    seconds = time.perf_counter() - started
+    return total / 1e6 / seconds if seconds else 0.0
+
+
 class Fts5:
     """The search floor: SQLite FTS5 with the same documents and filter columns."""
 

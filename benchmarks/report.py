@@ -27,6 +27,8 @@ ROWS = [
     ("verify_mb_per_s", "verify MB/s", ""),
     ("sha256_mb_per_s", "sha256 MB/s (floor)", ""),
     ("ratio_verify_to_sha256", "verify / sha256", ">= 0.5"),
+    ("verify_blobs_mb_per_s", "verify, blob phase only, MB/s", ""),
+    ("sha256_files_mb_per_s", "read files + sha256 MB/s (I/O floor)", ""),
     ("sqlite_insert_rows_per_s", "sqlite3 executemany rows/s (floor)", ""),
     ("export_open_records_s", "open-records package (<=10k items), s", "< 30"),
     ("export_open_records_peak_rss_mb", "open-records peak RSS MB", "< 300"),

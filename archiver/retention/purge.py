@@ -56,7 +56,7 @@ from archiver.retention.tombstones import tombstone_payload
 BATCH = 2000
 # Blob deletes are file-system or network round trips (a local delete also syncs its folder);
 # run concurrently they overlap their waits, and a local disk commits their syncs together.
-DELETE_THREADS = 8
+DELETE_THREADS = 16
 Checkpoint = Callable[[str, int], None]
 
 

@@ -89,11 +89,13 @@ def export() -> None:
 @click.option("--organization", envvar="ARCHIVER_ORGANIZATION",
               help="Source-Organization for bag-info.txt (or ARCHIVER_ORGANIZATION).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--validate/--no-validate", default=True, show_default=True,
+              help="Validate the finished bag with bagit-python (re-hashes the payload).")
 @JSON_OPTION
 def open_records(request_id: str, query: str | None, items: tuple[int, ...], out: Path,
                  redact: bool, rules_file: Path | None, redact_items: tuple[str, ...],
-                 pdf: bool, organization: str | None, force: bool, as_json: bool,
-                 **filters: Any) -> None:
+                 pdf: bool, organization: str | None, force: bool, validate: bool,
+                 as_json: bool, **filters: Any) -> None:
     """A BagIt ZIP for one open-records request."""
     from archiver.exports.open_records import OpenRecordsOptions, export_open_records
     from archiver.exports.redaction import Redactor, load_rules, parse_item_redactions
@@ -106,7 +108,7 @@ def open_records(request_id: str, query: str | None, items: tuple[int, ...], out
         scope = _scope(archive, query, items, None, filters)
         options = OpenRecordsOptions(request_id=request_id, out=out, actor=actor(),
                                      redactor=redactor, force=force, pdf=pdf,
-                                     organization=organization)
+                                     organization=organization, validate=validate)
         update, close = progress_bar(not as_json, f"request {request_id}")
         try:
             result = export_open_records(archive, scope, options, progress=update)

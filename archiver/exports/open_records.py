@@ -25,7 +25,7 @@ from typing import Any
 
 from archiver.archive import Archive
 from archiver.errors import ArchiverError
-from archiver.exports.bagzip import CHECKSUMS, BagZip, check_bag_zip
+from archiver.exports.bagzip import CHECKSUMS, BagZip, check_bag_zip, validate_with_bagit
 from archiver.exports.natives import iso, media_files, native_record
 from archiver.exports.package import ExportResult, ProgressCallback, csv_safe, finish_export
 from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
@@ -57,6 +57,8 @@ class OpenRecordsOptions:
     force: bool = False
     pdf: bool = True
     organization: str | None = None
+    # Full validation with bagit-python (the reference implementation) before delivery.
+    validate: bool = True
 
 
 @dataclass
@@ -127,6 +129,8 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
             bag.abort()
             raise
         check_bag_zip(temp, root)
+        if options.validate:
+            validate_with_bagit(temp, root)
 
         def remember(session: Any, export: Any) -> None:
             req = get_request(session, options.request_id)

@@ -85,6 +85,22 @@ class BlobStore(ABC):
         batch durable at once (capture writes hundreds of small payloads per transaction)."""
         return [self.put(data, media_type=media_type) for data in blobs]
 
+    def delete_many(self, hashes: Sequence[str]) -> dict[str, Exception | None]:
+        """Delete several blobs; for each, None or the error :meth:`delete` raised for it
+        (:class:`BlobNotFound`, :class:`BlobLocked`, :class:`StoreError`). Deletes are round
+        trips, so they overlap on a few threads; stores override this to batch them."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(sha: str) -> Exception | None:
+            try:
+                self.delete(sha)
+            except StoreError as exc:
+                return exc
+            return None
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            return dict(zip(hashes, pool.map(one, hashes), strict=True))
+
     @abstractmethod
     def put_file(self, path: Path, *, media_type: str | None = None) -> tuple[str, int]:
         """Stream the file at ``path`` into the store; return ``(sha256, size)``."""

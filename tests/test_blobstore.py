@@ -215,6 +215,17 @@ def test_legal_hold_blocks_delete_until_released(
     assert not store.exists(digest)
 
 
+def test_delete_many_reports_each_blob(store: BlobStore) -> None:
+    gone, held, kept = store.put(b"to destroy"), store.put(b"under hold"), store.put(b"other")
+    store.set_legal_hold(held, True)
+    missing = sha(b"never stored")
+    outcome = store.delete_many([gone, held, missing])
+    assert outcome[gone] is None
+    assert isinstance(outcome[held], BlobLocked)
+    assert isinstance(outcome[missing], BlobNotFound)
+    assert not store.exists(gone) and store.exists(held) and store.exists(kept)
+
+
 def test_legal_hold_on_missing_blob(store: BlobStore) -> None:
     with pytest.raises(BlobNotFound):
         store.set_legal_hold(sha(b"nothing"), True)

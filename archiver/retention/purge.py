@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -54,9 +53,6 @@ from archiver.retention.schedule import Schedule
 from archiver.retention.tombstones import tombstone_payload
 
 BATCH = 2000
-# Blob deletes are file-system or network round trips (a local delete also syncs its folder);
-# run concurrently they overlap their waits, and a local disk commits their syncs together.
-DELETE_THREADS = 16
 Checkpoint = Callable[[str, int], None]
 
 
@@ -278,14 +274,14 @@ def _delete_blobs(archive: Archive, disposition_id: int, step: Checkpoint) -> No
             step("blobs", len(hashes))
 
 
-def _delete_one(archive: Archive, sha: str) -> tuple[str, str | None]:
-    try:
-        archive.store.delete(sha)
+def _outcome(error: Exception | None) -> tuple[str, str | None]:
+    if error is None:
         return "deleted", None
-    except BlobNotFound:
+    if isinstance(error, BlobNotFound):
         return "deleted", "already gone"
-    except BlobLocked as exc:
-        return "locked", str(exc)
+    if isinstance(error, BlobLocked):
+        return "locked", str(error)
+    raise error  # the store failed: stop, the purge resumes from here when run again
 
 
 def _delete_some(archive: Archive, disposition_id: int, hashes: list[str],
@@ -293,9 +289,8 @@ def _delete_some(archive: Archive, disposition_id: int, hashes: list[str],
     outcome: dict[str, tuple[str, str | None]] = {
         sha: ("kept", "still used by a record that is kept") for sha in hashes if sha in used}
     doomed = [sha for sha in hashes if sha not in used]
-    with ThreadPoolExecutor(max_workers=DELETE_THREADS) as pool:
-        outcome.update(zip(doomed, pool.map(lambda sha: _delete_one(archive, sha), doomed),
-                           strict=True))
+    for sha, error in archive.store.delete_many(doomed).items():
+        outcome[sha] = _outcome(error)
     groups: dict[tuple[str, str | None], list[str]] = defaultdict(list)
     for sha, result in outcome.items():
         groups[result].append(sha)

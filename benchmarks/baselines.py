@@ -97,11 +97,14 @@ class Fts5:
             self.con.execute(f"SELECT rowid FROM meta WHERE {clause} ORDER BY created DESC "  # noqa: S608
                              f"LIMIT {limit}", args).fetchall()
             return int(total[0])
-        clause = " AND ".join(["docs MATCH ?", *where])
-        base = f"FROM docs JOIN meta ON meta.rowid = docs.rowid WHERE {clause}"
-        total = self.con.execute(f"SELECT count(*) {base}", [q.fts, *args]).fetchone()  # noqa: S608
-        self.con.execute(f"SELECT docs.rowid {base} ORDER BY rank LIMIT {limit}",  # noqa: S608
-                         [q.fts, *args]).fetchall()
+        # Filters as a rowid set, so SQLite drives the query from the full-text match.
+        base = "FROM docs WHERE docs MATCH ?"
+        args = [q.fts, *args]
+        if where:
+            base += f" AND rowid IN (SELECT rowid FROM meta WHERE {' AND '.join(where)})"  # noqa: S608
+        total = self.con.execute(f"SELECT count(*) {base}", args).fetchone()  # noqa: S608
+        self.con.execute(f"SELECT rowid {base} ORDER BY rank LIMIT {limit}",  # noqa: S608
+                         args).fetchall()
         return int(total[0])
 
     def latencies_ms(self, queries: Sequence[BenchQuery], rounds: int = 3) -> list[float]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,35 +20,51 @@ class Measured:
     returncode: int
 
 
+def _peak_rss_mb(pid: int, done: threading.Event, peak: list[float]) -> None:
+    """Poll the child's VmHWM (its own high-water mark, reset at exec) until it exits.
+
+    ``ru_maxrss`` from wait4 is no good here: Linux folds the forking parent's memory into it at
+    exec, so a child of a large benchmark process would report the parent's size.
+    """
+    path = f"/proc/{pid}/status"
+    while not done.is_set():
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        peak[0] = max(peak[0], int(line.split()[1]) / 1024.0)
+                        break
+        except OSError:
+            return
+        done.wait(0.02)
+
+
 def run_measured(args: list[str], env: dict[str, str]) -> Measured:
-    """``archiver ARGS`` in a child process: wall time, its own peak RSS (from wait4), its
-    parsed ``--json`` output. A failure raises with the end of its stderr."""
+    """``archiver ARGS`` in a child process: wall time, its own peak RSS, its parsed ``--json``
+    output. A failure raises with the end of its stderr."""
     started = time.perf_counter()
-    out_r, out_w = os.pipe()
-    err_path = f"/tmp/archiver-bench-{os.getpid()}.err"
-    with open(err_path, "wb") as err_fh:
+    with tempfile.TemporaryFile() as err_fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "archiver.cli", *args], env=env, stdout=out_w, stderr=err_fh,
+            [sys.executable, "-m", "archiver.cli", *args], env=env,
+            stdout=subprocess.PIPE, stderr=err_fh,
         )
-    os.close(out_w)
-    chunks = []
-    with os.fdopen(out_r, "rb") as reader:
-        while chunk := reader.read(1 << 16):
-            chunks.append(chunk)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
-    with open(err_path, "rb") as fh:
-        err = fh.read()
-    os.unlink(err_path)
+        done = threading.Event()
+        peak = [0.0]
+        watcher = threading.Thread(target=_peak_rss_mb, args=(proc.pid, done, peak), daemon=True)
+        watcher.start()
+        out, _ = proc.communicate()
+        done.set()
+        watcher.join()
+        seconds = time.perf_counter() - started
+        err_fh.seek(0)
+        err = err_fh.read()
     if proc.returncode != 0:
         raise RuntimeError(f"archiver {' '.join(args)} failed: {err.decode()[-2000:]}")
-    out = b"".join(chunks)
     try:
         parsed = json.loads(out) if out.strip() else None
     except json.JSONDecodeError:
         parsed = out.decode()
-    return Measured(seconds, usage.ru_maxrss / 1024.0, parsed, proc.returncode)
+    return Measured(seconds, peak[0], parsed, proc.returncode)
 
 
 def percentile(values: list[float], pct: float) -> float:

@@ -48,7 +48,8 @@ def _fmt(value: Any) -> str:
 
 def table(results: list[dict[str, Any]]) -> str:
     """Sizes as columns, measures as rows."""
-    head = "| measure | target | " + " | ".join(f"{r['items']:,} items" for r in results) + " |"
+    head = "| measure | target | " + " | ".join(
+        f"{r['items']:,} items ({r.get('index_engine', 'whoosh')})" for r in results) + " |"
     lines = [head, "|" + " --- |" * (len(results) + 2)]
     for key, label, target in ROWS:
         lines.append(f"| {label} | {target} | "
@@ -63,23 +64,27 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = [r["items"] for r in results]
+    engines = sorted({r.get("index_engine", "whoosh") for r in results})
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for key, label in (("capture_items_per_s", "first capture"),
-                       ("recapture_items_per_s", "unchanged re-capture"),
-                       ("purge_items_per_s", "purge")):
-        left.plot(sizes, [r.get(key) for r in results], marker="o", label=label)
+    for engine in engines:
+        runs = [r for r in results if r.get("index_engine", "whoosh") == engine]
+        sizes = [r["items"] for r in runs]
+        for key, label in (("capture_items_per_s", "first capture"),
+                           ("recapture_items_per_s", "unchanged re-capture"),
+                           ("purge_items_per_s", "purge")):
+            left.plot(sizes, [r.get(key) for r in runs], marker="o", label=f"{label} ({engine})")
+        for key, label in (("search_p50_ms", "search p50"), ("search_p95_ms", "search p95"),
+                           ("fts5_search_p95_ms", "FTS5 floor p95")):
+            right.plot(sizes, [r.get(key) for r in runs], marker="o",
+                       label=f"{label} ({engine})")
     left.axhline(2000, linestyle=":", color="grey", label="capture target")
     left.set(xscale="log", yscale="log", xlabel="archive size (items)", ylabel="items/s",
              title="Throughput")
-    left.legend(fontsize=8)
-    for key, label in (("search_p50_ms", "search p50"), ("search_p95_ms", "search p95"),
-                       ("fts5_search_p95_ms", "FTS5 p95 (floor)")):
-        right.plot(sizes, [r.get(key) for r in results], marker="o", label=label)
+    left.legend(fontsize=7)
     right.axhline(100, linestyle=":", color="grey", label="p95 target")
     right.set(xscale="log", yscale="log", xlabel="archive size (items)", ylabel="ms",
               title="Search latency")
-    right.legend(fontsize=8)
+    right.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -90,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--plot", type=Path)
     args = parser.parse_args(argv)
-    results = sorted((json.loads(p.read_text()) for p in args.results), key=lambda r: r["items"])
+    results = sorted((json.loads(p.read_text()) for p in args.results),
+                     key=lambda r: (r.get("index_engine", "whoosh"), r["items"]))
     text = table(results)
     print(text)
     if args.markdown:

@@ -170,7 +170,9 @@ def _reply(
     start_response: StartResponse, status: str, body: bytes,
     headers: list[tuple[str, str]] | None = None,
 ) -> list[bytes]:
+    # Plain text, never sniffed as HTML: the handshake echoes a caller-supplied challenge.
     start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                            ("X-Content-Type-Options", "nosniff"),
                             ("Content-Length", str(len(body))), *(headers or [])])
     return [body]
 

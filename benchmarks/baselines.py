@@ -97,13 +97,13 @@ class Fts5:
             self.con.execute(f"SELECT rowid FROM meta WHERE {clause} ORDER BY created DESC "  # noqa: S608
                              f"LIMIT {limit}", args).fetchall()
             return int(total[0])
-        # Filters as a rowid set, so SQLite drives the query from the full-text match.
-        base = "FROM docs WHERE docs MATCH ?"
+        # CROSS JOIN: the full-text match drives and meta is looked up by rowid, as a tuned
+        # FTS5 query would be written (left to itself the planner may scan meta first).
+        clause = " AND ".join(["docs MATCH ?", *where])
+        base = f"FROM docs CROSS JOIN meta ON meta.rowid = docs.rowid WHERE {clause}"  # noqa: S608
         args = [q.fts, *args]
-        if where:
-            base += f" AND rowid IN (SELECT rowid FROM meta WHERE {' AND '.join(where)})"  # noqa: S608
         total = self.con.execute(f"SELECT count(*) {base}", args).fetchone()  # noqa: S608
-        self.con.execute(f"SELECT rowid {base} ORDER BY rank LIMIT {limit}",  # noqa: S608
+        self.con.execute(f"SELECT docs.rowid {base} ORDER BY rank LIMIT {limit}",  # noqa: S608
                          args).fetchall()
         return int(total[0])
 

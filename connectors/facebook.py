@@ -359,6 +359,11 @@ class FacebookConnector(Connector):
 
     def lookup(self, ref: ItemRef) -> LookupResult:
         """Present, Gone (100/33 while the page itself still reads) or Unknown."""
+        return self.graph_lookup(ref, self.page_id, "page")
+
+    def graph_lookup(self, ref: ItemRef, owner_id: str, owner: str) -> LookupResult:
+        """Look ``ref`` up on the Graph API: Gone only for 100/33 while ``owner_id`` (the page,
+        the Instagram account) still reads, since 100/33 also means "lost permission"."""
         request = PageRequest(
             f"{self.api_base}/{quote(ref.external_id, safe='')}", {"fields": "id"}
         )
@@ -372,29 +377,27 @@ class FacebookConnector(Connector):
             not_found = nf
         except ConnectorError as exc:
             return Unknown(self.scrub(str(exc)))
-        # 100/33 also means "lost permission": only a readable page makes it a deletion.
-        page_req = PageRequest(f"{self.api_base}/{quote(self.page_id, safe='')}", {"fields": "id"})
+        owner_req = PageRequest(f"{self.api_base}/{quote(owner_id, safe='')}", {"fields": "id"})
         try:
-            page = self.fetch(page_req, classify_graph)
+            checked = self.fetch(owner_req, classify_graph)
         except ConnectorError as exc:
             return Unknown(
                 self.scrub(
-                    f"facebook: {ref.external_id} answered 100/33 but the page itself "
+                    f"{self.platform}: {ref.external_id} answered 100/33 but the {owner} itself "
                     f"cannot be read, so it may be a permission loss ({exc})"
                 )
             )
-        evidence = {
-            "platform": "facebook",
+        return Gone(evidence={
+            "platform": self.platform,
             "request": f"GET {not_found.path}?fields=id",
             "http_status": not_found.status,
             "response": self._scrub_json(not_found.body),
-            "page_check": {
-                "request": f"GET {page_req.path}?fields=id",
-                "http_status": page.response.status_code,
+            f"{owner}_check": {
+                "request": f"GET {owner_req.path}?fields=id",
+                "http_status": checked.response.status_code,
             },
             "checked_at": self.now().astimezone(UTC).isoformat(),
-        }
-        return Gone(evidence=evidence)
+        })
 
     def _scrub_json(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -44,7 +44,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -55,27 +54,22 @@ from connectors.base import (
     dig,
     strip_secrets,
 )
-from connectors.errors import ConnectorError, MalformedResponse
+from connectors.errors import MalformedResponse
 from connectors.facebook import (
     FacebookConnector,
     GraphStream,
     _edge_data,
-    _graph_error,
     _id,
     _opt,
-    classify_graph,
     parse_graph_time,
 )
 from connectors.records import (
     ROOT_SCOPE,
-    Gone,
     ItemRef,
     ListingComplete,
     LookupResult,
     MediaRef,
-    Present,
     Record,
-    Unknown,
 )
 
 log = logging.getLogger(__name__)
@@ -316,39 +310,4 @@ class InstagramConnector(FacebookConnector):
 
     def lookup(self, ref: ItemRef) -> LookupResult:
         """Present, Gone (100/33 while the account itself still reads) or Unknown."""
-        request = PageRequest(
-            f"{self.api_base}/{quote(ref.external_id, safe='')}", {"fields": "id"}
-        )
-        try:
-            self.fetch(request, classify_graph)
-            return Present()
-        except ObjectNotFound as nf:
-            err = _graph_error(nf.body)
-            if not err or err.get("code") != 100 or err.get("error_subcode") != 33:
-                return Unknown(self.scrub(str(nf)))
-            not_found = nf
-        except ConnectorError as exc:
-            return Unknown(self.scrub(str(exc)))
-        account = PageRequest(f"{self.api_base}/{quote(self.user_id, safe='')}", {"fields": "id"})
-        try:
-            checked = self.fetch(account, classify_graph)
-        except ConnectorError as exc:
-            return Unknown(
-                self.scrub(
-                    f"instagram: {ref.external_id} answered 100/33 but the account itself "
-                    f"cannot be read, so it may be a permission loss ({exc})"
-                )
-            )
-        return Gone(
-            evidence={
-                "platform": "instagram",
-                "request": f"GET {not_found.path}?fields=id",
-                "http_status": not_found.status,
-                "response": self._scrub_json(not_found.body),
-                "account_check": {
-                    "request": f"GET {account.path}?fields=id",
-                    "http_status": checked.response.status_code,
-                },
-                "checked_at": self.now().astimezone(UTC).isoformat(),
-            }
-        )
+        return self.graph_lookup(ref, self.user_id, "account")

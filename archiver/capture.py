@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 import httpx
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver.accounts import token_for
@@ -35,13 +35,17 @@ from archiver.canonical import canonical_json
 from archiver.errors import ConfigError
 from archiver.indexing import index_items
 from archiver.models import Account, CaptureRun, Item, ItemVersion
+from archiver.prefetch import Prefetched
+from archiver.retention.assign import CaptureAssigner, needs_thread_activity
 from archiver.retention.hooks import on_items_stored
 from archiver.versions import content_fingerprint, media_json, seal, version_sha256
 from connectors.base import Connector, ConnectorConfig
 from connectors.errors import ConnectorError
 from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record
 
-BATCH_SIZE = 500
+# Larger batches mean fewer commits and store syncs (each costs a disk flush); 2000 records
+# of a few KB each stay small in memory.
+BATCH_SIZE = 2000
 INDEX_BATCH = 5000
 JSON_MEDIA_TYPE = "application/json"
 
@@ -84,6 +88,8 @@ class _Head:
     current_seq: int
     current_sha256: str
     content_sha256: str
+    first_captured_at: datetime | None = None
+    removed_detected_at: datetime | None = None
 
 
 @dataclass
@@ -116,6 +122,7 @@ class Capture:
         self.trigger = trigger
         self.progress = progress
         self.batch_size = batch_size
+        self.assigner = CaptureAssigner(archive.settings.tz)
 
     # -- the run --------------------------------------------------------------------------
     def run(self, scopes: list[str] | None = None) -> CaptureResult:
@@ -123,14 +130,17 @@ class Capture:
         state = self._start()
         batch: list[Record] = []
         try:
-            for event in self.connector.read(scopes):
-                if isinstance(event, ListingComplete):
-                    self._flush(state, batch)
-                    state.completed_scopes.append(event.scope)
-                    continue
-                batch.append(event)
-                if len(batch) >= self.batch_size:
-                    self._flush(state, batch)
+            # The next pages are read while this batch is stored (archiver.prefetch).
+            with Prefetched(self.connector.read(scopes)) as events:
+                for event in events:
+                    if isinstance(event, ListingComplete):
+                        # Used only once the whole read has succeeded and every batch is
+                        # stored, so a listing's end needs no flush of its own.
+                        state.completed_scopes.append(event.scope)
+                        continue
+                    batch.append(event)
+                    if len(batch) >= self.batch_size:
+                        self._flush(state, batch)
             self._flush(state, batch)
         except ConnectorError as exc:
             # What was read before the failure is real and is kept; nothing is marked removed.
@@ -251,15 +261,17 @@ class Capture:
         self, s: Session, state: _RunState, records: list[Record], changed: list[int]
     ) -> None:
         """Store one batch with set-based statements: one read of the chain heads, one insert
-        of new items, one of versions, one update of heads (capture's hot path)."""
+        of new items, one of versions, one update of heads (capture's hot path). Series and
+        disposition dates ride along in those rows when the schedule allows it."""
         now = self.archive.clock()
         run_id = state.run.id
         heads: dict[str, _Head] = {
             row.external_id: _Head(row.id, row.current_seq, row.current_sha256,
-                                   row.content_sha256)
+                                   row.content_sha256, row.first_captured_at,
+                                   row.removed_detected_at)
             for row in s.execute(
                 select(Item.id, Item.external_id, Item.current_seq, Item.current_sha256,
-                       Item.content_sha256)
+                       Item.content_sha256, Item.first_captured_at, Item.removed_detected_at)
                 .where(Item.account_id == self.account.id,
                        Item.external_id.in_([r.external_id for r in records]))
             )
@@ -284,6 +296,8 @@ class Capture:
             )
         if not pending:
             return
+        schedule = self.assigner.schedule(s)
+        plan = None if schedule is None or needs_thread_activity(schedule) else schedule
         new = [record for record, _, _ in pending if record.external_id not in heads]
         if new:
             self._insert_items(s, new, heads, now, run_id)
@@ -308,23 +322,36 @@ class Capture:
             }
             version["sha256"] = version_sha256(version)
             versions.append(version)
-            head_updates.append({
-                "id": head.id, "current_seq": version["seq"], "current_sha256": version["sha256"],
-                "content_sha256": fingerprint, "status": record.status, "last_seen_at": now,
-                "last_seen_run_id": run_id,
-            })
-        s.execute(insert(ItemVersion), versions)
-        s.execute(update(Item), head_updates)
+            update_row: dict[str, object] = {
+                "b_id": head.id, "current_seq": version["seq"],
+                "current_sha256": version["sha256"], "content_sha256": fingerprint,
+                "status": record.status, "last_seen_at": now, "last_seen_run_id": run_id,
+            }
+            if plan is not None:
+                # A destroyed item that shows new content is a live record again.
+                update_row["disposed_at"] = None
+                update_row.update(self.assigner.fields(
+                    plan, self.account, record.kind, published=record.created_at,
+                    captured=head.first_captured_at or now, removed=head.removed_detected_at))
+            head_updates.append(update_row)
+        items = Item.__table__
+        s.execute(insert(ItemVersion.__table__), versions)
+        for shape in _by_keys(head_updates):
+            s.execute(items.update().where(items.c.id == bindparam("b_id")), shape)
         state.result.new_versions += len(versions)
-        stored = [u["id"] for u in head_updates]
-        changed.extend(stored)  # type: ignore[arg-type]
-        on_items_stored(s, self.archive, stored)  # type: ignore[arg-type]
+        stored = [int(u["b_id"]) for u in head_updates]  # type: ignore[call-overload]
+        changed.extend(stored)
+        on_items_stored(s, self.archive, stored, assigned=plan is not None)
 
     def _insert_items(
         self, s: Session, records: list[Record], heads: dict[str, _Head], now: datetime,
         run_id: int,
     ) -> None:
-        """Insert new items (chain heads empty until their first version) and link parents."""
+        """Insert new items (chain heads empty until their first version) and link parents.
+        Series and dates come with the head update that follows.
+
+        A plain executemany and one read of the new ids: a RETURNING insert that must keep
+        parameter order falls back to one statement per row on SQLite."""
         parents = {r.parent_external_id for r in records if r.parent_external_id}
         unknown = [p for p in parents if p not in heads]
         known = {ext: head.id for ext, head in heads.items()}
@@ -334,26 +361,36 @@ class Capture:
                 .where(Item.account_id == self.account.id, Item.external_id.in_(unknown))
             ):
                 known[ext] = item_id
-        rows = [{
-            "account_id": self.account.id, "external_id": r.external_id, "kind": r.kind,
-            "scope": r.scope, "parent_external_id": r.parent_external_id,
-            "parent_id": known.get(r.parent_external_id or ""), "status": r.status,
-            "first_captured_at": now, "last_seen_at": now, "last_seen_run_id": run_id,
-            "current_seq": 0, "current_sha256": "", "content_sha256": "",
-        } for r in records]
-        ids = s.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), rows).all()
-        for record, item_id in zip(records, ids, strict=True):
-            heads[record.external_id] = _Head(item_id, 0, "", "")
-            known[record.external_id] = item_id
+        rows: list[dict[str, object]] = []
+        for r in records:
+            row: dict[str, object] = {
+                "account_id": self.account.id, "external_id": r.external_id, "kind": r.kind,
+                "scope": r.scope, "parent_external_id": r.parent_external_id,
+                "parent_id": known.get(r.parent_external_id or ""), "status": r.status,
+                "first_captured_at": now, "last_seen_at": now, "last_seen_run_id": run_id,
+                "current_seq": 0, "current_sha256": "", "content_sha256": "",
+            }
+            rows.append(row)
+        for shape in _by_keys(rows):
+            s.execute(insert(Item.__table__), shape)
+        ids: dict[str, int] = {ext: item_id for ext, item_id in s.execute(
+            select(Item.external_id, Item.id)
+            .where(Item.account_id == self.account.id,
+                   Item.external_id.in_([r.external_id for r in records])))}
+        for record in records:
+            heads[record.external_id] = _Head(ids[record.external_id], 0, "", "", now, None)
+            known[record.external_id] = ids[record.external_id]
         # Parents that arrived in this same batch (a new post and its new comments).
         late = [
-            {"id": item_id, "parent_id": known[row["parent_external_id"]]}
-            for row, item_id in zip(rows, ids, strict=True)
+            {"b_id": known[row["external_id"]],  # type: ignore[index]
+             "parent_id": known[row["parent_external_id"]]}  # type: ignore[index]
+            for row in rows
             if row["parent_id"] is None and row["parent_external_id"] in known
-            and known[row["parent_external_id"]] != item_id
+            and known[row["parent_external_id"]] != known[row["external_id"]]  # type: ignore[index]
         ]
         if late:
-            s.execute(update(Item), late)
+            items = Item.__table__
+            s.execute(items.update().where(items.c.id == bindparam("b_id")), late)
 
     def _append_version(
         self, s: Session, state: _RunState, item: Item, now: datetime, *, fingerprint: str,
@@ -377,25 +414,28 @@ class Capture:
     def _detect_removals(self, state: _RunState) -> None:
         """Look up every item a complete listing lacked; record the ones confirmed gone."""
         self._index_pending(state)
+        missing = self._missing(state.run.id)
         for scope in state.completed_scopes:
-            for item_id in self._missing_from(scope, state.run.id):
+            for item_id in missing.pop(scope, ()):
                 gone_post = self._confirm_removal(state, item_id)
                 if gone_post is not None:
                     # A deleted post takes its comments with it; each is still looked up.
-                    for child_id in self._missing_from(gone_post, state.run.id):
+                    for child_id in missing.pop(gone_post, ()):
                         self._confirm_removal(state, child_id)
 
-    def _missing_from(self, scope: str, run_id: int) -> list[int]:
+    def _missing(self, run_id: int) -> dict[str, list[int]]:
+        """Items of the account not seen by this run and not yet removed, by scope (one read:
+        a scope per post would be a query per post)."""
+        by_scope: dict[str, list[int]] = {}
         with self.archive.sessions() as s:
             seen_elsewhere = Item.last_seen_run_id.is_(None) | (Item.last_seen_run_id != run_id)
-            return list(
-                s.scalars(
-                    select(Item.id).where(
-                        Item.account_id == self.account.id, Item.scope == scope,
-                        Item.status != "removed", seen_elsewhere,
-                    ).order_by(Item.id)
-                )
-            )
+            for item_id, scope in s.execute(
+                select(Item.id, Item.scope).where(
+                    Item.account_id == self.account.id, Item.status != "removed", seen_elsewhere,
+                ).order_by(Item.id)
+            ):
+                by_scope.setdefault(scope, []).append(item_id)
+        return by_scope
 
     def _confirm_removal(self, state: _RunState, item_id: int) -> str | None:
         """Look the item up; on Gone write the removal version. Returns a removed post's id."""
@@ -448,6 +488,14 @@ class Capture:
         index_items(self.archive, item_ids=[item_id])
         return removed_post
 
+
+
+def _by_keys(rows: list[dict[str, object]]) -> list[list[dict[str, object]]]:
+    """Rows grouped by their key set: one executemany needs one statement shape."""
+    groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    return list(groups.values())
 
 
 def capture_account(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.orm import Session
 
 from archiver.archive import Archive
@@ -27,34 +28,46 @@ def _chunks(ids: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
 
 
 def build_docs(session: Session, item_ids: Sequence[int]) -> list[IndexDoc]:
-    """The index documents for ``item_ids`` (current text plus every earlier version's text)."""
-    items = session.scalars(select(Item).where(Item.id.in_(item_ids))).all()
+    """The index documents for ``item_ids`` (current text plus every earlier version's text).
+
+    Plain rows rather than ORM objects, and one query per kind of row, whatever the number of
+    threads: this runs for every item capture stores.
+    """
+    items = session.execute(
+        select(Item.id, Item.account_id, Item.external_id, Item.kind, Item.status, Item.scope,
+               Item.parent_id)
+        .where(Item.id.in_(item_ids), Item.disposed_at.is_(None))  # destroyed: never indexed
+    ).all()
     if not items:
         return []
-    versions: dict[int, list[ItemVersion]] = defaultdict(list)
-    for v in session.scalars(
-        select(ItemVersion).where(ItemVersion.item_id.in_(item_ids)).order_by(ItemVersion.seq)
+    versions: dict[int, list[Row[Any]]] = defaultdict(list)
+    for v in session.execute(
+        select(ItemVersion.item_id, ItemVersion.text, ItemVersion.author_name,
+               ItemVersion.created_at, ItemVersion.captured_at)
+        .where(ItemVersion.item_id.in_(item_ids)).order_by(ItemVersion.item_id, ItemVersion.seq)
     ):
         versions[v.item_id].append(v)
-    accounts = {a.id: a for a in session.scalars(select(Account))}
+    accounts = {a.id: (a.platform, a.handle)
+                for a in session.execute(select(Account.id, Account.platform, Account.handle))}
     roots = _thread_roots(session, items)
     docs = []
     for item in items:
         history = versions.get(item.id)
-        if not history or item.disposed_at is not None:
-            continue  # a disposed item's content is destroyed: it is never indexed again
+        if not history:
+            continue
         current = history[-1]
         # Only what the current text no longer says: indexing the current text twice would
         # double the index's size and write time for the common single-version item.
         texts = list(dict.fromkeys(
             v.text for v in history[:-1] if v.text and v.text != current.text
         ))
+        platform, handle = accounts[item.account_id]
         docs.append(
             IndexDoc(
                 item_id=item.id,
                 account_id=item.account_id,
-                platform=accounts[item.account_id].platform,
-                account=accounts[item.account_id].handle,
+                platform=platform,
+                account=handle,
                 external_id=item.external_id,
                 kind=item.kind,
                 status=item.status,
@@ -71,19 +84,21 @@ def build_docs(session: Session, item_ids: Sequence[int]) -> list[IndexDoc]:
     return docs
 
 
-def _thread_roots(session: Session, items: Iterable[Item]) -> dict[int, int]:
+def _thread_roots(session: Session, items: Iterable[Row[Any]]) -> dict[int, int]:
     """item id -> the id of the post that heads its thread (its scope)."""
-    by_scope: dict[tuple[int, str], list[int]] = defaultdict(list)
+    by_scope: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for item in items:
         if item.scope != ROOT_SCOPE:
-            by_scope[(item.account_id, item.scope)].append(item.id)
+            by_scope[item.account_id][item.scope].append(item.id)
     roots: dict[int, int] = {}
-    for (account_id, scope), ids in by_scope.items():
-        root = session.scalar(
-            select(Item.id).where(Item.account_id == account_id, Item.external_id == scope)
-        )
-        for item_id in ids:
-            roots[item_id] = root if root is not None else item_id
+    for account_id, scopes in by_scope.items():
+        found = dict(session.execute(
+            select(Item.external_id, Item.id)
+            .where(Item.account_id == account_id, Item.external_id.in_(list(scopes)))
+        ).all())
+        for scope, ids in scopes.items():
+            for item_id in ids:
+                roots[item_id] = found.get(scope, item_id)
     return roots
 
 

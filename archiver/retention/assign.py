@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -98,11 +98,74 @@ def assign_items(session: Session, schedule: Schedule | None, tz: ZoneInfo,
     changed = 0
     ids = list(dict.fromkeys(item_ids))
     _set_published(session, ids)
-    if any(s.trigger == "last_activity_in_thread" for s in schedule.series.values()):
+    if needs_thread_activity(schedule):
         ids = _with_threads(session, ids)
     for start in range(0, len(ids), CHUNK):
         changed += _assign_chunk(session, schedule, tz, ids[start:start + CHUNK])
     return changed
+
+
+def needs_thread_activity(schedule: Schedule) -> bool:
+    """A thread-activity trigger depends on other items' rows, so an item's dates cannot be
+    computed from the item alone (capture then leaves assignment to :func:`assign_items`)."""
+    return any(s.trigger == "last_activity_in_thread" for s in schedule.series.values())
+
+
+def series_of(schedule: Schedule, account: Account, kind: str) -> Series:
+    """The series ``schedule`` gives an item of ``kind`` on ``account``."""
+    return schedule.series_for(
+        platform=account.platform,
+        account=(str(account.id), account.external_id, account.handle),
+        kind=kind,
+        tags=[t for t in (account.tags or "").split(",") if t],
+    )
+
+
+def assignment(schedule: Schedule, series: Series,
+               facts: ItemFacts) -> tuple[str, date | None, date | None]:
+    """An item's series code, retention start and disposition date under ``schedule``."""
+    start = retention_start(series, facts, schedule.fiscal_year_end)
+    return series.code, start, disposition_date(series, start)
+
+
+@dataclass
+class CaptureAssigner:
+    """Series and dates for the items one capture stores, computed from what capture already
+    holds, so the hot path writes them with its own statements instead of reading rows back.
+
+    The active schedule is re-read only when its row changes (one small query per batch), so a
+    schedule loaded mid-run applies from the next batch on; ``archiver retention load``
+    recomputes every item anyway.
+    """
+
+    tz: ZoneInfo
+    _key: tuple[int, str] | None = None
+    _schedule: Schedule | None = None
+    _series: dict[tuple[int, str], Series] = field(default_factory=dict)
+
+    def schedule(self, session: Session) -> Schedule | None:
+        """The active schedule; None before one is loaded."""
+        row = session.execute(select(RetentionSchedule.id, RetentionSchedule.sha256)
+                              .where(RetentionSchedule.active.is_(True))).first()
+        key = (row[0], row[1]) if row else None
+        if key != self._key:
+            self._key, self._schedule = key, active_schedule(session)
+            self._series.clear()
+        return self._schedule
+
+    def fields(self, schedule: Schedule, account: Account, kind: str, *,
+               published: datetime | None, captured: datetime,
+               removed: datetime | None) -> dict[str, object]:
+        """The item columns assignment sets (``published_at`` included)."""
+        series = self._series.get((account.id, kind))
+        if series is None:
+            series = self._series[(account.id, kind)] = series_of(schedule, account, kind)
+        facts = ItemFacts(published=_local(published, self.tz),
+                          captured=_local(captured, self.tz),  # type: ignore[arg-type]
+                          removed=_local(removed, self.tz), last_activity=None)
+        code, start, due = assignment(schedule, series, facts)
+        return {"series_code": code, "published_at": published, "retention_start": start,
+                "disposition_date": due}
 
 
 def _set_published(session: Session, ids: list[int]) -> None:
@@ -168,29 +231,20 @@ def _assign_chunk(session: Session, schedule: Schedule, tz: ZoneInfo, ids: list[
         return 0
     accounts = {a.id: a for a in session.scalars(
         select(Account).where(Account.id.in_({i.account_id for i in items})))}
-    needs_threads = any(s.trigger == "last_activity_in_thread" for s in schedule.series.values())
-    activity = _thread_activity(session, items, tz) if needs_threads else {}
+    activity = _thread_activity(session, items, tz) if needs_thread_activity(schedule) else {}
     updates = []
     for item in items:
-        account = accounts[item.account_id]
-        series = schedule.series_for(
-            platform=account.platform,
-            account=(str(account.id), account.external_id, account.handle),
-            kind=item.kind,
-            tags=[t for t in (account.tags or "").split(",") if t],
-        )
-        captured = _local(item.first_captured_at, tz)
-        assert captured is not None
         facts = ItemFacts(
-            published=_local(item.published_at, tz), captured=captured,
+            published=_local(item.published_at, tz),
+            captured=_local(item.first_captured_at, tz),  # type: ignore[arg-type]
             removed=_local(item.removed_detected_at, tz),
             last_activity=activity.get((item.account_id, _thread_root(item))),
         )
-        start = retention_start(series, facts, schedule.fiscal_year_end)
-        due = disposition_date(series, start)
-        if (item.series_code, item.retention_start, item.disposition_date) != (
-                series.code, start, due):
-            updates.append({"id": item.id, "series_code": series.code,
+        assigned = assignment(schedule, series_of(schedule, accounts[item.account_id], item.kind),
+                              facts)
+        if (item.series_code, item.retention_start, item.disposition_date) != assigned:
+            code, start, due = assigned
+            updates.append({"id": item.id, "series_code": code,
                             "retention_start": start, "disposition_date": due})
     if updates:
         session.execute(update(Item), updates)

@@ -105,29 +105,23 @@ def accounts_list(as_json: bool) -> None:
 # -- capture ----------------------------------------------------------------------------------
 @cli.command()
 @click.option("--account", "account_id", type=int, help="Capture only this account.")
+@click.option("--jobs", type=click.IntRange(1, 64),
+              help="Accounts captured at once, each in its own process "
+                   "(default: one per account, at most one per core).")
 @JSON_OPTION
-def capture(account_id: int | None, as_json: bool) -> None:
+def capture(account_id: int | None, jobs: int | None, as_json: bool) -> None:
     """Capture every active account (or one) now."""
     from archiver.accounts import get_account, list_accounts
-    from archiver.capture import CaptureResult, capture_account
-    from archiver.capture_lock import CaptureLocked
+    from archiver.capture_many import capture_accounts, default_jobs
 
-    results = []
     with archive_from_env() as archive:
         targets = ([get_account(archive, account_id)] if account_id is not None
                    else [a for a in list_accounts(archive) if a.active])
         if not targets:
             raise ArchiverError("no accounts to capture: add one with 'archiver accounts add'")
-        for account in targets:
-            update, close = progress_bar(not as_json, f"{account.platform}:{account.handle}")
-            try:
-                results.append(capture_account(archive, account, os.environ, progress=update))
-            except CaptureLocked as exc:
-                # Another process is capturing it: go on with the others, report it at the end.
-                results.append(CaptureResult(run_id=None, account_id=account.id,
-                                             status="locked", error=str(exc)))
-            finally:
-                close()
+        results = capture_accounts(
+            archive, targets, os.environ, jobs=jobs or default_jobs(len(targets)),
+            progress=lambda a: progress_bar(not as_json, f"{a.platform}:{a.handle}"))
     if as_json:
         print_json({"runs": [r.as_json() for r in results]})
     else:

@@ -26,7 +26,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from archiver.archive import Archive
-from archiver.blob_records import store_blob
+from archiver.blob_records import store_blobs
 from archiver.db import insert_ignore
 from archiver.models import Item, ItemVersion, MediaFile, VersionMedia
 
@@ -150,6 +150,19 @@ def fetch_bytes(client: httpx.Client, url: str, *, max_bytes: int = MAX_BYTES,
     raise _DownloadFailed("too many redirects")
 
 
+# Downloads are stored in groups: one transaction and one store sync per group instead of one
+# per file, with the group's bytes bounded so a run of large videos does not pile up in memory.
+GROUP_FILES = 100
+GROUP_BYTES = 32 * 1024**2
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    media_id: int
+    data: bytes
+    media_type: str | None
+
+
 def download_media(
     archive: Archive,
     account_id: int,
@@ -163,6 +176,8 @@ def download_media(
     own = client is None
     http = client if client is not None else httpx.Client()
     errors: list[str] = []
+    group: list[_Fetched] = []
+    failures: list[tuple[int, str]] = []
     try:
         for media_id in _account_media_ids(archive, account_id, ("pending", "failed")):
             with archive.sessions() as s:
@@ -173,12 +188,16 @@ def download_media(
             try:
                 data, kind = fetch_bytes(http, url, max_bytes=max_bytes, timeout=timeout)
             except _DownloadFailed as exc:
-                _record_failure(archive, media_id, str(exc))
+                failures.append((media_id, str(exc)))
                 report.failed += 1
                 errors.append(f"media {media_id}: {exc}")
-                continue
-            _record_success(archive, media_id, data, kind or _guess_type(declared))
-            report.stored += 1
+            else:
+                group.append(_Fetched(media_id, data, kind or _guess_type(declared)))
+                report.stored += 1
+            if (len(group) + len(failures) >= GROUP_FILES
+                    or sum(len(f.data) for f in group) >= GROUP_BYTES):
+                _record(archive, group, failures)
+        _record(archive, group, failures)
     finally:
         if own:
             http.close()
@@ -195,31 +214,38 @@ def _guess_type(declared: str | None) -> str | None:
     return declared if declared and "/" in declared else None
 
 
-def _record_success(archive: Archive, media_id: int, data: bytes, kind: str | None) -> None:
+def _record(archive: Archive, group: list[_Fetched], failures: list[tuple[int, str]]) -> None:
+    """Store a group of downloads (durable before the commit) and record every outcome; the
+    lists are emptied."""
+    if not group and not failures:
+        return
     now = archive.clock()
     with archive.transaction() as s:
-        sha = store_blob(s, archive.store, data, kind, now)
-        media = s.get(MediaFile, media_id)
-        assert media is not None
-        media.status = DONE
-        media.sha256 = sha
-        media.size = len(data)
-        media.media_type = kind
-        media.attempts += 1
-        media.last_error = None
-        media.last_attempt_at = now
-        media.stored_at = now
-
-
-def _record_failure(archive: Archive, media_id: int, error: str) -> None:
-    now = archive.clock()
-    with archive.transaction() as s:
-        media = s.get(MediaFile, media_id)
-        assert media is not None
-        media.status = "failed"
-        media.attempts += 1
-        media.last_error = error
-        media.last_attempt_at = now
+        by_type: dict[str | None, list[_Fetched]] = {}
+        for fetched in group:
+            by_type.setdefault(fetched.media_type, []).append(fetched)
+        for kind, files in by_type.items():
+            hashes = store_blobs(s, archive.store, [f.data for f in files], kind, now)
+            for fetched, sha in zip(files, hashes, strict=True):
+                media = s.get(MediaFile, fetched.media_id)
+                assert media is not None
+                media.status = DONE
+                media.sha256 = sha
+                media.size = len(fetched.data)
+                media.media_type = kind
+                media.attempts += 1
+                media.last_error = None
+                media.last_attempt_at = now
+                media.stored_at = now
+        for media_id, error in failures:
+            media = s.get(MediaFile, media_id)
+            assert media is not None
+            media.status = "failed"
+            media.attempts += 1
+            media.last_error = error
+            media.last_attempt_at = now
+    group.clear()
+    failures.clear()
 
 
 def version_media(archive: Archive, version_id: int) -> list[MediaFile]:

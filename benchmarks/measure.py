@@ -1,8 +1,9 @@
-"""Running a command and measuring it: wall time and the child's own peak RSS."""
+"""Running a command and measuring it: wall time and the peak RSS of its process tree."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -20,23 +21,52 @@ class Measured:
     returncode: int
 
 
+def _status_kb(pid: int, field: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith(field):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _descendants(root: int) -> list[int]:
+    """``root`` and every process below it (a parallel capture's workers)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(parents.get(pid, ()))
+    return tree
+
+
 def _peak_rss_mb(pid: int, done: threading.Event, peak: list[float]) -> None:
-    """Poll the child's VmHWM (its own high-water mark, reset at exec) until it exits.
+    """Poll until the child exits: the larger of its own VmHWM (its high-water mark, reset at
+    exec) and the summed resident size of it and its descendants at any poll, so a command that
+    works in several processes is measured as a whole.
 
     ``ru_maxrss`` from wait4 is no good here: Linux folds the forking parent's memory into it at
     exec, so a child of a large benchmark process would report the parent's size.
     """
-    path = f"/proc/{pid}/status"
     while not done.is_set():
-        try:
-            with open(path) as fh:
-                for line in fh:
-                    if line.startswith("VmHWM:"):
-                        peak[0] = max(peak[0], int(line.split()[1]) / 1024.0)
-                        break
-        except OSError:
+        own = _status_kb(pid, "VmHWM:")
+        if not own:
             return
-        done.wait(0.02)
+        tree = sum(_status_kb(p, "VmRSS:") for p in _descendants(pid))
+        peak[0] = max(peak[0], own / 1024.0, tree / 1024.0)
+        done.wait(0.05)
 
 
 def run_measured(args: list[str], env: dict[str, str]) -> Measured:

@@ -1,0 +1,84 @@
+"""Capturing several accounts in one command, one after another or in parallel processes.
+
+Accounts are independent: each has its own capture lock, its own items and its own connector, and
+every shared write (blob rows, the audit chain, the search index) is already safe between
+processes, because the scheduler, the webhook receiver and a manual run may overlap. So a nightly
+run over several accounts can use every core: ``jobs`` worker processes, each with its own
+database connection, blob store and index handle (a process, not a thread: capture is CPU work
+and threads would share one interpreter lock).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from archiver.archive import Archive, open_archive
+from archiver.capture import CaptureResult, capture_account
+from archiver.capture_lock import CaptureLocked
+from archiver.config import Settings
+from archiver.models import Account
+
+ProgressFactory = Callable[[Account], tuple[Callable[[int], None] | None, Callable[[], None]]]
+
+
+@dataclass(frozen=True)
+class _Job:
+    settings: Settings
+    account_id: int
+    environ: dict[str, str]
+
+
+def default_jobs(accounts: int) -> int:
+    """One process per account, at most one per core."""
+    return max(1, min(accounts, os.cpu_count() or 1))
+
+
+def capture_accounts(
+    archive: Archive,
+    accounts: Sequence[Account],
+    environ: Mapping[str, str],
+    *,
+    jobs: int = 1,
+    progress: ProgressFactory | None = None,
+) -> list[CaptureResult]:
+    """Capture ``accounts``; results come back in the order given.
+
+    An account another process is capturing is reported as ``locked`` and the others go on.
+    With ``jobs`` > 1 the accounts run in that many worker processes (no progress bars then: the
+    workers' output would interleave); an unexpected error in a worker is raised here.
+    """
+    if jobs <= 1 or len(accounts) <= 1:
+        return [_capture_here(archive, account, environ, progress) for account in accounts]
+    work = [_Job(archive.settings, account.id, dict(environ)) for account in accounts]
+    # spawn, not fork: a forked child would share the parent's open database connections.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=context) as pool:
+        return list(pool.map(_capture_in_worker, work))
+
+
+def _capture_here(archive: Archive, account: Account, environ: Mapping[str, str],
+                  progress: ProgressFactory | None) -> CaptureResult:
+    update, close = progress(account) if progress else (None, lambda: None)
+    try:
+        return capture_account(archive, account, environ, progress=update)
+    except CaptureLocked as exc:
+        # Another process is capturing it: go on with the others, report it at the end.
+        return CaptureResult(run_id=None, account_id=account.id, status="locked", error=str(exc))
+    finally:
+        close()
+
+
+def _capture_in_worker(job: _Job) -> CaptureResult:
+    archive = open_archive(job.settings)
+    try:
+        with archive.sessions() as s:
+            account = s.get(Account, job.account_id)
+            assert account is not None
+            s.expunge(account)
+        return _capture_here(archive, account, job.environ, None)
+    finally:
+        archive.close()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -266,39 +266,43 @@ class GraphStream(Stream):
         return classify_graph(response, payload)
 
 
-class FeedStream(GraphStream):
-    """``GET /{page-id}/feed``: every post on the page, newest first."""
+class GraphEdgeStream(GraphStream):
+    """``GET /{node}/{edge}?fields=...&limit=...``: the shape of every Graph listing we read.
 
-    def __init__(self, api_base: str, page_id: str, limit: int) -> None:
-        self.url = f"{api_base}/{quote(page_id, safe='')}/feed"
+    A subclass names the edge, the fields and any fixed parameters, and parses a page.
+    """
+
+    edge: ClassVar[str]
+    fields: ClassVar[str]
+    params: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, api_base: str, node_id: str, limit: int) -> None:
+        self.node_id = node_id
+        self.url = f"{api_base}/{quote(node_id, safe='')}/{self.edge}"
         self.limit = limit
 
     def first_request(self) -> PageRequest:
-        return PageRequest(self.url, {"fields": POST_FIELDS, "limit": str(self.limit)})
+        return PageRequest(self.url, {**self.params, "fields": self.fields,
+                                      "limit": str(self.limit)})
+
+
+class FeedStream(GraphEdgeStream):
+    """``GET /{page-id}/feed``: every post on the page, newest first."""
+
+    edge, fields = "feed", POST_FIELDS
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
         return parse_posts_page(payload, request.path)
 
 
-class CommentsStream(GraphStream):
+class CommentsStream(GraphEdgeStream):
     """``GET /{post-id}/comments?filter=stream``: comments and replies, flattened, oldest first."""
 
-    def __init__(self, api_base: str, post_id: str, limit: int) -> None:
-        self.post_id = post_id
-        self.url = f"{api_base}/{quote(post_id, safe='')}/comments"
-        self.limit = limit
-
-    def first_request(self) -> PageRequest:
-        params = {
-            "filter": "stream",
-            "order": "chronological",
-            "fields": COMMENT_FIELDS,
-            "limit": str(self.limit),
-        }
-        return PageRequest(self.url, params)
+    edge, fields = "comments", COMMENT_FIELDS
+    params = {"filter": "stream", "order": "chronological"}
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
-        return parse_comments_page(payload, self.post_id, request.path)
+        return parse_comments_page(payload, self.node_id, request.path)
 
 
 class FacebookConnector(Connector):

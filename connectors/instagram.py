@@ -45,7 +45,6 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 from connectors.base import (
     ObjectNotFound,
@@ -57,7 +56,7 @@ from connectors.base import (
 from connectors.errors import MalformedResponse
 from connectors.facebook import (
     FacebookConnector,
-    GraphStream,
+    GraphEdgeStream,
     _edge_data,
     _id,
     _opt,
@@ -202,49 +201,36 @@ def parse_comments_body(body: bytes, media_id: str, path: str = "/comments") -> 
     return [r for e in entries for r in (e.record, *e.replies)]
 
 
-class MediaStream(GraphStream):
+class MediaStream(GraphEdgeStream):
     """``GET /{ig-user-id}/media``: the account's media, newest first."""
 
-    def __init__(self, api_base: str, user_id: str, limit: int) -> None:
-        self.url = f"{api_base}/{quote(user_id, safe='')}/media"
-        self.limit = limit
-
-    def first_request(self) -> PageRequest:
-        return PageRequest(self.url, {"fields": MEDIA_FIELDS, "limit": str(self.limit)})
+    edge, fields = "media", MEDIA_FIELDS
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
         return parse_media_page(payload, request.path)
 
 
-class CommentsStream(GraphStream):
+class CommentsStream(GraphEdgeStream):
     """``GET /{ig-media-id}/comments``: top-level comments with their first replies."""
 
-    def __init__(self, api_base: str, media_id: str, limit: int) -> None:
-        self.media_id = media_id
-        self.url = f"{api_base}/{quote(media_id, safe='')}/comments"
-        self.limit = limit
-
-    def first_request(self) -> PageRequest:
-        return PageRequest(self.url, {"fields": COMMENT_FIELDS, "limit": str(self.limit)})
+    edge, fields = "comments", COMMENT_FIELDS
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
-        return parse_comments_page(payload, self.media_id, request.path)
+        return parse_comments_page(payload, self.node_id, request.path)
 
 
-class RepliesStream(GraphStream):
+class RepliesStream(GraphEdgeStream):
     """``GET /{ig-comment-id}/replies``: every reply of one comment."""
 
-    def __init__(self, api_base: str, media_id: str, comment_id: str, limit: int) -> None:
-        self.media_id, self.comment_id = media_id, comment_id
-        self.url = f"{api_base}/{quote(comment_id, safe='')}/replies"
-        self.limit = limit
+    edge, fields = "replies", _COMMENT_CORE
 
-    def first_request(self) -> PageRequest:
-        return PageRequest(self.url, {"fields": _COMMENT_CORE, "limit": str(self.limit)})
+    def __init__(self, api_base: str, media_id: str, comment_id: str, limit: int) -> None:
+        super().__init__(api_base, comment_id, limit)
+        self.media_id = media_id
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
         return [
-            comment_record(item, self.media_id, self.comment_id, request.path)
+            comment_record(item, self.media_id, self.node_id, request.path)
             for item in _edge_data(payload, request.path)
         ]
 

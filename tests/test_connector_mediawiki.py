@@ -7,8 +7,7 @@ import logging
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
 from archiver.archive import Archive
 from archiver.items import item_detail
@@ -16,6 +15,7 @@ from archiver.sample.mediawiki_server import DELETED_PAGE, HIDDEN_REV, MediaWiki
 from connectors.errors import AuthError, ConnectorError, PagingLoop
 from connectors.mediawiki import MediaWikiConnector, parse_revisions_body
 from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown
+from tests.support.parser_fuzz import FUZZ, assert_records_or_one_error, hostile_bodies
 from tests.support.platforms_b import make_connector, mediawiki_server, register, timed_capture
 
 __all__ = ["mediawiki_server"]
@@ -142,28 +142,10 @@ def test_parser_reads_valid_page() -> None:
     assert [r.status for r in parse_revisions_body(VALID)] == ["active", "hidden"]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.one_of(
-        st.binary(max_size=200),
-        st.integers(0, len(VALID)).map(lambda n: VALID[:n]),
-        st.recursive(
-            st.none() | st.booleans() | st.integers() | st.text(max_size=12),
-            lambda inner: (
-                st.lists(inner, max_size=3)
-                | st.dictionaries(st.sampled_from(KEYS), inner, max_size=5)
-            ),
-            max_leaves=25,
-        ).map(lambda v: json.dumps(v).encode()),
-    )
-)
+@FUZZ
+@given(hostile_bodies(VALID, KEYS))
 def test_parser_ends_in_records_or_one_connector_error(body: bytes) -> None:
-    try:
-        out = parse_revisions_body(body)
-    except ConnectorError as exc:
-        assert "\n" not in str(exc)
-    else:
-        assert all(isinstance(r, Record) and r.status != "removed" for r in out)
+    assert_records_or_one_error(parse_revisions_body, body)
 
 
 def test_capture_end_to_end(archive: Archive, mediawiki_server: MediaWikiServer) -> None:

@@ -7,8 +7,7 @@ import logging
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 
 from archiver.archive import Archive
 from archiver.items import item_detail
@@ -19,9 +18,10 @@ from archiver.sample.wordpress_server import (
     TRASHED_POST,
     WordPressServer,
 )
-from connectors.errors import AuthError, ConnectorError, PagingLoop, TransientError
+from connectors.errors import AuthError, PagingLoop, TransientError
 from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown
 from connectors.wordpress import WordPressConnector, parse_comments_body
+from tests.support.parser_fuzz import FUZZ, assert_records_or_one_error, hostile_bodies
 from tests.support.platforms_b import make_connector, register, timed_capture, wordpress_server
 
 __all__ = ["wordpress_server"]
@@ -152,28 +152,10 @@ def test_parser_reads_valid_page() -> None:
     ]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.one_of(
-        st.binary(max_size=200),
-        st.integers(0, len(VALID)).map(lambda n: VALID[:n]),
-        st.recursive(
-            st.none() | st.booleans() | st.integers() | st.text(max_size=12),
-            lambda inner: (
-                st.lists(inner, max_size=3)
-                | st.dictionaries(st.sampled_from(KEYS), inner, max_size=5)
-            ),
-            max_leaves=25,
-        ).map(lambda v: json.dumps(v).encode()),
-    )
-)
+@FUZZ
+@given(hostile_bodies(VALID, KEYS))
 def test_parser_ends_in_records_or_one_connector_error(body: bytes) -> None:
-    try:
-        out = parse_comments_body(body)
-    except ConnectorError as exc:
-        assert "\n" not in str(exc)
-    else:
-        assert all(isinstance(r, Record) and r.status != "removed" for r in out)
+    assert_records_or_one_error(parse_comments_body, body)
 
 
 def test_capture_end_to_end(archive: Archive, wordpress_server: WordPressServer) -> None:

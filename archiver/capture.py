@@ -38,7 +38,7 @@ from archiver.models import Account, CaptureRun, Item, ItemVersion
 from archiver.prefetch import Prefetched
 from archiver.retention.assign import CaptureAssigner, needs_thread_activity
 from archiver.retention.hooks import on_items_stored
-from archiver.versions import content_fingerprint, media_json, seal, version_sha256
+from archiver.versions import content_fingerprint, media_json, version_row
 from connectors.base import Connector, ConnectorConfig
 from connectors.errors import ConnectorError
 from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record
@@ -310,17 +310,15 @@ class Capture:
         head_updates: list[dict[str, object]] = []
         for (record, fingerprint, media), raw_sha in zip(pending, raw_hashes, strict=True):
             head = heads[record.external_id]
-            version: dict[str, object] = {
-                "item_id": head.id, "seq": head.current_seq + 1, "capture_run_id": run_id,
-                "captured_at": now, "status": record.status,
-                "platform_status": record.platform_status, "text": record.text,
-                "author_name": record.author_name, "author_id": record.author_id,
-                "created_at": record.created_at, "updated_at": record.updated_at,
-                "url": record.url, "media_json": media, "raw_sha256": raw_sha,
-                "evidence_sha256": None, "content_sha256": fingerprint,
-                "prev_sha256": head.current_sha256 or None,
-            }
-            version["sha256"] = version_sha256(version)
+            version = version_row(
+                item_id=head.id, seq=head.current_seq + 1, prev_sha256=head.current_sha256,
+                capture_run_id=run_id, captured_at=now, status=record.status,
+                platform_status=record.platform_status, text=record.text,
+                author_name=record.author_name, author_id=record.author_id,
+                created_at=record.created_at, updated_at=record.updated_at, url=record.url,
+                media_json=media, raw_sha256=raw_sha, evidence_sha256=None,
+                content_sha256=fingerprint,
+            )
             versions.append(version)
             update_row: dict[str, object] = {
                 "b_id": head.id, "current_seq": version["seq"],
@@ -392,24 +390,6 @@ class Capture:
             items = Item.__table__
             s.execute(items.update().where(items.c.id == bindparam("b_id")), late)
 
-    def _append_version(
-        self, s: Session, state: _RunState, item: Item, now: datetime, *, fingerprint: str,
-        **fields: object,
-    ) -> ItemVersion:
-        version = ItemVersion(
-            item_id=item.id, seq=item.current_seq + 1, capture_run_id=state.run.id,
-            captured_at=now, content_sha256=fingerprint,
-            prev_sha256=item.current_sha256 or None, sha256="", **fields,
-        )
-        seal(version)
-        s.add(version)
-        item.current_seq = version.seq
-        item.current_sha256 = version.sha256
-        item.content_sha256 = fingerprint
-        item.status = version.status
-        state.result.new_versions += 1
-        return version
-
     # -- removals -------------------------------------------------------------------------
     def _detect_removals(self, state: _RunState) -> None:
         """Look up every item a complete listing lacked; record the ones confirmed gone."""
@@ -468,13 +448,21 @@ class Capture:
                 text=last.text, status="removed", platform_status=None,
                 author_name=last.author_name, author_id=last.author_id, media=last.media_json,
             )
-            self._append_version(
-                s, state, item, now, fingerprint=fingerprint, status="removed",
+            version = version_row(
+                item_id=item.id, seq=item.current_seq + 1, prev_sha256=item.current_sha256,
+                capture_run_id=state.run.id, captured_at=now, status="removed",
                 platform_status=None, text=last.text, author_name=last.author_name,
                 author_id=last.author_id, created_at=last.created_at,
                 updated_at=last.updated_at, url=last.url, media_json=last.media_json,
                 raw_sha256=last.raw_sha256, evidence_sha256=evidence_sha,
+                content_sha256=fingerprint,
             )
+            s.execute(insert(ItemVersion.__table__), [version])
+            state.result.new_versions += 1
+            item.current_seq = version["seq"]  # type: ignore[assignment]
+            item.current_sha256 = version["sha256"]  # type: ignore[assignment]
+            item.content_sha256 = fingerprint
+            item.status = "removed"
             item.removed_detected_at = now
             item.removal_evidence_sha256 = evidence_sha
             record_event(

@@ -74,7 +74,10 @@ def version_sha256(v: ItemVersion | Mapping[str, Any]) -> str:
     return hash_record(version_payload(v))
 
 
-def seal(version: ItemVersion) -> str:
-    """Compute and set the version's ``sha256`` (its ``prev_sha256`` must already be set)."""
-    version.sha256 = version_sha256(version)
-    return version.sha256
+def version_row(*, prev_sha256: str | None, **fields: Any) -> dict[str, Any]:
+    """A new version as the row to insert, sealed: ``fields`` are the hashed columns but
+    ``prev_sha256`` (the chain head before it; empty for a first version) and ``sha256``.
+    Capture's batches and its removals both write versions through this one function."""
+    row = {**fields, "prev_sha256": prev_sha256 or None}
+    row["sha256"] = version_sha256(row)
+    return row

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from archiver.canonical import hash_record
@@ -24,8 +24,8 @@ from archiver.models import AuditEvent, AuditHead
 SYSTEM_ACTOR = "archiver"
 
 
-def event_payload(event: AuditEvent) -> dict[str, Any]:
-    """The fields an event's hash covers."""
+def event_payload(event: AuditEvent | Row[Any]) -> dict[str, Any]:
+    """The fields an event's hash covers, from the model or a row of ``audit_events``."""
     return {
         "id": event.id,
         "occurred_at": event.occurred_at,
@@ -87,8 +87,11 @@ def check_chain(session: Session, batch: int = 5000) -> Iterator[AuditProblem | 
     prev_hash: str | None = None
     prev_id: int | None = None
     count = 0
-    rows = session.execute(select(AuditEvent).order_by(AuditEvent.id).execution_options(
-        yield_per=batch)).scalars()
+    # Core rows on the session's connection: the walk reads every event once and never
+    # changes one, so ORM objects would be pure overhead.
+    rows = session.connection().execute(
+        select(*AuditEvent.__table__.columns).order_by(AuditEvent.id)
+        .execution_options(yield_per=batch))
     for event in rows:
         count += 1
         if event.prev_sha256 != prev_hash:

@@ -19,12 +19,21 @@ import errno
 import hashlib
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from archiver.blobstore import CHUNK_SIZE, BlobStore, check_hash, fan_out, is_hash
+from archiver.blobstore import (
+    CHUNK_SIZE,
+    BlobCheck,
+    BlobStore,
+    check_hash,
+    fan_out,
+    is_hash,
+    map_chunks,
+)
 from archiver.errors import BlobLocked, BlobNotFound, StoreError
 
 TEMP_PREFIX = ".tmp-"
@@ -32,6 +41,10 @@ _SETTING = "ARCHIVER_STORE_URL"  # named in every error a user can fix by changi
 HOLD_SUFFIX = ".hold"
 _STAGING = ".staging"  # put_file writes here before the hash (and so the folder) is known
 _HEX = frozenset("0123456789abcdef")
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC
+DELETE_THREADS = 16  # threads for batch deletes (see delete_many)
+_THREADED_FROM = 32  # below this many blobs a batch runs in the caller's thread
 
 
 def _oneline(exc: OSError) -> str:
@@ -62,6 +75,38 @@ def _sync_filesystem(path: Path) -> None:
         os.close(fd)
 
 
+def _marker_present(marker: str, sha256: str, url: str) -> bool:
+    # Anything but "no such file" counts as an error, not as "no hold": a purge must never
+    # delete a held blob because its marker could not be looked at.
+    try:
+        os.stat(marker)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise StoreError(f"cannot read legal hold of blob {sha256} in {url}: {_oneline(exc)}"
+                         ) from None
+    return True
+
+
+def _make_fan_out(folder: str) -> None:
+    # Two mkdir calls at most, without os.makedirs's stat of every parent: most batches make
+    # a leaf folder under an existing first level (65,536 leaves, 256 first-level folders).
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        return  # another writer made it between our open and this mkdir
+    except FileNotFoundError:
+        try:
+            os.mkdir(os.path.dirname(folder))
+        except FileExistsError:
+            pass
+        except FileNotFoundError:  # the store's own folder is new too
+            os.makedirs(folder, exist_ok=True)
+            return
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder)
+
+
 def _is_fan_dir(path: Path) -> bool:
     return len(path.name) == 2 and set(path.name) <= _HEX and path.is_dir()
 
@@ -69,8 +114,15 @@ def _is_fan_dir(path: Path) -> bool:
 class LocalBlobStore(BlobStore):
     """Blobs as read-only files under ``root``, fanned out by the first two hash bytes."""
 
+    # Measured on a 20k-item archive (2 cores, ext4): with the files in the page cache one
+    # thread is ~10 % faster than four; with them on disk four threads are ~1.5x faster. A
+    # nightly verify mostly reads from disk, so four.
+    hash_threads = 4
+    hash_chunk = 256
+
     def __init__(self, root: Path, *, clock: Callable[[], float] = time.time) -> None:
         self.root = Path(root)
+        self._root_str = os.fspath(self.root)
         self.url = self.root.resolve().as_uri()
         self._clock = clock
 
@@ -114,42 +166,51 @@ class LocalBlobStore(BlobStore):
 
         Each blob still goes through a temporary file and an atomic rename, so a crash leaves
         whole blobs or stray temporary files; the single ``syncfs`` at the end makes the whole
-        batch durable before the caller commits the rows that name it.
+        batch durable before the caller commits the rows that name it. A blob already stored
+        (or twice in the batch) costs one ``stat``, and is never rewritten.
         """
-        hashes: list[str] = []
+        hashes = [hashlib.sha256(data).hexdigest() for data in blobs]
         written = False
-        suffix = f".{os.getpid()}"
-        for data in blobs:
-            sha256 = hashlib.sha256(data).hexdigest()
-            hashes.append(sha256)
-            final = self.path_for(sha256)
-            if final.exists():
-                continue
-            # A name of our own (never 64 hex digits) instead of mkstemp's random search: the
-            # process id keeps concurrent writers apart, O_EXCL catches anything else.
-            tmp = final.with_name(f"{TEMP_PREFIX}{sha256[:16]}{suffix}")
-            try:
-                try:
-                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-                except FileNotFoundError:
-                    final.parent.mkdir(parents=True, exist_ok=True)
-                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-                try:
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view):]
-                finally:
-                    os.close(fd)
-                os.replace(tmp, final)
-            except OSError as exc:
-                tmp.unlink(missing_ok=True)
-                raise StoreError(
-                    f"cannot write blob {sha256} to {self.url}: {_oneline(exc)}"
-                ) from None
-            written = True
+        for sha256, data in dict(zip(hashes, blobs, strict=True)).items():  # repeats dropped
+            # In the caller's thread: creating files is serialized in the kernel (measured no
+            # faster on 8 or 16 threads on ext4), unlike deleting them.
+            written = self._write_new(sha256, data) or written
         if written:
             _sync_filesystem(self.root)
         return hashes
+
+    def _write_new(self, sha256: str, data: bytes) -> bool:
+        """Write one blob unless present (no sync: the caller syncs the batch); True if written.
+
+        Plain strings and ``os`` calls: per blob this is a stat, open, write, close and rename,
+        and Path objects would cost more than the syscalls.
+        """
+        folder = f"{self._root_str}/{sha256[:2]}/{sha256[2:4]}"
+        final = f"{folder}/{sha256}"
+        if os.path.lexists(final):
+            return False
+        # A name of our own (never 64 hex digits) instead of mkstemp's random search: process
+        # and thread ids keep concurrent writers apart, O_EXCL catches anything else.
+        tmp = f"{folder}/{TEMP_PREFIX}{sha256[:16]}.{os.getpid()}.{threading.get_native_id()}"
+        try:
+            try:
+                fd = os.open(tmp, _CREATE, 0o444)
+            except FileNotFoundError:
+                # A new fan-out folder; the batch's syncfs makes its entry durable too.
+                _make_fan_out(folder)
+                fd = os.open(tmp, _CREATE, 0o444)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+            os.replace(tmp, final)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise StoreError(f"cannot write blob {sha256} to {self.url}: {_oneline(exc)}") from None
+        return True
 
     def put_file(self, path: Path, *, media_type: str | None = None) -> tuple[str, int]:
         """Copy the file at ``path`` into the store chunk by chunk; return ``(sha256, size)``.
@@ -250,6 +311,42 @@ class LocalBlobStore(BlobStore):
         with fh:
             yield fh
 
+    def _hash_chunk(self, hashes: list[str]) -> list[BlobCheck]:
+        """Hash a chunk of blobs with one reused buffer and raw ``os`` reads: no file objects,
+        no per-read allocation (a 1 MiB ``read`` would map and unmap memory every time)."""
+        buffer = bytearray(CHUNK_SIZE)
+        view = memoryview(buffer)
+        out: list[BlobCheck] = []
+        for sha256 in hashes:
+            try:
+                path = f"{self._root_str}/{fan_out(check_hash(sha256))}"
+                fd = os.open(path, os.O_RDONLY | _CLOEXEC)
+            except FileNotFoundError:
+                out.append(BlobCheck(sha256, None, 0, BlobNotFound(
+                    f"blob {sha256} not found in {self.url}")))
+                continue
+            except OSError as exc:
+                out.append(BlobCheck(sha256, None, 0, self._read_error(sha256, exc)))
+                continue
+            except StoreError as exc:  # an invalid hash never reaches the disk
+                out.append(BlobCheck(sha256, None, 0, exc))
+                continue
+            digest = hashlib.sha256()
+            length = 0
+            try:
+                # Read to end of file (not to the recorded size): bytes appended to a blob
+                # must change its hash, not go unread.
+                while n := os.readv(fd, (buffer,)):
+                    digest.update(view[:n])
+                    length += n
+            except OSError as exc:
+                out.append(BlobCheck(sha256, None, 0, self._read_error(sha256, exc)))
+                continue
+            finally:
+                os.close(fd)
+            out.append(BlobCheck(sha256, digest.hexdigest(), length))
+        return out
+
     def exists(self, sha256: str) -> bool:
         """True if the blob file is present."""
         return self.path_for(sha256).is_file()
@@ -285,30 +382,44 @@ class LocalBlobStore(BlobStore):
 
     def delete_many(self, hashes: Sequence[str]) -> dict[str, Exception | None]:
         """Delete a batch with one file-system sync at the end instead of one per folder
-        entry: the deletions are durable before the caller records them as done."""
-        outcome: dict[str, Exception | None] = {}
-        removed = False
-        for sha256 in hashes:
-            try:
-                path = self.path_for(sha256)
-                if self._hold_marker(sha256).exists():
-                    raise BlobLocked(
-                        f"blob {sha256} is under a legal hold in {self.url}; not deleted")
-                try:
-                    path.unlink()
-                except FileNotFoundError:
-                    raise BlobNotFound(f"blob {sha256} not found in {self.url}") from None
-                except OSError as exc:
-                    raise StoreError(
-                        f"cannot delete blob {sha256} from {self.url}: {_oneline(exc)}"
-                    ) from None
-                removed = True
-                outcome[sha256] = None
-            except StoreError as exc:
-                outcome[sha256] = exc
-        if removed:
+        entry: the deletions are durable before the caller records them as done.
+
+        Freeing a file's blocks is slow kernel work on ext4 (hundreds of microseconds with
+        ``discard``) that releases the GIL, so chunks of the batch run on a few threads.
+        """
+        unique = list(dict.fromkeys(hashes))
+        threads = DELETE_THREADS if len(unique) >= _THREADED_FROM else 1
+        chunk = max(1, -(-len(unique) // threads))
+        results = map_chunks(self._delete_chunk, unique, chunk=chunk, threads=threads)
+        outcome = dict(zip(unique, results, strict=True))
+        if any(error is None for error in outcome.values()):
             _sync_filesystem(self.root)
         return outcome
+
+    def _delete_chunk(self, hashes: list[str]) -> list[Exception | None]:
+        out: list[Exception | None] = []
+        for sha256 in hashes:
+            try:
+                self._unlink(sha256)
+            except StoreError as exc:
+                out.append(exc)
+            else:
+                out.append(None)
+        return out
+
+    def _unlink(self, sha256: str) -> None:
+        """Remove one blob unless held, without syncing (``delete_many`` syncs the batch)."""
+        path = f"{self._root_str}/{fan_out(check_hash(sha256))}"
+        if _marker_present(path + HOLD_SUFFIX, sha256, self.url):
+            raise BlobLocked(f"blob {sha256} is under a legal hold in {self.url}; not deleted")
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            raise BlobNotFound(f"blob {sha256} not found in {self.url}") from None
+        except OSError as exc:
+            raise StoreError(
+                f"cannot delete blob {sha256} from {self.url}: {_oneline(exc)}"
+            ) from None
 
     def set_legal_hold(self, sha256: str, on: bool) -> None:
         """Create (on) or remove (off) the blob's hold marker; the blob must exist."""

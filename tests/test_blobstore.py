@@ -226,6 +226,45 @@ def test_delete_many_reports_each_blob(store: BlobStore) -> None:
     assert not store.exists(gone) and store.exists(held) and store.exists(kept)
 
 
+def test_hash_many_reports_each_blob_in_order(store: BlobStore) -> None:
+    # Enough blobs for several chunks on several threads, so ordering across chunks is tested.
+    count = 40 if isinstance(store, S3BlobStore) else 700
+    payloads = [f"payload {i}".encode() * (1 + i % 7) for i in range(count)]
+    digests = store.put_many(payloads)
+    damaged = digests[count // 2]
+    corrupt(store, damaged)
+    missing = sha(b"never stored")
+    wanted = [*digests[: count // 3], missing, *digests[count // 3 :], "not-a-hash"]
+    checks = list(store.hash_many(wanted))
+    assert [c.sha256 for c in checks] == wanted
+    by_sha = {c.sha256: c for c in checks}
+    for digest, data in zip(digests, payloads, strict=True):
+        if digest != damaged:
+            assert by_sha[digest].error is None
+            assert (by_sha[digest].digest, by_sha[digest].length) == (digest, len(data))
+    assert by_sha[damaged].error is None and by_sha[damaged].digest != damaged
+    assert isinstance(by_sha[missing].error, BlobNotFound) and by_sha[missing].digest is None
+    bad = by_sha["not-a-hash"].error
+    assert type(bad) is StoreError and "invalid blob hash" in str(bad)
+    assert list(store.hash_many([])) == []
+
+
+def test_delete_many_batch_with_repeats(store: BlobStore) -> None:
+    count = 12 if isinstance(store, S3BlobStore) else 100  # local: past the threaded cut-off
+    digests = store.put_many([f"batch {i}".encode() for i in range(count)])
+    held = digests[3]
+    store.set_legal_hold(held, True)
+    missing = sha(b"not here")
+    outcome = store.delete_many([*digests, digests[0], missing, "../../etc/passwd"])
+    assert list(outcome) == [*digests, missing, "../../etc/passwd"]
+    assert isinstance(outcome[held], BlobLocked)
+    assert isinstance(outcome[missing], BlobNotFound)
+    assert type(outcome["../../etc/passwd"]) is StoreError
+    assert all(outcome[d] is None for d in digests if d != held)
+    assert list(store.iter_hashes()) == [held]
+    assert store.get(held) == b"batch 3"
+
+
 def test_legal_hold_on_missing_blob(store: BlobStore) -> None:
     with pytest.raises(BlobNotFound):
         store.set_legal_hold(sha(b"nothing"), True)
@@ -266,6 +305,37 @@ def test_local_leftover_temp_files_are_ignored_and_cleaned(tmp_path: Path) -> No
     assert not fresh.exists()
     assert list(store.iter_hashes()) == [digest]
     assert store.get(digest) == b"real"
+
+
+def test_local_put_many_batch(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    first = store.put(b"already here")
+    before = os.stat(store.path_for(first))
+    batch = [b"already here", b"new one", b"new one", b"", b"another"]
+    assert store.put_many(batch) == [sha(b) for b in batch]
+    after = os.stat(store.path_for(first))
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # not rewritten
+    assert list(store.iter_hashes()) == sorted({sha(b) for b in batch})
+    for data in batch:
+        path = store.path_for(sha(data))
+        assert path.read_bytes() == data
+        assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert list((tmp_path / "blobs").rglob(".tmp-*")) == []
+    assert store.put_many([]) == []
+
+
+def test_local_put_many_failure_is_one_line_and_leaves_no_temp(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    data = b"cannot land"
+    digest = sha(data)
+    # A file where the fan-out folder should be: the write fails, nothing half-written stays.
+    (tmp_path / "blobs").mkdir()
+    (tmp_path / "blobs" / digest[:2]).write_bytes(b"in the way")
+    with pytest.raises(StoreError, match=f"cannot write blob {digest}") as info:
+        store.put_many([b"fine", data])
+    assert "\n" not in str(info.value)
+    assert list((tmp_path / "blobs").rglob(".tmp-*")) == []
+    assert not store.exists(digest)
 
 
 def test_local_write_failure_leaves_no_temp(tmp_path: Path) -> None:
@@ -334,6 +404,27 @@ def test_s3_delete_removes_all_versions(s3_client: Any, s3_lock_bucket: str) -> 
     store.delete(digest)
     listing = s3_client.list_object_versions(Bucket=s3_lock_bucket, Prefix=key)
     assert listing.get("Versions", []) == [] and listing.get("DeleteMarkers", []) == []
+
+
+def test_s3_delete_many_removes_all_versions_and_respects_retention(
+    s3_client: Any, s3_lock_bucket: str
+) -> None:
+    plain = S3BlobStore(s3_lock_bucket, "blobs", client=s3_client)
+    versioned = plain.put(b"two versions")
+    key = plain.key_for(versioned)
+    s3_client.delete_object(Bucket=s3_lock_bucket, Key=key)  # a delete marker
+    plain.put(b"two versions")  # and a second data version
+    single = plain.put(b"one version")
+    locked_store = S3BlobStore(s3_lock_bucket, "blobs", client=s3_client, lock_mode="GOVERNANCE",
+                               lock_days=30)
+    locked = locked_store.put(b"retained")
+    outcome = plain.delete_many([versioned, locked, single])
+    assert outcome[versioned] is None and outcome[single] is None
+    assert isinstance(outcome[locked], BlobLocked) and "Object Lock" in str(outcome[locked])
+    listing = s3_client.list_object_versions(Bucket=s3_lock_bucket, Prefix=key)
+    assert listing.get("Versions", []) == [] and listing.get("DeleteMarkers", []) == []
+    assert not plain.exists(single)
+    assert plain.get(locked) == b"retained"
 
 
 def test_s3_keys_and_media_type(s3_client: Any, s3_bucket: str) -> None:

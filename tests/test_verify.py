@@ -15,7 +15,7 @@ from archiver.accounts import AccountSpec, add_account
 from archiver.archive import Archive
 from archiver.blobstore_local import LocalBlobStore
 from archiver.capture import capture_account
-from archiver.models import AuditEvent, Item, ItemVersion
+from archiver.models import AuditEvent, Blob, Item, ItemVersion
 from archiver.sample.dataset import load_sample
 from archiver.sample.graph_server import GraphServer
 from archiver.verify import verify_archive
@@ -103,3 +103,35 @@ def test_deleted_version_and_missing_blob_are_reported(captured: Archive) -> Non
     reasons = " ".join(p.reason for p in report.problems)
     assert "missing" in reasons
     assert any(p.kind == "blob" and p.id == first.raw_sha256 for p in report.problems)
+
+
+def test_appended_bytes_wrong_size_and_unreadable_blob_are_reported(captured: Archive) -> None:
+    archive = captured
+    assert isinstance(archive.store, LocalBlobStore)
+    with archive.sessions() as s:
+        shas = list(s.scalars(select(Blob.sha256).order_by(Blob.sha256)))
+    appended, resized, unreadable = shas[0], shas[len(shas) // 2], shas[-1]
+    # 1. bytes appended to a blob: read to the end, so its hash changes
+    path = archive.store.path_for(appended)
+    os.chmod(path, 0o644)
+    with path.open("ab") as fh:
+        fh.write(b" ")
+    # 2. the recorded size altered in the database
+    with archive.transaction() as s:
+        s.execute(update(Blob).where(Blob.sha256 == resized).values(size=Blob.size + 1))
+    # 3. a blob that cannot be read (a folder where the file should be)
+    path = archive.store.path_for(unreadable)
+    path.unlink()
+    path.mkdir()
+
+    report = verify_archive(archive)
+    reasons = {p.id: p.reason for p in report.problems if p.kind == "blob"}
+    assert set(reasons) == {appended, resized, unreadable}
+    assert reasons[appended].startswith("content hashes to ")
+    assert reasons[resized].startswith("size ")
+    assert reasons[unreadable].startswith("unreadable: ")
+    assert report.blobs == len(shas)
+    # Only blobs that were read count towards bytes_hashed.
+    with archive.sessions() as s:
+        total = sum(s.scalars(select(Blob.size).where(Blob.sha256 != unreadable)))
+    assert report.bytes_hashed == total  # +1 appended byte, -1 from the altered size row: net 0

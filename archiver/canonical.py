@@ -25,7 +25,13 @@ def iso_utc(value: datetime) -> str:
     """``2024-05-01T14:03:22.000000Z`` for an aware datetime; naive datetimes are refused."""
     if value.tzinfo is None:
         raise ValueError("naive datetime in a canonical record")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = value.astimezone(UTC)
+    if utc.year < 1000:
+        # strftime's %Y is not zero-padded everywhere; those bytes are what older hashes cover.
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The same text as the strftime above for four-digit years, at a third of the cost (verify
+    # re-hashes every version).
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def canonical_json(value: Any) -> bytes:

@@ -41,6 +41,7 @@ from archiver.search_index import (
     SearchResults,
     author_key,
     clean_text,
+    retry_until,
 )
 
 FILE_NAME = "fts5.sqlite3"
@@ -214,24 +215,20 @@ class Fts5SearchIndex(SearchIndex):
         """One write transaction: BEGIN IMMEDIATE (retried while another writer holds it)."""
         with self._guard:
             con = self._connection()
-            deadline = self._monotonic() + self._lock_timeout
-            delay = 0.05
+
+            def begin() -> bool | None:
+                try:
+                    con.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if not _is_lock_error(exc):
+                        raise self._write_error(exc) from None
+                    return None
+                return True
+
             con.execute("PRAGMA busy_timeout = 0")  # we wait ourselves, with injected sleep
             try:
-                while True:
-                    try:
-                        con.execute("BEGIN IMMEDIATE")
-                        break
-                    except sqlite3.OperationalError as exc:
-                        if not _is_lock_error(exc):
-                            raise self._write_error(exc) from None
-                    if self._monotonic() >= deadline:
-                        raise SearchIndexError(
-                            f"search index at {self._path.parent} is locked by another writer; "
-                            f"gave up after {self._lock_timeout:g}s"
-                        )
-                    self._sleep(delay)
-                    delay = min(delay * 2, 1.0)
+                retry_until(begin, self._path.parent, self._lock_timeout, self._sleep,
+                            self._monotonic)
             finally:
                 con.execute(f"PRAGMA busy_timeout = {int(self._lock_timeout * 1000)}")
             try:
@@ -256,9 +253,8 @@ class Fts5SearchIndex(SearchIndex):
             return 0
         rows = [_doc_rows(doc) for doc in latest.values()]
         with self._writing() as con:
-            existing = self._present(con, list(latest))
             # FTS5 keeps its own copy of a row's terms: replace means delete, then insert.
-            con.executemany("DELETE FROM fts WHERE rowid = ?", [(i,) for i in existing])
+            self._remove(con, list(latest))
             marks = ", ".join("?" * 15)
             insert = f"INSERT OR REPLACE INTO docs ({_DOC_COLUMNS}) VALUES ({marks})"  # noqa: S608
             con.executemany(insert, [row for row, _ in rows])
@@ -267,14 +263,18 @@ class Fts5SearchIndex(SearchIndex):
         return len(rows)
 
     @staticmethod
-    def _present(con: sqlite3.Connection, ids: list[int]) -> list[int]:
-        found: list[int] = []
+    def _remove(con: sqlite3.Connection, ids: list[int]) -> int:
+        """Delete these items' rows from both tables, a chunk of ids per statement; return
+        how many were there."""
+        removed = 0
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
             marks = ", ".join("?" * len(chunk))
-            found.extend(i for (i,) in con.execute(
-                f"SELECT item_id FROM docs WHERE item_id IN ({marks})", chunk))  # noqa: S608
-        return found
+            # docs and fts always hold the same ids (written together): count once, on docs.
+            removed += con.execute(
+                f"DELETE FROM docs WHERE item_id IN ({marks})", chunk).rowcount  # noqa: S608
+            con.execute(f"DELETE FROM fts WHERE rowid IN ({marks})", chunk)  # noqa: S608
+        return removed
 
     def delete(self, item_ids: Iterable[int]) -> int:
         """Remove these items in one transaction; return how many were in the index."""
@@ -282,10 +282,7 @@ class Fts5SearchIndex(SearchIndex):
         if not wanted:
             return 0
         with self._writing() as con:
-            existing = self._present(con, wanted)
-            con.executemany("DELETE FROM fts WHERE rowid = ?", [(i,) for i in existing])
-            con.executemany("DELETE FROM docs WHERE item_id = ?", [(i,) for i in existing])
-        return len(existing)
+            return self._remove(con, wanted)
 
     def clear(self) -> None:
         """Remove every item: drop and re-create the tables (instant, unlike row deletes)."""

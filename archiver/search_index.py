@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from archiver.errors import ArchiverError, QueryError
 
@@ -46,6 +47,33 @@ def require_aware(name: str, value: datetime | None) -> None:
     """Raise ValueError when ``value`` is a naive datetime: the index only takes absolute times."""
     if value is not None and (value.tzinfo is None or value.utcoffset() is None):
         raise ValueError(f"{name} must be timezone-aware (got naive {value.isoformat()})")
+
+
+_T = TypeVar("_T")
+
+
+def retry_until(
+    attempt: Callable[[], _T | None],
+    folder: Path,
+    timeout: float,
+    sleep: Callable[[float], None],
+    monotonic: Callable[[], float],
+) -> _T:
+    """Call ``attempt`` until it returns something other than None (None: another writer holds
+    the lock), sleeping with growing back-off, for up to ``timeout`` seconds; then raise
+    :class:`SearchIndexError`. Both engines take their write lock through this."""
+    deadline = monotonic() + timeout
+    delay = 0.05
+    while True:
+        result = attempt()
+        if result is not None:
+            return result
+        if monotonic() >= deadline:
+            raise SearchIndexError(
+                f"search index at {folder} is locked by another writer; gave up after {timeout:g}s"
+            )
+        sleep(delay)
+        delay = min(delay * 2, 1.0)
 
 
 MAX_QUERY_ECHO = 120

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import bagit
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from archiver.blobstore import BlobStore
+from archiver.canonical import iso_utc, sha256_hex
 from archiver.models import AuditEvent, Blob, Item, ItemVersion, Tombstone
+from archiver.retention import certificate as cert
 from archiver.retention.purge import dry_run, purge
+from archiver.retention.tombstones import utc_text
 from archiver.search_index import SearchFilters
 from archiver.verify import verify_archive
 from tests.support.retention import Captured, captured  # noqa: F401
@@ -70,6 +76,11 @@ def test_purge_destroys_leaves_tombstones_and_verifies(captured: Captured,  # no
         done = s.scalar(select(AuditEvent).where(AuditEvent.action == "retention.purge.completed"))
         assert done is not None
         assert json.loads(done.details_json)["certificate_sha256"] == result.certificate_sha256
+    data = Path(result.certificate_path or "").read_bytes()
+    assert sha256_hex(data) == result.certificate_sha256
+    assert archive.store.get(result.certificate_sha256 or "") == data
+    with archive.sessions() as s:
+        assert s.get(Blob, result.certificate_sha256) is not None
     dump = Path(result.certificate_path or "").read_text()
     assert not any(t in dump for t in texts if len(t) > 12)  # no destroyed text in the certificate
     assert result.transfer is not None  # COMMENTS is a transfer series
@@ -173,3 +184,42 @@ def test_report_cli_json_csv_pdf(captured: Captured, settings_env: dict[str, str
     assert dry.exit_code == 0 and "dry run" in dry.output
     refused = runner.invoke(cli, ["retention", "purge", "--approve"])
     assert refused.exit_code == 1
+
+
+def test_streamed_certificate_is_the_canonical_json_of_the_whole() -> None:
+    head = {"disposition_id": 3, "as_of": "2030-01-01", "approved_by": "Zoë \u2028 \"Q\"",
+            "item_count": 2345, "series": [{"code": "B", "count": 2345}], "skipped": [],
+            "blobs": {"deleted": 1, "kept": 0, "locked": []}, "transfer": None,
+            "zzz_after_items": {"nested": [1, 2]}}
+    items = [{"item_id": i, "platform": "facebook", "external_id": f"e-{i}",
+              "published_at": None if i % 3 else "2024-01-01T00:00:00.000000Z",
+              "tombstone_sha256": f"{i:064x}"} for i in range(2345)]
+    for listed in (items, []):
+        out = io.BytesIO()
+        written = cert.write_certificate_json(out, head, iter(listed))
+        whole = cert.certificate_bytes({**head, "items": listed})
+        assert out.getvalue() == whole
+        assert (written.sha256, written.size) == (sha256_hex(whole), len(whole))
+        assert written.first_items == listed[:cert.PDF_ITEM_LIMIT + 1]
+
+
+def test_certificate_pdf_counts_the_items_it_does_not_list() -> None:
+    head = {"disposition_id": 1, "as_of": "2030-01-01", "approved_by": "R", "approved_at": "a",
+            "completed_at": "c", "schedule": "s", "schedule_sha256": "0" * 64,
+            "item_count": cert.PDF_ITEM_LIMIT + 7, "series": [], "skipped": [],
+            "blobs": {"deleted": 0, "kept": 0, "locked": []}, "transfer": None}
+    items = ({"item_id": i, "platform": "p", "external_id": "e", "series": "S",
+              "published_at": None, "disposition_date": "2030-01-01",
+              "tombstone_sha256": "0" * 64} for i in range(cert.PDF_ITEM_LIMIT + 7))
+    written = cert.write_certificate_json(io.BytesIO(), head, items)
+    assert len(written.first_items) == cert.PDF_ITEM_LIMIT + 1
+    pdf = cert.certificate_pdf({**head, "items": written.first_items}, written.sha256)
+    assert pdf.startswith(b"%PDF")
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)),
+                                               timezone(timedelta(hours=-11))])))
+def test_utc_text_is_iso_utc(moment: datetime) -> None:
+    assert utc_text(moment) == iso_utc(moment)
+    assert utc_text(None) is None and utc_text(moment.replace(tzinfo=None)).tzinfo is None

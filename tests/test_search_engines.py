@@ -32,7 +32,7 @@ from archiver.search_index import (
     open_index,
     open_memory_index,
 )
-from archiver.whoosh_index import INDEX_NAME
+from archiver.whoosh_index import INDEX_NAME, column_values
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[1]
@@ -108,6 +108,63 @@ def test_add_nothing_and_delete(index: SearchIndex) -> None:
     assert index.count() == 3
     assert sorted(ids(index, "*")) == [1, 3, 5]
     assert ids(index, "number 2") == []
+
+
+def test_bulk_delete_across_segments_then_add_back(tmp_path: Path, engine: str) -> None:
+    # A purge deletes thousands of ids at once from an index written in many commits (segments).
+    ix = open_index(tmp_path / "index", engine=engine)
+    try:
+        for start in range(1, 601, 100):
+            ix.add([make_doc(i) for i in range(start, start + 100)])
+        ix.add([make_doc(i, text="replaced") for i in range(50, 60)])  # upserts: old copies
+        doomed = set(range(1, 301)) | {450, 599, 10_000}
+        assert ix.delete(doomed) == 302
+        assert ix.delete(doomed) == 0  # already gone: nothing counted twice
+        assert ix.count() == 298
+        assert set(ids(ix, "*")) == set(range(301, 601)) - {450, 599}
+        assert ids(ix, "replaced") == [] and ids(ix, "number 5") == []
+        ix.add([make_doc(5, text="back again")])
+        assert ids(ix, "back") == [5] and ix.count() == 299
+    finally:
+        ix.close()
+    again = open_index(tmp_path / "index", engine=engine)  # what another process sees
+    try:
+        assert again.count() == 299 and ids(again, "number 450") == []
+    finally:
+        again.close()
+
+
+def test_whoosh_delete_drops_segments_left_empty(tmp_path: Path) -> None:
+    ix = open_index(tmp_path / "index", engine="whoosh")
+    try:
+        ix.add([make_doc(i) for i in range(1, 11)])
+        ix.add([make_doc(i) for i in range(11, 21)])
+        assert ix.delete(range(1, 11)) == 10
+    finally:
+        ix.close()
+    reader = whoosh_index.open_dir(str(tmp_path / "index"), indexname=INDEX_NAME).reader()
+    try:
+        segments = [leaf.doc_count_all() for leaf, _ in reader.leaf_readers()]
+        assert segments == [10] and reader.doc_count() == 10
+    finally:
+        reader.close()
+
+
+def test_whoosh_column_read_whole_matches_whoosh(tmp_path: Path) -> None:
+    ix = open_index(tmp_path / "index", engine="whoosh")
+    try:
+        ix.add([make_doc(i, thread_id=1 if i % 2 else i) for i in range(1, 40)])
+        ix.add([make_doc(i) for i in (3, 100, 10**6)])
+    finally:
+        ix.close()
+    reader = whoosh_index.open_dir(str(tmp_path / "index"), indexname=INDEX_NAME).reader()
+    try:
+        for leaf, _ in reader.leaf_readers():
+            for name in ("item_id", "thread_id", "created_sort"):
+                column = leaf.column_reader(name, translate=False)
+                assert column_values(column) == list(column)
+    finally:
+        reader.close()
 
 
 def test_clear_empties_the_index(index: SearchIndex) -> None:

@@ -7,18 +7,90 @@ with the ``retention.purge.completed`` event. The PDF lists every disposed item 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
 
 from archiver.canonical import canonical_json
 
 PDF_ITEM_LIMIT = 5000
+_CHUNK = 1000  # certificate items encoded per call
 
 
 def certificate_bytes(certificate: dict[str, Any]) -> bytes:
     """Canonical JSON of the certificate (what is hashed and stored)."""
     return canonical_json(certificate)
+
+
+@dataclass(frozen=True)
+class CertificateJson:
+    """What :func:`write_certificate_json` wrote: its hash, its size, and its first items."""
+
+    sha256: str
+    size: int
+    first_items: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Hashing:
+    """Writes to ``target`` and hashes and counts what passes."""
+
+    def __init__(self, target: BinaryIO) -> None:
+        self.target = target
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.target.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+
+
+def write_certificate_json(target: BinaryIO, head: dict[str, Any],
+                           items: Iterable[dict[str, Any]]) -> CertificateJson:
+    """Write the canonical JSON of ``head`` plus ``"items"``, taking the items one at a time.
+
+    The bytes are exactly ``certificate_bytes({**head, "items": list(items)})``: keys in sorted
+    order, each value in canonical JSON, the list written chunk by chunk. So the certificate of
+    100k items never exists whole in memory, as Python values or as bytes. Keeps the first
+    :data:`PDF_ITEM_LIMIT` + 1 items, all :func:`certificate_pdf` prints.
+    """
+    if "items" in head:
+        raise ValueError("the certificate head must not hold the items")
+    out = _Hashing(target)
+    first: list[dict[str, Any]] = []
+    out.write(b"{")
+    for n, key in enumerate(sorted([*head, "items"])):
+        out.write(b"," if n else b"")
+        out.write(canonical_json(key) + b":")
+        if key != "items":
+            out.write(canonical_json(head[key]))
+            continue
+        out.write(b"[")
+        chunk: list[dict[str, Any]] = []
+        written = 0
+        for item in items:
+            if len(first) <= PDF_ITEM_LIMIT:
+                first.append(item)
+            chunk.append(item)
+            if len(chunk) == _CHUNK:
+                written = _write_items(out, chunk, written)
+        _write_items(out, chunk, written)
+        out.write(b"]")
+    out.write(b"}")
+    return CertificateJson(out.digest.hexdigest(), out.size, first)
+
+
+def _write_items(out: _Hashing, chunk: list[dict[str, Any]], written: int) -> int:
+    """Append ``chunk`` to a JSON list being written; clears it; the new count written."""
+    if chunk:
+        # One encoder call per chunk: a canonical list is its canonical items joined by ",".
+        text = canonical_json(chunk)[1:-1]
+        out.write(b"," + text if written else text)
+    written += len(chunk)
+    chunk.clear()
+    return written
 
 
 def _pdf(title: str, lines: Iterable[str], signature: bool) -> bytes:
@@ -28,7 +100,8 @@ def _pdf(title: str, lines: Iterable[str], signature: bool) -> bytes:
 
 
 def certificate_pdf(certificate: dict[str, Any], json_sha256: str) -> bytes:
-    """A printable destruction certificate."""
+    """A printable destruction certificate. ``certificate["items"]`` may hold just the first
+    items (see :func:`write_certificate_json`): the count of the rest comes from ``item_count``."""
     lines = [
         f"Disposition {certificate['disposition_id']}, as of {certificate['as_of']}",
         f"Approved by {certificate['approved_by']} at {certificate['approved_at']}",
@@ -51,7 +124,7 @@ def certificate_pdf(certificate: dict[str, Any], json_sha256: str) -> bytes:
     lines += ["", "Item  Platform  External id  Series  Published  Disposition date  Tombstone"]
     for n, item in enumerate(certificate["items"]):
         if n >= PDF_ITEM_LIMIT:
-            lines.append(f"... {len(certificate['items']) - n} more items: see the certificate "
+            lines.append(f"... {certificate['item_count'] - n} more items: see the certificate "
                          f"JSON (sha256 {json_sha256})")
             break
         lines.append(f"{item['item_id']}  {item['platform']}  {item['external_id']}  "

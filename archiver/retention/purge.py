@@ -16,20 +16,21 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import delete, func, insert, literal, or_, select, true, union, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from archiver.archive import Archive
 from archiver.audit import record_event
 from archiver.blob_records import store_blob
-from archiver.canonical import hash_record, iso_utc, sha256_hex
+from archiver.canonical import hash_record, iso_utc
 from archiver.db import insert_ignore
 from archiver.errors import ArchiverError, BlobLocked, BlobNotFound, ConfigError
 from archiver.items import version_json
@@ -42,6 +43,7 @@ from archiver.models import (
     Item,
     ItemVersion,
     Tombstone,
+    UTCDateTime,
 )
 from archiver.retention import certificate as cert
 from archiver.retention import transfer
@@ -49,10 +51,12 @@ from archiver.retention.assign import active_schedule
 from archiver.retention.holds import held_item_ids
 from archiver.retention.protection import protected_by_requests
 from archiver.retention.report import RetentionReport, eligible_ids_query, retention_report
-from archiver.retention.schedule import Schedule
-from archiver.retention.tombstones import tombstone_payload
+from archiver.retention.schedule import Schedule, Series
+from archiver.retention.tombstones import payload_from_values, utc_text
 
-BATCH = 2000
+BATCH = 5000  # items per transaction: each batch also costs an index commit and a sync
+# Blobs per existence check and delete_many call: each check scans the versions once.
+BLOB_BATCH = 5000
 Checkpoint = Callable[[str, int], None]
 
 
@@ -99,15 +103,18 @@ def purge(archive: Archive, as_of: date, *, approved_by: str, out_dir: Path | No
     result = PurgeResult(disposition_id, d.as_of.isoformat(), d.approved_by, resumed)
     stage = transfer.staging_dir(folder, disposition_id)
     done = 0
+    after = 0  # every pending item up to here was destroyed or skipped: never scan it again
     while True:
         with archive.transaction() as s:
             ids = list(s.scalars(select(DispositionItem.item_id).where(
                 DispositionItem.disposition_id == disposition_id,
+                DispositionItem.item_id > after,
                 DispositionItem.state == "pending").order_by(DispositionItem.item_id)
                 .limit(batch)))
             if not ids:
                 break
             destroyed = _destroy_batch(archive, s, d, schedule, ids, stage)
+        after = ids[-1]
         archive.index.delete(destroyed)
         done += 1
         step("batch", done)
@@ -152,6 +159,9 @@ _ITEM_COLUMNS = (Item.id, Item.account_id, Item.external_id, Item.kind, Item.sta
                  Item.series_code, Item.published_at, Item.first_captured_at, Item.last_seen_at,
                  Item.disposition_date, Item.current_seq, Item.current_sha256)
 _VERSION_COLUMNS = tuple(c for c in ItemVersion.__table__.c)
+# All a tombstone needs of a version; the full row only for a transfer package.
+_HASH_COLUMNS = (ItemVersion.item_id, ItemVersion.seq, ItemVersion.sha256,
+                 ItemVersion.raw_sha256, ItemVersion.evidence_sha256)
 
 
 def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Schedule,
@@ -175,20 +185,22 @@ def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Sched
     accounts = {a.id: a for a in s.execute(select(Account.id, Account.platform, Account.handle)
                                            .where(Account.id.in_({i.account_id
                                                                   for i in items.values()})))}
+    transferring = any(_series(schedule, i).action == "transfer" for i in items.values())
     versions: dict[int, list[Any]] = defaultdict(list)
-    for v in s.execute(select(*_VERSION_COLUMNS).where(ItemVersion.item_id.in_(go))
+    for v in s.execute(select(*(_VERSION_COLUMNS if transferring else _HASH_COLUMNS))
+                       .where(ItemVersion.item_id.in_(go))
                        .order_by(ItemVersion.item_id, ItemVersion.seq)):
         versions[v.item_id].append(v)
-    _write_transfer(archive, schedule, items, accounts, versions, stage)
-    blobs: set[str] = set()
+    if transferring:
+        _write_transfer(archive, schedule, items, accounts, versions, stage)
     tombstones: list[dict[str, Any]] = []
     for item_id in go:
         item = items[item_id]
-        series = schedule.series[item.series_code or schedule.default_series]
-        history = [v for v in versions[item_id] if v.raw_sha256 or v.text is not None
-                   or v.author_name is not None or v.evidence_sha256]
-        hashes = sorted({h for v in history for h in (v.raw_sha256, v.evidence_sha256) if h})
-        blobs.update(hashes)
+        series = _series(schedule, item)
+        # A version without a blob adds nothing: only the blob references are listed.
+        hashes = sorted({h for v in versions[item_id] for h in (v.raw_sha256, v.evidence_sha256)
+                         if h})
+        version_hashes = [{"seq": v.seq, "sha256": v.sha256} for v in versions[item_id]]
         tomb = dict(
             item_id=item.id, disposition_id=d.id, account_id=item.account_id,
             platform=accounts[item.account_id].platform, external_id=item.external_id,
@@ -198,23 +210,45 @@ def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Sched
             last_seen_at=item.last_seen_at,
             disposition_date=item.disposition_date or d.as_of, destroyed_at=now,
             last_seq=item.current_seq, chain_head_sha256=item.current_sha256,
-            version_hashes_json=json.dumps([{"seq": v.seq, "sha256": v.sha256}
-                                            for v in versions[item_id]]),
-            blob_hashes_json=json.dumps(hashes))
-        tomb["sha256"] = hash_record(tombstone_payload(cast(Tombstone, SimpleNamespace(**tomb))))
+            version_hashes_json=json.dumps(version_hashes), blob_hashes_json=json.dumps(hashes))
+        tomb["sha256"] = hash_record(payload_from_values(tomb, version_hashes, hashes))
         tombstones.append(tomb)
-    s.execute(insert(Tombstone), tombstones)
+    # Core statements: the ORM's bulk paths cost more per row than the database does.
+    s.execute(insert(Tombstone.__table__), tombstones)
+    _record_blobs(s, d.id, go, now)
+    quiet = {"synchronize_session": False}  # no ORM objects of these rows are loaded
     s.execute(update(ItemVersion).where(ItemVersion.item_id.in_(go)).values(
         text=None, author_name=None, author_id=None, url=None, media_json="[]",
-        raw_sha256=None, evidence_sha256=None))
+        raw_sha256=None, evidence_sha256=None).execution_options(**quiet))
     s.execute(update(Item).where(Item.id.in_(go)).values(
-        disposed_at=now, removal_evidence_sha256=None, indexed_seq=Item.current_seq))
+        disposed_at=now, removal_evidence_sha256=None, indexed_seq=Item.current_seq)
+        .execution_options(**quiet))
     s.execute(update(DispositionItem).where(DispositionItem.disposition_id == d.id,
                                             DispositionItem.item_id.in_(go))
-              .values(state="destroyed"))
-    insert_ignore(s, DisposedBlob, [{"disposition_id": d.id, "sha256": h, "status": "pending",
-                                     "detail": None, "updated_at": now} for h in sorted(blobs)])
+              .values(state="destroyed").execution_options(**quiet))
     return go
+
+
+def _record_blobs(s: Session, disposition_id: int, go: list[int], now: datetime) -> None:
+    """Add the blobs these items' versions use to the disposition's list (set-based, before the
+    versions let go of them); one already listed by an earlier batch stays as it is."""
+    refs = union(*(select(column.label("sha256")).where(ItemVersion.item_id.in_(go),
+                                                        column.is_not(None))
+                   for column in (ItemVersion.raw_sha256, ItemVersion.evidence_sha256))
+                 ).subquery()
+    # "WHERE true": SQLite would otherwise read ON CONFLICT as the join's ON.
+    rows = select(literal(disposition_id), refs.c.sha256, literal("pending"),
+                  literal(now, UTCDateTime())).where(true())
+    columns = ["disposition_id", "sha256", "status", "updated_at"]
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(pg_insert(DisposedBlob).from_select(columns, rows).on_conflict_do_nothing())
+    else:
+        s.execute(sqlite_insert(DisposedBlob).from_select(columns, rows)
+                  .on_conflict_do_nothing())
+
+
+def _series(schedule: Schedule, item: Any) -> Series:
+    return schedule.series[item.series_code or schedule.default_series]
 
 
 def _write_transfer(archive: Archive, schedule: Schedule, items: dict[int, Any],
@@ -247,10 +281,12 @@ def _write_transfer(archive: Archive, schedule: Schedule, items: dict[int, Any],
 
 
 def _still_used(s: Session, hashes: list[str]) -> set[str]:
-    used = set(s.scalars(select(ItemVersion.raw_sha256).where(
-        ItemVersion.raw_sha256.in_(hashes))))
-    used |= set(s.scalars(select(ItemVersion.evidence_sha256).where(
-        ItemVersion.evidence_sha256.in_(hashes))))
+    wanted = set(hashes)
+    # One pass over the versions for both references (there is no index on them to use).
+    used = {h for row in s.execute(select(ItemVersion.raw_sha256, ItemVersion.evidence_sha256)
+                                   .where(or_(ItemVersion.raw_sha256.in_(hashes),
+                                              ItemVersion.evidence_sha256.in_(hashes))))
+            for h in row if h in wanted}
     used |= set(s.scalars(select(Item.removal_evidence_sha256).where(
         Item.removal_evidence_sha256.in_(hashes))))
     return used
@@ -265,7 +301,8 @@ def _delete_blobs(archive: Archive, disposition_id: int, step: Checkpoint) -> No
                 hashes = list(s.scalars(select(DisposedBlob.sha256).where(
                     DisposedBlob.disposition_id == disposition_id,
                     DisposedBlob.status == status, DisposedBlob.sha256 > after)
-                    .order_by(DisposedBlob.sha256).limit(BATCH)))
+                    .order_by(DisposedBlob.sha256).limit(BLOB_BATCH)))
+                # Checked right before this chunk's deletion, so a record kept meanwhile counts.
                 used = _still_used(s, hashes) if hashes else set()
             if not hashes:
                 break
@@ -299,55 +336,70 @@ def _delete_some(archive: Archive, disposition_id: int, hashes: list[str],
         for (status, detail), shas in groups.items():
             s.execute(update(DisposedBlob).where(
                 DisposedBlob.disposition_id == disposition_id, DisposedBlob.sha256.in_(shas))
-                .values(status=status, detail=detail, updated_at=now))
+                .values(status=status, detail=detail, updated_at=now)
+                .execution_options(synchronize_session=False))
         gone = groups.get(("deleted", None), []) + groups.get(("deleted", "already gone"), [])
         if gone:
-            s.execute(delete(Blob).where(Blob.sha256.in_(gone)))
+            s.execute(delete(Blob).where(Blob.sha256.in_(gone))
+                      .execution_options(synchronize_session=False))
 
 
 def _finish(archive: Archive, d: Disposition, schedule: Schedule, folder: Path, stage: Path,
             result: PurgeResult) -> None:
+    # Counts and the few lists come from SQL; the tombstones are streamed into the certificate
+    # (at 100k items, holding them all as rows and dicts was most of the purge's memory).
+    mine = DispositionItem.disposition_id == d.id
     with archive.sessions() as s:
-        destroyed = list(s.scalars(select(DispositionItem.item_id).where(
-            DispositionItem.disposition_id == d.id, DispositionItem.state == "destroyed")))
+        states = dict(s.execute(select(DispositionItem.state, func.count()).where(mine)
+                                .group_by(DispositionItem.state)).all())
         skipped = s.execute(select(DispositionItem.item_id, DispositionItem.reason).where(
-            DispositionItem.disposition_id == d.id, DispositionItem.state == "skipped")).all()
-        tombs = s.execute(select(Tombstone.item_id, Tombstone.platform, Tombstone.external_id,
-                                 Tombstone.kind, Tombstone.series_code, Tombstone.authority,
-                                 Tombstone.published_at, Tombstone.disposition_date,
-                                 Tombstone.sha256).where(Tombstone.disposition_id == d.id)
-                          .order_by(Tombstone.item_id)).all()
-        blob_rows = s.execute(select(DisposedBlob.sha256, DisposedBlob.status,
-                                     DisposedBlob.detail).where(
-            DisposedBlob.disposition_id == d.id)).all()
-    if result.resumed:
-        # A run that was cut short may have destroyed a batch and died before taking it out of
-        # the index. In an uninterrupted run every batch's index delete has already succeeded.
-        for start in range(0, len(destroyed), BATCH):
-            archive.index.delete(destroyed[start:start + BATCH])
-    result.destroyed = len(destroyed)
+            mine, DispositionItem.state == "skipped").order_by(DispositionItem.item_id)).all()
+        by_series = dict(s.execute(select(Tombstone.series_code, func.count()).where(
+            Tombstone.disposition_id == d.id).group_by(Tombstone.series_code)).all())
+        blob_counts = dict(s.execute(select(DisposedBlob.status, func.count()).where(
+            DisposedBlob.disposition_id == d.id).group_by(DisposedBlob.status)).all())
+        locked = s.execute(select(DisposedBlob.sha256, DisposedBlob.detail).where(
+            DisposedBlob.disposition_id == d.id, DisposedBlob.status == "locked")
+            .order_by(DisposedBlob.sha256)).all()
+        if result.resumed:
+            # A run that was cut short may have destroyed a batch and died before taking it out
+            # of the index. In an uninterrupted run every batch's index delete has succeeded.
+            archive.index.delete(s.scalars(select(DispositionItem.item_id).where(
+                mine, DispositionItem.state == "destroyed")))
+    result.destroyed = states.get("destroyed", 0)
     result.skipped = [{"item_id": i, "reason": r} for i, r in skipped]
-    result.blobs_deleted = sum(1 for _, st, _ in blob_rows if st == "deleted")
-    result.blobs_kept = sum(1 for _, st, _ in blob_rows if st == "kept")
-    result.blobs_locked = [{"sha256": h, "detail": det} for h, st, det in blob_rows
-                           if st == "locked"]
+    result.blobs_deleted = blob_counts.get("deleted", 0)
+    result.blobs_kept = blob_counts.get("kept", 0)
+    result.blobs_locked = [{"sha256": h, "detail": det} for h, det in locked]
     result.transfer = transfer.finalise(
         stage, disposition_id=d.id, approved_by=d.approved_by,
         description=f"records transferred on disposition {d.id} as of {d.as_of}") or None
     now = archive.clock()
-    certificate = _certificate(d, schedule, tombs, result, now)
-    data = cert.certificate_bytes(certificate)
-    sha = sha256_hex(data)
-    pdf = cert.certificate_pdf(certificate, sha)
+    head = _certificate_head(d, schedule, by_series, result, now)
     folder.mkdir(parents=True, exist_ok=True)
     json_path = folder / f"disposition-{d.id}-certificate.json"
     pdf_path = folder / f"disposition-{d.id}-certificate.pdf"
-    json_path.write_bytes(data)
+    partial = json_path.with_name(json_path.name + ".partial")
+    # Streamed to the file (tens of MB at 100k items), then renamed: never half a certificate.
+    with archive.sessions() as s, partial.open("wb") as fh:
+        rows = s.execute(select(Tombstone.item_id, Tombstone.platform, Tombstone.external_id,
+                                Tombstone.kind, Tombstone.series_code, Tombstone.authority,
+                                Tombstone.published_at, Tombstone.disposition_date,
+                                Tombstone.sha256).where(Tombstone.disposition_id == d.id)
+                         .order_by(Tombstone.item_id).execution_options(yield_per=BATCH))
+        written = cert.write_certificate_json(fh, head, (_certificate_item(t) for t in rows))
+    partial.replace(json_path)
+    sha = written.sha256
+    pdf = cert.certificate_pdf({**head, "items": written.first_items}, sha)
     pdf_path.write_bytes(pdf)
     with archive.transaction() as s:
         row = s.get(Disposition, d.id, with_for_update=True)
         assert row is not None
-        store_blob(s, archive.store, data, "application/json", now)
+        stored, size = archive.store.put_file(json_path, media_type="application/json")
+        if stored != sha:  # the file changed between writing and storing it
+            raise ArchiverError(f"certificate {json_path} changed while it was being stored")
+        insert_ignore(s, Blob, [{"sha256": sha, "size": size, "media_type": "application/json",
+                                 "created_at": now}])
         pdf_sha = store_blob(s, archive.store, pdf, "application/pdf", now)
         if row.status != "completed":
             row.status, row.finished_at = "completed", now
@@ -363,28 +415,28 @@ def _finish(archive: Archive, d: Disposition, schedule: Schedule, folder: Path, 
     result.certificate_path, result.certificate_pdf_path = str(json_path), str(pdf_path)
 
 
-def _certificate(d: Disposition, schedule: Schedule, tombs: Sequence[Any],
-                 result: PurgeResult, now: Any) -> dict[str, Any]:
-    counts: dict[str, int] = defaultdict(int)
-    for t in tombs:
-        counts[t.series_code] += 1
+def _certificate_head(d: Disposition, schedule: Schedule, by_series: dict[str, int],
+                      result: PurgeResult, now: Any) -> dict[str, Any]:
+    """Everything in the certificate but its ``items``."""
     return {
         "disposition_id": d.id, "as_of": d.as_of.isoformat(), "approved_by": d.approved_by,
         "approved_at": iso_utc(d.started_at), "completed_at": iso_utc(now),
         "schedule": schedule.name, "schedule_sha256": schedule.sha256,
-        "item_count": len(tombs),
+        "item_count": sum(by_series.values()),
         "series": [{"code": code, "title": schedule.series[code].title,
                     "action": schedule.series[code].action,
                     "authority": schedule.series[code].authority.citation,
                     "authority_url": schedule.series[code].authority.url, "count": n}
-                   for code, n in sorted(counts.items())],
-        "items": [{"item_id": t.item_id, "platform": t.platform, "external_id": t.external_id,
-                   "kind": t.kind, "series": t.series_code, "authority": t.authority,
-                   "published_at": iso_utc(t.published_at) if t.published_at else None,
-                   "disposition_date": t.disposition_date.isoformat(),
-                   "tombstone_sha256": t.sha256} for t in tombs],
+                   for code, n in sorted(by_series.items())],
         "skipped": result.skipped,
         "blobs": {"deleted": result.blobs_deleted, "kept": result.blobs_kept,
                   "locked": result.blobs_locked},
         "transfer": result.transfer,
     }
+
+
+def _certificate_item(t: Any) -> dict[str, Any]:
+    return {"item_id": t.item_id, "platform": t.platform, "external_id": t.external_id,
+            "kind": t.kind, "series": t.series_code, "authority": t.authority,
+            "published_at": utc_text(t.published_at),
+            "disposition_date": t.disposition_date.isoformat(), "tombstone_sha256": t.sha256}

@@ -11,33 +11,54 @@ in the audit log). A version newer than the tombstone's ``last_seq`` is checked 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archiver.canonical import hash_record
+from archiver.canonical import hash_record, iso_utc
 from archiver.models import ItemVersion, Tombstone
+
+# The tombstone columns its ``sha256`` covers as they are; ``disposition_date`` and the two hash
+# lists are covered too, in the forms :func:`payload_from_values` gives them.
+HASHED_COLUMNS = (
+    "item_id", "disposition_id", "account_id", "platform", "external_id", "kind", "series_code",
+    "action", "authority", "published_at", "first_captured_at", "last_seen_at", "destroyed_at",
+    "last_seq", "chain_head_sha256",
+)
+
+
+def utc_text(value: Any) -> Any:
+    """``iso_utc(value)`` for an aware datetime (the text canonical JSON gives it); anything
+    else as it is, so a naive datetime is left for canonical JSON to refuse."""
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        return iso_utc(value)
+    return value
+
+
+def payload_from_values(values: Mapping[str, Any], version_hashes: list[dict[str, Any]],
+                        blob_hashes: list[str]) -> dict[str, Any]:
+    """Every field a tombstone's ``sha256`` covers, from its column values (e.g. a row about to
+    be inserted) and its two hash lists as Python values (not yet JSON)."""
+    payload = {name: utc_text(values[name]) for name in HASHED_COLUMNS}
+    payload["disposition_date"] = values["disposition_date"].isoformat()
+    payload["version_hashes"] = version_hashes
+    payload["blob_hashes"] = blob_hashes
+    return payload
 
 
 def tombstone_payload(t: Tombstone) -> dict[str, Any]:
-    """Every field a tombstone's ``sha256`` covers."""
-    return {
-        "item_id": t.item_id, "disposition_id": t.disposition_id, "account_id": t.account_id,
-        "platform": t.platform, "external_id": t.external_id, "kind": t.kind,
-        "series_code": t.series_code, "action": t.action, "authority": t.authority,
-        "published_at": t.published_at, "first_captured_at": t.first_captured_at,
-        "last_seen_at": t.last_seen_at, "disposition_date": t.disposition_date.isoformat(),
-        "destroyed_at": t.destroyed_at, "last_seq": t.last_seq,
-        "chain_head_sha256": t.chain_head_sha256,
-        "version_hashes": json.loads(t.version_hashes_json),
-        "blob_hashes": json.loads(t.blob_hashes_json),
-    }
+    """Every field a stored tombstone's ``sha256`` covers."""
+    values = {name: getattr(t, name) for name in (*HASHED_COLUMNS, "disposition_date")}
+    return payload_from_values(values, json.loads(t.version_hashes_json),
+                               json.loads(t.blob_hashes_json))
 
 
 def seal_tombstone(t: Tombstone) -> str:
+    """Compute and set ``t.sha256``; return it."""
     t.sha256 = hash_record(tombstone_payload(t))
     return t.sha256
 

@@ -142,7 +142,8 @@ class Item(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_run_id: Mapped[int | None] = mapped_column(Integer)
     removed_detected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    removal_evidence_sha256: Mapped[str | None] = mapped_column(HASH)
+    # Indexed, like the version hashes below: purge asks whether a blob is still used.
+    removal_evidence_sha256: Mapped[str | None] = mapped_column(HASH, index=True)
     # Chain head: the latest version's number, its record hash and its content fingerprint.
     current_seq: Mapped[int] = mapped_column(Integer)
     current_sha256: Mapped[str] = mapped_column(HASH)
@@ -180,8 +181,8 @@ class ItemVersion(Base):
     url: Mapped[str | None] = mapped_column(Text)
     # JSON list of {"url", "media_type"}: what media the item showed in this version.
     media_json: Mapped[str] = mapped_column(Text, default="[]")
-    raw_sha256: Mapped[str | None] = mapped_column(HASH)
-    evidence_sha256: Mapped[str | None] = mapped_column(HASH)
+    raw_sha256: Mapped[str | None] = mapped_column(HASH, index=True)
+    evidence_sha256: Mapped[str | None] = mapped_column(HASH, index=True)
     content_sha256: Mapped[str] = mapped_column(HASH)
     prev_sha256: Mapped[str | None] = mapped_column(HASH)
     sha256: Mapped[str] = mapped_column(HASH)

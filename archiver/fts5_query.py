@@ -12,7 +12,6 @@ to ``d.item_id IN (SELECT rowid FROM fts WHERE fts MATCH ?)``.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +20,14 @@ from whoosh import qparser, query
 
 from archiver.errors import QueryError
 from archiver.search_index import SearchFilters, author_key, check_balanced, clean_text, echo_query
-from archiver.whoosh_index import DEFAULT_FIELDS, FIELD_BOOSTS, build_schema
+from archiver.whoosh_schema import (
+    DEFAULT_FIELDS,
+    FIELD_BOOSTS,
+    build_schema,
+    current_text_only,
+    mentions_history,
+    query_errors,
+)
 
 TEXT_FIELDS = ("text", "history_text", "author")
 KEY_FIELDS = ("platform", "account", "external_id", "kind", "status", "author_exact")
@@ -49,35 +55,12 @@ class ParsedQuery:
     @property
     def mentions_history(self) -> bool:
         """True when some leaf searches earlier versions' text."""
-        return self.tree is not None and _mentions_history(self.tree)
+        return self.tree is not None and mentions_history(self.tree)
 
     def current_only(self) -> query.Query:
         """The same query with history_text leaves pointed at the current text."""
         assert self.tree is not None
-
-        def retarget(leaf: query.Query) -> query.Query:
-            if getattr(leaf, "fieldname", None) == "history_text":
-                leaf = copy.copy(leaf)
-                leaf.fieldname = "text"  # type: ignore[attr-defined]
-            return leaf
-
-        return self.tree.accept(retarget)
-
-
-def _mentions_history(node: query.Query) -> bool:
-    if getattr(node, "fieldname", None) == "history_text":
-        return True
-    return any(_mentions_history(child) for child in node.children())
-
-
-def _errors(node: query.Query) -> list[str]:
-    found = []
-    error = getattr(node, "error", None)
-    if error:
-        found.append(str(error).replace("\n", " "))
-    for child in node.children():
-        found.extend(_errors(child))
-    return found
+        return current_text_only(self.tree)
 
 
 def parse_query(text: str) -> ParsedQuery:
@@ -93,7 +76,7 @@ def parse_query(text: str) -> ParsedQuery:
     except Exception as exc:  # any parser failure comes from the user's query
         message = str(exc).replace("\n", " ")
         raise QueryError(f"cannot parse search query {echo_query(text)}: {message}") from None
-    errors = _errors(parsed)
+    errors = query_errors(parsed)
     if errors:
         raise QueryError(f"cannot parse search query {echo_query(text)}: {errors[0]}")
     return ParsedQuery(parsed)

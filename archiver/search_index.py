@@ -299,7 +299,8 @@ def open_memory_index(engine: str = DEFAULT_ENGINE) -> SearchIndex:
         return Fts5SearchIndex.memory()
     from whoosh.filedb.filestore import RamStorage
 
-    from archiver.whoosh_index import INDEX_NAME, WhooshSearchIndex, build_schema
+    from archiver.whoosh_index import WhooshSearchIndex
+    from archiver.whoosh_schema import INDEX_NAME, build_schema
 
     ix = RamStorage().create_index(build_schema(), indexname=INDEX_NAME)
     # Same schema and query parser as the on-disk index, so a query matches identically.

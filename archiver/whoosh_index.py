@@ -12,39 +12,26 @@ Choices made for speed at scale (target p95 <= 100 ms at 1M items):
 * a writer that finds the index locked retries with back-off instead of failing, so the
   scheduler, the webhook server and the CLI can all write.
 
-Import name ``whoosh``; nothing else in the archiver imports it.
+Import name ``whoosh``; only this module, :mod:`archiver.whoosh_schema` (the layout) and
+:mod:`archiver.fts5_query` (which parses with Whoosh's query parser) import it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import secrets
-import string
 import sys
 import threading
 from array import array
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
 from whoosh import qparser, query, sorting
-from whoosh.analysis import (
-    CharsetFilter,
-    IDTokenizer,
-    LowercaseFilter,
-    RegexTokenizer,
-    StopFilter,
-)
-from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, W3Segment
 from whoosh.columns import NumericColumn
-from whoosh.fields import COLUMN, ID, NUMERIC, TEXT, Schema
 from whoosh.index import LockError
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
-from whoosh.support.charset import accent_map
 from whoosh.writing import CLEAR, IndexWriter
 
 from archiver.errors import QueryError
@@ -56,209 +43,28 @@ from archiver.search_index import (
     SearchIndex,
     SearchIndexError,
     SearchResults,
-    author_key,
     check_balanced,
     clean_text,
     echo_query,
     retry_until,
 )
-
-# A new layout gets a new name: an old index is then simply absent and gets rebuilt.
-INDEX_NAME = "archiver_v1"
-LIMIT_MB = 256
-# Tiers of 8 bits keep a date range to a few hundred terms; wider tiers made ranges 3x slower.
-DATE_SHIFT_STEP = 8
-_SECOND = timedelta(seconds=1)
-WRITER_PROCS = 1  # measured: procs=2 doubles the time of a 10k batch (the final merge)
-# Terms longer than this are noise (base64 blobs, keyboard mashing) and only bloat the index.
-MAX_TERM_CHARS = 200
-# Sort key for items with no publication time: below every real date, so they come last.
-NO_DATE_SORT_KEY = -(2**62)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-DEFAULT_FIELDS = ("text", "history_text", "author")
-FIELD_BOOSTS = {"text": 2.0, "history_text": 1.0, "author": 1.5}
-
-# No stop words: an investigator searching "to be or not to be" means exactly that.
-_TEXT_ANALYZER = (
-    RegexTokenizer()
-    | LowercaseFilter()
-    | CharsetFilter(accent_map)
-    | StopFilter(stoplist=frozenset(), minsize=1, maxsize=MAX_TERM_CHARS)
+from archiver.whoosh_schema import (
+    CODEC,
+    DEFAULT_FIELDS,
+    FIELD_BOOSTS,
+    INDEX_NAME,
+    build_schema,
+    current_text_only,
+    doc_fields,
+    filter_query,
+    mentions_history,
+    query_errors,
 )
-_KEY_ANALYZER = IDTokenizer() | LowercaseFilter()
 
-
-class _ColumnCachingReader(W3PerDocReader):
-    """Remembers which columns exist. Whoosh asks for every posting of every unscored field
-    while flushing a segment, and answers with a file-system stat each time."""
-
-    def __init__(self, storage: Any, segment: Any) -> None:
-        super().__init__(storage, segment)
-        self._known: dict[str, bool] = {}
-
-    def has_column(self, fieldname: str) -> bool:
-        if fieldname not in self._known:
-            self._known[fieldname] = super().has_column(fieldname)
-        return self._known[fieldname]
-
-
-class _WriterCodec(W3Codec):
-    """Whoosh's default codec for our writers, with two fixes.
-
-    New segment ids come from :mod:`secrets`: Whoosh draws them from the global :mod:`random`,
-    which a seeded program repeats (Hypothesis reseeds it for every example), and a repeated id
-    makes the commit fail. The flush reads column existence once per field, not per posting.
-    Readers never see this class: segments carry a plain W3Codec.
-    """
-
-    def per_document_reader(self, storage: Any, segment: Any) -> W3PerDocReader:
-        return _ColumnCachingReader(storage, segment)
-
-    def new_segment(self, storage: Any, indexname: str) -> W3Segment:
-        # A plain W3Codec in the segment: the table of contents then pickles no class of ours.
-        segment = W3Segment(W3Codec(), indexname)
-        alphabet = string.ascii_lowercase + string.digits
-        segment.segid = "".join(secrets.choice(alphabet) for _ in range(16))
-        return segment
-
-
-_CODEC = _WriterCodec()
-
-
-def _id_field(*, stored: bool = False, unique: bool = False, sortable: bool = False) -> NUMERIC:
-    # Ids are looked up exactly, never by range: one term per value (shift_step=0) instead of
-    # Whoosh's tiers, which would add three unique terms per document per id.
-    return NUMERIC(
-        bits=64, signed=True, shift_step=0, stored=stored, unique=unique, sortable=sortable
-    )
-
-
-def _date_field() -> NUMERIC:
-    # Whole seconds since the epoch: Whoosh's DATETIME keeps microseconds, which makes most of
-    # its tiered terms unique per document and triples the cost of a commit.
-    return NUMERIC(bits=64, signed=True, shift_step=DATE_SHIFT_STEP)
-
-
-def build_schema() -> Schema:
-    """The index layout: two stored ids, exact keyword fields, analyzed text, dates."""
-    return Schema(
-        item_id=_id_field(stored=True, unique=True, sortable=True),
-        thread_id=_id_field(stored=True, sortable=True),
-        account_id=_id_field(),
-        parent_id=_id_field(),
-        platform=ID(analyzer=_KEY_ANALYZER),
-        account=ID(analyzer=_KEY_ANALYZER),
-        external_id=ID(),
-        kind=ID(analyzer=_KEY_ANALYZER),
-        status=ID(analyzer=_KEY_ANALYZER),
-        author=TEXT(analyzer=_TEXT_ANALYZER),
-        author_exact=ID(analyzer=_KEY_ANALYZER),
-        text=TEXT(analyzer=_TEXT_ANALYZER),
-        history_text=TEXT(analyzer=_TEXT_ANALYZER),
-        created_at=_date_field(),
-        created_sort=COLUMN(NumericColumn("q", default=NO_DATE_SORT_KEY)),
-        first_captured_at=_date_field(),
-        last_captured_at=_date_field(),
-    )
-
-
-def _seconds(value: datetime) -> int:
-    # Floor, also for bounds: a range then covers its end second whole and never misses an item.
-    return (value.astimezone(UTC) - _EPOCH) // _SECOND
-
-
-def _sort_key(value: datetime | None) -> int:
-    if value is None:
-        return NO_DATE_SORT_KEY
-    delta = value.astimezone(UTC) - _EPOCH
-    return delta // _MICROSECOND
-
-
-def doc_fields(doc: IndexDoc) -> dict[str, Any]:
-    """The Whoosh field values for one doc; absent values are left out rather than indexed."""
-    fields: dict[str, Any] = {
-        "item_id": doc.item_id,
-        "thread_id": doc.thread_id,
-        "account_id": doc.account_id,
-        "platform": clean_text(doc.platform),
-        "account": clean_text(doc.account),
-        "external_id": clean_text(doc.external_id),
-        "kind": clean_text(doc.kind),
-        "status": clean_text(doc.status),
-        "history_text": clean_text(doc.history_text or ""),
-        "created_sort": _sort_key(doc.created_at),
-        "first_captured_at": _seconds(doc.first_captured_at),
-        "last_captured_at": _seconds(doc.last_captured_at),
-    }
-    if doc.parent_id is not None:
-        fields["parent_id"] = doc.parent_id
-    if doc.author:
-        fields["author"] = clean_text(doc.author)
-        fields["author_exact"] = author_key(doc.author)
-    if doc.text:
-        fields["text"] = clean_text(doc.text)
-    if doc.created_at is not None:
-        fields["created_at"] = _seconds(doc.created_at)
-    return fields
-
-
-def filter_query(filters: SearchFilters) -> query.Query | None:
-    """The Whoosh filter for ``filters`` (exact terms, inclusive date ranges), or None."""
-    parts: list[query.Query] = []
-    if filters.account_id is not None:
-        parts.append(query.Term("account_id", filters.account_id))
-    for name in ("platform", "kind", "status"):
-        value = getattr(filters, name)
-        if value is not None:
-            parts.append(query.Term(name, clean_text(value).lower()))
-    if filters.author is not None:
-        parts.append(query.Term("author_exact", author_key(filters.author).lower()))
-    if filters.since is not None or filters.until is not None:
-        parts.append(_date_range("created_at", filters.since, filters.until))
-    if filters.captured_until is not None:
-        parts.append(_date_range("first_captured_at", None, filters.captured_until))
-    if filters.captured_since is not None:
-        parts.append(_date_range("last_captured_at", filters.captured_since, None))
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else query.And(parts)
-
-
-def _date_range(name: str, start: datetime | None, end: datetime | None) -> query.Query:
-    return query.NumericRange(
-        name,
-        _seconds(start) if start is not None else None,
-        _seconds(end) if end is not None else None,
-    )
-
-
-def _errors(node: query.Query) -> list[str]:
-    found = []
-    error = getattr(node, "error", None)
-    if error:
-        found.append(str(error).replace("\n", " "))
-    for child in node.children():
-        found.extend(_errors(child))
-    return found
-
-
-def _current_text_only(node: query.Query) -> query.Query:
-    """The same query with history_text leaves pointed at the current text (same analyzer)."""
-
-    def retarget(leaf: query.Query) -> query.Query:
-        if getattr(leaf, "fieldname", None) == "history_text":
-            leaf = copy.copy(leaf)
-            leaf.fieldname = "text"  # type: ignore[attr-defined]
-        return leaf
-
-    return node.accept(retarget)
-
-
-def _mentions_history(node: query.Query) -> bool:
-    if getattr(node, "fieldname", None) == "history_text":
-        return True
-    return any(_mentions_history(child) for child in node.children())
+# A large batch sorts its postings in memory; procs=2 measured twice as slow for a 10k batch
+# (the final merge) and leaves no core to searches on a 2-core host.
+LIMIT_MB = 256
+WRITER_PROCS = 1
 
 
 class WhooshSearchIndex(SearchIndex):
@@ -392,7 +198,7 @@ class WhooshSearchIndex(SearchIndex):
 
         def attempt() -> IndexWriter | None:
             try:
-                return self._ix.writer(procs=WRITER_PROCS, limitmb=LIMIT_MB, codec=_CODEC)
+                return self._ix.writer(procs=WRITER_PROCS, limitmb=LIMIT_MB, codec=CODEC)
             except LockError:
                 return None
 
@@ -447,10 +253,10 @@ class WhooshSearchIndex(SearchIndex):
                 for hit in results[offset : offset + limit]
             ]
             in_current: set[int] = set()
-            if page and not match_all and _mentions_history(parsed):
+            if page and not match_all and mentions_history(parsed):
                 docnums = {docnum for docnum, _, _ in page}
                 current = searcher.search(
-                    _current_text_only(parsed), filter=docnums, limit=None
+                    current_text_only(parsed), filter=docnums, limit=None
                 )
                 in_current = set(current.docs())
             else:
@@ -474,7 +280,7 @@ class WhooshSearchIndex(SearchIndex):
             parsed = parser.parse(text)
         except Exception as exc:  # any parser failure comes from the user's query
             raise QueryError(f"cannot parse search query {echo_query(text)}: {exc}") from None
-        errors = _errors(parsed)
+        errors = query_errors(parsed)
         if errors:
             raise QueryError(f"cannot parse search query {echo_query(text)}: {errors[0]}")
         return parsed, False

@@ -32,7 +32,8 @@ from archiver.search_index import (
     open_index,
     open_memory_index,
 )
-from archiver.whoosh_index import INDEX_NAME, column_values
+from archiver.whoosh_index import column_values
+from archiver.whoosh_schema import INDEX_NAME
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[1]

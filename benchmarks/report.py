@@ -17,6 +17,8 @@ from typing import Any
 ROWS = [
     ("capture_items_per_s", "first capture, items/s", ">= 2,000 at 100k"),
     ("capture_peak_rss_mb", "first capture, peak RSS MB", "<= 500 at 1M"),
+    ("changes_capture_peak_rss_mb", "capture after changes, peak RSS MB", "<= 500 at 1M"),
+    ("max_command_peak_rss_mb", "largest command's peak RSS MB", "<= 500 at 1M"),
     ("recapture_items_per_s", "unchanged re-capture, items/s", ">= 3x first capture"),
     ("ratio_recapture_to_capture", "re-capture / capture", ">= 3"),
     ("recapture_new_versions", "unchanged re-capture, new versions", "0"),

@@ -242,12 +242,14 @@ def measure(items: int, seed: int, accounts: int, work: Path,
         result["recapture_items_per_s"] = totals2["seen"] / again.seconds
         result["recapture_new_versions"] = totals2["new_versions"]
         result["recapture_requests"] = totals2["requests"]
+        result["recapture_peak_rss_mb"] = again.peak_rss_mb
         for server, page, change in zip(servers, dept.pages, dept.changes, strict=True):
             server.set_dataset(page.with_changes(change))
         changed, totals3 = capture(env, "capture after edits, hides, removals")
         result["changes_new_versions"] = totals3["new_versions"]
         result["changes_removed"] = totals3["removed"]
         result["changes_capture_s"] = changed.seconds
+        result["changes_capture_peak_rss_mb"] = changed.peak_rss_mb
 
         times = search_latencies(env, queries)
         result["search_p50_ms"] = percentile(times, 50)
@@ -281,6 +283,8 @@ def measure(items: int, seed: int, accounts: int, work: Path,
         result["search_p95_ms"] / max(result["fts5_search_p95_ms"], 1e-9))
     result["ratio_verify_to_sha256"] = result["verify_mb_per_s"] / result["sha256_mb_per_s"]
     result["skipped"] = sorted(skip)
+    result["max_command_peak_rss_mb"] = max(
+        value for key, value in result.items() if key.endswith("_peak_rss_mb"))
     result["ratio_recapture_to_capture"] = (
         result["recapture_items_per_s"] / result["capture_items_per_s"])
     return result

@@ -21,9 +21,9 @@ class Measured:
     returncode: int
 
 
-def _status_kb(pid: int, field: str) -> int:
+def _status_kb(pid: int, field: str, name: str = "status") -> int:
     try:
-        with open(f"/proc/{pid}/status") as fh:
+        with open(f"/proc/{pid}/{name}") as fh:
             for line in fh:
                 if line.startswith(field):
                     return int(line.split()[1])
@@ -54,8 +54,9 @@ def _descendants(root: int) -> list[int]:
 
 def _peak_rss_mb(pid: int, done: threading.Event, peak: list[float]) -> None:
     """Poll until the child exits: the larger of its own VmHWM (its high-water mark, reset at
-    exec) and the summed resident size of it and its descendants at any poll, so a command that
-    works in several processes is measured as a whole.
+    exec) and the summed proportional set size (PSS) of it and its descendants at any poll, so a
+    command that works in several processes is measured as a whole. PSS, not RSS: a forked
+    helper (bagit's validation pool) shares its parent's pages, and RSS would count them twice.
 
     ``ru_maxrss`` from wait4 is no good here: Linux folds the forking parent's memory into it at
     exec, so a child of a large benchmark process would report the parent's size.
@@ -64,7 +65,7 @@ def _peak_rss_mb(pid: int, done: threading.Event, peak: list[float]) -> None:
         own = _status_kb(pid, "VmHWM:")
         if not own:
             return
-        tree = sum(_status_kb(p, "VmRSS:") for p in _descendants(pid))
+        tree = sum(_status_kb(p, "Pss:", "smaps_rollup") for p in _descendants(pid))
         peak[0] = max(peak[0], own / 1024.0, tree / 1024.0)
         done.wait(0.05)
 

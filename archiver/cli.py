@@ -105,14 +105,14 @@ def accounts_list(as_json: bool) -> None:
 # -- capture ----------------------------------------------------------------------------------
 @cli.command()
 @click.option("--account", "account_id", type=int, help="Capture only this account.")
-@click.option("--jobs", type=click.IntRange(1, 64),
-              help="Accounts captured at once, each in its own process "
-                   "(default: one per account, at most one per core).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Accounts captured at once, each in its own process (each holds its own "
+                   "index writer's memory).")
 @JSON_OPTION
-def capture(account_id: int | None, jobs: int | None, as_json: bool) -> None:
+def capture(account_id: int | None, jobs: int, as_json: bool) -> None:
     """Capture every active account (or one) now."""
     from archiver.accounts import get_account, list_accounts
-    from archiver.capture_many import capture_accounts, default_jobs
+    from archiver.capture_many import capture_accounts
 
     with archive_from_env() as archive:
         targets = ([get_account(archive, account_id)] if account_id is not None
@@ -120,7 +120,7 @@ def capture(account_id: int | None, jobs: int | None, as_json: bool) -> None:
         if not targets:
             raise ArchiverError("no accounts to capture: add one with 'archiver accounts add'")
         results = capture_accounts(
-            archive, targets, os.environ, jobs=jobs or default_jobs(len(targets)),
+            archive, targets, os.environ, jobs=jobs,
             progress=lambda a: progress_bar(not as_json, f"{a.platform}:{a.handle}"))
     if as_json:
         print_json({"runs": [r.as_json() for r in results]})

@@ -48,6 +48,11 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _num(value: Any) -> float:
+    """A figure for the plot; a step a run skipped is a gap."""
+    return float(value) if isinstance(value, (int, float)) else float("nan")
+
+
 def table(results: list[dict[str, Any]]) -> str:
     """Sizes as columns, measures as rows."""
     head = "| measure | target | " + " | ".join(
@@ -74,10 +79,11 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
         for key, label in (("capture_items_per_s", "first capture"),
                            ("recapture_items_per_s", "unchanged re-capture"),
                            ("purge_items_per_s", "purge")):
-            left.plot(sizes, [r.get(key) for r in runs], marker="o", label=f"{label} ({engine})")
+            left.plot(sizes, [_num(r.get(key)) for r in runs], marker="o",
+                      label=f"{label} ({engine})")
         for key, label in (("search_p50_ms", "search p50"), ("search_p95_ms", "search p95"),
                            ("fts5_search_p95_ms", "FTS5 floor p95")):
-            right.plot(sizes, [r.get(key) for r in runs], marker="o",
+            right.plot(sizes, [_num(r.get(key)) for r in runs], marker="o",
                        label=f"{label} ({engine})")
     left.axhline(2000, linestyle=":", color="grey", label="capture target")
     left.set(xscale="log", yscale="log", xlabel="archive size (items)", ylabel="items/s",

@@ -367,18 +367,8 @@ class LocalBlobStore(BlobStore):
 
     def delete(self, sha256: str) -> None:
         """Remove the blob; refuses (``BlobLocked``) while a legal hold marker is present."""
-        path = self.path_for(sha256)
-        if self._hold_marker(sha256).exists():
-            raise BlobLocked(f"blob {sha256} is under a legal hold in {self.url}; not deleted")
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            raise BlobNotFound(f"blob {sha256} not found in {self.url}") from None
-        except OSError as exc:
-            raise StoreError(
-                f"cannot delete blob {sha256} from {self.url}: {_oneline(exc)}"
-            ) from None
-        _fsync_dir(path.parent)
+        self._unlink(sha256)
+        _fsync_dir(self.path_for(sha256).parent)
 
     def delete_many(self, hashes: Sequence[str]) -> dict[str, Exception | None]:
         """Delete a batch with one file-system sync at the end instead of one per folder

@@ -334,8 +334,8 @@ class Capture:
             head_updates.append(update_row)
         items = Item.__table__
         s.execute(insert(ItemVersion.__table__), versions)
-        for shape in _by_keys(head_updates):
-            s.execute(items.update().where(items.c.id == bindparam("b_id")), shape)
+        # One key set per batch (``plan`` is fixed for it), so one executemany.
+        s.execute(items.update().where(items.c.id == bindparam("b_id")), head_updates)
         state.result.new_versions += len(versions)
         stored = [int(u["b_id"]) for u in head_updates]  # type: ignore[call-overload]
         changed.extend(stored)
@@ -369,8 +369,7 @@ class Capture:
                 "current_seq": 0, "current_sha256": "", "content_sha256": "",
             }
             rows.append(row)
-        for shape in _by_keys(rows):
-            s.execute(insert(Item.__table__), shape)
+        s.execute(insert(Item.__table__), rows)
         ids: dict[str, int] = {ext: item_id for ext, item_id in s.execute(
             select(Item.external_id, Item.id)
             .where(Item.account_id == self.account.id,
@@ -476,14 +475,6 @@ class Capture:
         index_items(self.archive, item_ids=[item_id])
         return removed_post
 
-
-
-def _by_keys(rows: list[dict[str, object]]) -> list[list[dict[str, object]]]:
-    """Rows grouped by their key set: one executemany needs one statement shape."""
-    groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(row), []).append(row)
-    return list(groups.values())
 
 
 def capture_account(

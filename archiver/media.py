@@ -177,6 +177,7 @@ def download_media(
     http = client if client is not None else httpx.Client()
     errors: list[str] = []
     group: list[_Fetched] = []
+    group_bytes = 0
     failures: list[tuple[int, str]] = []
     try:
         for media_id in _account_media_ids(archive, account_id, ("pending", "failed")):
@@ -193,10 +194,11 @@ def download_media(
                 errors.append(f"media {media_id}: {exc}")
             else:
                 group.append(_Fetched(media_id, data, kind or _guess_type(declared)))
+                group_bytes += len(data)
                 report.stored += 1
-            if (len(group) + len(failures) >= GROUP_FILES
-                    or sum(len(f.data) for f in group) >= GROUP_BYTES):
+            if len(group) + len(failures) >= GROUP_FILES or group_bytes >= GROUP_BYTES:
                 _record(archive, group, failures)
+                group_bytes = 0
         _record(archive, group, failures)
     finally:
         if own:

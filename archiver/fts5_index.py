@@ -19,7 +19,6 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +40,14 @@ from archiver.search_index import (
     SearchResults,
     author_key,
     clean_text,
+    date_sort_key,
+    epoch_seconds,
     retry_until,
 )
 
 FILE_NAME = "fts5.sqlite3"
 SCHEMA_VERSION = 1
-NO_DATE_SORT_KEY = -(2**62)  # below every real date: undated items list last
 CHUNK = 500  # ids per IN (...) look-up
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _WORD = re.compile(r"\w")
 
 # tokenchars '_': Whoosh's tokenizer keeps "foo_bar" one word; FTS5 would split it.
@@ -87,17 +86,6 @@ _DOC_COLUMNS = (
 )
 
 
-def _seconds(value: datetime) -> int:
-    # Floor, like the Whoosh engine: a range covers its end second whole and never misses.
-    return (value.astimezone(UTC) - _EPOCH) // timedelta(seconds=1)
-
-
-def _sort_key(value: datetime | None) -> int:
-    if value is None:
-        return NO_DATE_SORT_KEY
-    return (value.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
-
-
 def _doc_rows(doc: IndexDoc) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """The ``docs`` row and the ``fts`` row of one doc (cleaned: SQLite stores UTF-8)."""
     text = clean_text(doc.text or "")
@@ -110,9 +98,9 @@ def _doc_rows(doc: IndexDoc) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         clean_text(doc.platform).lower(), clean_text(doc.account).lower(),
         clean_text(doc.external_id), clean_text(doc.kind).lower(), clean_text(doc.status).lower(),
         author_key(doc.author).lower() if doc.author else None,
-        _seconds(doc.created_at) if doc.created_at is not None else None,
-        _sort_key(doc.created_at), _seconds(doc.first_captured_at),
-        _seconds(doc.last_captured_at), present,
+        epoch_seconds(doc.created_at) if doc.created_at is not None else None,
+        date_sort_key(doc.created_at), epoch_seconds(doc.first_captured_at),
+        epoch_seconds(doc.last_captured_at), present,
     )
     return row, (doc.item_id, text, history, author)
 

@@ -13,13 +13,19 @@ to ``d.item_id IN (SELECT rowid FROM fts WHERE fts MATCH ?)``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from whoosh import qparser, query
 
 from archiver.errors import QueryError
-from archiver.search_index import SearchFilters, author_key, check_balanced, clean_text, echo_query
+from archiver.search_index import (
+    SearchFilters,
+    author_key,
+    check_balanced,
+    clean_text,
+    echo_query,
+    epoch_seconds,
+)
 from archiver.whoosh_schema import (
     DEFAULT_FIELDS,
     FIELD_BOOSTS,
@@ -36,7 +42,6 @@ NUMBER_FIELDS = ("item_id", "thread_id", "account_id", "parent_id", "created_at"
 # Bits of docs.present: which text fields hold at least one word (for ``text:*``).
 PRESENT_BITS = {"text": 1, "history_text": 2, "author": 4}
 _SCHEMA = build_schema()
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _IN_FTS = "d.item_id IN (SELECT rowid FROM fts WHERE fts MATCH ?)"
 
 Condition = tuple[str, tuple[Any, ...]]
@@ -280,10 +285,6 @@ class _Compiler:
         raise _unsupported(self.text, f"{kind.__name__} on {name}")
 
 
-def _seconds(value: datetime) -> int:
-    return (value.astimezone(UTC) - _EPOCH) // timedelta(seconds=1)
-
-
 def sql_filters(filters: SearchFilters) -> tuple[list[str], list[Any]]:
     """SQL conditions on ``docs d`` for ``filters``, exactly as the Whoosh engine applies them."""
     where: list[str] = []
@@ -302,15 +303,15 @@ def sql_filters(filters: SearchFilters) -> tuple[list[str], list[Any]]:
     # The same bounds on created_sort (microseconds) too: that column leads the indexes.
     if filters.since is not None:
         where.append("d.created_at >= ? AND d.created_sort >= ?")
-        args += [_seconds(filters.since), _seconds(filters.since) * 1_000_000]
+        args += [epoch_seconds(filters.since), epoch_seconds(filters.since) * 1_000_000]
     if filters.until is not None:
         where.append("d.created_at <= ? AND d.created_sort < ?")
-        args += [_seconds(filters.until), (_seconds(filters.until) + 1) * 1_000_000]
+        args += [epoch_seconds(filters.until), (epoch_seconds(filters.until) + 1) * 1_000_000]
     # The captured span [first, last] overlaps [captured_since, captured_until].
     if filters.captured_until is not None:
         where.append("d.first_captured_at <= ?")
-        args.append(_seconds(filters.captured_until))
+        args.append(epoch_seconds(filters.captured_until))
     if filters.captured_since is not None:
         where.append("d.last_captured_at >= ?")
-        args.append(_seconds(filters.captured_since))
+        args.append(epoch_seconds(filters.captured_since))
     return where, args

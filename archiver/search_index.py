@@ -28,7 +28,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
@@ -74,6 +74,24 @@ def retry_until(
             )
         sleep(delay)
         delay = min(delay * 2, 1.0)
+
+
+# Sort key of an item with no publication time: below every real date, so it lists last.
+NO_DATE_SORT_KEY = -(2**62)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_seconds(value: datetime) -> int:
+    """Whole seconds since the epoch, floored, also for range bounds: a range then covers its
+    end second whole and never misses an item. Both engines index and filter dates with it."""
+    return (value.astimezone(UTC) - _EPOCH) // timedelta(seconds=1)
+
+
+def date_sort_key(value: datetime | None) -> int:
+    """Microseconds since the epoch (NO_DATE_SORT_KEY when unknown): the newest-first order."""
+    if value is None:
+        return NO_DATE_SORT_KEY
+    return (value.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
 
 
 MAX_QUERY_ECHO = 120

@@ -9,29 +9,27 @@ Choices made for speed at scale (target p95 <= 100 ms at 1M items):
 * a commit's cost is mostly one block per distinct term, so ids are indexed as one term each
   and dates as whole seconds, and the publication-time sort key is a column only;
 * one searcher is kept open and only reopened after a writer (any process) has committed;
+  filter sets and column arrays are cached with it (:mod:`archiver.whoosh_search`);
 * a writer that finds the index locked retries with back-off instead of failing, so the
   scheduler, the webhook server and the CLI can all write.
 
-Import name ``whoosh``; only this module, :mod:`archiver.whoosh_schema` (the layout) and
+Import name ``whoosh``; only this module, :mod:`archiver.whoosh_schema` (the layout),
+:mod:`archiver.whoosh_search` (running a search: filters, columns, the collection loop) and
 :mod:`archiver.fts5_query` (which parses with Whoosh's query parser) import it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
-from array import array
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh import qparser, query, sorting
-from whoosh.columns import NumericColumn
+from whoosh import qparser, query
 from whoosh.index import LockError
 from whoosh.reading import IndexReader
-from whoosh.searching import Searcher
 from whoosh.writing import CLEAR, IndexWriter
 
 from archiver.errors import QueryError
@@ -56,10 +54,10 @@ from archiver.whoosh_schema import (
     build_schema,
     current_text_only,
     doc_fields,
-    filter_query,
     mentions_history,
     query_errors,
 )
+from archiver.whoosh_search import SearchView, SegmentColumns, column_array
 
 # A large batch sorts its postings in memory; procs=2 measured twice as slow for a 10k batch
 # (the final merge) and leaves no core to searches on a 2-core host.
@@ -84,7 +82,9 @@ class WhooshSearchIndex(SearchIndex):
         self._lock_timeout = lock_timeout
         self._sleep = sleep
         self._monotonic = monotonic
-        self._searcher: Searcher | None = None
+        self._view: SearchView | None = None
+        # Segments' column arrays, kept across generations while their segment lives.
+        self._columns: dict[str, SegmentColumns] = {}
         self._guard = threading.Lock()  # one searcher is shared; swap and use it serially
         self._closed = False
 
@@ -146,10 +146,15 @@ class WhooshSearchIndex(SearchIndex):
         prepared = [doc_fields(doc) for doc in latest.values()]
         writer = self._writer()
         try:
-            # With no segments yet there is nothing to replace: skip update_document's look-ups.
-            write = writer.update_document if writer.segments else writer.add_document
+            # Replace by deleting every older copy found in one column pass, then adding:
+            # update_document would open a searcher over all segments for each document.
+            if writer.segments:
+                with writer.reader() as reader:
+                    older = _docnums_of(reader, self._ix.schema["item_id"], set(latest))
+                for docnum in older:
+                    writer.delete_document(docnum)
             for fields in prepared:
-                write(**fields)
+                writer.add_document(**fields)
         except BaseException:
             writer.cancel()
             raise
@@ -215,7 +220,7 @@ class WhooshSearchIndex(SearchIndex):
     def count(self) -> int:
         """How many items are in the index."""
         with self._guard:
-            return self._current_searcher().doc_count()
+            return self._current_view().searcher.doc_count()
 
     def search(
         self,
@@ -229,43 +234,27 @@ class WhooshSearchIndex(SearchIndex):
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
         parsed, match_all = self._parse(query)
-        allowed = filter_query(filters)
-        if match_all:
-            order = sorting.MultiFacet(
-                [sorting.FieldFacet("created_sort", reverse=True), sorting.FieldFacet("item_id")]
-            )
-        else:
-            order = sorting.MultiFacet([sorting.ScoreFacet(), sorting.FieldFacet("item_id")])
-        threads = sorting.FieldFacet("thread_id", maptype=sorting.Count)
+        want = offset + limit
         with self._guard:
-            searcher = self._current_searcher()
-            results = searcher.search(
-                parsed,
-                filter=allowed,
-                limit=max(offset + limit, 1),
-                sortedby=order,
-                groupedby={"threads": threads},
-            )
-            total = len(results)
-            thread_count = len(results.groups("threads"))
-            page = [
-                (hit.docnum, hit["item_id"], hit["thread_id"])
-                for hit in results[offset : offset + limit]
-            ]
-            in_current: set[int] = set()
+            view = self._current_view()
+            plan = view.plan(filters)
+            found = view.everything(plan, want) if match_all else view.matching(parsed, plan, want)
+            searcher = view.searcher
+            page = []
+            for docnum in found.page[offset:]:
+                stored = searcher.stored_fields(docnum)
+                page.append((docnum, stored["item_id"], stored["thread_id"]))
+            in_current = {docnum for docnum, _, _ in page}
             if page and not match_all and mentions_history(parsed):
-                docnums = {docnum for docnum, _, _ in page}
                 current = searcher.search(
-                    current_text_only(parsed), filter=docnums, limit=None
+                    current_text_only(parsed), filter=set(in_current), limit=None
                 )
                 in_current = set(current.docs())
-            else:
-                in_current = {docnum for docnum, _, _ in page}
         hits = [
             SearchHit(item_id=item_id, thread_id=thread, matched_history_only=d not in in_current)
             for d, item_id, thread in page
         ]
-        return SearchResults(total=total, hits=hits, threads=thread_count)
+        return SearchResults(total=found.total, hits=hits, threads=found.threads)
 
     def _parse(self, text: str) -> tuple[query.Query, bool]:
         text = clean_text(text).strip()
@@ -285,18 +274,18 @@ class WhooshSearchIndex(SearchIndex):
             raise QueryError(f"cannot parse search query {echo_query(text)}: {errors[0]}")
         return parsed, False
 
-    def _current_searcher(self) -> Searcher:
+    def _current_view(self) -> SearchView:
         self._check_open()
         # Reopen only when some writer has committed since. Not Searcher.refresh(): it reuses
         # segment readers by segment id, so it keeps serving documents deleted since then.
-        if self._searcher is not None and (
-            self._searcher.reader().generation() != self._ix.latest_generation()
+        if self._view is not None and (
+            self._view.searcher.reader().generation() != self._ix.latest_generation()
         ):
-            self._searcher.close()
-            self._searcher = None
-        if self._searcher is None:
-            self._searcher = self._ix.searcher()
-        return self._searcher
+            self._view.searcher.close()
+            self._view = None
+        if self._view is None:
+            self._view = SearchView(self._ix.searcher(), self._columns)
+        return self._view
 
     def _check_open(self) -> None:
         if self._closed:
@@ -308,9 +297,9 @@ class WhooshSearchIndex(SearchIndex):
             if self._closed:
                 return
             self._closed = True
-            if self._searcher is not None:
-                self._searcher.close()
-                self._searcher = None
+            if self._view is not None:
+                self._view.searcher.close()
+                self._view = None
             self._ix.close()
 
 
@@ -331,25 +320,10 @@ def _docnums_of(reader: IndexReader, field: Any, item_ids: set[int]) -> list[int
                     found.extend(base + d for d in leaf.postings("item_id", item_id).all_ids()
                                  if not leaf.is_deleted(d))
             continue
-        column = column_values(leaf.column_reader("item_id", translate=False))
+        column = column_array(leaf.column_reader("item_id", translate=False))
         found.extend(base + d for d, key in enumerate(column)
                      if key in keys and not leaf.is_deleted(d))
     return found
-
-
-def column_values(column: Any) -> list[Any]:
-    """Every document's raw value in a segment's column, as ``list(column)`` gives them.
-
-    Whoosh reads a numeric column one document at a time (a file read and an unpack each),
-    which made a purge's index deletes slow; a 64-bit column is read here as one array.
-    """
-    if isinstance(column, NumericColumn.Reader) and column._typecode in ("q", "Q"):
-        data = column._dbfile.get(column._basepos, column._count * column._fixedlen)
-        values = array(column._typecode, data)
-        if sys.byteorder == "little":
-            values.byteswap()  # stored big-endian ("!" in Whoosh's struct formats)
-        return values.tolist() + [column._default] * (column._doccount - column._count)
-    return list(column)
 
 
 def _drop_emptied(writer: IndexWriter, segments: list[Any]) -> list[Any]:

@@ -1,5 +1,5 @@
 """The Whoosh side of the search index's layout: schema, codec, document fields and the
-query pieces (filters, history retargeting) that :mod:`archiver.whoosh_index` builds on.
+query pieces (date ranges, history retargeting) that :mod:`archiver.whoosh_index` builds on.
 
 :mod:`archiver.fts5_query` reads the schema too, to parse the same query language.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import secrets
 import string
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from whoosh import query
@@ -26,23 +26,20 @@ from whoosh.fields import COLUMN, ID, NUMERIC, TEXT, Schema
 from whoosh.support.charset import accent_map
 
 from archiver.search_index import (
+    NO_DATE_SORT_KEY,
     IndexDoc,
-    SearchFilters,
     author_key,
     clean_text,
+    date_sort_key,
+    epoch_seconds,
 )
 
 # A new layout gets a new name: an old index is then simply absent and gets rebuilt.
 INDEX_NAME = "archiver_v1"
 # Tiers of 8 bits keep a date range to a few hundred terms; wider tiers made ranges 3x slower.
 DATE_SHIFT_STEP = 8
-_SECOND = timedelta(seconds=1)
 # Terms longer than this are noise (base64 blobs, keyboard mashing) and only bloat the index.
 MAX_TERM_CHARS = 200
-# Sort key for items with no publication time: below every real date, so they come last.
-NO_DATE_SORT_KEY = -(2**62)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 DEFAULT_FIELDS = ("text", "history_text", "author")
 FIELD_BOOSTS = {"text": 2.0, "history_text": 1.0, "author": 1.5}
 
@@ -130,18 +127,6 @@ def build_schema() -> Schema:
     )
 
 
-def _seconds(value: datetime) -> int:
-    # Floor, also for bounds: a range then covers its end second whole and never misses an item.
-    return (value.astimezone(UTC) - _EPOCH) // _SECOND
-
-
-def _sort_key(value: datetime | None) -> int:
-    if value is None:
-        return NO_DATE_SORT_KEY
-    delta = value.astimezone(UTC) - _EPOCH
-    return delta // _MICROSECOND
-
-
 def doc_fields(doc: IndexDoc) -> dict[str, Any]:
     """The Whoosh field values for one doc; absent values are left out rather than indexed."""
     fields: dict[str, Any] = {
@@ -154,9 +139,9 @@ def doc_fields(doc: IndexDoc) -> dict[str, Any]:
         "kind": clean_text(doc.kind),
         "status": clean_text(doc.status),
         "history_text": clean_text(doc.history_text or ""),
-        "created_sort": _sort_key(doc.created_at),
-        "first_captured_at": _seconds(doc.first_captured_at),
-        "last_captured_at": _seconds(doc.last_captured_at),
+        "created_sort": date_sort_key(doc.created_at),
+        "first_captured_at": epoch_seconds(doc.first_captured_at),
+        "last_captured_at": epoch_seconds(doc.last_captured_at),
     }
     if doc.parent_id is not None:
         fields["parent_id"] = doc.parent_id
@@ -166,37 +151,16 @@ def doc_fields(doc: IndexDoc) -> dict[str, Any]:
     if doc.text:
         fields["text"] = clean_text(doc.text)
     if doc.created_at is not None:
-        fields["created_at"] = _seconds(doc.created_at)
+        fields["created_at"] = epoch_seconds(doc.created_at)
     return fields
 
 
-def filter_query(filters: SearchFilters) -> query.Query | None:
-    """The Whoosh filter for ``filters`` (exact terms, inclusive date ranges), or None."""
-    parts: list[query.Query] = []
-    if filters.account_id is not None:
-        parts.append(query.Term("account_id", filters.account_id))
-    for name in ("platform", "kind", "status"):
-        value = getattr(filters, name)
-        if value is not None:
-            parts.append(query.Term(name, clean_text(value).lower()))
-    if filters.author is not None:
-        parts.append(query.Term("author_exact", author_key(filters.author).lower()))
-    if filters.since is not None or filters.until is not None:
-        parts.append(_date_range("created_at", filters.since, filters.until))
-    if filters.captured_until is not None:
-        parts.append(_date_range("first_captured_at", None, filters.captured_until))
-    if filters.captured_since is not None:
-        parts.append(_date_range("last_captured_at", filters.captured_since, None))
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else query.And(parts)
-
-
-def _date_range(name: str, start: datetime | None, end: datetime | None) -> query.Query:
+def date_range(name: str, start: datetime | None, end: datetime | None) -> query.Query:
+    """An inclusive range over a date field, in the whole seconds it is indexed in."""
     return query.NumericRange(
         name,
-        _seconds(start) if start is not None else None,
-        _seconds(end) if end is not None else None,
+        epoch_seconds(start) if start is not None else None,
+        epoch_seconds(end) if end is not None else None,
     )
 
 

@@ -33,6 +33,7 @@ from archiver.audit import record_event
 from archiver.blob_records import store_blob, store_blobs
 from archiver.canonical import canonical_json
 from archiver.errors import ConfigError
+from archiver.indexing import CHUNK as INDEX_BATCH  # index a whole commit's worth at a time
 from archiver.indexing import index_items
 from archiver.models import Account, CaptureRun, Item, ItemVersion
 from archiver.prefetch import Prefetched
@@ -46,7 +47,6 @@ from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Prese
 # Larger batches mean fewer commits and store syncs (each costs a disk flush); 2000 records
 # of a few KB each stay small in memory.
 BATCH_SIZE = 2000
-INDEX_BATCH = 5000
 JSON_MEDIA_TYPE = "application/json"
 
 

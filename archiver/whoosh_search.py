@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import sys
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -214,10 +215,11 @@ class SearchView:
         total = 0
         threads: set[int] = set()
         keyed: list[tuple[int, int, int]] = []
+        allowed = sorted(plan.allow) if plan.allow is not None else None
         for leaf in self.leaves():
             cols = leaf.columns
             created, item_ids, thread_ids = cols.created, cols.item_id, cols.thread_id
-            for docnum, glob in _candidates(leaf, plan):
+            for docnum, glob in _candidates(leaf, plan, allowed):
                 when = created[docnum]
                 if not _in_window(plan, when):
                     continue
@@ -253,14 +255,17 @@ class SearchView:
         return Collected(total, len(threads), page)
 
 
-def _candidates(leaf: _Leaf, plan: _Plan) -> Iterable[tuple[int, int]]:
-    """(segment docnum, global docnum) of the live documents the plan's sets let through."""
+def _candidates(
+    leaf: _Leaf, plan: _Plan, allowed: list[int] | None
+) -> Iterable[tuple[int, int]]:
+    """(segment docnum, global docnum) of the live documents the plan's sets let through;
+    ``allowed`` is the plan's allow set in order, so each segment takes only its own slice."""
     base = leaf.offset
     reader = leaf.searcher.reader()
-    if plan.allow is not None:
+    if allowed is not None:
         end = base + reader.doc_count_all()
-        return ((glob - base, glob) for glob in plan.allow
-                if base <= glob < end and not reader.is_deleted(glob - base))
+        mine = allowed[bisect_left(allowed, base):bisect_left(allowed, end)]
+        return ((glob - base, glob) for glob in mine if not reader.is_deleted(glob - base))
     deny = plan.deny
     return ((docnum, base + docnum) for docnum in reader.all_doc_ids()
             if base + docnum not in deny)

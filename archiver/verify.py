@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Row, select
 
@@ -189,8 +189,7 @@ def _check_versions(archive: Archive, report: VerifyReport, progress: Progress |
                     ))
                 tomb = destroyed.get(item_id)
                 if tomb is not None and v.seq <= tomb.last_seq:
-                    # A Row carries the same attribute names the check reads.
-                    why = check_destroyed_version(cast(ItemVersion, v), tomb)
+                    why = check_destroyed_version(v, tomb)
                     if why is not None:
                         report.problems.append(Problem("version", str(v.id), why))
                 # A plain dict: version_payload's lookups on it are C calls, on a RowMapping

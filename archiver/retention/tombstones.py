@@ -14,13 +14,13 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiver.canonical import hash_record, iso_utc
-from archiver.models import ItemVersion, Tombstone
+from archiver.models import Tombstone
 
 # The tombstone columns its ``sha256`` covers as they are; ``disposition_date`` and the two hash
 # lists are covered too, in the forms :func:`payload_from_values` gives them.
@@ -85,7 +85,22 @@ def destroyed_chains(session: Session) -> dict[int, DestroyedChain]:
     return out
 
 
-def check_destroyed_version(v: ItemVersion, chain: DestroyedChain) -> str | None:
+class VersionFields(Protocol):
+    """What the destroyed-version check reads: an ItemVersion, or a Core row of its columns."""
+
+    item_id: int
+    seq: int
+    sha256: str
+    text: str | None
+    author_name: str | None
+    author_id: str | None
+    url: str | None
+    raw_sha256: str | None
+    evidence_sha256: str | None
+    media_json: str
+
+
+def check_destroyed_version(v: VersionFields, chain: DestroyedChain) -> str | None:
     """Why a destroyed version does not match its tombstone, or None if it does."""
     recorded = chain.hashes.get(v.seq)
     if recorded is None:

@@ -58,6 +58,7 @@ from archiver.whoosh_schema import (
     query_errors,
 )
 from archiver.whoosh_search import SearchView, SegmentColumns, column_array
+from archiver.whoosh_storage import MappedFileStorage
 
 # A large batch sorts its postings in memory; procs=2 measured twice as slow for a 10k batch
 # (the final merge) and leaves no core to searches on a 2-core host.
@@ -108,7 +109,7 @@ class WhooshSearchIndex(SearchIndex):
                 raise SearchIndexError(f"cannot create search index at {path}: {exc}") from None
             cls._create(path, lock_timeout, sleep, monotonic)
         try:
-            ix = whoosh_index.open_dir(str(path), indexname=INDEX_NAME)
+            ix = MappedFileStorage(str(path)).open_index(INDEX_NAME)
         except (OSError, whoosh_index.IndexError) as exc:
             raise SearchIndexError(f"cannot open search index at {path}: {exc}") from None
         return cls(ix, path, lock_timeout=lock_timeout, sleep=sleep, monotonic=monotonic)

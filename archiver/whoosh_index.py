@@ -23,14 +23,15 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
 from whoosh import qparser, query
 from whoosh.index import LockError
-from whoosh.reading import IndexReader
-from whoosh.writing import CLEAR, IndexWriter
+from whoosh.reading import IndexReader, SegmentReader
+from whoosh.writing import CLEAR, MERGE_SMALL, IndexWriter
 
 from archiver.errors import QueryError
 from archiver.search_index import (
@@ -60,6 +61,11 @@ from archiver.whoosh_schema import (
 from archiver.whoosh_search import SearchView, SegmentColumns, column_array
 from archiver.whoosh_storage import MappedFileStorage
 
+# Segments at least this large are settled: merged again only once mostly deleted. Whoosh's own
+# policy merges every segment once about 26 are open; with 20,000-item commits a 1M capture
+# then rewrote half a million items in one commit (Whoosh merges in Python at about 1.3 ms per
+# item), so capture cost grew with the archive instead of staying flat.
+SETTLED_DOCS = 10_000
 # A large batch sorts its postings in memory; procs=2 measured twice as slow for a 10k batch
 # (the final merge) and leaves no core to searches on a 2-core host.
 LIMIT_MB = 256
@@ -77,8 +83,10 @@ class WhooshSearchIndex(SearchIndex):
         lock_timeout: float,
         sleep: Callable[[float], None],
         monotonic: Callable[[], float],
+        settled_docs: int = SETTLED_DOCS,
     ) -> None:
         self._ix = ix
+        self._settled_docs = settled_docs
         self._path = path
         self._lock_timeout = lock_timeout
         self._sleep = sleep
@@ -98,8 +106,10 @@ class WhooshSearchIndex(SearchIndex):
         lock_timeout: float,
         sleep: Callable[[float], None],
         monotonic: Callable[[], float],
+        settled_docs: int = SETTLED_DOCS,
     ) -> WhooshSearchIndex:
-        """Open the index in ``path``, creating it (under the write lock) when allowed."""
+        """Open the index in ``path``, creating it (under the write lock) when allowed.
+        ``settled_docs``: the segment size the merge policy leaves alone (see SETTLED_DOCS)."""
         if not whoosh_index.exists_in(str(path), indexname=INDEX_NAME):
             if not create:
                 raise SearchIndexError(f"no search index at {path} (run `archiver init`)")
@@ -112,7 +122,8 @@ class WhooshSearchIndex(SearchIndex):
             ix = MappedFileStorage(str(path)).open_index(INDEX_NAME)
         except (OSError, whoosh_index.IndexError) as exc:
             raise SearchIndexError(f"cannot open search index at {path}: {exc}") from None
-        return cls(ix, path, lock_timeout=lock_timeout, sleep=sleep, monotonic=monotonic)
+        return cls(ix, path, lock_timeout=lock_timeout, sleep=sleep, monotonic=monotonic,
+                   settled_docs=settled_docs)
 
     @staticmethod
     def _create(
@@ -159,7 +170,8 @@ class WhooshSearchIndex(SearchIndex):
         except BaseException:
             writer.cancel()
             raise
-        self._commit(writer)
+        self._commit(writer, mergetype=partial(_merge_small_and_sparse,
+                                               settled=self._settled_docs))
         return len(prepared)
 
     def delete(self, item_ids: Iterable[int]) -> int:
@@ -325,6 +337,27 @@ def _docnums_of(reader: IndexReader, field: Any, item_ids: set[int]) -> list[int
         found.extend(base + d for d, key in enumerate(column)
                      if key in keys and not leaf.is_deleted(d))
     return found
+
+
+def _merge_small_and_sparse(
+    writer: IndexWriter, segments: list[Any], *, settled: int
+) -> list[Any]:
+    """Merge policy for a commit that adds documents: small segments (frequent small captures
+    leave many) merge as Whoosh merges them; a settled segment is rewritten alone once more
+    than half its documents are deleted, which gives a purge's space back; empty ones go."""
+    small, kept = [], []
+    for segment in segments:
+        total = segment.doc_count_all()
+        if segment.doc_count() == 0:
+            continue
+        if total < settled:
+            small.append(segment)
+        elif segment.deleted_count() * 2 > total:
+            with SegmentReader(writer.storage, writer.schema, segment) as reader:
+                writer.add_reader(reader)  # copies the live documents into the new segment
+        else:
+            kept.append(segment)
+    return kept + MERGE_SMALL(writer, small)
 
 
 def _drop_emptied(writer: IndexWriter, segments: list[Any]) -> list[Any]:

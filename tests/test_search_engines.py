@@ -804,3 +804,33 @@ def test_engines_agree_across_segments_updates_and_deletes(tmp_path: Path) -> No
     finally:
         for ix in engines.values():
             ix.close()
+
+
+def test_whoosh_merges_small_segments_keeps_settled_ones_and_compacts_sparse(
+    tmp_path: Path,
+) -> None:
+    from archiver.whoosh_index import WhooshSearchIndex
+
+    ix = WhooshSearchIndex.open(tmp_path / "ix", create=True, lock_timeout=5, sleep=time.sleep,
+                                monotonic=time.monotonic, settled_docs=40)
+
+    def segment_sizes() -> list[tuple[int, int]]:
+        return sorted((s.doc_count_all(), s.deleted_count()) for s in ix._ix._segments())
+
+    try:
+        for start in range(1, 1201, 40):  # 30 settled segments: Whoosh's policy merges these
+            ix.add([make_doc(i) for i in range(start, start + 40)])
+        assert segment_sizes() == [(40, 0)] * 30
+        for start in range(2001, 2061, 6):  # ten small commits merge as they come
+            ix.add([make_doc(i) for i in range(start, start + 6)])
+        small = [size for size, _ in segment_sizes() if size < 40]
+        assert len(small) < 10 and sum(small) == 60
+        ix.delete(range(1, 22))  # 21 of the first segment's 40: more than half
+        ix.add([make_doc(5000)])
+        assert (40, 21) not in segment_sizes() and segment_sizes().count((40, 0)) == 29
+        assert ix.count() == 1200 - 21 + 60 + 1
+        assert [h.item_id for h in ix.search("*", limit=2).hits] == [5000, 2060]
+        assert [h.item_id for h in ix.search("number", limit=2000).hits if h.item_id < 41] == \
+            list(range(22, 41))
+    finally:
+        ix.close()

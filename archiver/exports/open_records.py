@@ -26,8 +26,9 @@ from typing import Any
 from archiver.archive import Archive
 from archiver.errors import ArchiverError
 from archiver.exports.bagzip import CHECKSUMS, BagZip, check_bag_zip, validate_with_bagit
+from archiver.exports.cells import SafeCsvWriter
 from archiver.exports.natives import iso, media_files, native_record
-from archiver.exports.package import ExportResult, ProgressCallback, csv_safe, finish_export
+from archiver.exports.package import ExportResult, ProgressCallback, finish_export
 from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
 from archiver.exports.render_html import HtmlRenderer
 from archiver.exports.render_pdf import render_thread_pdf
@@ -96,9 +97,10 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
         try:
             # index.csv and redactions.csv are spooled to disk: they grow with the package.
             with _spool() as index_fh, _spool() as red_fh:
-                index_csv = csv.writer(index_fh)
+                # Every cell is guarded: authors, URLs and exemptions are typed by people.
+                index_csv = SafeCsvWriter(index_fh)
                 index_csv.writerow(INDEX_FIELDS)
-                red_csv = csv.writer(red_fh)
+                red_csv = SafeCsvWriter(red_fh)
                 red_csv.writerow(REDACTION_FIELDS)
                 for thread in iter_threads(archive, roots, set(matched), options.redactor):
                     log: list[Redaction] = list(thread.redactions)
@@ -107,7 +109,7 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
                     item_ids.extend(i.item_id for i in thread.items)
                     for r in log:
                         red_csv.writerow([r.item_id, r.version or "", r.field, r.rule,
-                                          csv_safe(r.exemption), r.count])
+                                          r.exemption, r.count])
                     counts.redactions += sum(r.count for r in log)
                     counts.threads += 1
                     if progress:
@@ -183,9 +185,9 @@ def _write_thread(archive: Archive, bag: BagZip, thread: ThreadView,
                 bag.add_stream(f"{folder}/media/{media.name}", src)
         current = item.current
         index_csv.writerow([
-            item.item_id, thread.root_id, item.platform, csv_safe(item.account), item.kind,
-            csv_safe(current.author), iso(current.created_at) or "",
-            iso(item.first_captured_at), item.status, csv_safe(current.url), current.sha256,
+            item.item_id, thread.root_id, item.platform, item.account, item.kind,
+            current.author, iso(current.created_at) or "",
+            iso(item.first_captured_at), item.status, current.url, current.sha256,
             f"{folder}/record.json",
         ])
         counts.items += 1

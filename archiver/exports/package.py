@@ -34,6 +34,7 @@ class ExportResult:
     pages: int = 0
     bates_first: str | None = None
     bates_last: str | None = None
+    production: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         data = dict(vars(self))

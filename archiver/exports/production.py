@@ -1,8 +1,8 @@
 """The litigation production: Bates-numbered natives, texts and images with DAT/OPT load files.
 
-Layout (inside the ZIP's top folder)::
+Layout (inside the ZIP's top folder, ``<PREFIX>-PROD<n>``)::
 
-    <PREFIX>.dat, <PREFIX>.opt       Concordance DAT and Opticon OPT load files
+    <PREFIX>-PROD<n>.dat, .opt       Concordance DAT and Opticon OPT load files
     NATIVES/0001/<BATES>.json        the native record (every version, raw payloads)
     NATIVES/0001/<BATES>_media/...   media files the archive holds
     TEXT/0001/<BATES>.txt            extracted text, UTF-8
@@ -10,9 +10,12 @@ Layout (inside the ZIP's top folder)::
     CUSTODY/versions.csv, CUSTODY/events.csv   chain of custody
     MANIFEST-SHA256.txt              the hash of every file of the production
 
-One Bates number per item, ``PREFIX-0000001`` onward. The counter lives in the database and is
-advanced in the same transaction that records the production, after checking no other
-production of the prefix ran meanwhile: numbers are continuous and never reused.
+One Bates number per item, ``PREFIX-0000001`` onward. Productions of a prefix are numbered too,
+``PREFIX-PROD001`` onward, each on its own volume ``PREFIX-VOL001`` onward, so productions
+loaded side by side never share a folder, a load file or a volume name. Both counters live in
+the database and are advanced in the same transaction that records the production, after
+checking no other production of the prefix ran meanwhile: numbers are continuous and never
+reused.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from archiver.models import BatesCounter
 PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 DIGITS = 7
 PER_FOLDER = 1000
-VOLUME = "VOL001"
+PRODUCTION_DIGITS = 3
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,22 @@ def next_bates(session: Session, prefix: str) -> int:
     return 1 if counter is None else counter.next_number
 
 
+def next_production(session: Session, prefix: str) -> int:
+    """The number the next production of ``prefix`` would have."""
+    counter = session.get(BatesCounter, prefix)
+    return 1 if counter is None else counter.next_production
+
+
+def production_name(prefix: str, number: int) -> str:
+    """``PREFIX-PROD001``: the production's top folder and load-file name."""
+    return f"{prefix}-PROD{number:0{PRODUCTION_DIGITS}d}"
+
+
+def volume_name(prefix: str, number: int) -> str:
+    """``PREFIX-VOL001``: the volume of production ``number`` in its OPT load file."""
+    return f"{prefix}-VOL{number:0{PRODUCTION_DIGITS}d}"
+
+
 def _hashes(data: bytes) -> dict[str, str]:
     return {n: hashlib.new(n, data).hexdigest() for n in ("md5", "sha1", "sha256")}
 
@@ -87,6 +106,9 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
     roots = thread_roots(archive, matched)
     with archive.sessions() as s:
         first = next_bates(s, prefix)
+        production_number = next_production(s, prefix)
+    name = production_name(prefix, production_number)
+    volume = volume_name(prefix, production_number)
     number = first
     pages = 0
     families = 0
@@ -95,12 +117,12 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
     with tempfile.TemporaryDirectory(prefix=".archiver-production-", dir=out.parent) as work, \
             pending_file(out) as temp:
         spool = Path(work)
-        sink = HashingZip(temp, f"{prefix}-production", ("sha256",))
+        sink = HashingZip(temp, name, ("sha256",))
         try:
             with open_text(spool / "dat") as dat_fh, open_text(spool / "opt") as opt_fh, \
                     open_text(spool / "versions") as cv_fh, open_text(spool / "events") as ce_fh:
                 dat = DatWriter(dat_fh)
-                opt = OptWriter(opt_fh, VOLUME)
+                opt = OptWriter(opt_fh, volume)
                 custody = CustodyWriter(cv_fh, ce_fh)
                 with archive.sessions() as s:
                     for thread in iter_threads(archive, roots, set(matched), NO_REDACTION):
@@ -125,10 +147,10 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
                         families += 1
                         if progress:
                             progress(len(thread.items))
-            for spooled, name in (("dat", f"{prefix}.dat"), ("opt", f"{prefix}.opt"),
-                                  ("versions", "CUSTODY/versions.csv"),
-                                  ("events", "CUSTODY/events.csv")):
-                sink.write_file(name, spool / spooled)
+            for spooled, file_name in (("dat", f"{name}.dat"), ("opt", f"{name}.opt"),
+                                       ("versions", "CUSTODY/versions.csv"),
+                                       ("events", "CUSTODY/events.csv")):
+                sink.write_file(file_name, spool / spooled)
             sink.write_manifest("MANIFEST-SHA256.txt", "sha256")
             sink.close()
         except BaseException:
@@ -138,14 +160,17 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
 
         def advance(session: Session, export: Any) -> None:
             counter = session.get(BatesCounter, prefix, with_for_update=True)
-            current = 1 if counter is None else counter.next_number
-            if current != first:
+            current = (1, 1) if counter is None else (counter.next_number,
+                                                       counter.next_production)
+            if current != (first, production_number):
                 raise ArchiverError(f"another production with prefix {prefix} was made "
                                     "meanwhile: run this one again")
             if counter is None:
-                session.add(BatesCounter(prefix=prefix, next_number=last + 1))
+                session.add(BatesCounter(prefix=prefix, next_number=last + 1,
+                                         next_production=production_number + 1))
             else:
                 counter.next_number = last + 1
+                counter.next_production = production_number + 1
             session.flush()
 
         try:
@@ -153,12 +178,14 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
                 archive, temp=temp, out=out, force=options.force, kind="production",
                 actor=options.actor,
                 details={"scope": scope.describe(), "bates_prefix": prefix,
+                         "production": name, "volume": volume,
                          "bates_first": bates(prefix, first),
                          "bates_last": bates(prefix, last), "items": last - first + 1,
                          "families": families, "pages": pages},
                 row={"query": scope.query, "filters": scope.describe(),
                      "hold_name": scope.hold, "item_count": last - first + 1,
-                     "bates_prefix": prefix, "bates_first": first, "bates_last": last},
+                     "bates_prefix": prefix, "bates_first": first, "bates_last": last,
+                     "production_number": production_number},
                 extra=advance,
             )
         except IntegrityError:
@@ -166,7 +193,8 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
                                 "meanwhile: run this one again") from None
     return ExportResult(export_id=export_id, kind="production", path=out, sha256=sha, size=size,
                         items=last - first + 1, threads=families, pages=pages,
-                        bates_first=bates(prefix, first), bates_last=bates(prefix, last))
+                        bates_first=bates(prefix, first), bates_last=bates(prefix, last),
+                        production=name)
 
 
 def _write_item(archive: Archive, sink: HashingZip, item: Any, key: str, folder: str,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from reportlab.lib.pagesizes import LETTER
-from reportlab.lib.utils import simpleSplit
+from reportlab.lib.utils import ImageReader, simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
@@ -115,6 +115,16 @@ class Page:
 
     def gap(self, points: float) -> None:
         self.y -= points
+
+    def image(self, image: ImageReader, width: float, height: float, *,
+              indent: float = 0.0) -> None:
+        """Draw ``image`` at ``width`` x ``height`` points under the text so far, starting a new
+        page when it does not fit on this one."""
+        if self.y - height < MARGIN:
+            self.canvas.showPage()
+            self.start()
+        self.canvas.drawImage(image, MARGIN + indent, self.y - height, width, height)
+        self.y -= height + BODY_SIZE * LEADING
 
 
 def text_pdf(title: str, lines: Iterable[str], *, signature: bool = False) -> bytes:

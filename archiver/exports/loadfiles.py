@@ -25,8 +25,10 @@ CRLF = "\r\n"
 DAT_FIELDS = (
     "BEGBATES", "ENDBATES", "BEGATTACH", "ENDATTACH", "CUSTODIAN", "PLATFORM", "KIND", "AUTHOR",
     "DATECREATED", "DATECAPTURED", "STATUS", "PARENTBATES", "URL", "MD5HASH", "SHA1HASH",
-    "SHA256HASH", "NATIVEPATH", "TEXTPATH",
+    "SHA256HASH", "NATIVEPATH", "TEXTPATH", "MEDIAPATHS",
 )
+# MEDIAPATHS lists the item's media files (paths like NATIVEPATH) joined by this.
+MEDIA_PATH_SEPARATOR = "; "
 
 
 def clean_value(value: object) -> str:

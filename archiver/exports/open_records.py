@@ -35,6 +35,7 @@ from archiver.exports.render_pdf import render_thread_pdf
 from archiver.exports.requests import get_request, record_scope
 from archiver.exports.selection import (
     Scope,
+    StoredMedia,
     ThreadView,
     iter_threads,
     resolve_item_ids,
@@ -172,17 +173,17 @@ def _write_thread(archive: Archive, bag: BagZip, thread: ThreadView,
                   log: list[Redaction], index_csv: Any, counts: _Counts) -> None:
     bag.add(f"threads/{thread.root_id}.html",
             renderer.thread(thread, heading=heading, exported_at=now,
-                            redacted=options.redactor.active))
+                            redacted=options.redactor.active, media_href=_media_href))
     if options.pdf:
         pdf = io.BytesIO()
-        counts.pages += render_thread_pdf(pdf, thread, heading)
+        counts.pages += render_thread_pdf(pdf, thread, heading, archive.store)
         bag.add(f"threads/{thread.root_id}.pdf", pdf.getvalue())
     for item in thread.items:
         folder = f"items/{item.item_id}"
         bag.add(f"{folder}/record.json", native_record(item, archive.store, options.redactor, log))
         for media in media_files(item, archive.store):
             with archive.store.open(media.sha256) as src:
-                bag.add_stream(f"{folder}/media/{media.name}", src)
+                bag.add_stream(media_path(item.item_id, media), src)
         current = item.current
         index_csv.writerow([
             item.item_id, thread.root_id, item.platform, item.account, item.kind,
@@ -191,6 +192,15 @@ def _write_thread(archive: Archive, bag: BagZip, thread: ThreadView,
             f"{folder}/record.json",
         ])
         counts.items += 1
+
+
+def media_path(item_id: int, media: StoredMedia) -> str:
+    """Where a media file of an item lies in the bag's payload."""
+    return f"items/{item_id}/media/{media.name}"
+
+
+def _media_href(item_id: int, media: StoredMedia) -> str:
+    return "../" + media_path(item_id, media)  # from threads/<id>.html
 
 
 def _write_index_html(bag: BagZip, index_fh: Any, renderer: HtmlRenderer, heading: str,

@@ -4,7 +4,7 @@ Layout (inside the ZIP's top folder, ``<PREFIX>-PROD<n>``)::
 
     <PREFIX>-PROD<n>.dat, .opt       Concordance DAT and Opticon OPT load files
     NATIVES/0001/<BATES>.json        the native record (every version, raw payloads)
-    NATIVES/0001/<BATES>_media/...   media files the archive holds
+    NATIVES/0001/<BATES>_media/<sha256>.<ext>   media files the archive holds (DAT MEDIAPATHS)
     TEXT/0001/<BATES>.txt            extracted text, UTF-8
     IMAGES/0001/<BATES>.pdf          a PDF per item
     CUSTODY/versions.csv, CUSTODY/events.csv   chain of custody
@@ -35,7 +35,13 @@ from sqlalchemy.orm import Session
 from archiver.archive import Archive
 from archiver.errors import ArchiverError
 from archiver.exports.custody import CustodyWriter
-from archiver.exports.loadfiles import DatWriter, OptWriter, load_path, open_text
+from archiver.exports.loadfiles import (
+    MEDIA_PATH_SEPARATOR,
+    DatWriter,
+    OptWriter,
+    load_path,
+    open_text,
+)
 from archiver.exports.natives import extracted_text, iso, media_files, native_record
 from archiver.exports.package import ExportResult, ProgressCallback, finish_export
 from archiver.exports.redaction import NO_REDACTION
@@ -202,12 +208,14 @@ def _write_item(archive: Archive, sink: HashingZip, item: Any, key: str, folder:
                 parent: str) -> int:
     native = native_record(item, archive.store, NO_REDACTION, [])
     sink.write(f"NATIVES/{folder}/{key}.json", native)
+    media_paths = []
     for media in media_files(item, archive.store):
         with archive.store.open(media.sha256) as src:
             sink.write_stream(f"NATIVES/{folder}/{key}_media/{media.name}", src)
+        media_paths.append(load_path("NATIVES", folder, f"{key}_media", media.name))
     sink.write(f"TEXT/{folder}/{key}.txt", extracted_text(item))
     image = io.BytesIO()
-    pages = render_item_pdf(image, item, key)
+    pages = render_item_pdf(image, item, key, archive.store)
     sink.write(f"IMAGES/{folder}/{key}.pdf", image.getvalue())
     hashes = _hashes(native)
     current = item.current
@@ -220,6 +228,7 @@ def _write_item(archive: Archive, sink: HashingZip, item: Any, key: str, folder:
         "SHA1HASH": hashes["sha1"], "SHA256HASH": hashes["sha256"],
         "NATIVEPATH": load_path("NATIVES", folder, f"{key}.json"),
         "TEXTPATH": load_path("TEXT", folder, f"{key}.txt"),
+        "MEDIAPATHS": MEDIA_PATH_SEPARATOR.join(media_paths),
     })
     opt.document(key, load_path("IMAGES", folder, f"{key}.pdf"), pages)
     return pages

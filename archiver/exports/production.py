@@ -208,7 +208,7 @@ def _write_item(archive: Archive, sink: HashingZip, item: Any, key: str, folder:
                 parent: str) -> int:
     native = native_record(item, archive.store, NO_REDACTION, [])
     sink.write(f"NATIVES/{folder}/{key}.json", native)
-    media_paths = []
+    media_paths: list[str] = []
     for media in media_files(item, archive.store):
         with archive.store.open(media.sha256) as src:
             sink.write_stream(f"NATIVES/{folder}/{key}_media/{media.name}", src)

@@ -42,13 +42,15 @@ class _Images:
                 or media.size > MAX_IMAGE_BYTES):
             return None
         try:
-            reader = ImageReader(io.BytesIO(self.store.get(media.sha256)))
+            data = self.store.get(media.sha256)
+        except BlobNotFound:
+            return None
+        try:
+            reader = ImageReader(io.BytesIO(data))
             width, height = reader.getSize()
             if width <= 0 or height <= 0 or width * height > MAX_IMAGE_PIXELS:
                 return None
             reader.getRGBData()  # decode now: a broken file must fail here, not mid-page
-        except BlobNotFound:
-            return None
         except Exception:  # the bytes came from the internet; any decoder failure means "list it"
             return None
         return reader

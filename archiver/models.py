@@ -264,9 +264,15 @@ class RequestItem(Base):
 
 
 class Export(Base):
-    """One package handed over: an open-records bag or a litigation production."""
+    """One package handed over: an open-records bag or a litigation production.
+
+    A production is ``<prefix>-PROD<production_number>`` on volume ``<prefix>-VOL<number>``:
+    numbered per Bates prefix so two productions never share a folder or a volume name.
+    """
 
     __tablename__ = "exports"
+    __table_args__ = (UniqueConstraint("bates_prefix", "production_number",
+                                       name="uq_exports_production"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # open_records | production
@@ -286,15 +292,18 @@ class Export(Base):
     bates_prefix: Mapped[str | None] = mapped_column(String(64))
     bates_first: Mapped[int | None] = mapped_column(BigInteger)
     bates_last: Mapped[int | None] = mapped_column(BigInteger)
+    production_number: Mapped[int | None] = mapped_column(Integer)
 
 
 class BatesCounter(Base):
-    """The next Bates number per prefix: numbers are never reused by a later production."""
+    """The next Bates number and production number per prefix: never reused by a later
+    production."""
 
     __tablename__ = "bates_counters"
 
     prefix: Mapped[str] = mapped_column(String(64), primary_key=True)
     next_number: Mapped[int] = mapped_column(BigInteger)
+    next_production: Mapped[int] = mapped_column(Integer, default=1)
 
 
 # -- retention, holds and disposition (archiver.retention) --------------------------------------

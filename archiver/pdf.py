@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from reportlab.lib.pagesizes import LETTER
-from reportlab.lib.utils import simpleSplit
+from reportlab.lib.utils import ImageReader, simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
@@ -56,6 +56,33 @@ def new_canvas(target: str | BinaryIO, title: str) -> Canvas:
     return canvas
 
 
+def wrap(text: str, font: str, size: float, width: float) -> Iterator[str]:
+    """The lines of ``text`` no wider than ``width``: broken at spaces, and a word wider than a
+    line (a long URL, a pasted hash) broken wherever the line is full, so nothing runs off the
+    page and no character is lost."""
+    for paragraph in _CONTROL.sub(" ", text).split("\n"):
+        for line in simpleSplit(paragraph, font, size, width) or [""]:
+            if pdfmetrics.stringWidth(line, font, size) <= width:
+                yield line
+            else:
+                yield from _break_long(line, font, size, width)
+
+
+def _break_long(line: str, font: str, size: float, width: float) -> Iterator[str]:
+    widths: dict[str, float] = {}
+    start = 0
+    used = 0.0
+    for i, char in enumerate(line):
+        w = widths.get(char)
+        if w is None:
+            w = widths[char] = pdfmetrics.stringWidth(char, font, size)
+        if used + w > width and i > start:
+            yield line[start:i]
+            start, used = i, 0.0
+        used += w
+    yield line[start:]
+
+
 @dataclass
 class Page:
     """A canvas with a cursor that starts a new page when the text reaches the bottom."""
@@ -75,19 +102,29 @@ class Page:
 
     def lines(self, text: str, *, font: str = REGULAR, size: float = BODY_SIZE,
               indent: float = 0.0) -> None:
-        """Set ``text`` wrapped to the page width (control characters become spaces)."""
-        width = self.width - 2 * MARGIN - indent
-        for paragraph in _CONTROL.sub(" ", text).split("\n"):
-            for line in simpleSplit(paragraph, font, size, width) or [""]:
-                if self.y < MARGIN + size:
-                    self.canvas.showPage()
-                    self.start()
+        """Set ``text`` wrapped to the page width, onto as many pages as it takes (control
+        characters become spaces)."""
+        self.canvas.setFont(font, size)
+        for line in wrap(text, font, size, self.width - 2 * MARGIN - indent):
+            if self.y < MARGIN + size:
+                self.canvas.showPage()
+                self.start()
                 self.canvas.setFont(font, size)
-                self.canvas.drawString(MARGIN + indent, self.y, line)
-                self.y -= size * LEADING
+            self.canvas.drawString(MARGIN + indent, self.y, line)
+            self.y -= size * LEADING
 
     def gap(self, points: float) -> None:
         self.y -= points
+
+    def image(self, image: ImageReader, width: float, height: float, *,
+              indent: float = 0.0) -> None:
+        """Draw ``image`` at ``width`` x ``height`` points under the text so far, starting a new
+        page when it does not fit on this one."""
+        if self.y - height < MARGIN:
+            self.canvas.showPage()
+            self.start()
+        self.canvas.drawImage(image, MARGIN + indent, self.y - height, width, height)
+        self.y -= height + BODY_SIZE * LEADING
 
 
 def text_pdf(title: str, lines: Iterable[str], *, signature: bool = False) -> bytes:

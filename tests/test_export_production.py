@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import zipfile
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from archiver.errors import ArchiverError
 from archiver.exports.loadfiles import read_dat
 from archiver.exports.production import ProductionOptions, export_production
 from archiver.exports.selection import Scope
-from archiver.models import Account, AuditEvent, Item, ItemVersion
+from archiver.models import Account, AuditEvent, Export, Item, ItemVersion
 from tests.test_export_open_records import captured, item_id, unzip  # noqa: F401 - fixture
 
 PREFIX = "SPD"
@@ -29,10 +30,10 @@ def produce(archive: Archive, scope: Scope, out: Path) -> Path:
 def test_dat_rows_match_the_archive(captured: Archive, tmp_path: Path) -> None:  # noqa: F811
     out = produce(captured, Scope(query="parade OR detour"), tmp_path / "prod.zip")
     root = unzip(out, tmp_path / "x")
-    raw = (root / f"{PREFIX}.dat").read_bytes()
+    raw = (root / f"{PREFIX}-PROD001.dat").read_bytes()
     assert raw.startswith("\ufeff".encode()) and b"\r\n" in raw
     assert raw.count(b"\n") == raw.count(b"\r\n")
-    rows = list(read_dat(root / f"{PREFIX}.dat"))
+    rows = list(read_dat(root / f"{PREFIX}-PROD001.dat"))
     assert rows, "no rows"
     numbers = [int(r["BEGBATES"].split("-")[1]) for r in rows]
     assert numbers == list(range(1, len(rows) + 1))  # continuous from 1
@@ -47,7 +48,6 @@ def test_dat_rows_match_the_archive(captured: Archive, tmp_path: Path) -> None: 
             assert hashlib.sha1(data).hexdigest() == row["SHA1HASH"]  # noqa: S324
             assert hashlib.sha256(data).hexdigest() == row["SHA256HASH"]
             assert text.read_text(encoding="utf-8").startswith("Item: ")
-            import json
             record = json.loads(data)
             item = s.get(Item, record["item_id"])
             assert item is not None
@@ -74,7 +74,7 @@ def test_dat_rows_match_the_archive(captured: Archive, tmp_path: Path) -> None: 
                                   .read_bytes())["item_id"] == item.parent_id
             else:
                 assert row["PARENTBATES"] == ""
-    opt = (root / f"{PREFIX}.opt").read_text(encoding="utf-8").splitlines()
+    opt = (root / f"{PREFIX}-PROD001.opt").read_text(encoding="utf-8").splitlines()
     assert len(opt) == len(rows)
     for line, row in zip(opt, rows, strict=True):
         key, volume, path, brk, _, _, pages = line.split(",")
@@ -125,7 +125,7 @@ def test_failed_production_uses_no_numbers(captured: Archive, tmp_path: Path) ->
         bates_prefix=PREFIX, out=out, actor="c"))
     assert result.bates_first == "SPD-0000001"
     with zipfile.ZipFile(out) as zf:
-        assert any(n.endswith("SPD.dat") for n in zf.namelist())
+        assert any(n.endswith("SPD-PROD001.dat") for n in zf.namelist())
 
 
 def test_bad_input(captured: Archive, tmp_path: Path) -> None:  # noqa: F811
@@ -138,3 +138,74 @@ def test_bad_input(captured: Archive, tmp_path: Path) -> None:  # noqa: F811
     with pytest.raises(ArchiverError, match="no hold"):
         export_production(captured, Scope(hold="missing"), ProductionOptions(
             bates_prefix=PREFIX, out=tmp_path / "a.zip", actor="c"))
+
+
+def _top_and_volumes(path: Path) -> tuple[str, set[str], set[str]]:
+    """The ZIP's top folder, the OPT volumes, and every file path as a loader would place it."""
+    with zipfile.ZipFile(path) as zf:
+        names = [n for n in zf.namelist() if not n.endswith("/")]
+        (top,) = {n.split("/")[0] for n in names}
+        (opt,) = [n for n in names if n.endswith(".opt")]
+        volumes = {line.split(",")[1] for line in zf.read(opt).decode().splitlines()}
+    return top, volumes, set(names)
+
+
+def test_productions_and_volumes_are_numbered(captured: Archive,  # noqa: F811
+                                              tmp_path: Path) -> None:
+    made = [export_production(captured, Scope(query="parade"), ProductionOptions(
+                bates_prefix=prefix, out=tmp_path / f"{n}.zip", actor="c"))
+            for n, prefix in enumerate((PREFIX, PREFIX, "OTHER"))]
+    (top1, vol1, files1), (top2, vol2, files2), (top3, vol3, files3) = (
+        _top_and_volumes(m.path) for m in made)
+    assert (top1, top2, top3) == ("SPD-PROD001", "SPD-PROD002", "OTHER-PROD001")
+    assert (vol1, vol2, vol3) == ({"SPD-VOL001"}, {"SPD-VOL002"}, {"OTHER-VOL001"})
+    # Loaded side by side, no file and no volume of one production lands on another's.
+    assert not files1 & files2 and not files1 & files3 and not files2 & files3
+    assert [m.production for m in made] == ["SPD-PROD001", "SPD-PROD002", "OTHER-PROD001"]
+    with captured.sessions() as s:
+        rows = s.scalars(select(Export).order_by(Export.id)).all()
+        assert [(r.bates_prefix, r.production_number) for r in rows] == [
+            (PREFIX, 1), (PREFIX, 2), ("OTHER", 1)]
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "export.production")
+                          .order_by(AuditEvent.id)).all()[1]
+    details = json.loads(event.details_json)
+    assert (details["production"], details["volume"]) == ("SPD-PROD002", "SPD-VOL002")
+
+
+def test_production_numbers_migration_numbers_earlier_productions(db_url: str) -> None:
+    """Productions made before production numbers existed get 1, 2... by age; the next one
+    continues after them."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from archiver import db
+
+    engine = db.make_engine(db_url)
+    try:
+        config = db.alembic_config(engine)
+        before = ScriptDirectory.from_config(config).get_revision("0009").down_revision
+        assert isinstance(before, str)
+        command.upgrade(config, before)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO bates_counters (prefix, next_number) "
+                              "VALUES ('SPD', 31), ('NEW', 1)"))
+            for n, (prefix, first, last) in enumerate(
+                    [("SPD", 1, 10), ("SPD", 11, 30), (None, None, None)]):
+                conn.execute(text(
+                    "INSERT INTO exports (kind, actor, created_at, file_name, sha256, size, "
+                    "item_count, redactions, filters_json, bates_prefix, bates_first, "
+                    "bates_last) VALUES (:kind, 'c', '2024-05-06 10:00:00', :name, :sha, 1, 1, "
+                    "0, '{}', :prefix, :first, :last)"),
+                    {"kind": "production" if prefix else "open_records", "name": f"{n}.zip",
+                     "sha": f"{n}" * 64, "prefix": prefix, "first": first, "last": last})
+        command.upgrade(config, "head")
+        with engine.connect() as conn:
+            numbers = conn.execute(text(
+                "SELECT file_name, production_number FROM exports ORDER BY id")).all()
+            counters = dict(conn.execute(text(
+                "SELECT prefix, next_production FROM bates_counters")).all())
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in numbers] == [("0.zip", 1), ("1.zip", 2), ("2.zip", None)]
+    assert counters == {"SPD": 3, "NEW": 1}

@@ -12,7 +12,7 @@ from archiver.exports.loadfiles import (
     DAT_FIELDS,
     DatWriter,
     OptWriter,
-    clean_value,
+    dat_value,
     load_path,
     open_text,
     read_dat,
@@ -45,7 +45,7 @@ def test_any_text_round_trips_as_cleaned(values: list[str]) -> None:
     cells = lines[1].split("\u0014")
     assert len(cells) == len(DAT_FIELDS)
     for cell, value in zip(cells, values, strict=True):
-        assert cell == "\u00fe" + clean_value(value) + "\u00fe"
+        assert cell == "\u00fe" + dat_value(value) + "\u00fe"
         assert "\n" not in cell and "\r" not in cell
 
 

@@ -4,11 +4,15 @@ versions that showed them; a failing file is retried on the next run and reporte
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,11 +21,17 @@ from sqlalchemy import select
 from archiver.accounts import AccountSpec, add_account
 from archiver.archive import Archive
 from archiver.capture import capture_account
+from archiver.exports.business_days import HolidayCalendar
+from archiver.exports.open_records import OpenRecordsOptions, export_open_records
+from archiver.exports.production import ProductionOptions, export_production
+from archiver.exports.requests import add_request
+from archiver.exports.selection import Scope
 from archiver.media import version_media
 from archiver.models import Account, Item, ItemVersion, MediaFile
 from archiver.sample.dataset import Attachment, load_sample
 from archiver.sample.graph_server import GraphServer
 from tests.support.graph import SleepRecorder
+from tests.support.pdftext import pdf_text
 
 TOKEN_ENV = "ARCHIVER_TOKEN_MEDIA_TEST"
 JPEG = b"\xff\xd8\xff\xe0" + b"parade" * 1000
@@ -158,3 +168,29 @@ def test_failed_download_is_reported_and_retried_next_run(
     assert (flyer.status, flyer.attempts, flyer.last_error) == ("stored", 3, None)
     assert archive.store.get(flyer.sha256 or "") == PNG
     assert state.hits["/flyer.png"] == 3 and state.hits["/parade.jpg"] == 1
+
+
+def test_files_no_reader_can_decode_are_packaged_and_listed(
+    archive: Archive, account: Account, server: GraphServer, tmp_path: Path
+) -> None:
+    """The loopback media server's files claim to be JPEG and PNG but are not decodable: both
+    packages still carry them, and the PDFs name each by hash instead of drawing it."""
+    capture(archive, account, server)
+    stored = {m.sha256: m for m in media_rows(archive).values()}
+    assert len(stored) == 2
+    add_request(archive, "R-1", received_on=date(2024, 5, 6), calendar=HolidayCalendar(),
+                actor="clerk")
+    bag = export_open_records(archive, Scope(query="*"), OpenRecordsOptions(
+        request_id="R-1", out=tmp_path / "or.zip", actor="clerk"))
+    production = export_production(archive, Scope(query="*"), ProductionOptions(
+        bates_prefix="SPD", out=tmp_path / "prod.zip", actor="counsel"))
+    for package in (bag.path, production.path):
+        with zipfile.ZipFile(package) as zf:
+            media = {n.rsplit("/", 1)[1]: zf.read(n) for n in zf.namelist()
+                     if "/media/" in n or "_media/" in n}
+            pdfs = [zf.read(n) for n in zf.namelist() if n.endswith(".pdf")]
+        assert {hashlib.sha256(data).hexdigest() for data in media.values()} == set(stored)
+        assert {name.split(".")[0] for name in media} == set(stored)
+        text = "".join(pdf_text(pdf) for pdf in pdfs)
+        for sha, row in stored.items():
+            assert sha in text and row.media_type in text

@@ -4,7 +4,6 @@ that wrote its versions)."""
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from typing import TextIO
@@ -12,6 +11,7 @@ from typing import TextIO
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from archiver.exports.cells import SafeCsvWriter
 from archiver.exports.selection import ItemView
 from archiver.models import AuditEvent, CaptureRun
 
@@ -30,8 +30,9 @@ class CustodyWriter:
     """Appends the versions and events of each family to two CSV files."""
 
     def __init__(self, versions_out: TextIO, events_out: TextIO) -> None:
-        self.versions = csv.writer(versions_out, lineterminator="\r\n")
-        self.events = csv.writer(events_out, lineterminator="\r\n")
+        # Handles, actors and event details are typed by people: every cell is guarded.
+        self.versions = SafeCsvWriter(versions_out)
+        self.events = SafeCsvWriter(events_out)
         self.versions.writerow(VERSION_FIELDS)
         self.events.writerow(EVENT_FIELDS)
 

@@ -2,7 +2,9 @@
 
 DAT: UTF-8 with a byte-order mark, CRLF line ends, header row first, every field wrapped in þ
 (U+00FE) and separated by U+0014; there is no escaping, so values are cleaned first: a newline
-becomes ® (U+00AE), a literal separator or qualifier becomes a space.
+becomes ® (U+00AE), a literal separator or qualifier becomes a space. Review platforms export
+these fields to spreadsheets, so a value that would start a formula is guarded as in every CSV
+(:mod:`archiver.exports.cells`).
 OPT: ``KEY,VOLUME,PATH,Y,,,PAGECOUNT`` on a document's first page (one multi-page PDF each).
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
+
+from archiver.exports.cells import starts_formula
 
 QUOTE = "\u00fe"
 SEPARATOR = "\u0014"
@@ -21,8 +25,10 @@ CRLF = "\r\n"
 DAT_FIELDS = (
     "BEGBATES", "ENDBATES", "BEGATTACH", "ENDATTACH", "CUSTODIAN", "PLATFORM", "KIND", "AUTHOR",
     "DATECREATED", "DATECAPTURED", "STATUS", "PARENTBATES", "URL", "MD5HASH", "SHA1HASH",
-    "SHA256HASH", "NATIVEPATH", "TEXTPATH",
+    "SHA256HASH", "NATIVEPATH", "TEXTPATH", "MEDIAPATHS",
 )
+# MEDIAPATHS lists the item's media files (paths like NATIVEPATH) joined by this.
+MEDIA_PATH_SEPARATOR = "; "
 
 
 def clean_value(value: object) -> str:
@@ -32,8 +38,15 @@ def clean_value(value: object) -> str:
     return text.replace(SEPARATOR, " ").replace(QUOTE, " ")
 
 
+def dat_value(value: object) -> str:
+    """A value as written between the qualifiers: cleaned, then guarded against formulas."""
+    cleaned = clean_value(value)
+    # A review platform turns ® back into a line break: guard the value as it will read it.
+    return "'" + cleaned if starts_formula(cleaned.replace(NEWLINE, "\n")) else cleaned
+
+
 def dat_line(values: Sequence[object]) -> str:
-    return SEPARATOR.join(f"{QUOTE}{clean_value(v)}{QUOTE}" for v in values) + CRLF
+    return SEPARATOR.join(f"{QUOTE}{dat_value(v)}{QUOTE}" for v in values) + CRLF
 
 
 def load_path(*parts: str) -> str:

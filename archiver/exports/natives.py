@@ -7,16 +7,14 @@ the text-bearing keys are redacted (the archive keeps the original).
 from __future__ import annotations
 
 import json
-import mimetypes
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from archiver.blobstore import BlobStore
 from archiver.errors import BlobNotFound
 from archiver.exports.redaction import Redaction, Redactor
-from archiver.exports.selection import ItemView, VersionView
+from archiver.exports.selection import ItemView, StoredMedia, VersionView
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -64,27 +62,15 @@ def _blob_json(store: BlobStore, sha: str | None) -> Any:
         return {"missing_blob": sha}
 
 
-@dataclass(frozen=True)
-class MediaFile:
-    """A media file of the item held in the blob store (file name from its hash only)."""
-
-    sha256: str
-    name: str
-
-
-def media_files(item: ItemView, store: BlobStore) -> Iterator[MediaFile]:
-    """Media the item showed in any version whose bytes the archive holds."""
+def media_files(item: ItemView, store: BlobStore) -> Iterator[StoredMedia]:
+    """Media the item showed in any version whose bytes the archive holds, each file once."""
     seen: set[str] = set()
     for v in item.versions:
-        for entry in v.media:
-            sha = entry.get("sha256") if isinstance(entry, dict) else None
-            if not isinstance(sha, str) or len(sha) != 64 or sha in seen:
+        for media in v.media_files:
+            if media.sha256 in seen or not store.exists(media.sha256):
                 continue
-            if not all(c in "0123456789abcdef" for c in sha) or not store.exists(sha):
-                continue
-            seen.add(sha)
-            ext = mimetypes.guess_extension(str(entry.get("media_type") or "")) or ".bin"
-            yield MediaFile(sha, f"{sha}{ext}")
+            seen.add(media.sha256)
+            yield media
 
 
 def extracted_text(item: ItemView) -> str:

@@ -26,14 +26,16 @@ from typing import Any
 from archiver.archive import Archive
 from archiver.errors import ArchiverError
 from archiver.exports.bagzip import CHECKSUMS, BagZip, check_bag_zip, validate_with_bagit
+from archiver.exports.cells import SafeCsvWriter
 from archiver.exports.natives import iso, media_files, native_record
-from archiver.exports.package import ExportResult, ProgressCallback, csv_safe, finish_export
+from archiver.exports.package import ExportResult, ProgressCallback, finish_export
 from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
 from archiver.exports.render_html import HtmlRenderer
 from archiver.exports.render_pdf import render_thread_pdf
 from archiver.exports.requests import get_request, record_scope
 from archiver.exports.selection import (
     Scope,
+    StoredMedia,
     ThreadView,
     iter_threads,
     resolve_item_ids,
@@ -96,9 +98,10 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
         try:
             # index.csv and redactions.csv are spooled to disk: they grow with the package.
             with _spool() as index_fh, _spool() as red_fh:
-                index_csv = csv.writer(index_fh)
+                # Every cell is guarded: authors, URLs and exemptions are typed by people.
+                index_csv = SafeCsvWriter(index_fh)
                 index_csv.writerow(INDEX_FIELDS)
-                red_csv = csv.writer(red_fh)
+                red_csv = SafeCsvWriter(red_fh)
                 red_csv.writerow(REDACTION_FIELDS)
                 for thread in iter_threads(archive, roots, set(matched), options.redactor):
                     log: list[Redaction] = list(thread.redactions)
@@ -107,7 +110,7 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
                     item_ids.extend(i.item_id for i in thread.items)
                     for r in log:
                         red_csv.writerow([r.item_id, r.version or "", r.field, r.rule,
-                                          csv_safe(r.exemption), r.count])
+                                          r.exemption, r.count])
                     counts.redactions += sum(r.count for r in log)
                     counts.threads += 1
                     if progress:
@@ -170,25 +173,34 @@ def _write_thread(archive: Archive, bag: BagZip, thread: ThreadView,
                   log: list[Redaction], index_csv: Any, counts: _Counts) -> None:
     bag.add(f"threads/{thread.root_id}.html",
             renderer.thread(thread, heading=heading, exported_at=now,
-                            redacted=options.redactor.active))
+                            redacted=options.redactor.active, media_href=_media_href))
     if options.pdf:
         pdf = io.BytesIO()
-        counts.pages += render_thread_pdf(pdf, thread, heading)
+        counts.pages += render_thread_pdf(pdf, thread, heading, archive.store)
         bag.add(f"threads/{thread.root_id}.pdf", pdf.getvalue())
     for item in thread.items:
         folder = f"items/{item.item_id}"
         bag.add(f"{folder}/record.json", native_record(item, archive.store, options.redactor, log))
         for media in media_files(item, archive.store):
             with archive.store.open(media.sha256) as src:
-                bag.add_stream(f"{folder}/media/{media.name}", src)
+                bag.add_stream(media_path(item.item_id, media), src)
         current = item.current
         index_csv.writerow([
-            item.item_id, thread.root_id, item.platform, csv_safe(item.account), item.kind,
-            csv_safe(current.author), iso(current.created_at) or "",
-            iso(item.first_captured_at), item.status, csv_safe(current.url), current.sha256,
+            item.item_id, thread.root_id, item.platform, item.account, item.kind,
+            current.author, iso(current.created_at) or "",
+            iso(item.first_captured_at), item.status, current.url, current.sha256,
             f"{folder}/record.json",
         ])
         counts.items += 1
+
+
+def media_path(item_id: int, media: StoredMedia) -> str:
+    """Where a media file of an item lies in the bag's payload."""
+    return f"items/{item_id}/media/{media.name}"
+
+
+def _media_href(item_id: int, media: StoredMedia) -> str:
+    return "../" + media_path(item_id, media)  # from threads/<id>.html
 
 
 def _write_index_html(bag: BagZip, index_fh: Any, renderer: HtmlRenderer, heading: str,

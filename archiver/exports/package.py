@@ -17,8 +17,6 @@ from archiver.exports.zipout import file_hashes, publish
 from archiver.models import Export
 
 ProgressCallback = Callable[[int], None]
-# Cells starting with these make spreadsheet programs evaluate visitor text as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -36,17 +34,12 @@ class ExportResult:
     pages: int = 0
     bates_first: str | None = None
     bates_last: str | None = None
+    production: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         data = dict(vars(self))
         data["path"] = str(self.path)
         return data
-
-
-def csv_safe(value: object) -> str:
-    """A CSV cell that a spreadsheet will show as text, never run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def finish_export(

@@ -1,18 +1,21 @@
 """The litigation production: Bates-numbered natives, texts and images with DAT/OPT load files.
 
-Layout (inside the ZIP's top folder)::
+Layout (inside the ZIP's top folder, ``<PREFIX>-PROD<n>``)::
 
-    <PREFIX>.dat, <PREFIX>.opt       Concordance DAT and Opticon OPT load files
+    <PREFIX>-PROD<n>.dat, .opt       Concordance DAT and Opticon OPT load files
     NATIVES/0001/<BATES>.json        the native record (every version, raw payloads)
-    NATIVES/0001/<BATES>_media/...   media files the archive holds
+    NATIVES/0001/<BATES>_media/<sha256>.<ext>   media files the archive holds (DAT MEDIAPATHS)
     TEXT/0001/<BATES>.txt            extracted text, UTF-8
     IMAGES/0001/<BATES>.pdf          a PDF per item
     CUSTODY/versions.csv, CUSTODY/events.csv   chain of custody
     MANIFEST-SHA256.txt              the hash of every file of the production
 
-One Bates number per item, ``PREFIX-0000001`` onward. The counter lives in the database and is
-advanced in the same transaction that records the production, after checking no other
-production of the prefix ran meanwhile: numbers are continuous and never reused.
+One Bates number per item, ``PREFIX-0000001`` onward. Productions of a prefix are numbered too,
+``PREFIX-PROD001`` onward, each on its own volume ``PREFIX-VOL001`` onward, so productions
+loaded side by side never share a folder, a load file or a volume name. Both counters live in
+the database and are advanced in the same transaction that records the production, after
+checking no other production of the prefix ran meanwhile: numbers are continuous and never
+reused.
 """
 
 from __future__ import annotations
@@ -32,7 +35,13 @@ from sqlalchemy.orm import Session
 from archiver.archive import Archive
 from archiver.errors import ArchiverError
 from archiver.exports.custody import CustodyWriter
-from archiver.exports.loadfiles import DatWriter, OptWriter, load_path, open_text
+from archiver.exports.loadfiles import (
+    MEDIA_PATH_SEPARATOR,
+    DatWriter,
+    OptWriter,
+    load_path,
+    open_text,
+)
 from archiver.exports.natives import extracted_text, iso, media_files, native_record
 from archiver.exports.package import ExportResult, ProgressCallback, finish_export
 from archiver.exports.redaction import NO_REDACTION
@@ -44,7 +53,7 @@ from archiver.models import BatesCounter
 PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 DIGITS = 7
 PER_FOLDER = 1000
-VOLUME = "VOL001"
+PRODUCTION_DIGITS = 3
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,22 @@ def next_bates(session: Session, prefix: str) -> int:
     return 1 if counter is None else counter.next_number
 
 
+def next_production(session: Session, prefix: str) -> int:
+    """The number the next production of ``prefix`` would have."""
+    counter = session.get(BatesCounter, prefix)
+    return 1 if counter is None else counter.next_production
+
+
+def production_name(prefix: str, number: int) -> str:
+    """``PREFIX-PROD001``: the production's top folder and load-file name."""
+    return f"{prefix}-PROD{number:0{PRODUCTION_DIGITS}d}"
+
+
+def volume_name(prefix: str, number: int) -> str:
+    """``PREFIX-VOL001``: the volume of production ``number`` in its OPT load file."""
+    return f"{prefix}-VOL{number:0{PRODUCTION_DIGITS}d}"
+
+
 def _hashes(data: bytes) -> dict[str, str]:
     return {n: hashlib.new(n, data).hexdigest() for n in ("md5", "sha1", "sha256")}
 
@@ -87,6 +112,9 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
     roots = thread_roots(archive, matched)
     with archive.sessions() as s:
         first = next_bates(s, prefix)
+        production_number = next_production(s, prefix)
+    name = production_name(prefix, production_number)
+    volume = volume_name(prefix, production_number)
     number = first
     pages = 0
     families = 0
@@ -95,12 +123,12 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
     with tempfile.TemporaryDirectory(prefix=".archiver-production-", dir=out.parent) as work, \
             pending_file(out) as temp:
         spool = Path(work)
-        sink = HashingZip(temp, f"{prefix}-production", ("sha256",))
+        sink = HashingZip(temp, name, ("sha256",))
         try:
             with open_text(spool / "dat") as dat_fh, open_text(spool / "opt") as opt_fh, \
                     open_text(spool / "versions") as cv_fh, open_text(spool / "events") as ce_fh:
                 dat = DatWriter(dat_fh)
-                opt = OptWriter(opt_fh, VOLUME)
+                opt = OptWriter(opt_fh, volume)
                 custody = CustodyWriter(cv_fh, ce_fh)
                 with archive.sessions() as s:
                     for thread in iter_threads(archive, roots, set(matched), NO_REDACTION):
@@ -125,10 +153,10 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
                         families += 1
                         if progress:
                             progress(len(thread.items))
-            for spooled, name in (("dat", f"{prefix}.dat"), ("opt", f"{prefix}.opt"),
-                                  ("versions", "CUSTODY/versions.csv"),
-                                  ("events", "CUSTODY/events.csv")):
-                sink.write_file(name, spool / spooled)
+            for spooled, file_name in (("dat", f"{name}.dat"), ("opt", f"{name}.opt"),
+                                       ("versions", "CUSTODY/versions.csv"),
+                                       ("events", "CUSTODY/events.csv")):
+                sink.write_file(file_name, spool / spooled)
             sink.write_manifest("MANIFEST-SHA256.txt", "sha256")
             sink.close()
         except BaseException:
@@ -138,14 +166,17 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
 
         def advance(session: Session, export: Any) -> None:
             counter = session.get(BatesCounter, prefix, with_for_update=True)
-            current = 1 if counter is None else counter.next_number
-            if current != first:
+            current = (1, 1) if counter is None else (counter.next_number,
+                                                       counter.next_production)
+            if current != (first, production_number):
                 raise ArchiverError(f"another production with prefix {prefix} was made "
                                     "meanwhile: run this one again")
             if counter is None:
-                session.add(BatesCounter(prefix=prefix, next_number=last + 1))
+                session.add(BatesCounter(prefix=prefix, next_number=last + 1,
+                                         next_production=production_number + 1))
             else:
                 counter.next_number = last + 1
+                counter.next_production = production_number + 1
             session.flush()
 
         try:
@@ -153,12 +184,14 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
                 archive, temp=temp, out=out, force=options.force, kind="production",
                 actor=options.actor,
                 details={"scope": scope.describe(), "bates_prefix": prefix,
+                         "production": name, "volume": volume,
                          "bates_first": bates(prefix, first),
                          "bates_last": bates(prefix, last), "items": last - first + 1,
                          "families": families, "pages": pages},
                 row={"query": scope.query, "filters": scope.describe(),
                      "hold_name": scope.hold, "item_count": last - first + 1,
-                     "bates_prefix": prefix, "bates_first": first, "bates_last": last},
+                     "bates_prefix": prefix, "bates_first": first, "bates_last": last,
+                     "production_number": production_number},
                 extra=advance,
             )
         except IntegrityError:
@@ -166,7 +199,8 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
                                 "meanwhile: run this one again") from None
     return ExportResult(export_id=export_id, kind="production", path=out, sha256=sha, size=size,
                         items=last - first + 1, threads=families, pages=pages,
-                        bates_first=bates(prefix, first), bates_last=bates(prefix, last))
+                        bates_first=bates(prefix, first), bates_last=bates(prefix, last),
+                        production=name)
 
 
 def _write_item(archive: Archive, sink: HashingZip, item: Any, key: str, folder: str,
@@ -174,12 +208,14 @@ def _write_item(archive: Archive, sink: HashingZip, item: Any, key: str, folder:
                 parent: str) -> int:
     native = native_record(item, archive.store, NO_REDACTION, [])
     sink.write(f"NATIVES/{folder}/{key}.json", native)
+    media_paths: list[str] = []
     for media in media_files(item, archive.store):
         with archive.store.open(media.sha256) as src:
             sink.write_stream(f"NATIVES/{folder}/{key}_media/{media.name}", src)
+        media_paths.append(load_path("NATIVES", folder, f"{key}_media", media.name))
     sink.write(f"TEXT/{folder}/{key}.txt", extracted_text(item))
     image = io.BytesIO()
-    pages = render_item_pdf(image, item, key)
+    pages = render_item_pdf(image, item, key, archive.store)
     sink.write(f"IMAGES/{folder}/{key}.pdf", image.getvalue())
     hashes = _hashes(native)
     current = item.current
@@ -192,6 +228,7 @@ def _write_item(archive: Archive, sink: HashingZip, item: Any, key: str, folder:
         "SHA1HASH": hashes["sha1"], "SHA256HASH": hashes["sha256"],
         "NATIVEPATH": load_path("NATIVES", folder, f"{key}.json"),
         "TEXTPATH": load_path("TEXT", folder, f"{key}.txt"),
+        "MEDIAPATHS": MEDIA_PATH_SEPARATOR.join(media_paths),
     })
     opt.document(key, load_path("IMAGES", folder, f"{key}.pdf"), pages)
     return pages

@@ -6,7 +6,7 @@ links are only emitted for http(s) URLs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -15,9 +15,11 @@ from typing import Any, TextIO
 from jinja2 import Environment, FunctionLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-from archiver.exports.selection import ThreadView
+from archiver.exports.selection import StoredMedia, ThreadView
 
 TEMPLATES = "templates"
+# (item id, media file) -> the file's link from the thread page; built from the hash only.
+MediaHref = Callable[[int, StoredMedia], str]
 
 
 def _load(name: str) -> str:
@@ -50,10 +52,12 @@ class HtmlRenderer:
         return cls(env=env)
 
     def thread(self, thread: ThreadView, *, heading: str, exported_at: datetime,
-               redacted: bool) -> str:
-        """The whole thread: every item, every version, flags and capture facts."""
+               redacted: bool, media_href: MediaHref) -> str:
+        """The whole thread: every item, every version, flags and capture facts, and the media
+        files each version showed (``media_href`` gives a file's link relative to the page)."""
         return self.env.get_template("thread.html").render(
             thread=thread, heading=heading, exported_at=_when(exported_at), redacted=redacted,
+            media_href=media_href,
         )
 
     def write_index(self, out: TextIO, *, title: str, rows: Iterable[dict[str, Any]],

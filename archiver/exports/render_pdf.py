@@ -1,15 +1,59 @@
-"""PDF renderings of threads and items (the drawing is shared: :mod:`archiver.pdf`)."""
+"""PDF renderings of threads and items (the drawing is shared: :mod:`archiver.pdf`).
+
+Each media file a version showed is named with its sha256 (the file itself is in the package);
+an image is drawn under it when the archive holds its bytes and ReportLab can read them.
+"""
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from archiver.exports.selection import ItemView, ThreadView
-from archiver.pdf import BODY_SIZE, BOLD, META_SIZE, Page, new_canvas
+from reportlab.lib.utils import ImageReader
+
+from archiver.blobstore import BlobStore
+from archiver.errors import BlobNotFound
+from archiver.exports.selection import ItemView, StoredMedia, ThreadView
+from archiver.pdf import BODY_SIZE, BOLD, MARGIN, META_SIZE, Page, new_canvas
 
 INDENT = 18.0
+# Larger images are listed, not drawn: decoding one costs memory in proportion to its pixels.
+MAX_IMAGE_BYTES = 20 * 1024**2
+MAX_IMAGE_PIXELS = 25_000_000
+MAX_IMAGE_HEIGHT = 216.0  # three inches
+
+
+class _Images:
+    """Readable images by sha256, each read once per document (None: not drawable)."""
+
+    def __init__(self, store: BlobStore | None) -> None:
+        self.store = store
+        self.read: dict[str, ImageReader | None] = {}
+
+    def get(self, media: StoredMedia) -> ImageReader | None:
+        if media.sha256 not in self.read:
+            self.read[media.sha256] = self._load(media)
+        return self.read[media.sha256]
+
+    def _load(self, media: StoredMedia) -> ImageReader | None:
+        if (self.store is None or not media.is_image or media.size is None
+                or media.size > MAX_IMAGE_BYTES):
+            return None
+        try:
+            data = self.store.get(media.sha256)
+        except BlobNotFound:
+            return None
+        try:
+            reader = ImageReader(io.BytesIO(data))
+            width, height = reader.getSize()
+            if width <= 0 or height <= 0 or width * height > MAX_IMAGE_PIXELS:
+                return None
+            reader.getRGBData()  # decode now: a broken file must fail here, not mid-page
+        except Exception:  # the bytes came from the internet; any decoder failure means "list it"
+            return None
+        return reader
 
 
 def _when(moment: datetime | None) -> str:
@@ -29,7 +73,20 @@ def _flags(item: ItemView) -> str:
     return "  ".join(flags)
 
 
-def _draw_item(page: Page, item: ItemView, indent: float) -> None:
+def _draw_media(page: Page, media: StoredMedia, images: _Images, indent: float) -> None:
+    size = f" · {media.size} bytes" if media.size is not None else ""
+    page.lines(f"media file {media.name} · {media.media_type or 'unknown type'}{size} · "
+               f"sha256 {media.sha256}", size=META_SIZE, indent=indent)
+    image = images.get(media)
+    if image is None:
+        return
+    width, height = image.getSize()
+    # Natural size at 72 dpi, shrunk to fit the text column and three inches of height.
+    scale = min(1.0, (page.width - 2 * MARGIN - indent) / width, MAX_IMAGE_HEIGHT / height)
+    page.image(image, width * scale, height * scale, indent=indent)
+
+
+def _draw_item(page: Page, item: ItemView, indent: float, images: _Images) -> None:
     header = f"{item.kind} {item.item_id} by {item.current.author or '(unknown)'}"
     page.lines(header, font=BOLD, size=BODY_SIZE + 1, indent=indent)
     flags = _flags(item)
@@ -49,28 +106,35 @@ def _draw_item(page: Page, item: ItemView, indent: float) -> None:
         for m in v.media:
             page.lines(f"media: {m.get('media_type') or ''} {m.get('url') or ''}",
                        size=META_SIZE, indent=indent + 6)
+        for media in v.media_files:
+            _draw_media(page, media, images, indent + 6)
     page.gap(BODY_SIZE)
 
 
-def _render(target: Path | BinaryIO, title: str, items: list[ItemView], footer: str) -> int:
+def _render(target: Path | BinaryIO, title: str, items: list[ItemView], footer: str,
+            store: BlobStore | None) -> int:
     canvas = new_canvas(str(target) if isinstance(target, Path) else target, title)
+    images = _Images(store)
     page = Page(canvas, footer)
     page.start()
     page.lines(title, font=BOLD, size=BODY_SIZE + 3)
     page.gap(BODY_SIZE)
     base_depth = min((i.depth for i in items), default=0)
     for item in items:
-        _draw_item(page, item, INDENT * min(item.depth - base_depth, 3))
+        _draw_item(page, item, INDENT * min(item.depth - base_depth, 3), images)
     canvas.showPage()
     canvas.save()
     return page.pages
 
 
-def render_thread_pdf(target: Path | BinaryIO, thread: ThreadView, heading: str) -> int:
-    """Write the thread's PDF to ``target`` (a path or a binary stream); returns the page count."""
-    return _render(target, f"Thread {thread.root_id} — {heading}", thread.items, heading)
+def render_thread_pdf(target: Path | BinaryIO, thread: ThreadView, heading: str,
+                      store: BlobStore | None = None) -> int:
+    """Write the thread's PDF to ``target`` (a path or a binary stream); returns the page count.
+    Images are drawn from ``store`` (without one, media files are only listed)."""
+    return _render(target, f"Thread {thread.root_id} — {heading}", thread.items, heading, store)
 
 
-def render_item_pdf(target: Path | BinaryIO, item: ItemView, label: str) -> int:
+def render_item_pdf(target: Path | BinaryIO, item: ItemView, label: str,
+                    store: BlobStore | None = None) -> int:
     """Write one item's PDF (a production image) to ``target``; returns the page count."""
-    return _render(target, f"{label} — item {item.item_id}", [item], label)
+    return _render(target, f"{label} — item {item.item_id}", [item], label, store)

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from archiver.archive import Archive
 from archiver.errors import ArchiverError, NotFound
 from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
-from archiver.models import Account, Item, ItemVersion
+from archiver.media import DONE as MEDIA_STORED
+from archiver.models import Account, Item, ItemVersion, MediaFile, VersionMedia
 from archiver.search_index import SearchFilters
 from connectors.records import ROOT_SCOPE
 
@@ -45,6 +46,38 @@ class Scope:
                 "hold": self.hold}
 
 
+# Media types a browser shows in <img> and the PDF writer may try to draw; anything else (video,
+# unknown bytes) is listed by name and hash only.
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp"})
+_EXTENSIONS = {
+    "image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
+    "image/bmp": ".bmp", "image/heic": ".heic", "image/tiff": ".tif", "video/mp4": ".mp4",
+    "video/quicktime": ".mov", "video/webm": ".webm", "audio/mpeg": ".mp3", "audio/mp4": ".m4a",
+    "application/pdf": ".pdf",
+}
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    """A media file a version showed whose bytes the archive holds (downloaded, ``stored``).
+
+    Its file name in a package is its sha256 and an extension from a fixed table of media
+    types: never anything taken from the URL or other platform text.
+    """
+
+    sha256: str
+    media_type: str | None
+    size: int | None
+
+    @property
+    def name(self) -> str:
+        return self.sha256 + _EXTENSIONS.get(self.media_type or "", ".bin")
+
+    @property
+    def is_image(self) -> bool:
+        return self.media_type in IMAGE_TYPES
+
+
 @dataclass(frozen=True)
 class VersionView:
     """One captured version, text already redacted when redaction is on."""
@@ -64,6 +97,8 @@ class VersionView:
     evidence_sha256: str | None
     sha256: str
     prev_sha256: str | None
+    # The media of ``media`` the archive downloaded, in the order they were first seen.
+    media_files: tuple[StoredMedia, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,7 +210,7 @@ def thread_roots(archive: Archive, item_ids: Sequence[int]) -> list[int]:
 _ITEM_COLUMNS = (Item.id, Item.account_id, Item.external_id, Item.kind, Item.status, Item.scope,
                  Item.parent_id, Item.first_captured_at, Item.last_seen_at,
                  Item.removed_detected_at)
-_VERSION_COLUMNS = (ItemVersion.item_id, ItemVersion.seq, ItemVersion.captured_at,
+_VERSION_COLUMNS = (ItemVersion.id, ItemVersion.item_id, ItemVersion.seq, ItemVersion.captured_at,
                     ItemVersion.capture_run_id, ItemVersion.status, ItemVersion.platform_status,
                     ItemVersion.text, ItemVersion.author_name, ItemVersion.created_at,
                     ItemVersion.updated_at, ItemVersion.url, ItemVersion.media_json,
@@ -212,12 +247,29 @@ def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched:
     for v in s.execute(select(*_VERSION_COLUMNS).where(ItemVersion.item_id.in_(ids))
                        .order_by(ItemVersion.item_id, ItemVersion.seq)):
         history[v.item_id].append(v)
+    stored = _stored_media(s, [v.id for versions in history.values() for v in versions])
     log: list[Redaction] = []
     ordered = _reading_order(root, members, history)
     items = [_item_view(item, depth, history[item.id], accounts[item.account_id],
-                        item.id in matched, redactor, log)
+                        item.id in matched, redactor, log, stored)
              for item, depth in ordered if history[item.id]]
     return ThreadView(root_id=root_id, items=items, redactions=log)
+
+
+def _stored_media(s: Session, version_ids: Sequence[int]) -> dict[int, list[StoredMedia]]:
+    """The downloaded media of each version (downloads are linked in ``version_media``)."""
+    found: dict[int, list[StoredMedia]] = defaultdict(list)
+    for start in range(0, len(version_ids), CHUNK):
+        chunk = version_ids[start : start + CHUNK]
+        for version_id, sha, kind, size in s.execute(
+                select(VersionMedia.version_id, MediaFile.sha256, MediaFile.media_type,
+                       MediaFile.size)
+                .join(MediaFile, MediaFile.id == VersionMedia.media_file_id)
+                .where(VersionMedia.version_id.in_(chunk), MediaFile.status == MEDIA_STORED,
+                       MediaFile.sha256.is_not(None))
+                .order_by(VersionMedia.version_id, MediaFile.id)):
+            found[version_id].append(StoredMedia(sha256=sha, media_type=kind, size=size))
+    return found
 
 
 def _reading_order(root: Any, members: list[Any],
@@ -249,19 +301,21 @@ def _reading_order(root: Any, members: list[Any],
 
 
 def _item_view(item: Any, depth: int, versions: list[Any], account: Account,
-               matched: bool, redactor: Redactor, log: list[Redaction]) -> ItemView:
+               matched: bool, redactor: Redactor, log: list[Redaction],
+               stored: dict[int, list[StoredMedia]]) -> ItemView:
     return ItemView(
         item_id=item.id, account_id=item.account_id, account=account.handle,
         platform=account.platform, external_id=item.external_id, kind=item.kind,
         status=item.status, parent_id=item.parent_id, depth=depth, matched=matched,
         first_captured_at=item.first_captured_at, last_seen_at=item.last_seen_at,
         removed_detected_at=item.removed_detected_at,
-        versions=[_version_view(item.id, v, redactor, log) for v in versions],
+        versions=[_version_view(item.id, v, redactor, log, stored.get(v.id, []))
+                  for v in versions],
     )
 
 
-def _version_view(item_id: int, v: Any, redactor: Redactor,
-                  log: list[Redaction]) -> VersionView:
+def _version_view(item_id: int, v: Any, redactor: Redactor, log: list[Redaction],
+                  stored: list[StoredMedia]) -> VersionView:
     return VersionView(
         seq=v.seq, captured_at=v.captured_at, capture_run_id=v.capture_run_id, status=v.status,
         platform_status=v.platform_status,
@@ -269,4 +323,5 @@ def _version_view(item_id: int, v: Any, redactor: Redactor,
         author=v.author_name, created_at=v.created_at, updated_at=v.updated_at, url=v.url,
         media=json.loads(v.media_json), raw_sha256=v.raw_sha256,
         evidence_sha256=v.evidence_sha256, sha256=v.sha256, prev_sha256=v.prev_sha256,
+        media_files=tuple(stored),
     )

@@ -47,7 +47,7 @@ from archiver.prefetch import Prefetched
 from archiver.retention.assign import CaptureAssigner, needs_thread_activity
 from archiver.retention.hooks import on_items_stored
 from archiver.storable import UnstorableRecord, error_reason, storable_record
-from archiver.versions import content_fingerprint, media_json, version_row
+from archiver.versions import content_fingerprint, record_fingerprint, version_row
 from connectors.base import Connector, ConnectorConfig
 from connectors.errors import ConnectorError
 from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record
@@ -372,11 +372,7 @@ class Capture:
         unchanged: list[int] = []
         pending: list[tuple[Record, str, str]] = []
         for record in records:
-            media = media_json([{"url": m.url, "media_type": m.media_type} for m in record.media])
-            fingerprint = content_fingerprint(
-                text=record.text, status=record.status, platform_status=record.platform_status,
-                author_name=record.author_name, author_id=record.author_id, media=media,
-            )
+            fingerprint, media = record_fingerprint(record)
             head = heads.get(record.external_id)
             if head is not None and head.content_sha256 == fingerprint:
                 unchanged.append(head.id)

@@ -18,7 +18,7 @@ from archiver.accounts import AccountSpec, add_account
 from archiver.archive import Archive
 from archiver.capture import capture_account
 from archiver.capture_lock import capture_lock
-from archiver.models import Account, AuditEvent, Item, ItemVersion
+from archiver.models import Account, AuditEvent, CaptureRun, Item, ItemVersion
 from archiver.sample.dataset import load_sample
 from archiver.sample.graph_server import GraphServer
 from archiver.webhooks import WebhookApp, WebhookSecrets, make_server
@@ -62,11 +62,11 @@ def sign(body: bytes, secret: str = SECRET) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def feed_body(*values: dict[str, Any]) -> bytes:
+def feed_body(*values: dict[str, Any], time: int = 1717243200) -> bytes:
     """Meta's shape; json.dumps escapes non-ASCII as \\uXXXX, as Meta does."""
     changes = [{"field": "feed", "value": v} for v in values]
     return json.dumps({"object": "page", "entry": [
-        {"id": PAGE, "time": 1717243200, "changes": changes}]}).encode("ascii")
+        {"id": PAGE, "time": time, "changes": changes}]}).encode("ascii")
 
 
 def comment(verb: str, comment_id: str, message: str | None = None, *,
@@ -225,3 +225,77 @@ def test_unknown_page_and_other_fields_are_ignored(archive: Archive, hook_url: s
     assert versions(archive, "9_1") == []
     bad = b'{"object": "user", "entry": []}'
     assert post(f"{hook_url}/facebook", bad, sign(bad)).status_code == 400
+
+
+LONE = "\ud83d"  # half of an emoji: valid JSON, not encodable as UTF-8
+
+
+def audit(archive: Archive, action: str) -> list[dict[str, Any]]:
+    with archive.sessions() as s:
+        return [json.loads(e.details_json) for e in s.scalars(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))]
+
+
+def test_one_bad_comment_does_not_lose_the_good_one(archive: Archive, hook_url: str) -> None:
+    too_long = "2001_" + "7" * 300
+    body = feed_body(comment("add", "2001_9101", f"half an emoji {LONE}"),
+                     comment("add", "2001_9102", "a good one"),
+                     comment("add", too_long, "an id no column holds"))
+    assert b"\\ud83d" in body
+    resp = post(f"{hook_url}/facebook", body, sign(body))
+    assert resp.status_code == 200, resp.text
+    assert [v.text for v in versions(archive, "2001_9102")] == ["a good one"]
+    assert [v.text for v in versions(archive, "2001_9101")] == ["half an emoji \ufffd"]
+    assert versions(archive, too_long) == []
+    [failure] = audit(archive, "capture.item_failed")
+    assert failure["external_id"] == too_long and "more than 255" in failure["reason"]
+    # The body is kept exactly as received, escape included.
+    assert archive.store.get(hashlib.sha256(body).hexdigest()) == body
+    with archive.sessions() as s:
+        statuses = list(s.scalars(select(CaptureRun.status)))
+    assert statuses == ["partial"]
+
+
+def test_replayed_or_late_events_never_roll_history_back(archive: Archive, hook_url: str) -> None:
+    url = f"{hook_url}/facebook"
+    t0 = 1717243200
+    add = feed_body(comment("add", "2001_9201", "first words"), time=t0)
+    edit = feed_body(comment("edited", "2001_9201", "second thoughts"), time=t0 + 60)
+    for body in (add, edit):
+        assert post(url, body, sign(body)).status_code == 200
+    assert [v.text for v in versions(archive, "2001_9201")] == ["first words", "second thoughts"]
+
+    # Meta redelivers the old add (the same signed bytes), an edit made in between arrives
+    # late, and the latest edit comes again: none of them is news.
+    late = feed_body(comment("edited", "2001_9201", "in between"), time=t0 + 30)
+    for body in (add, late, edit):
+        assert post(url, body, sign(body)).status_code == 200
+    assert [v.text for v in versions(archive, "2001_9201")] == ["first words", "second thoughts"]
+    ignored = audit(archive, "webhook.change_ignored")
+    assert [(e["external_id"], e["reason"]) for e in ignored] == [
+        ("2001_9201", "older than the archived state"),
+        ("2001_9201", "older than the archived state"),
+        ("2001_9201", "identical to the archived state"),
+    ]
+    assert ignored[0]["webhook_body_sha256"] == hashlib.sha256(add).hexdigest()
+    with archive.sessions() as s:
+        assert len(s.scalars(select(CaptureRun)).all()) == 2  # ignored deliveries run nothing
+
+    newer = feed_body(comment("edited", "2001_9201", "third time"), time=t0 + 120)
+    assert post(url, newer, sign(newer)).status_code == 200
+    assert [v.text for v in versions(archive, "2001_9201")][-1] == "third time"
+
+
+def test_event_older_than_a_scheduled_capture_is_ignored(
+    archive: Archive, hook_url: str, server: GraphServer, account: Account
+) -> None:
+    first = capture_account(archive, account, {TOKEN_ENV: server.token}, sleep=SleepRecorder(),
+                            media=False)
+    assert first.status == "succeeded", first.error
+    before = [v.text for v in versions(archive, "2001_3001")]
+    # Sent long before the capture read the page: the capture already has what came after it.
+    body = feed_body(comment("edited", "2001_3001", "an edit from long ago"), time=1449135003)
+    assert post(f"{hook_url}/facebook", body, sign(body)).status_code == 200
+    assert [v.text for v in versions(archive, "2001_3001")] == before
+    [event] = audit(archive, "webhook.change_ignored")
+    assert event["reason"] == "older than the archived state"

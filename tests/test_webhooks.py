@@ -6,8 +6,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -18,10 +21,11 @@ from archiver.accounts import AccountSpec, add_account
 from archiver.archive import Archive
 from archiver.capture import capture_account
 from archiver.capture_lock import capture_lock
+from archiver.errors import ConfigError
 from archiver.models import Account, AuditEvent, CaptureRun, Item, ItemVersion
 from archiver.sample.dataset import load_sample
 from archiver.sample.graph_server import GraphServer
-from archiver.webhooks import WebhookApp, WebhookSecrets, make_server
+from archiver.webhooks import ServerLimits, WebhookApp, WebhookSecrets, make_server
 from tests.support.graph import SleepRecorder
 
 TOKEN_ENV = "ARCHIVER_TOKEN_WEBHOOK_TEST"
@@ -44,11 +48,11 @@ def account(archive: Archive, server: GraphServer) -> Account:
         api_base=server.base_url, token_env=TOKEN_ENV), actor="test")
 
 
-@pytest.fixture
-def hook_url(archive: Archive, server: GraphServer, account: Account) -> Iterator[str]:
-    app = WebhookApp(archive, WebhookSecrets(VERIFY, SECRET), {TOKEN_ENV: server.token},
-                     lock_wait=0.0, sleep=SleepRecorder())
-    httpd = make_server(app, "127.0.0.1", 0)
+@contextmanager
+def serving(app: WebhookApp, limits: ServerLimits | None = None) -> Iterator[str]:
+    """``app`` served by waitress on a free loopback port: its /webhooks URL."""
+    httpd = make_server(app, "127.0.0.1", 0) if limits is None else make_server(
+        app, "127.0.0.1", 0, limits)
     thread = threading.Thread(target=httpd.run, daemon=True)
     thread.start()
     try:
@@ -56,6 +60,14 @@ def hook_url(archive: Archive, server: GraphServer, account: Account) -> Iterato
     finally:
         httpd.close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def hook_url(archive: Archive, server: GraphServer, account: Account) -> Iterator[str]:
+    app = WebhookApp(archive, WebhookSecrets(VERIFY, SECRET), {TOKEN_ENV: server.token},
+                     lock_wait=0.0, sleep=SleepRecorder())
+    with serving(app) as url:
+        yield url
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:
@@ -299,3 +311,69 @@ def test_event_older_than_a_scheduled_capture_is_ignored(
     assert [v.text for v in versions(archive, "2001_3001")] == before
     [event] = audit(archive, "webhook.change_ignored")
     assert event["reason"] == "older than the archived state"
+
+
+STALLED = 150
+
+
+def stall(port: int, count: int) -> list[socket.socket]:
+    """``count`` connections that send half a request's headers and then say nothing more."""
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(b"POST /webhooks/facebook HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Content-Length: 100\r\n")
+            sockets.append(sock)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def post_through_stalled_clients(archive: Archive, url: str, external_id: str) -> float:
+    """Hold STALLED stalled connections open, post a signed comment; the seconds it took."""
+    port = int(url.split(":")[2].split("/")[0])
+    sockets = stall(port, STALLED)
+    try:
+        body = feed_body(comment("add", external_id, "through the crowd"))
+        started = time.monotonic()
+        resp = httpx.post(f"{url}/facebook", content=body, timeout=20, headers={
+            "Content-Type": "application/json", "X-Hub-Signature-256": sign(body)})
+        took = time.monotonic() - started
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert resp.status_code == 200, resp.text
+    assert [v.text for v in versions(archive, external_id)] == ["through the crowd"]
+    return took
+
+
+def test_stalled_clients_do_not_shut_out_a_signed_post(archive: Archive, hook_url: str) -> None:
+    """Liveness, not speed: the limit is far above the post's normal latency."""
+    assert post_through_stalled_clients(archive, hook_url, "2001_9301") < 20
+
+
+def test_idle_connections_are_closed_when_the_limit_is_reached(
+    archive: Archive, server: GraphServer, account: Account
+) -> None:
+    """Even with more stalled clients than connections allowed, the idle ones are closed in
+    time and the real delivery gets through."""
+    limits = ServerLimits(connection_limit=50, channel_timeout=1, cleanup_interval=1)
+    app = WebhookApp(archive, WebhookSecrets(VERIFY, SECRET), {TOKEN_ENV: server.token},
+                     lock_wait=0.0, sleep=SleepRecorder())
+    with serving(app, limits) as url:
+        assert post_through_stalled_clients(archive, url, "2001_9302") < 20
+
+
+def test_server_limits_come_from_the_environment() -> None:
+    assert ServerLimits.from_env({}) == ServerLimits()
+    limits = ServerLimits.from_env({"ARCHIVER_WEBHOOK_CONNECTION_LIMIT": "800",
+                                    "ARCHIVER_WEBHOOK_IDLE_TIMEOUT": "5",
+                                    "ARCHIVER_WEBHOOK_CLEANUP_INTERVAL": "1"})
+    assert limits == ServerLimits(connection_limit=800, channel_timeout=5, cleanup_interval=1)
+    with pytest.raises(ConfigError, match="ARCHIVER_WEBHOOK_IDLE_TIMEOUT: 'soon'"):
+        ServerLimits.from_env({"ARCHIVER_WEBHOOK_IDLE_TIMEOUT": "soon"})
+    with pytest.raises(ConfigError, match="ARCHIVER_WEBHOOK_CONNECTION_LIMIT"):
+        ServerLimits.from_env({"ARCHIVER_WEBHOOK_CONNECTION_LIMIT": "0"})

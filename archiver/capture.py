@@ -14,12 +14,19 @@ Crash safety: records are written in batches, each batch one transaction (blobs 
 the content-addressed store before the transaction commits, so a committed version never points
 at a missing blob). A run killed anywhere leaves whole batches only; the next run reads the
 account again, finds the committed items unchanged and writes what was lost, and marks the
-killed run ``interrupted``.
+killed run ``interrupted``. A run stopped by an error or Ctrl-C inside the process is closed at
+once (``failed`` or ``interrupted``, with the reason): no run stays ``running``.
+
+One item never stops the others: a record is made storable first (:mod:`archiver.storable`:
+safe text, the exact value kept in its raw blob); one that cannot be stored is left out, put on
+the audit log (``capture.item_failed``) with its reason, and the run ends ``partial``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -31,7 +38,7 @@ from archiver.accounts import token_for
 from archiver.archive import Archive
 from archiver.audit import record_event
 from archiver.blob_records import store_blob, store_blobs
-from archiver.canonical import canonical_json
+from archiver.canonical import canonical_json, safe_text
 from archiver.errors import ConfigError
 from archiver.indexing import CHUNK as INDEX_BATCH  # index a whole commit's worth at a time
 from archiver.indexing import index_items
@@ -39,7 +46,8 @@ from archiver.models import Account, CaptureRun, Item, ItemVersion
 from archiver.prefetch import Prefetched
 from archiver.retention.assign import CaptureAssigner, needs_thread_activity
 from archiver.retention.hooks import on_items_stored
-from archiver.versions import content_fingerprint, media_json, version_row
+from archiver.storable import UnstorableRecord, error_reason, storable_record
+from archiver.versions import content_fingerprint, record_fingerprint, version_row
 from connectors.base import Connector, ConnectorConfig
 from connectors.errors import ConnectorError
 from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record
@@ -48,11 +56,15 @@ from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Prese
 # of a few KB each stay small in memory.
 BATCH_SIZE = 2000
 JSON_MEDIA_TYPE = "application/json"
+log = logging.getLogger(__name__)
+# Failed items named in a run's one-line error (all of them are on the audit log).
+FAILURE_EXAMPLES = 3
 
 
 @dataclass
 class CaptureResult:
-    """What one run did; ``status`` is ``succeeded``, ``failed`` or (no run) ``locked``."""
+    """What one run did; ``status`` is ``succeeded``, ``partial`` (some items could not be
+    stored), ``failed``, ``interrupted`` or (no run) ``locked``."""
 
     run_id: int | None
     account_id: int
@@ -68,6 +80,10 @@ class CaptureResult:
     # Media files of the account not stored yet: fetched now, failed now (retried next run).
     media_stored: int = 0
     media_failed: int = 0
+    # Items read but not stored (each on the audit log with its reason).
+    failed_items: int = 0
+    # Items stored with unstorable characters in their text replaced (the raw blob keeps them).
+    text_replaced: int = 0
     error: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -98,6 +114,8 @@ class _RunState:
     result: CaptureResult
     completed_scopes: list[str] = field(default_factory=list)
     unindexed: list[int] = field(default_factory=list)
+    failure_examples: list[str] = field(default_factory=list)
+    closed: bool = False
 
 
 ProgressCallback = Callable[[int], None]
@@ -128,6 +146,10 @@ class Capture:
     def run(self, scopes: list[str] | None = None) -> CaptureResult:
         """Read the account (or only ``scopes``), store what changed, detect removals."""
         state = self._start()
+        with self._closed_on_error(state):
+            return self._run(state, scopes)
+
+    def _run(self, state: _RunState, scopes: list[str] | None) -> CaptureResult:
         batch: list[Record] = []
         try:
             # The next pages are read while this batch is stored (archiver.prefetch).
@@ -156,6 +178,12 @@ class Capture:
         reported removal changes the status only when the connector's look-up answers Gone.
         """
         state = self._start()
+        with self._closed_on_error(state):
+            return self._apply(state, records, removals)
+
+    def _apply(
+        self, state: _RunState, records: Sequence[Record], removals: Sequence[str]
+    ) -> CaptureResult:
         batch = list(records)
         try:
             self._flush(state, batch)
@@ -169,8 +197,25 @@ class Capture:
             return self._finish(state, "failed", self._describe(exc))
         return self._finish(state, "succeeded", None)
 
-    def _describe(self, exc: ConnectorError) -> str:
+    def _describe(self, exc: ConnectorError | str) -> str:
         return f"account {self.account.id} ({self.account.handle}): {exc}"
+
+    @contextmanager
+    def _closed_on_error(self, state: _RunState) -> Iterator[None]:
+        """Close the run (failed, or interrupted on Ctrl-C) when anything unexpected stops it,
+        then let the error go on: a run never stays ``running`` after its process gave up."""
+        try:
+            yield
+        except BaseException as exc:
+            if not state.closed:
+                status = "failed" if isinstance(exc, Exception) else "interrupted"
+                try:
+                    self._finish(state, status, self._describe(f"stopped by {error_reason(exc)}"),
+                                 index=False)
+                except Exception:
+                    # The database itself is gone: the next run marks this one interrupted.
+                    log.exception("capture run %s could not be closed", state.run.id)
+            raise
 
     def _start(self) -> _RunState:
         now = self.archive.clock()
@@ -190,9 +235,11 @@ class Capture:
         result = CaptureResult(
             run_id=run.id, account_id=self.account.id, status="running", started_at=now
         )
-        # Items a crashed run stored but never indexed are indexed now.
-        index_items(self.archive, account_id=self.account.id)
-        return _RunState(run=run, result=result)
+        state = _RunState(run=run, result=result)
+        with self._closed_on_error(state):
+            # Items a crashed run stored but never indexed are indexed now.
+            index_items(self.archive, account_id=self.account.id)
+        return state
 
     def _close_interrupted_runs(self, s: Session, now: datetime) -> None:
         stale = s.scalars(
@@ -209,10 +256,19 @@ class Capture:
                 target_id=run.id, details={"account_id": self.account.id},
             )
 
-    def _finish(self, state: _RunState, status: str, error: str | None) -> CaptureResult:
-        self._index_pending(state)
+    def _finish(
+        self, state: _RunState, status: str, error: str | None, *, index: bool = True
+    ) -> CaptureResult:
+        if index:
+            self._index_pending(state)
         now = self.archive.clock()
         result = state.result
+        if result.failed_items:
+            summary = self._describe(
+                f"{result.failed_items} item(s) could not be stored (on the audit log as "
+                f"capture.item_failed), e.g. {'; '.join(state.failure_examples)}")
+            status = "partial" if status == "succeeded" else status
+            error = summary if error is None else f"{error}; {summary}"
         stats = self.connector.stats
         result.status = status
         result.error = error
@@ -232,6 +288,7 @@ class Capture:
                 s, action=f"capture.{status}", occurred_at=now, target_type="capture_run",
                 target_id=run.id, details=result.as_json(),
             )
+        state.closed = True
         return result
 
     # -- storing records ------------------------------------------------------------------
@@ -240,15 +297,51 @@ class Capture:
             return
         records = list({r.external_id: r for r in batch}.values())  # last word wins
         batch.clear()
+        storable, failed = self._storable(state, records)
         changed: list[int] = []
         with self.archive.transaction() as s:
-            self._store_records(s, state, records, changed)
+            if storable:
+                self._store_records(s, state, storable, changed)
+            self._record_failures(s, state, failed)
         state.unindexed.extend(changed)
         if len(state.unindexed) >= INDEX_BATCH:
             self._index_pending(state)
         state.result.seen += len(records)
         if self.progress:
             self.progress(len(records))
+
+    def _storable(
+        self, state: _RunState, records: list[Record]
+    ) -> tuple[list[Record], list[tuple[str, str]]]:
+        """The records that can be stored (made safe), and (external id, reason) for the rest."""
+        storable: list[Record] = []
+        failed: list[tuple[str, str]] = []
+        for record in records:
+            try:
+                safe, replaced = storable_record(record)
+            except UnstorableRecord as exc:
+                failed.append((record.external_id, str(exc)))
+                continue
+            state.result.text_replaced += replaced
+            storable.append(safe)
+        return storable, failed
+
+    def _record_failures(
+        self, s: Session, state: _RunState, failed: list[tuple[str, str]]
+    ) -> None:
+        """Every item left out goes on the audit log with its reason; the run counts them."""
+        now = self.archive.clock()
+        for external_id, reason in failed:
+            shown = safe_text(str(external_id))
+            record_event(
+                s, action="capture.item_failed", occurred_at=now, target_type="capture_run",
+                target_id=state.run.id,
+                details={"account_id": self.account.id, "external_id": shown, "reason": reason},
+            )
+            state.result.failed_items += 1
+            if len(state.failure_examples) < FAILURE_EXAMPLES:
+                short = shown if len(shown) <= 40 else shown[:39] + "\u2026"
+                state.failure_examples.append(f"{short}: {reason}")
 
     def _index_pending(self, state: _RunState) -> None:
         """Index what was stored since the last call. Index commits are costly, so they come in
@@ -279,11 +372,7 @@ class Capture:
         unchanged: list[int] = []
         pending: list[tuple[Record, str, str]] = []
         for record in records:
-            media = media_json([{"url": m.url, "media_type": m.media_type} for m in record.media])
-            fingerprint = content_fingerprint(
-                text=record.text, status=record.status, platform_status=record.platform_status,
-                author_name=record.author_name, author_id=record.author_id, media=media,
-            )
+            fingerprint, media = record_fingerprint(record)
             head = heads.get(record.external_id)
             if head is not None and head.content_sha256 == fingerprint:
                 unchanged.append(head.id)

@@ -75,9 +75,10 @@ def webhooks() -> None:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 def webhooks_serve(host: str, port: int) -> None:
     """Serve /webhooks/facebook and /webhooks/instagram until stopped."""
-    from archiver.webhooks import WebhookApp, WebhookSecrets, serve
+    from archiver.webhooks import ServerLimits, WebhookApp, WebhookSecrets, serve
 
     _log_to_stderr()
     secrets = WebhookSecrets.from_env(os.environ)
+    limits = ServerLimits.from_env(os.environ)
     with archive_from_env() as archive:
-        serve(WebhookApp(archive, secrets, dict(os.environ)), host, port)
+        serve(WebhookApp(archive, secrets, dict(os.environ)), host, port, limits)

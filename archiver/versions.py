@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from archiver.canonical import hash_record
 from archiver.models import ItemVersion
+from connectors.records import Record
 
 
 def media_json(media: Sequence[dict[str, Any]]) -> str:
@@ -51,6 +52,16 @@ def content_fingerprint(
             ],
         }
     )
+
+
+def record_fingerprint(record: Record) -> tuple[str, str]:
+    """A record's content fingerprint and its stored media list, as capture compares them."""
+    media = media_json([{"url": m.url, "media_type": m.media_type} for m in record.media])
+    fingerprint = content_fingerprint(
+        text=record.text, status=record.status, platform_status=record.platform_status,
+        author_name=record.author_name, author_id=record.author_id, media=media,
+    )
+    return fingerprint, media
 
 
 # The stored columns a version's ``sha256`` covers (``media_json`` is hashed as parsed JSON).

@@ -12,6 +12,13 @@
 Followed: developers.facebook.com/docs/graph-api/webhooks/getting-started (verification
 requests, event notifications, "Validating Payloads"); shared/reference/platform-apis.md §1–2.
 Served by waitress (a pure-Python production WSGI server) from :func:`serve`.
+
+Slow clients: the endpoint is public, and waitress stops accepting once ``connection_limit``
+connections are open, however idle. So the server holds many more connections than Meta ever
+opens and closes any connection idle for ``channel_timeout`` seconds, a half-sent request
+included (:class:`ServerLimits`; waitress's own defaults, 100 connections and 120 s, let 150
+stalled clients shut real deliveries out for minutes). In production a reverse proxy in front
+(deploy/nginx-webhooks.conf) bounds header and body time per client and connections per address.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import hmac
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -60,6 +67,46 @@ class WebhookSecrets:
         if missing:
             raise ConfigError(f"webhooks: set {' and '.join(missing)} before serving webhooks")
         return cls(environ[VERIFY_TOKEN_ENV], environ[APP_SECRET_ENV])
+
+
+LIMIT_ENV = {
+    "connection_limit": "ARCHIVER_WEBHOOK_CONNECTION_LIMIT",
+    "channel_timeout": "ARCHIVER_WEBHOOK_IDLE_TIMEOUT",
+    "cleanup_interval": "ARCHIVER_WEBHOOK_CLEANUP_INTERVAL",
+}
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """How many connections the webhook server holds and how long an idle one may stay.
+
+    Meta opens a handful of connections and sends each request whole at once, so 500 open
+    connections is far above need, yet well below the 1024 descriptors ``select`` can watch; a
+    connection that sends nothing for 10 seconds (a request stalled half-way included) is closed,
+    checked every 2 seconds. A request being answered is never idle.
+    """
+
+    connection_limit: int = 500
+    channel_timeout: int = 10  # seconds
+    cleanup_interval: int = 2  # seconds
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ServerLimits:
+        """The limits, each overridable by its variable (``LIMIT_ENV``); one-line errors."""
+        values: dict[str, int] = {}
+        for spec in fields(cls):
+            name = LIMIT_ENV[spec.name]
+            text = environ.get(name)
+            if not text:
+                continue
+            try:
+                value = int(text)
+            except ValueError:
+                value = 0
+            if not 0 < value <= 100_000:
+                raise ConfigError(f"{name}: {text!r} is not a whole number from 1 to 100000")
+            values[spec.name] = value
+        return cls(**values)
 
 
 def signature_ok(app_secret: str, body: bytes, header: str | None) -> bool:
@@ -177,17 +224,30 @@ def _reply(
     return [body]
 
 
-def make_server(app: WebhookApp, host: str = "127.0.0.1", port: int = 8080) -> Any:
+def make_server(
+    app: WebhookApp, host: str = "127.0.0.1", port: int = 8080,
+    limits: ServerLimits | None = None,
+) -> Any:
     """A waitress server for ``app`` (not yet running); ``port=0`` picks a free port."""
     from waitress.server import create_server
 
+    limits = limits or ServerLimits()
     # One worker: deliveries are few, and one writer at a time keeps the search index simple.
-    return create_server(app, host=host, port=port, threads=1, ident="archiver")
+    # A half-sent request never reaches it: waitress reads a whole request before dispatching.
+    # poll() instead of select(): no ceiling of 1024 descriptors under a raised limit.
+    return create_server(
+        app, host=host, port=port, threads=1, ident="archiver",
+        connection_limit=limits.connection_limit, channel_timeout=limits.channel_timeout,
+        cleanup_interval=limits.cleanup_interval, asyncore_use_poll=True,
+    )
 
 
-def serve(app: WebhookApp, host: str = "127.0.0.1", port: int = 8080) -> None:
+def serve(
+    app: WebhookApp, host: str = "127.0.0.1", port: int = 8080,
+    limits: ServerLimits | None = None,
+) -> None:
     """Serve until interrupted."""
-    server = make_server(app, host, port)
+    server = make_server(app, host, port, limits)
     log.info("serving webhooks on http://%s:%s/webhooks/{facebook,instagram}", host,
              server.effective_port)
     server.run()

@@ -3,6 +3,7 @@ a real archive (SQLite file and PostgreSQL), blobs on disk and a Whoosh index on
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from archiver.archive import Archive
 from archiver.capture import CaptureResult, capture_account
 from archiver.items import item_detail
 from archiver.models import Account, AuditEvent, CaptureRun, Item, ItemVersion
-from archiver.sample.dataset import load_sample
+from archiver.sample.dataset import Comment, load_sample
 from archiver.sample.graph_server import GraphServer
 from archiver.search import search_items
 from archiver.search_index import SearchFilters
@@ -230,3 +231,95 @@ def test_re_signed_media_links_are_not_a_change(
     result = run(archive, account, server)
     assert result.status == "succeeded"
     assert result.new_versions == 0
+
+
+LONE = "\ud83d"  # half of an emoji: valid JSON ("\ud83d"), not encodable as UTF-8
+LONG_ID = "2001_" + "9" * 300  # longer than any archive id column
+
+
+def serve_with_comments(server: GraphServer, messages: dict[str, str],
+                        extra: tuple[Comment, ...] = ()) -> None:
+    """Serve the sample with some comments' messages replaced, plus ``extra`` comments."""
+    from dataclasses import replace as dc_replace
+
+    ds = server.dataset
+    comments = tuple(dc_replace(c, message=messages.get(c.id, c.message)) for c in ds.comments)
+    server.set_dataset(dc_replace(ds, comments=comments + extra))
+
+
+def test_lone_surrogate_is_stored_safely_and_loses_nothing(
+    archive: Archive, account: Account, server: GraphServer
+) -> None:
+    ds = server.dataset
+    serve_with_comments(server, {HIDDEN_COMMENT: f"Thanks {LONE} quokka"})
+    result = run(archive, account, server)
+    assert result.status == "succeeded", result.error
+    assert result.new_items == len(ds.posts) + len(ds.comments)
+    assert (result.failed_items, result.text_replaced) == (0, 1)
+    items = items_by_external(archive)
+    detail = item_detail(archive, items[HIDDEN_COMMENT].id)
+    # The searchable, displayable text is valid Unicode; what the platform sent is in the raw blob
+    # with its JSON escape, so the original value is recoverable exactly.
+    assert detail["versions"][0]["text"] == "Thanks \ufffd quokka"
+    with archive.sessions() as s:
+        version = s.scalars(select(ItemVersion).where(
+            ItemVersion.item_id == items[HIDDEN_COMMENT].id)).one()
+        assert version.raw_sha256 is not None
+        raw = archive.store.get(version.raw_sha256)
+    assert b'"Thanks \\ud83d quokka"' in raw
+    assert json.loads(raw)["message"] == f"Thanks {LONE} quokka"
+    found = search_items(archive, "quokka", SearchFilters())
+    assert [r["external_id"] for r in found.results] == [HIDDEN_COMMENT]
+    with archive.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(CaptureRun)
+                        .where(CaptureRun.status == "running")) == 0
+    # Hashing is deterministic: the same comment again is no change.
+    again = run(archive, account, server)
+    assert (again.status, again.new_versions) == ("succeeded", 0), again.error
+    assert verify_archive(archive).ok
+
+
+def test_an_item_that_cannot_be_stored_does_not_stop_the_others(
+    archive: Archive, account: Account, server: GraphServer
+) -> None:
+    ds = server.dataset
+    post = ds.posts[0].id
+    bad = Comment(id=LONG_ID, post_id=post, message="too long an id",
+                  created_time="2024-05-01T14:03:22+0000", author=None)
+    serve_with_comments(server, {HIDDEN_COMMENT: f"Thanks {LONE} quokka"}, (bad,))
+    result = run(archive, account, server)
+    assert result.status == "partial", result.error
+    assert result.failed_items == 1
+    assert "1 item(s) could not be stored" in (result.error or "")
+    assert "external id" in (result.error or "")
+    items = items_by_external(archive)
+    assert LONG_ID not in items
+    assert len(items) == len(ds.posts) + len(ds.comments)
+    with archive.sessions() as s:
+        run_row = s.get(CaptureRun, result.run_id)
+        assert run_row is not None and run_row.status == "partial" and run_row.error
+        failures = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "capture.item_failed")).all()
+    assert len(failures) == 1 and LONG_ID in failures[0].details_json
+    assert verify_archive(archive).ok
+
+
+@pytest.mark.parametrize("error", [RuntimeError("disk gone"), KeyboardInterrupt()])
+def test_a_run_never_stays_running_after_an_error(
+    archive: Archive, account: Account, server: GraphServer, error: BaseException
+) -> None:
+    """The progress callback is the caller's (the CLI's bar): an error there, or Ctrl-C while
+    a batch is stored, stops the run; the run is closed with the reason, not left running."""
+    def progress(count: int) -> None:
+        raise error
+
+    with pytest.raises(type(error)):
+        capture_account(archive, account, {TOKEN_ENV: server.token}, sleep=SleepRecorder(),
+                        progress=progress, media=False)
+    with archive.sessions() as s:
+        [run_row] = s.scalars(select(CaptureRun)).all()
+    expected = "failed" if isinstance(error, Exception) else "interrupted"
+    assert run_row.status == expected and run_row.finished_at is not None
+    assert type(error).__name__ in (run_row.error or "")
+    # What the first batch stored is kept.
+    assert count(archive, ItemVersion) > 0

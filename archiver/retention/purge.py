@@ -113,7 +113,8 @@ def purge(archive: Archive, as_of: date, *, approved_by: str, out_dir: Path | No
                 .limit(batch)))
             if not ids:
                 break
-            destroyed = _destroy_batch(archive, s, d, schedule, ids, stage)
+            destroyed = _destroy_batch(archive, s, d, schedule, ids, stage,
+                                       lambda: step("checked", done + 1))
         after = ids[-1]
         archive.index.delete(destroyed)
         done += 1
@@ -165,10 +166,11 @@ _HASH_COLUMNS = (ItemVersion.item_id, ItemVersion.seq, ItemVersion.sha256,
 
 
 def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Schedule,
-                   ids: list[int], stage: Path) -> list[int]:
+                   ids: list[int], stage: Path, checked: Callable[[], None]) -> list[int]:
     now = archive.clock()
     held = held_item_ids(s, ids)
     requested = protected_by_requests(s, ids)
+    checked()
     for reason, skipped in (("under a legal hold", held),
                             ("in an open records request", requested - held)):
         if skipped:

@@ -69,7 +69,9 @@ class Intruder:
         self.proc = subprocess.Popen([sys.executable, "-c", self.script], env=self.env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
-        assert self.proc.stdout.readline().strip() == "ready", self.proc.stderr
+        if self.proc.stdout.readline().strip() != "ready":
+            _out, err = self.proc.communicate(timeout=60)
+            pytest.fail(f"the second process did not start: {err}")
         try:
             self.proc.wait(timeout=GRACE_SECONDS)
             self.finished_during_pause = True

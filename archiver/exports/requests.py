@@ -88,7 +88,7 @@ def add_request(
     if not request_id or len(request_id) > MAX_ID or any(ord(c) < 32 for c in request_id):
         raise ArchiverError("a request id must be 1-255 printable characters")
     if scope is not None:
-        scope.check("a request's scope")
+        scope.check("a records request")
     item_ids = _scope_candidates(archive, scope)
     now = archive.clock()
     row = OpenRecordsRequest(
@@ -119,7 +119,7 @@ def add_request(
 def add_request_scope(archive: Archive, request_id: str, scope: ProtectionScope, *,
                       calendar: HolidayCalendar, actor: str) -> RequestView:
     """Add a scope to an open request: what it matches is protected from now on."""
-    scope.check("a request's scope")
+    scope.check("a records request")
     with archive.sessions() as s:
         if get_request(s, request_id).status != OPEN:
             raise ArchiverError(f"request {request_id!r} is closed: it protects nothing")

@@ -172,5 +172,7 @@ def scheduled_report(archive: Archive, as_of: date) -> RetentionReport:
         record_event(s, action="retention.report", occurred_at=archive.clock(),
                      target_type="retention_schedule", target_id=report.schedule,
                      details={"as_of": report.as_of, "eligible": report.eligible,
-                              "series": {x.code: x.count for x in report.series}})
+                              "series": {x.code: x.count for x in report.series},
+                              "blocked_by_requests": [b["request_id"]
+                                                      for b in report.blocked_by_requests]})
     return report

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from archiver.cli_retention import scope_from_options, scope_options
 from archiver.cli_support import JSON_OPTION, actor, archive_from_env, print_json, progress_bar
 from archiver.errors import ArchiverError
 
@@ -153,23 +154,59 @@ def requests() -> None:
 @click.option("--received", required=True, help="Date received, YYYY-MM-DD.")
 @click.option("--requester")
 @click.option("--description")
+@scope_options
 @JSON_OPTION
 def requests_add(request_id: str, received: str, requester: str | None,
-                 description: str | None, as_json: bool) -> None:
-    """Register a request; prints its due date."""
+                 description: str | None, query: str | None, account_id: int | None,
+                 since: str | None, until: str | None, everything: bool,
+                 as_json: bool) -> None:
+    """Register a request; prints its due date. What its scope matches is protected from now on;
+    without a scope every purge waits until 'requests scope' gives it one."""
     from archiver.dates import parse_date
     from archiver.exports.business_days import calendar_from_env
     from archiver.exports.requests import add_request
 
     calendar = calendar_from_env(os.environ)
     with archive_from_env() as archive:
+        given = everything or any(v is not None for v in (query, account_id, since, until))
+        scope = scope_from_options(archive.settings.tz, query, account_id, since, until,
+                                   everything) if given else None
         view = add_request(archive, request_id, received_on=parse_date(received, "--received"),
                            calendar=calendar, actor=actor(), requester=requester,
-                           description=description)
+                           description=description, scope=scope)
+    _print_request(view, as_json)
+
+
+@requests.command("scope")
+@click.argument("request_id")
+@scope_options
+@JSON_OPTION
+def requests_scope(request_id: str, query: str | None, account_id: int | None,
+                   since: str | None, until: str | None, everything: bool,
+                   as_json: bool) -> None:
+    """Add to an open request's scope (the options of 'hold create'); protects what it matches."""
+    from archiver.exports.business_days import calendar_from_env
+    from archiver.exports.requests import add_request_scope
+
+    calendar = calendar_from_env(os.environ)
+    with archive_from_env() as archive:
+        scope = scope_from_options(archive.settings.tz, query, account_id, since, until,
+                                   everything)
+        view = add_request_scope(archive, request_id, scope, calendar=calendar, actor=actor())
+    _print_request(view, as_json)
+
+
+def _print_request(view: Any, as_json: bool) -> None:
     if as_json:
         print_json(view.as_json())
+        return
+    click.echo(f"request {view.request_id} due {view.due_on.isoformat()}")
+    if view.blocks_disposition:
+        click.echo(f"request {view.request_id} has no scope: every purge is blocked until it has "
+                   f"one ('archiver requests scope {view.request_id} --query Q' or --all)")
     else:
-        click.echo(f"request {view.request_id} due {view.due_on.isoformat()}")
+        scopes = "; and ".join(s["describe"] for s in view.scope)
+        click.echo(f"protects {view.protected_items} items (scope: {scopes})")
 
 
 @requests.command("list")
@@ -193,6 +230,8 @@ def requests_list(include_closed: bool, as_json: bool) -> None:
             state = f"OVERDUE by {-v.business_days_left} business days"
         else:
             state = f"{v.business_days_left} business days left"
+        if v.blocks_disposition:
+            state += ", NO SCOPE: blocks every purge"
         click.echo(f"{v.request_id}\treceived {v.received_on}\tdue {v.due_on}\t{state}\t"
                    f"{v.requester or ''}")
 

@@ -3,19 +3,55 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from archiver.cli_support import JSON_OPTION, actor, archive_from_env, print_json
 
+if TYPE_CHECKING:
+    from archiver.retention.scope import ProtectionScope
 
-def _as_of(text: str | None, tz: Any) -> date:
+F = Callable[..., Any]
+
+
+def scope_options(f: F) -> F:
+    """``--query --account --since --until --all``: what a hold or a records request covers."""
+    options = [
+        click.option("--query", help="Search query (the index's syntax) the items match."),
+        click.option("--account", "account_id", type=int, help="Only this account's items."),
+        click.option("--since", help="Published on or after (YYYY-MM-DD or ISO time)."),
+        click.option("--until", help="Published on or before."),
+        click.option("--all", "everything", is_flag=True,
+                     help="Cover every item, now and later (instead of the options above)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def scope_from_options(tz: Any, query: str | None, account_id: int | None, since: str | None,
+                       until: str | None, everything: bool) -> ProtectionScope:
+    """The :func:`scope_options` as a scope (dates read in the agency's zone ``tz``)."""
+    from archiver.dates import parse_moment
+    from archiver.retention.scope import ProtectionScope
+
+    return ProtectionScope(
+        query=query, account_id=account_id,
+        since=parse_moment(since, "--since", tz) if since else None,
+        until=parse_moment(until, "--until", tz, end_of_day=True) if until else None,
+        everything=everything)
+
+
+def _as_of(text: str | None, archive: Any) -> date:
     from archiver.dates import parse_date
 
-    return parse_date(text, "--as-of") if text else datetime.now(tz).date()
+    if text:
+        return parse_date(text, "--as-of")
+    return archive.clock().astimezone(archive.settings.tz).date()
 
 
 @click.group()
@@ -72,7 +108,7 @@ def retention_report_cmd(as_of: str | None, csv_file: Path | None, pdf_file: Pat
     from archiver.retention.report import retention_report, write_csv
 
     with archive_from_env() as archive:
-        day = _as_of(as_of, archive.settings.tz)
+        day = _as_of(as_of, archive)
         report = retention_report(archive, day)
         if csv_file:
             write_csv(archive, day, csv_file)
@@ -88,6 +124,8 @@ def retention_report_cmd(as_of: str | None, csv_file: Path | None, pdf_file: Pat
 def _print_report(data: dict[str, Any]) -> None:
     click.echo(f"as of {data['as_of']}, schedule {data['schedule']}: "
                f"{data['eligible']} items eligible for disposition")
+    for b in data["blocked_by_requests"]:
+        click.echo(f"  disposition blocked: {b['reason']}")
     for s in data["series"]:
         click.echo(f"  {s['code']} ({s['action']}): {s['count']} items, published "
                    f"{s['oldest_published']} .. {s['newest_published']}; {s['authority']}")
@@ -116,7 +154,7 @@ def retention_purge(as_of: str | None, approve: bool, approved_by: str | None,
     if approve and not approved_by:
         raise ArchiverError("--approve needs --approved-by NAME")
     with archive_from_env() as archive:
-        day = _as_of(as_of, archive.settings.tz)
+        day = _as_of(as_of, archive)
         if not approve:
             data = dry_run(archive, day).as_json()
             if as_json:
@@ -150,32 +188,29 @@ def hold() -> None:
 @hold.command("create")
 @click.argument("name")
 @click.option("--matter", required=True, help="The matter (case, claim, investigation).")
-@click.option("--query", help="Search query (Whoosh syntax) the held items match.")
-@click.option("--account", "account_id", type=int, help="Only this account's items.")
-@click.option("--since", help="Published on or after (YYYY-MM-DD or ISO time).")
-@click.option("--until", help="Published on or before.")
+@scope_options
 @click.option("--custodian", "custodians", multiple=True, help="A custodian (repeatable).")
 @click.option("--created-by", help="Who ordered the hold (default: ARCHIVER_ACTOR or the user).")
 @JSON_OPTION
 def hold_create(name: str, matter: str, query: str | None, account_id: int | None,
-                since: str | None, until: str | None, custodians: tuple[str, ...],
-                created_by: str | None, as_json: bool) -> None:
-    """Hold everything the scope matches, now and later."""
-    from archiver.dates import parse_moment
+                since: str | None, until: str | None, everything: bool,
+                custodians: tuple[str, ...], created_by: str | None, as_json: bool) -> None:
+    """Hold everything the scope matches (or every item with --all), now and later."""
     from archiver.retention.holds import HoldSpec, create_hold
 
     with archive_from_env() as archive:
-        tz = archive.settings.tz
+        scope = scope_from_options(archive.settings.tz, query, account_id, since, until,
+                                   everything)
         spec = HoldSpec(
-            name=name, matter=matter, query=query, account_id=account_id,
-            since=parse_moment(since, "--since", tz) if since else None,
-            until=parse_moment(until, "--until", tz, end_of_day=True) if until else None,
+            name=name, matter=matter, query=scope.query, account_id=scope.account_id,
+            since=scope.since, until=scope.until, everything=scope.everything,
             custodians=custodians, created_by=created_by or actor())
         data = create_hold(archive, spec)
     if as_json:
         print_json(data)
     else:
-        click.echo(f"hold {data['name']} created: {data['items']} items held")
+        click.echo(f"hold {data['name']} created: {data['items']} items held "
+                   f"(scope: {data['scope']})")
 
 
 @hold.command("list")
@@ -205,7 +240,7 @@ def hold_show(name: str, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    for key in ("name", "status", "matter", "query", "account_id", "since", "until",
+    for key in ("name", "status", "matter", "scope", "query", "account_id", "since", "until",
                 "custodians", "created_by", "created_at", "released_at", "released_by",
                 "release_reason", "items"):
         if data.get(key) not in (None, []):

@@ -354,6 +354,22 @@ class HoldItem(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ProtectionLock(Base):
+    """One row that serialises adding protection from disposition with a purge batch.
+
+    Creating a hold, registering a request or its scope, and recording an export's items lock it
+    first; so does every purge batch before it checks holds and requests and destroys. A batch
+    therefore never destroys what a hold or request made meanwhile covers. ``holder`` and
+    ``taken_at`` name the last taker, for whoever asks who is waiting for whom.
+    """
+
+    __tablename__ = "protection_lock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(Text, default="")
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Disposition(Base):
     """One approved purge: the frozen list of items it destroys, and its certificate."""
 

@@ -13,12 +13,12 @@ from sqlalchemy import select
 from archiver.capture import capture_account
 from archiver.cli import cli
 from archiver.errors import ArchiverError
-from archiver.models import AuditEvent, Item, ItemVersion, Tombstone
+from archiver.models import AuditEvent, Hold, Item, ItemVersion, Tombstone
 from archiver.retention.holds import HoldSpec, create_hold, hold_detail, release_hold
 from archiver.retention.purge import purge
 from archiver.retention.report import retention_report
 from archiver.sample.dataset import GRAPH_TIME, Author, Comment
-from tests.support.retention import TOKEN_ENV, Captured, captured  # noqa: F401
+from tests.support.retention import TOKEN_ENV, Captured, captured, set_today  # noqa: F401
 
 LATE = date(2030, 1, 1)
 
@@ -32,6 +32,7 @@ def _blobs(c: Captured, item_ids: list[int]) -> list[str]:
 def test_held_items_survive_purge_until_released(captured: Captured,  # noqa: F811
                                                  tmp_path: Path) -> None:
     archive = captured.archive
+    set_today(archive, LATE)
     data = create_hold(archive, HoldSpec(name="smith-v-city", matter="Smith v. City",
                                          created_by="Counsel", account_id=captured.account.id))
     held = hold_detail(archive, "smith-v-city")["item_ids"]
@@ -80,6 +81,7 @@ def test_item_captured_later_is_held_at_once(captured: Captured) -> None:  # noq
         assert item is not None and item.external_id == new.id
         # Published 2024-06-01 00:00 UTC is May 31 in the agency's zone (America/Chicago).
         assert item.series_code == "COMMENTS" and item.disposition_date == date(2024, 6, 30)
+    set_today(archive, LATE)
     purge(archive, LATE, approved_by="R. Manager")
     with archive.sessions() as s:
         assert s.scalar(select(Tombstone.id).where(Tombstone.item_id == item.id)) is None
@@ -95,7 +97,7 @@ def test_hold_cli(captured: Captured, settings_env: dict[str, str]) -> None:  # 
     assert json.loads(listed.output)[0]["name"] == "h1"
     shown = runner.invoke(cli, ["hold", "show", "h1", "--json"])
     assert json.loads(shown.output)["status"] == "active"
-    dup = runner.invoke(cli, ["hold", "create", "h1", "--matter", "M"])
+    dup = runner.invoke(cli, ["hold", "create", "h1", "--matter", "M", "--all"])
     assert dup.exit_code == 1
     released = runner.invoke(cli, ["hold", "release", "h1", "--released-by", "Counsel",
                                    "--reason", "closed"])
@@ -103,3 +105,33 @@ def test_hold_cli(captured: Captured, settings_env: dict[str, str]) -> None:  # 
     item = runner.invoke(cli, ["items", "show", "1", "--json"])
     row = json.loads(item.output)
     assert row["series"] in ("POSTS", "COMMENTS") and row["disposition_date"]
+
+
+def test_hold_without_scope_is_refused_unless_all(captured: Captured,  # noqa: F811
+                                                  settings_env: dict[str, str]) -> None:
+    archive = captured.archive
+    with pytest.raises(ArchiverError, match="--all"):
+        create_hold(archive, HoldSpec(name="h2", matter="M", created_by="Counsel"))
+    runner = CliRunner(env=settings_env)
+    refused = runner.invoke(cli, ["hold", "create", "h2", "--matter", "M"])
+    assert refused.exit_code == 1 and "--all" in str(refused.exception)
+    assert "\n" not in str(refused.exception)
+    both = runner.invoke(cli, ["hold", "create", "h2", "--matter", "M", "--all", "--query", "x"])
+    assert both.exit_code == 1 and "--all" in str(both.exception)
+    with archive.sessions() as s:
+        assert s.scalar(select(Hold.id)) is None
+        total = len(list(s.scalars(select(Item.id))))
+    made = runner.invoke(cli, ["hold", "create", "h2", "--matter", "M", "--all", "--json"])
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.output)["items"] == total
+    shown = runner.invoke(cli, ["hold", "show", "h2"])
+    assert "scope: everything (--all)" in shown.output.splitlines()
+    assert json.loads(runner.invoke(cli, ["hold", "show", "h2", "--json"]).output)["scope"] == (
+        "everything (--all)")
+    scoped = runner.invoke(cli, ["hold", "create", "h3", "--matter", "M", "--query", "parade",
+                                 "--account", str(captured.account.id), "--until", "2024-12-31"])
+    assert scoped.exit_code == 0, scoped.output
+    line = [x for x in runner.invoke(cli, ["hold", "show", "h3"]).output.splitlines()
+            if x.startswith("scope: ")]
+    assert line == [f"scope: query 'parade'; account {captured.account.id}; "
+                    "published until 2025-01-01T05:59:59.999999+00:00"]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,13 +18,14 @@ from sqlalchemy import func, select
 
 from archiver.blobstore import BlobStore
 from archiver.canonical import iso_utc, sha256_hex
-from archiver.models import AuditEvent, Blob, Item, ItemVersion, Tombstone
+from archiver.errors import ArchiverError
+from archiver.models import AuditEvent, Blob, Disposition, Item, ItemVersion, Tombstone
 from archiver.retention import certificate as cert
 from archiver.retention.purge import dry_run, purge
 from archiver.retention.tombstones import utc_text
 from archiver.search_index import SearchFilters
 from archiver.verify import verify_archive
-from tests.support.retention import Captured, captured  # noqa: F401
+from tests.support.retention import Captured, captured, set_today  # noqa: F401
 
 LATE = date(2030, 1, 1)
 
@@ -55,6 +59,7 @@ def test_purge_destroys_leaves_tombstones_and_verifies(captured: Captured,  # no
         texts = [t for t in s.scalars(select(ItemVersion.text)) if t]
         blobs_before = set(s.scalars(select(Blob.sha256)))
     assert archive.index.search("*", SearchFilters()).total > 0
+    set_today(archive, LATE)
     result = purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path / "out", batch=7)
     eligible = counts(captured)["POSTS"] + counts(captured)["COMMENTS"]
     assert result.destroyed == eligible and not result.skipped and not result.blobs_locked
@@ -96,6 +101,7 @@ def test_purge_destroys_leaves_tombstones_and_verifies(captured: Captured,  # no
 def test_verify_notices_tampered_tombstoned_version(captured: Captured,  # noqa: F811
                                                     tmp_path: Path) -> None:
     archive = captured.archive
+    set_today(archive, LATE)
     purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path)
     with archive.transaction() as s:
         v = s.scalar(select(ItemVersion).order_by(ItemVersion.id))
@@ -117,10 +123,12 @@ def test_killed_purge_completes_on_rerun(captured: Captured, tmp_path: Path,  # 
                                          where: str) -> None:
     archive = captured.archive
     eligible = counts(captured)["POSTS"] + counts(captured)["COMMENTS"]
+    set_today(archive, LATE)
     with pytest.raises(Crash):
         purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path, batch=5,
               checkpoint=_crash_after(2 if where == "batch" else 1, where))
     # New items becoming eligible later must not join the interrupted disposition.
+    set_today(archive, date(2099, 1, 1))
     result = purge(archive, date(2099, 1, 1), approved_by="Someone Else", out_dir=tmp_path,
                    batch=5)
     assert result.resumed and result.approved_by == "R. Manager"
@@ -133,6 +141,42 @@ def test_killed_purge_completes_on_rerun(captured: Captured, tmp_path: Path,  # 
     assert sorted(i["item_id"] for i in cert["items"]) == sorted(
         i for i in _tombstoned(archive))
     assert verify_archive(archive).ok
+
+
+def test_approved_purge_refuses_a_date_after_today(captured: Captured,  # noqa: F811
+                                                   tmp_path: Path) -> None:
+    archive = captured.archive
+    # 03:00 UTC on 1 December is still 30 November in the agency's zone (America/Chicago).
+    archive.clock = lambda: datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    for ahead in (date(2026, 12, 1), date(2030, 12, 31)):
+        with pytest.raises(ArchiverError, match="after today") as refused:
+            purge(archive, ahead, approved_by="R. Manager", out_dir=tmp_path)
+        assert "\n" not in str(refused.value)
+    with archive.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Tombstone)) == 0
+        assert s.scalar(select(func.count()).select_from(Disposition)) == 0
+    # A dry run may look ahead; an approved purge as of today goes ahead.
+    assert dry_run(archive, date(2030, 12, 31)).eligible > 0
+    assert purge(archive, date(2026, 11, 30), approved_by="R. Manager",
+                 out_dir=tmp_path).destroyed > 0
+
+
+def test_cli_refuses_to_approve_a_future_date(captured: Captured,  # noqa: F811
+                                              settings_env: dict[str, str]) -> None:
+    env = {**os.environ, **settings_env}
+    ahead = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    done = subprocess.run([sys.executable, "-m", "archiver.cli", "retention", "purge",
+                           "--as-of", ahead, "--approve", "--approved-by", "R. Manager"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert "after today" in done.stderr
+    with captured.archive.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Tombstone)) == 0
+    dry = subprocess.run([sys.executable, "-m", "archiver.cli", "retention", "purge",
+                          "--as-of", ahead], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert dry.returncode == 0 and "dry run" in dry.stdout, dry.stderr
 
 
 def _tombstoned(archive) -> list[int]:  # type: ignore[no-untyped-def]
@@ -148,6 +192,7 @@ def test_locked_blob_is_reported_not_fatal(captured: Captured, tmp_path: Path) -
                        .where(Item.kind == "post"))
     assert sha is not None
     store.set_legal_hold(sha, True)  # a lock placed outside the archiver (e.g. by an admin)
+    set_today(archive, LATE)
     result = purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path)
     assert [b["sha256"] for b in result.blobs_locked] == [sha]
     assert store.exists(sha)

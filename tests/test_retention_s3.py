@@ -19,7 +19,7 @@ from archiver.retention.purge import purge
 from archiver.sample.dataset import load_sample
 from archiver.sample.graph_server import GraphServer
 from archiver.verify import verify_archive
-from tests.support.retention import capture_sample, use_schedule
+from tests.support.retention import capture_sample, set_today, use_schedule
 
 LATE = date(2030, 1, 1)
 
@@ -50,6 +50,7 @@ def test_s3_legal_hold_follows_the_hold_and_purge_deletes(s3_archive: Archive, t
     create_hold(archive, HoldSpec(name="h", matter="m", created_by="c", query="*"))
     held = hold_detail(archive, "h")["item_ids"]
     hashes = _raw(archive, held)
+    set_today(archive, LATE)
     assert hashes and all(archive.store.is_held(h) for h in hashes)
     first = purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path / "o1")
     assert first.destroyed == 0

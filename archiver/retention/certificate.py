@@ -133,11 +133,14 @@ def certificate_pdf(certificate: dict[str, Any], json_sha256: str) -> bytes:
     return _pdf("Certificate of records destruction", lines, signature=True)
 
 
-def report_pdf(report: dict[str, Any]) -> bytes:
-    """The disposition report, for the records manager's signature before purging."""
+def report_lines(report: dict[str, Any]) -> list[str]:
+    """The lines of the disposition report's PDF (``report`` is ``RetentionReport.as_json()``)."""
     lines = [f"As of {report['as_of']}; schedule {report['schedule']} "
              f"(sha256 {report['schedule_sha256']})",
-             f"Eligible for disposition: {report['eligible']} items", ""]
+             f"Eligible for disposition: {report['eligible']} items"]
+    for b in report.get("blocked_by_requests", []):
+        lines.append(f"Disposition blocked: {b['reason']}")
+    lines.append("")
     for s in report["series"]:
         lines.append(f"{s['code']} {s['title']}: {s['count']} items ({s['action']}); published "
                      f"{s['oldest_published']} to {s['newest_published']}; authority "
@@ -149,4 +152,9 @@ def report_pdf(report: dict[str, Any]) -> bytes:
     for u in report["held_back_unconfirmed"]:
         lines.append(f"Held back, series {u['series']}: {u['items']} items: {u['reason']}")
     lines.append(json.dumps({"items_without_series": report["without_series"]}))
-    return _pdf("Records disposition report", lines, signature=True)
+    return lines
+
+
+def report_pdf(report: dict[str, Any]) -> bytes:
+    """The disposition report, for the records manager's signature before purging."""
+    return _pdf("Records disposition report", report_lines(report), signature=True)

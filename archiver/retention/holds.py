@@ -1,10 +1,11 @@
 """Legal holds (freezes): create, release, list, and hold new items the moment they are stored.
 
-A hold's scope is a search (Whoosh query, account, publication dates). Creating a hold records
-every item its scope matches now; :func:`hold_new_items` is called by capture for every item it
-stores, so an item that matches an active hold later is held at once. A held item is never
-disposed. Each held item's blobs also get the store's legal hold (S3 Object Lock legal hold on
-S3), released when the last active hold covering them is released.
+A hold's scope is a search (Whoosh query, account, publication dates), or everything when asked
+for with ``--all`` (:mod:`archiver.retention.scope`). Creating a hold records every item its
+scope matches now; :func:`hold_new_items` is called by capture for every item it stores, so an
+item that matches an active hold later is held at once. A held item is never disposed. Each held
+item's blobs also get the store's legal hold (S3 Object Lock legal hold on S3), released when the
+last active hold covering them is released.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from archiver.audit import record_event
 from archiver.blobstore import BlobStore
 from archiver.db import insert_ignore
 from archiver.errors import ArchiverError, BlobNotFound, NotFound
-from archiver.indexing import build_docs, index_items
 from archiver.models import Hold, HoldItem, Item, ItemVersion
-from archiver.search_index import SearchFilters, open_memory_index
+from archiver.retention.protection import lock_protection
+from archiver.retention.scope import ProtectionScope, describe_scope, live_ids, matching_ids
+from archiver.search_index import SearchFilters, SearchIndex
 
 CHUNK = 1000
 
@@ -42,6 +44,11 @@ class HoldSpec:
     since: datetime | None = None
     until: datetime | None = None
     custodians: tuple[str, ...] = ()
+    everything: bool = False  # --all: the only way to hold every item, now and later
+
+    def scope(self) -> ProtectionScope:
+        return ProtectionScope(query=self.query, account_id=self.account_id, since=self.since,
+                               until=self.until, everything=self.everything)
 
 
 def active_hold_exists_clause() -> Any:
@@ -70,20 +77,20 @@ def create_hold(archive: Archive, spec: HoldSpec) -> dict[str, Any]:
     """Create the hold, hold everything its scope matches now, and record it all."""
     if not spec.name.strip() or not spec.matter.strip():
         raise ArchiverError("a hold needs a non-empty name and --matter")
-    if spec.since and spec.until and spec.since > spec.until:
-        raise ArchiverError("--since is after --until: the hold would cover nothing")
-    index_items(archive)  # items stored but not yet indexed must not escape the scope
-    item_ids = sorted(archive.index.matching(spec.query or "*", _filters(spec)))
+    scope = spec.scope()
+    scope.check("a hold")
+    item_ids = matching_ids(archive, scope.search_query(), scope.filters())
     now = archive.clock()
     try:
         with archive.transaction() as s:
+            lock_protection(s, f"hold.create {spec.name}", now)
             hold = Hold(name=spec.name, matter=spec.matter, query=spec.query,
                         account_id=spec.account_id, since=spec.since, until=spec.until,
                         custodians="\n".join(spec.custodians), created_by=spec.created_by,
                         created_at=now)
             s.add(hold)
             s.flush()
-            live = _live(s, item_ids)
+            live = live_ids(s, item_ids)
             _link(s, hold.id, live, now)
             record_event(s, action="hold.create", occurred_at=now, actor=spec.created_by,
                          target_type="hold", target_id=hold.name,
@@ -94,51 +101,39 @@ def create_hold(archive: Archive, spec: HoldSpec) -> dict[str, Any]:
     return {**hold_json(hold), "items": len(live)}
 
 
-def _live(session: Session, item_ids: Sequence[int]) -> list[int]:
-    out: list[int] = []
-    for start in range(0, len(item_ids), CHUNK):
-        out.extend(session.scalars(select(Item.id).where(
-            Item.id.in_(item_ids[start:start + CHUNK]), Item.disposed_at.is_(None))))
-    return out
-
-
 def _link(session: Session, hold_id: int, item_ids: Sequence[int], now: datetime) -> None:
     for start in range(0, len(item_ids), CHUNK):
         insert_ignore(session, HoldItem, [{"hold_id": hold_id, "item_id": i, "added_at": now}
                                           for i in item_ids[start:start + CHUNK]])
 
 
-def hold_new_items(session: Session, archive: Archive, item_ids: Sequence[int]) -> set[int]:
-    """Hold each of ``item_ids`` (just stored by capture) that an active hold's scope matches.
+def active_holds(session: Session) -> list[Hold]:
+    """Every hold not released."""
+    return list(session.scalars(select(Hold).where(Hold.released_at.is_(None))))
+
+
+def hold_new_items(session: Session, archive: Archive, holds: Sequence[Hold],
+                   index: SearchIndex) -> set[int]:
+    """Hold the just-stored items that an active hold's scope matches; returns the ids newly held.
 
     Runs inside capture's transaction: the items and their new versions are flushed but not yet
-    in the search index, so a hold's query is run against a throwaway in-memory index of them,
-    of the configured engine: exactly the main index's query language. Returns the ids newly held.
+    in the search index, so ``index`` is a throwaway in-memory index of them, of the configured
+    engine: exactly the main index's query language.
     """
-    holds = list(session.scalars(select(Hold).where(Hold.released_at.is_(None))))
-    if not holds or not item_ids:
-        return set()
-    session.flush()
     now = archive.clock()
-    docs = build_docs(session, list(item_ids))
-    index = open_memory_index(archive.settings.index_engine)
-    try:
-        index.add(docs)
-        newly: set[int] = set()
-        for hold in holds:
-            ids = sorted(index.matching(hold.query or "*", _filters(hold)))
-            already = set(session.scalars(select(HoldItem.item_id).where(
-                HoldItem.hold_id == hold.id, HoldItem.item_id.in_(ids)))) if ids else set()
-            fresh = [i for i in ids if i not in already]
-            if not fresh:
-                continue
-            _link(session, hold.id, fresh, now)
-            record_event(session, action="hold.items_added", occurred_at=now,
-                         target_type="hold", target_id=hold.name,
-                         details={"item_ids": fresh})
-            newly.update(fresh)
-    finally:
-        index.close()
+    newly: set[int] = set()
+    for hold in holds:
+        ids = sorted(index.matching(hold.query or "*", _filters(hold)))
+        already = set(session.scalars(select(HoldItem.item_id).where(
+            HoldItem.hold_id == hold.id, HoldItem.item_id.in_(ids)))) if ids else set()
+        fresh = [i for i in ids if i not in already]
+        if not fresh:
+            continue
+        _link(session, hold.id, fresh, now)
+        record_event(session, action="hold.items_added", occurred_at=now,
+                     target_type="hold", target_id=hold.name,
+                     details={"item_ids": fresh})
+        newly.update(fresh)
     if newly:
         set_blob_holds_in(session, archive.store, sorted(newly), on=True)
     return newly
@@ -172,8 +167,11 @@ def release_hold(archive: Archive, name: str, *, released_by: str, reason: str) 
 
 
 def hold_json(hold: Hold) -> dict[str, Any]:
+    """A hold as JSON; ``scope`` says in words what it covers."""
     return {
-        "name": hold.name, "matter": hold.matter, "query": hold.query,
+        "name": hold.name, "matter": hold.matter,
+        "scope": describe_scope(hold.query, hold.account_id, hold.since, hold.until),
+        "query": hold.query,
         "account_id": hold.account_id,
         "since": hold.since.isoformat() if hold.since else None,
         "until": hold.until.isoformat() if hold.until else None,

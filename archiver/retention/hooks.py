@@ -8,14 +8,18 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from archiver.archive import Archive
+from archiver.indexing import build_docs
 from archiver.models import Item
 from archiver.retention.assign import active_schedule, assign_items
-from archiver.retention.holds import hold_new_items
+from archiver.retention.holds import active_holds, hold_new_items
+from archiver.retention.protection import open_request_scopes, request_new_items
+from archiver.search_index import open_memory_index
 
 
 def on_items_stored(session: Session, archive: Archive, item_ids: Sequence[int], *,
                     assigned: bool = False) -> None:
-    """Give the items their series and disposition date, and hold them if a hold matches.
+    """Give the items their series and disposition date; hold them if a hold matches, and
+    protect them if an open records request's scope does.
 
     An item destroyed earlier that shows new content is a live record again: it is assigned
     and can be held and disposed anew (its earlier versions stay tombstoned). ``assigned`` says
@@ -30,4 +34,20 @@ def on_items_stored(session: Session, archive: Archive, item_ids: Sequence[int],
                                            Item.disposed_at.is_not(None))
                         .values(disposed_at=None))
         assign_items(session, active_schedule(session), archive.settings.tz, item_ids)
-    hold_new_items(session, archive, item_ids)
+    _protect(session, archive, item_ids)
+
+
+def _protect(session: Session, archive: Archive, item_ids: Sequence[int]) -> None:
+    holds = active_holds(session)
+    scopes = open_request_scopes(session)
+    if not holds and not scopes:
+        return
+    # The items are not in the search index yet: the scopes' queries run on a throwaway
+    # in-memory index of just these items, of the configured engine.
+    index = open_memory_index(archive.settings.index_engine)
+    try:
+        index.add(build_docs(session, list(item_ids)))
+        hold_new_items(session, archive, holds, index)
+        request_new_items(session, scopes, index, archive.clock())
+    finally:
+        index.close()

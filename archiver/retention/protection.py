@@ -1,33 +1,96 @@
 """What keeps an eligible item from disposition: active legal holds and open records requests.
 
-The open-records register (``archiver.exports.requests``) records the items each request's
-exports covered; while the request is open they must not be destroyed, even when their period
+The open-records register (``archiver.exports.requests``) records each request's scope and the
+items it covers; while the request is open they must not be destroyed, even when their period
 has run (Washington CORE preamble; the same duty follows from KORA once a request is received).
+The duty starts when the request arrives, before anyone knows what it covers: an open request
+without a scope therefore stops every disposition until it has one.
+
+Adding protection and destroying serialise on one lock (:func:`lock_protection`): a purge
+batch takes it before it reads holds and requests and keeps it until its destruction commits,
+so a hold or request made meanwhile either comes first and is seen, or waits for the batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from archiver.models import Item, OpenRecordsRequest, RequestItem
+from archiver.audit import record_event
+from archiver.db import insert_ignore
+from archiver.models import Item, OpenRecordsRequest, ProtectionLock, RequestItem, RequestScope
+from archiver.retention.scope import filters_from_json
+from archiver.search_index import SearchIndex
 
 OPEN = "open"  # archiver.exports.requests.OPEN
 CHUNK = 1000
 
 
+def lock_protection(session: Session, holder: str, now: datetime) -> None:
+    """Take the protection lock until ``session``'s transaction ends.
+
+    An UPDATE of the one row: the row lock on PostgreSQL, the database write lock on SQLite.
+    Call it before reading what it protects: on PostgreSQL each later statement sees every
+    commit made before the lock was granted, and on SQLite nobody else can commit meanwhile.
+    """
+    values = {"holder": holder, "taken_at": now}
+    taken = session.execute(update(ProtectionLock).where(ProtectionLock.id == 1)
+                            .values(**values)).rowcount
+    if not taken:  # the row went missing: put it back, then lock it
+        insert_ignore(session, ProtectionLock, [{"id": 1, **values}])
+        session.execute(update(ProtectionLock).where(ProtectionLock.id == 1).values(**values))
+
+
 def requested_clause() -> Any:
-    """SQL: the item (``Item.id``) is in the scope of an open records request."""
+    """SQL: the item (``Item.id``) is in the recorded scope of an open records request."""
     return exists().where(RequestItem.item_id == Item.id,
                           RequestItem.request_pk == OpenRecordsRequest.id,
                           OpenRecordsRequest.status == OPEN)
 
 
+def unscoped_clause() -> Any:
+    """SQL: some open request has no scope yet (it stops every disposition)."""
+    scoped = select(RequestScope.id).where(RequestScope.request_pk == OpenRecordsRequest.id)
+    return (select(OpenRecordsRequest.id)
+            .where(OpenRecordsRequest.status == OPEN, ~scoped.exists()).exists())
+
+
+def request_protected_clause() -> Any:
+    """SQL: an open records request keeps the item (``Item.id``) from disposition."""
+    return or_(requested_clause(), unscoped_clause())
+
+
+@dataclass(frozen=True)
+class Unscoped:
+    """An open request registered without a scope."""
+
+    request_id: str
+    received_on: date
+
+    @property
+    def reason(self) -> str:
+        return (f"open records request {self.request_id!r} (received "
+                f"{self.received_on.isoformat()}) has no scope: no disposition until it has one "
+                f"('archiver requests scope {self.request_id} --query Q' or --all)")
+
+
+def unscoped_requests(session: Session) -> list[Unscoped]:
+    """Open requests without a scope, oldest first."""
+    scoped = select(RequestScope.id).where(RequestScope.request_pk == OpenRecordsRequest.id)
+    rows = session.execute(select(OpenRecordsRequest.request_id, OpenRecordsRequest.received_on)
+                           .where(OpenRecordsRequest.status == OPEN, ~scoped.exists())
+                           .order_by(OpenRecordsRequest.received_on,
+                                     OpenRecordsRequest.request_id))
+    return [Unscoped(request_id, received_on) for request_id, received_on in rows]
+
+
 def protected_by_requests(session: Session, item_ids: Iterable[int]) -> set[int]:
-    """Which of ``item_ids`` an open records request protects from disposition."""
+    """Which of ``item_ids`` an open records request's scope protects from disposition."""
     ids = list(item_ids)
     found: set[int] = set()
     for start in range(0, len(ids), CHUNK):
@@ -37,3 +100,54 @@ def protected_by_requests(session: Session, item_ids: Iterable[int]) -> set[int]
             .where(RequestItem.item_id.in_(ids[start:start + CHUNK]),
                    OpenRecordsRequest.status == OPEN)))
     return found
+
+
+def link_request_items(session: Session, request_pk: int, item_ids: Sequence[int]) -> None:
+    """Record ``item_ids`` as covered by the request (already recorded ones stay as they are)."""
+    for start in range(0, len(item_ids), CHUNK):
+        insert_ignore(session, RequestItem, [{"request_pk": request_pk, "item_id": i}
+                                             for i in item_ids[start:start + CHUNK]])
+
+
+@dataclass(frozen=True)
+class OpenScope:
+    """One scope row of an open request, as capture matches new items against it."""
+
+    request_pk: int
+    request_id: str
+    query: str
+    filters_json: str
+
+
+def open_request_scopes(session: Session) -> list[OpenScope]:
+    """Every scope of every open request."""
+    rows = session.execute(
+        select(RequestScope.request_pk, OpenRecordsRequest.request_id, RequestScope.query,
+               RequestScope.filters_json)
+        .join(OpenRecordsRequest, OpenRecordsRequest.id == RequestScope.request_pk)
+        .where(OpenRecordsRequest.status == OPEN).order_by(RequestScope.id))
+    return [OpenScope(*row) for row in rows]
+
+
+def request_new_items(session: Session, scopes: Sequence[OpenScope], index: SearchIndex,
+                      now: datetime) -> set[int]:
+    """Protect the just-stored items in ``index`` (capture's in-memory index of them) that an
+    open request's scope matches; returns the ids newly protected."""
+    matched: dict[tuple[int, str], set[int]] = {}
+    for scope in scopes:
+        ids = index.matching(scope.query, filters_from_json(scope.filters_json))
+        if ids:
+            matched.setdefault((scope.request_pk, scope.request_id), set()).update(ids)
+    newly: set[int] = set()
+    for (request_pk, request_id), ids in matched.items():
+        already = set(session.scalars(select(RequestItem.item_id).where(
+            RequestItem.request_pk == request_pk, RequestItem.item_id.in_(sorted(ids)))))
+        fresh = sorted(ids - already)
+        if not fresh:
+            continue
+        link_request_items(session, request_pk, fresh)
+        record_event(session, action="request.items_added", occurred_at=now,
+                     target_type="open_records_request", target_id=request_id,
+                     details={"item_ids": fresh})
+        newly.update(fresh)
+    return newly

@@ -1,15 +1,20 @@
 """Disposition: the dry run, and the approved purge that destroys and leaves tombstones.
 
 An approved purge is a :class:`~archiver.models.Disposition` with a frozen list of items (chosen
-by one set-based INSERT ... SELECT when it starts). Items are then destroyed in batches, one
-transaction each; a batch re-checks holds and open requests first (something may have been held
-since the list was made: it is skipped, never destroyed). After the batches, blobs no kept
-version still uses are deleted from the store (a lock refusal is recorded, not fatal), and the
-certificate is written from the tombstones, so it covers exactly what was destroyed.
+by one set-based INSERT ... SELECT when it starts). It is never approved as of a day after
+today in the agency's zone: that would destroy records before their disposition date (a dry run
+may look ahead). Items are then destroyed in batches, one transaction each; a batch takes the
+protection lock and re-checks holds and open requests first (something may have been held
+since the list was made: it is skipped, never destroyed), and nobody can add protection until
+the batch commits. After the batches, blobs no kept version still uses are deleted from the store
+(a lock refusal is recorded, not fatal), and the certificate is written from the tombstones, so
+it covers exactly what was destroyed.
 
 A purge killed anywhere is finished by running it again: a running disposition is always
 resumed (its list, not a new one), destroyed items are never touched twice, and every step after
-the batches is idempotent. ``checkpoint`` is called after each step, so tests can stop it there.
+the batches is idempotent. ``checkpoint`` is called after each step, so tests can stop it there;
+inside each batch it is also called as ``("checked", batch number)`` once holds and requests are
+read and before anything is destroyed, with the batch's transaction (and its locks) open.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +55,11 @@ from archiver.retention import certificate as cert
 from archiver.retention import transfer
 from archiver.retention.assign import active_schedule
 from archiver.retention.holds import held_item_ids
-from archiver.retention.protection import protected_by_requests
+from archiver.retention.protection import (
+    lock_protection,
+    protected_by_requests,
+    unscoped_requests,
+)
 from archiver.retention.report import RetentionReport, eligible_ids_query, retention_report
 from archiver.retention.schedule import Schedule, Series
 from archiver.retention.tombstones import payload_from_values, utc_text
@@ -90,6 +100,11 @@ def purge(archive: Archive, as_of: date, *, approved_by: str, out_dir: Path | No
     """Destroy everything eligible on ``as_of`` (or finish a purge that was cut short)."""
     if not approved_by.strip():
         raise ArchiverError("a purge needs --approved-by: the person approving the destruction")
+    today = archive.clock().astimezone(archive.settings.tz).date()
+    if as_of > today:
+        raise ArchiverError(f"--as-of {as_of.isoformat()} is after today ({today.isoformat()} in "
+                            f"{archive.settings.timezone}): an approved purge never destroys "
+                            "ahead of time (a dry run, without --approve, may look ahead)")
     folder = out_dir or archive.settings.home / "dispositions"
     step = checkpoint or (lambda _name, _n: None)
     disposition_id, resumed = _start(archive, as_of, approved_by)
@@ -113,7 +128,8 @@ def purge(archive: Archive, as_of: date, *, approved_by: str, out_dir: Path | No
                 .limit(batch)))
             if not ids:
                 break
-            destroyed = _destroy_batch(archive, s, d, schedule, ids, stage)
+            destroyed = _destroy_batch(archive, s, d, schedule, ids, stage,
+                                       partial(step, "checked", done + 1))
         after = ids[-1]
         archive.index.delete(destroyed)
         done += 1
@@ -137,6 +153,10 @@ def _start(archive: Archive, as_of: date, approved_by: str) -> tuple[int, bool]:
         schedule = active_schedule(s)
         if schedule is None:
             raise ConfigError("no retention schedule is loaded: run 'archiver init'")
+        blocking = unscoped_requests(s)
+        if blocking:
+            raise ArchiverError("disposition blocked: " + blocking[0].reason + (
+                f" (and {len(blocking) - 1} more such requests)" if len(blocking) > 1 else ""))
         d = Disposition(as_of=as_of, approved_by=approved_by, started_at=now, status="running",
                         item_count=0, schedule_sha256=schedule.sha256)
         s.add(d)
@@ -165,12 +185,22 @@ _HASH_COLUMNS = (ItemVersion.item_id, ItemVersion.seq, ItemVersion.sha256,
 
 
 def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Schedule,
-                   ids: list[int], stage: Path) -> list[int]:
+                   ids: list[int], stage: Path, checked: Callable[[], None]) -> list[int]:
     now = archive.clock()
+    # Lock first, read protection after: a hold or request made from here on waits for this
+    # batch to commit. The item rows are locked before reading too, so a capture still adding
+    # a hold link to one of them (it holds that row) is committed and seen.
+    lock_protection(s, f"purge {d.id}", now)
+    rows = {i.id: i for i in s.execute(select(*_ITEM_COLUMNS).where(Item.id.in_(ids))
+                                       .with_for_update())}
+    blocking = unscoped_requests(s)
     held = held_item_ids(s, ids)
-    requested = protected_by_requests(s, ids)
+    requested = set(ids) if blocking else protected_by_requests(s, ids)
+    checked()
+    request_reason = (f"blocked: {blocking[0].reason}" if blocking
+                      else "in an open records request")
     for reason, skipped in (("under a legal hold", held),
-                            ("in an open records request", requested - held)):
+                            (request_reason, requested - held)):
         if skipped:
             s.execute(update(DispositionItem).where(
                 DispositionItem.disposition_id == d.id,
@@ -180,8 +210,7 @@ def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Sched
     if not go:
         return []
     # Plain rows, not ORM objects: a batch reads thousands of items and versions.
-    items = {i.id: i for i in s.execute(select(*_ITEM_COLUMNS).where(Item.id.in_(go))
-                                        .with_for_update())}
+    items = {i: rows[i] for i in go}
     accounts = {a.id: a for a in s.execute(select(Account.id, Account.platform, Account.handle)
                                            .where(Account.id.in_({i.account_id
                                                                   for i in items.values()})))}

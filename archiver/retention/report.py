@@ -19,7 +19,7 @@ from archiver.archive import Archive
 from archiver.models import Account, Hold, HoldItem, Item
 from archiver.retention.assign import active_schedule
 from archiver.retention.holds import active_hold_exists_clause
-from archiver.retention.protection import requested_clause
+from archiver.retention.protection import request_protected_clause, unscoped_requests
 from archiver.retention.schedule import Schedule
 
 
@@ -35,9 +35,11 @@ def confirmed_codes(schedule: Schedule) -> list[str]:
 
 
 def eligible_ids_query(schedule: Schedule, as_of: date) -> Select[tuple[int]]:
-    """SQL for every item eligible for disposition on ``as_of``: due, confirmed, not protected."""
+    """SQL for every item eligible for disposition on ``as_of``: due, confirmed, not protected
+    (none at all while an open request has no scope)."""
     return (select(Item.id).where(*_due(as_of), Item.series_code.in_(confirmed_codes(schedule)),
-                                  not_(active_hold_exists_clause()), not_(requested_clause())))
+                                  not_(active_hold_exists_clause()),
+                                  not_(request_protected_clause())))
 
 
 @dataclass
@@ -63,6 +65,8 @@ class RetentionReport:
     series: list[SeriesLine] = field(default_factory=list)
     held_back_by_hold: list[dict[str, Any]] = field(default_factory=list)
     held_back_by_requests: int = 0
+    # Open requests without a scope: while there is one, nothing at all may be disposed of.
+    blocked_by_requests: list[dict[str, Any]] = field(default_factory=list)
     held_back_unconfirmed: list[dict[str, Any]] = field(default_factory=list)
     without_series: int = 0
 
@@ -83,6 +87,9 @@ def retention_report(archive: Archive, as_of: date) -> RetentionReport:
                                  schedule_sha256=schedule.sha256 if schedule else None)
         report.without_series = s.scalar(select(func.count()).select_from(Item).where(
             Item.series_code.is_(None), Item.disposed_at.is_(None))) or 0
+        report.blocked_by_requests = [
+            {"request_id": u.request_id, "received_on": u.received_on.isoformat(),
+             "reason": u.reason} for u in unscoped_requests(s)]
         if schedule is None:
             return report
         _fill(s, schedule, as_of, report)
@@ -114,7 +121,8 @@ def _fill(s: Session, schedule: Schedule, as_of: date, report: RetentionReport) 
             .group_by(Hold.id, Hold.name, Hold.matter).order_by(Hold.name)):
         report.held_back_by_hold.append({"hold": name, "matter": matter, "items": count})
     report.held_back_by_requests = s.scalar(
-        select(func.count()).select_from(Item).where(*due_confirmed, requested_clause())) or 0
+        select(func.count()).select_from(Item).where(*due_confirmed,
+                                                     request_protected_clause())) or 0
     unconfirmed = [c for c in schedule.series if c not in codes]
     for code, count in s.execute(
             select(Item.series_code, func.count()).where(*_due(as_of),
@@ -164,5 +172,7 @@ def scheduled_report(archive: Archive, as_of: date) -> RetentionReport:
         record_event(s, action="retention.report", occurred_at=archive.clock(),
                      target_type="retention_schedule", target_id=report.schedule,
                      details={"as_of": report.as_of, "eligible": report.eligible,
-                              "series": {x.code: x.count for x in report.series}})
+                              "series": {x.code: x.count for x in report.series},
+                              "blocked_by_requests": [b["request_id"]
+                                                      for b in report.blocked_by_requests]})
     return report

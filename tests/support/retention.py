@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,8 @@ from archiver.retention.schedule import load_schedule
 from archiver.sample.dataset import load_sample
 from archiver.sample.graph_server import GraphServer
 
-__all__ = ["TEST_SCHEDULE", "TOKEN_ENV", "Captured", "capture_sample", "captured", "use_schedule",
-           "write_schedule"]
+__all__ = ["TEST_SCHEDULE", "TOKEN_ENV", "Captured", "capture_sample", "captured", "set_today",
+           "use_schedule", "write_schedule"]
 
 TOKEN_ENV = "ARCHIVER_TEST_RETENTION_TOKEN"
 
@@ -62,6 +63,12 @@ def use_schedule(archive: Archive, folder: Path, text: str = TEST_SCHEDULE) -> N
     """Make ``text`` the archive's active schedule."""
     path = write_schedule(folder, text)
     apply_schedule(archive, load_schedule(path), str(path), actor="test")
+
+
+def set_today(archive: Archive, day: date) -> None:
+    """Let ``archive``'s clock read noon UTC on ``day`` (the same date in the agency's zone), so
+    an approved purge may run as of ``day``."""
+    archive.clock = lambda: datetime.combine(day, time(12), UTC)
 
 
 @dataclass

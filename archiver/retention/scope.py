@@ -1,0 +1,128 @@
+"""What a legal hold or a records request covers: a search, or everything said in so many words.
+
+A scope is a query (the search index's syntax) narrowed by an account and publication dates.
+Covering the whole archive has to be asked for (``--all``): an empty scope is refused, so a
+forgotten ``--query`` never quietly holds or protects everything, now and later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archiver.archive import Archive
+from archiver.errors import ArchiverError
+from archiver.indexing import index_items
+from archiver.models import Item
+from archiver.search_index import SearchFilters
+
+CHUNK = 1000
+EVERYTHING = "everything (--all)"
+_MOMENTS = ("since", "until", "captured_since", "captured_until")
+
+
+@dataclass(frozen=True)
+class ProtectionScope:
+    """The options ``hold create``, ``requests add`` and ``requests scope`` share.
+
+    ``since``/``until`` bound the publication time; ``everything`` is ``--all``.
+    """
+
+    query: str | None = None
+    account_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    everything: bool = False
+
+    def narrowed(self) -> bool:
+        """True when any of the search options is given."""
+        return any(v is not None for v in (self.query, self.account_id, self.since, self.until))
+
+    def check(self, what: str) -> None:
+        """Raise a one-line error unless the scope says what it covers (``what``: "a hold")."""
+        if self.query is not None and not self.query.strip():
+            raise ArchiverError("--query is empty: give a query, or --all to cover everything")
+        if self.everything and self.narrowed():
+            raise ArchiverError(f"--all goes alone: {what} covers everything, or what --query, "
+                                "--account, --since and --until select")
+        if not self.everything and not self.narrowed():
+            raise ArchiverError(f"{what} needs a scope: give --query, --account, --since or "
+                                "--until, or --all to cover everything")
+        if self.since and self.until and self.since > self.until:
+            raise ArchiverError(f"--since is after --until: {what} would cover nothing")
+
+    def search_query(self) -> str:
+        return self.query or "*"
+
+    def filters(self) -> SearchFilters:
+        return SearchFilters(account_id=self.account_id, since=self.since, until=self.until)
+
+    def filters_json(self) -> str:
+        """The filters as stored with a request's scope (the form exports record)."""
+        return filters_to_json(self.filters())
+
+    def describe(self) -> str:
+        return describe_scope(self.query, self.account_id, self.since, self.until)
+
+
+def describe_scope(query: str | None, account_id: int | None, since: datetime | None,
+                   until: datetime | None) -> str:
+    """One line saying what a scope covers, e.g. ``query 'closure'; account 3``."""
+    parts: list[str] = []
+    if query is not None and query.strip() != "*":
+        parts.append(f"query {query!r}")
+    if account_id is not None:
+        parts.append(f"account {account_id}")
+    if since and until:
+        parts.append(f"published {since.isoformat()} .. {until.isoformat()}")
+    elif since:
+        parts.append(f"published since {since.isoformat()}")
+    elif until:
+        parts.append(f"published until {until.isoformat()}")
+    return "; ".join(parts) or EVERYTHING
+
+
+def filters_to_json(filters: SearchFilters) -> str:
+    return json.dumps({k: (v.isoformat() if isinstance(v, datetime) else v)
+                       for k, v in vars(filters).items() if v is not None}, sort_keys=True)
+
+
+def filters_from_json(text: str) -> SearchFilters:
+    """The filters a request scope row stored (by registration or by an export)."""
+    data: dict[str, Any] = json.loads(text or "{}")
+    known = set(vars(SearchFilters()))
+    return SearchFilters(**{k: (datetime.fromisoformat(v) if k in _MOMENTS and v else v)
+                            for k, v in data.items() if k in known})
+
+
+def describe_filters_json(query: str, filters_json: str) -> str:
+    """:func:`describe_scope` for a stored request scope row, naming its other filters too."""
+    filters = filters_from_json(filters_json)
+    text = describe_scope(query, filters.account_id, filters.since, filters.until)
+    others = [f"{k} {v.isoformat() if isinstance(v, datetime) else v}"
+              for k, v in vars(filters).items()
+              if v is not None and k not in ("account_id", "since", "until")]
+    if not others:
+        return text
+    return "; ".join(([] if text == EVERYTHING else [text]) + others)
+
+
+def matching_ids(archive: Archive, query: str, filters: SearchFilters) -> list[int]:
+    """Every item the scope matches in the search index, brought up to date first."""
+    index_items(archive)  # items stored but not yet indexed must not escape the scope
+    return sorted(archive.index.matching(query, filters))
+
+
+def live_ids(session: Session, item_ids: Sequence[int]) -> list[int]:
+    """Those of ``item_ids`` not destroyed (read under the protection lock: final)."""
+    out: list[int] = []
+    for start in range(0, len(item_ids), CHUNK):
+        out.extend(session.scalars(select(Item.id).where(
+            Item.id.in_(item_ids[start:start + CHUNK]), Item.disposed_at.is_(None))))
+    return out

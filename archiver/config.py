@@ -62,7 +62,7 @@ class Settings:
 
 
 def _read_toml(path_text: str) -> dict[str, str | int]:
-    path = _path("ARCHIVER_CONFIG", path_text, resolve=False)
+    path = path_setting("ARCHIVER_CONFIG", path_text, resolve=False)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -159,7 +159,9 @@ def _checked(name: str, value: str) -> str:
     return value
 
 
-def _path(name: str, text: str, *, resolve: bool = True) -> Path:
+def path_setting(name: str, text: str, *, resolve: bool = True) -> Path:
+    """The path a setting names (``~`` expanded); a NUL or an unknown ``~user`` is a
+    :class:`ConfigError` naming the setting."""
     try:
         path = Path(_checked(name, text)).expanduser()
         return path.resolve() if resolve else path
@@ -180,10 +182,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         value = file_values.get(SETTINGS[name])  # type-checked by _read_toml
         return None if value is None else str(value)
 
-    home = _path("ARCHIVER_HOME", get("ARCHIVER_HOME") or "./archive-data")
+    home = path_setting("ARCHIVER_HOME", get("ARCHIVER_HOME") or "./archive-data")
     db_url = get("ARCHIVER_DB_URL") or f"sqlite:///{home / 'archive.sqlite3'}"
     store_url = get("ARCHIVER_STORE_URL") or (home / "blobs").as_uri()
-    index_dir = _path("ARCHIVER_INDEX_DIR", get("ARCHIVER_INDEX_DIR") or str(home / "index"))
+    index_dir = path_setting("ARCHIVER_INDEX_DIR", get("ARCHIVER_INDEX_DIR") or str(home / "index"))
     timezone = get("ARCHIVER_TIMEZONE") or DEFAULT_TIMEZONE
 
     _check_db_url(db_url)

@@ -127,3 +127,16 @@ def test_bad_config_file_on_the_command_line(tmp_path: Path) -> None:
     assert done.stderr.splitlines() == [
         f"error: ARCHIVER_CONFIG: {cfg}:2: home must be a string (a path), not an array"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archiver.toml"]  # no folder made
+
+
+def test_unknown_home_folder_user_is_one_line(tmp_path: Path) -> None:
+    from archiver.exports.business_days import calendar_from_env
+    from archiver.retention.loading import find_schedule_file
+
+    missing = "~no-such-user-here/x"
+    with pytest.raises(ConfigError, match="^ARCHIVER_HOME: cannot use"):
+        load_settings({"ARCHIVER_HOME": missing})
+    with pytest.raises(ConfigError, match="^ARCHIVER_HOLIDAYS: cannot use"):
+        calendar_from_env({"ARCHIVER_HOLIDAYS": missing})
+    with pytest.raises(ConfigError, match="^ARCHIVER_SCHEDULES_DIR: cannot use"):
+        find_schedule_file({"ARCHIVER_SCHEDULES_DIR": missing})

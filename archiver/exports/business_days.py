@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from archiver.config import path_setting
 from archiver.errors import ConfigError
 from archiver.safe_yaml import line_of, load_yaml, read_yaml
 
@@ -167,7 +168,7 @@ def load_calendar(path: Path | None = None) -> HolidayCalendar:
 def calendar_from_env(environ: Mapping[str, str]) -> HolidayCalendar:
     """The calendar named by ``ARCHIVER_HOLIDAYS``, or the default."""
     value = environ.get(HOLIDAYS_ENV)
-    return load_calendar(Path(value).expanduser() if value else None)
+    return load_calendar(path_setting(HOLIDAYS_ENV, value, resolve=False) if value else None)
 
 
 def holidays_in(calendar_: HolidayCalendar, years: Iterable[int]) -> list[date]:

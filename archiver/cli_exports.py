@@ -14,6 +14,7 @@ import click
 
 from archiver.cli_support import JSON_OPTION, actor, archive_from_env, print_json, progress_bar
 from archiver.errors import ArchiverError
+from archiver.terminal import visible
 
 F = Callable[..., Any]
 
@@ -193,8 +194,8 @@ def requests_list(include_closed: bool, as_json: bool) -> None:
             state = f"OVERDUE by {-v.business_days_left} business days"
         else:
             state = f"{v.business_days_left} business days left"
-        click.echo(f"{v.request_id}\treceived {v.received_on}\tdue {v.due_on}\t{state}\t"
-                   f"{v.requester or ''}")
+        click.echo(f"{visible(v.request_id)}\treceived {v.received_on}\tdue {v.due_on}\t"
+                   f"{state}\t{visible(v.requester or '')}")
 
 
 @requests.command("close")

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from archiver.cli_support import JSON_OPTION, actor, archive_from_env, print_json
+from archiver.terminal import visible_values
 
 
 def _as_of(text: str | None, tz: Any) -> date:
@@ -86,6 +87,7 @@ def retention_report_cmd(as_of: str | None, csv_file: Path | None, pdf_file: Pat
 
 
 def _print_report(data: dict[str, Any]) -> None:
+    data = visible_values(data)  # hold names and matters, as typed; series from the schedule
     click.echo(f"as of {data['as_of']}, schedule {data['schedule']}: "
                f"{data['eligible']} items eligible for disposition")
     for s in data["series"]:
@@ -189,6 +191,7 @@ def hold_list(as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
+    rows = visible_values(rows)
     for r in rows:
         click.echo(f"{r['name']}\t{r['status']}\t{r['items']} items\t{r['matter']}")
 
@@ -205,6 +208,7 @@ def hold_show(name: str, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
+    data = visible_values(data)
     for key in ("name", "status", "matter", "query", "account_id", "since", "until",
                 "custodians", "created_by", "created_at", "released_at", "released_by",
                 "release_reason", "items"):

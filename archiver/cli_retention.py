@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from archiver.cli_support import JSON_OPTION, actor, archive_from_env, print_json
-from archiver.terminal import visible_values
+from archiver.terminal import visible, visible_values
 
 
 def _as_of(text: str | None, tz: Any) -> date:
@@ -36,7 +36,7 @@ def retention_validate(file: Path, as_json: bool) -> None:
         print_json({"ok": not problems, "problems": [vars(p) for p in problems]})
     else:
         for p in problems:
-            click.echo(str(p))
+            click.echo(visible(str(p)))  # quotes the file, which may be anyone's
         if schedule is not None:
             click.echo(f"{file}: ok: schedule {schedule.name}, {len(schedule.series)} series, "
                        f"{len(schedule.rules)} rules, default {schedule.default_series}")

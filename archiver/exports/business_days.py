@@ -135,8 +135,12 @@ def _rule(entry: Any, where: str) -> HolidayRule:
 def parse_calendar(data: Any, where: str) -> HolidayCalendar:
     """A calendar from the YAML file's parsed content; errors name ``where`` and the line
     (when ``data`` comes from :func:`archiver.safe_yaml.load_yaml`)."""
-    if not isinstance(data, Mapping) or set(data) - FILE_KEYS:
-        raise ConfigError(f"{where}:{line_of(data, 1)}: expected 'rules' and 'dates' keys")
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}:1: expected 'rules' and 'dates' keys")
+    unknown = sorted(map(str, set(data) - FILE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}:{line_of(data, 1)}: unknown key(s) {', '.join(unknown)} "
+                          "(allowed: dates, rules)")
     rules_data, dates_data = data.get("rules") or [], data.get("dates") or []
     for key, value in (("rules", rules_data), ("dates", dates_data)):
         if not isinstance(value, list):

@@ -192,8 +192,9 @@ def check_schedule(path: Path) -> tuple[Schedule | None, list[Problem]]:
     name = str(path)
     try:
         data = path.read_bytes()
-    except OSError as exc:
-        return None, [Problem(name, 0, f"cannot read the file: {exc.strerror or exc}")]
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return None, [Problem(name, 0, f"cannot read the file: {reason}")]
     try:
         document = YamlDocument(data.decode("utf-8"), name)
     except UnicodeDecodeError:

@@ -74,7 +74,8 @@ class _Loader(yaml.SafeLoader):
                 raise yaml.composer.ComposerError(
                     None, None, f"values nested more than {MAX_DEPTH} levels deep",
                     event.start_mark)
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            node: yaml.Node = super().compose_node(parent, index)
+            return node
         finally:
             self._depth -= 1
 
@@ -84,8 +85,9 @@ class _Loader(yaml.SafeLoader):
         except (ValueError, OverflowError, TypeError) as exc:
             # A scalar the resolver took for a date (or number) that cannot be one.
             what = "date" if node.tag.endswith(":timestamp") else node.tag.rsplit(":", 1)[-1]
+            shown = repr(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
             raise yaml.constructor.ConstructorError(
-                None, None, f"{node.value!r} is not a valid {what}: {exc}", node.start_mark,
+                None, None, f"{shown} is not a valid {what}: {exc}", node.start_mark,
             ) from None
 
 
@@ -114,11 +116,13 @@ def _error(exc: yaml.YAMLError, text: str, source: str) -> YamlInputError:
                                             "is not allowed here (write it as an escape, such "
                                             "as \\x1b, inside double quotes)")
     mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
-    if isinstance(exc, yaml.composer.ComposerError | yaml.constructor.ConstructorError) \
-            and exc.context is None:
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    if context is None and isinstance(exc, yaml.composer.ComposerError
+                                      | yaml.constructor.ConstructorError):
         return YamlInputError(source, _line(mark), problem)  # our own reasons, already clear
-    return YamlInputError(source, _line(mark), f"not valid YAML: {problem}")
+    return YamlInputError(source, _line(mark), "not valid YAML: "
+                          + (f"{context}: {problem}" if context else problem))
 
 
 class YamlDocument:

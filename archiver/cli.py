@@ -6,6 +6,7 @@ Errors the user can act on (``ArchiverError``) are one line on stderr and exit s
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -21,11 +22,13 @@ from archiver.cli_support import (
     JSON_OPTION,
     actor,
     archive_from_env,
+    echo,
     print_json,
     progress_bar,
 )
 from archiver.config import load_settings
 from archiver.errors import ArchiverError
+from archiver.terminal import visible
 
 
 @click.group()
@@ -45,7 +48,7 @@ def init(as_json: bool) -> None:
         print_json(report)
     else:
         for key, value in report.items():
-            click.echo(f"{key}: {value}")
+            echo(f"{key}: {value}")
 
 
 # -- accounts ---------------------------------------------------------------------------------
@@ -81,7 +84,7 @@ def accounts_add(as_json: bool, approved_on: str | None, tags: tuple[str, ...],
     if as_json:
         print_json(account_json(account))
     else:
-        click.echo(account.id)
+        echo(str(account.id))
 
 
 @accounts.command("list")
@@ -96,10 +99,10 @@ def accounts_list(as_json: bool) -> None:
         print_json(rows)
         return
     for row in rows:
-        approved = f"approved by {row['approved_by']} on {row['approved_on']}" \
+        approved = f"approved by {visible(row['approved_by'])} on {row['approved_on']}" \
             if row["approved_by"] else "approval not recorded"
-        click.echo(f"{row['account_id']}\t{row['platform']}\t{row['external_id']}\t"
-                   f"{row['handle']}\ttoken in ${row['token_env']}\t{approved}")
+        echo(f"{row['account_id']}\t{row['platform']}\t{visible(row['external_id'])}\t"
+             f"{visible(row['handle'])}\ttoken in ${row['token_env']}\t{approved}")
 
 
 # -- capture ----------------------------------------------------------------------------------
@@ -130,10 +133,10 @@ def capture(account_id: int | None, jobs: int, as_json: bool) -> None:
                     f"{r.new_versions} new versions, {r.removed} removed")
             if r.unconfirmed:
                 line += f", {r.unconfirmed} missing but not confirmed gone"
-            click.echo(line)
+            echo(line)
     failed = [r for r in results if r.status != "succeeded"]
     for r in failed:
-        click.echo(f"error: capture failed: {r.error}", err=True)
+        echo(f"error: capture failed: {visible(r.error or '')}", err=True)
     if failed:
         sys.exit(1)
 
@@ -164,13 +167,13 @@ def search(query: str, limit: int, offset: int, as_json: bool, **options: Any) -
     if as_json:
         print_json(outcome.as_json())
         return
-    click.echo(f"{outcome.total} items in {outcome.threads} threads")
+    echo(f"{outcome.total} items in {outcome.threads} threads")
     for row in outcome.results:
         text = (row["text"] or "").replace("\n", " ")
         if len(text) > 100:
             text = text[:99] + "…"
-        click.echo(f"{row['item_id']}\t{row['status']}\t{row['kind']}\t{row['created_at']}\t"
-                   f"{row['author']}\t{text}")
+        echo(f"{row['item_id']}\t{row['status']}\t{row['kind']}\t{row['created_at']}\t"
+             f"{visible(row['author'] or '')}\t{visible(text)}")
 
 
 @cli.group()
@@ -194,13 +197,13 @@ def items_show(item_id: int, as_json: bool) -> None:
                 "created_at", "url", "first_captured_at", "last_seen_at",
                 "removed_detected_at"):
         if detail.get(key) is not None:
-            click.echo(f"{key}: {detail[key]}")
+            echo(f"{key}: {visible(str(detail[key]))}")
     if detail["removal_evidence"] is not None:
-        click.echo(f"removal evidence: {json.dumps(detail['removal_evidence'])}")
+        echo(f"removal evidence: {json.dumps(detail['removal_evidence'])}")
     for v in detail["versions"]:
-        click.echo(f"--- version {v['seq']} captured {v['captured_at']} status {v['status']}"
-                   f" sha256 {v['sha256']}")
-        click.echo(v["text"] or "")
+        echo(f"--- version {v['seq']} captured {v['captured_at']} status {v['status']}"
+             f" sha256 {v['sha256']}")
+        echo(v["text"] or "")  # the comment's own lines stay lines
 
 
 @cli.group()
@@ -215,7 +218,7 @@ def index_rebuild() -> None:
 
     with archive_from_env() as archive:
         count = rebuild_index(archive)
-    click.echo(f"indexed {count} items")
+    echo(f"indexed {count} items")
 
 
 # -- verify -----------------------------------------------------------------------------------
@@ -230,12 +233,12 @@ def verify(as_json: bool) -> None:
     if as_json:
         print_json(report.as_json())
     else:
-        click.echo(f"checked {report.blobs} blobs ({report.bytes_hashed} bytes), {report.items} "
+        echo(f"checked {report.blobs} blobs ({report.bytes_hashed} bytes), {report.items} "
                    f"items, {report.versions} versions, {report.audit_events} audit events "
                    f"in {report.seconds:.2f}s")
         for p in report.problems:
-            click.echo(f"DAMAGED {p.kind} {p.id}: {p.reason}")
-        click.echo("ok" if report.ok else f"{len(report.problems)} problems found")
+            echo(f"DAMAGED {p.kind} {p.id}: {p.reason}")
+        echo("ok" if report.ok else f"{len(report.problems)} problems found")
     if not report.ok:
         sys.exit(1)
 
@@ -246,7 +249,7 @@ def demo() -> None:
     """A full cycle on the bundled sample page, served on loopback, in ARCHIVER_HOME/demo."""
     from archiver.demo import run_demo
 
-    run_demo(load_settings(), click.echo)
+    run_demo(load_settings(), echo)
 
 
 # The command groups that live in their own modules.
@@ -259,21 +262,24 @@ def main() -> None:
     try:
         cli(standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()  # usage and message, which may repeat what was typed
+        exc.show(file=shown)
+        echo(shown.getvalue().rstrip("\n"), err=True)
         sys.exit(exc.exit_code)
     except ArchiverError as exc:
-        click.echo(f"error: {exc}", err=True)
+        # Messages repeat names, paths and queries as given: one line, nothing raw.
+        echo(f"error: {visible(str(exc))}", err=True)
         sys.exit(1)
     except SQLAlchemyError as exc:
         # The database failed under us (gone away, disk full, schema not upgraded): one line.
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        click.echo(f"error: database: {reason}", err=True)
+        echo(f"error: database: {visible(reason)}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        echo("interrupted", err=True)
         sys.exit(130)
 
 

@@ -15,6 +15,7 @@ import click
 from archiver.cli_retention import scope_from_options, scope_options
 from archiver.cli_support import JSON_OPTION, actor, archive_from_env, print_json, progress_bar
 from archiver.errors import ArchiverError
+from archiver.terminal import visible
 
 F = Callable[..., Any]
 
@@ -232,8 +233,8 @@ def requests_list(include_closed: bool, as_json: bool) -> None:
             state = f"{v.business_days_left} business days left"
         if v.blocks_disposition:
             state += ", NO SCOPE: blocks every purge"
-        click.echo(f"{v.request_id}\treceived {v.received_on}\tdue {v.due_on}\t{state}\t"
-                   f"{v.requester or ''}")
+        click.echo(f"{visible(v.request_id)}\treceived {v.received_on}\tdue {v.due_on}\t"
+                   f"{state}\t{visible(v.requester or '')}")
 
 
 @requests.command("close")

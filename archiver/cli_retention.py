@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from archiver.cli_support import JSON_OPTION, actor, archive_from_env, print_json
+from archiver.terminal import visible, visible_values
 
 if TYPE_CHECKING:
     from archiver.retention.scope import ProtectionScope
@@ -71,7 +72,7 @@ def retention_validate(file: Path, as_json: bool) -> None:
         print_json({"ok": not problems, "problems": [vars(p) for p in problems]})
     else:
         for p in problems:
-            click.echo(str(p))
+            click.echo(visible(str(p)))  # quotes the file, which may be anyone's
         if schedule is not None:
             click.echo(f"{file}: ok: schedule {schedule.name}, {len(schedule.series)} series, "
                        f"{len(schedule.rules)} rules, default {schedule.default_series}")
@@ -122,6 +123,7 @@ def retention_report_cmd(as_of: str | None, csv_file: Path | None, pdf_file: Pat
 
 
 def _print_report(data: dict[str, Any]) -> None:
+    data = visible_values(data)  # hold names and matters, as typed; series from the schedule
     click.echo(f"as of {data['as_of']}, schedule {data['schedule']}: "
                f"{data['eligible']} items eligible for disposition")
     for b in data["blocked_by_requests"]:
@@ -224,6 +226,7 @@ def hold_list(as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
+    rows = visible_values(rows)
     for r in rows:
         click.echo(f"{r['name']}\t{r['status']}\t{r['items']} items\t{r['matter']}")
 
@@ -240,6 +243,7 @@ def hold_show(name: str, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
+    data = visible_values(data)
     for key in ("name", "status", "matter", "scope", "query", "account_id", "since", "until",
                 "custodians", "created_by", "created_at", "released_at", "released_by",
                 "release_reason", "items"):

@@ -14,6 +14,7 @@ import click
 
 from archiver.archive import Archive, open_archive
 from archiver.config import load_settings
+from archiver.terminal import visible
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
@@ -41,6 +42,15 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+def echo(text: str = "", *, err: bool = False) -> None:
+    """Print text output: stored text (visitors' comments, names) cannot drive the terminal.
+
+    Lines and tabs pass; a value that must stay on its row goes through
+    :func:`archiver.terminal.visible` first.
+    """
+    click.echo(visible(text, multiline=True), err=err)
+
+
 ProgressHooks = tuple[Callable[[int], None] | None, Callable[[], None]]
 
 
@@ -50,5 +60,5 @@ def progress_bar(enabled: bool, desc: str) -> ProgressHooks:
         return None, lambda: None
     from tqdm import tqdm
 
-    bar = tqdm(desc=desc, unit=" items", file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(desc=visible(desc), unit=" items", file=sys.stderr, dynamic_ncols=True)
     return bar.update, bar.close

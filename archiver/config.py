@@ -1,12 +1,15 @@
 """Settings: environment variables first, then an optional TOML file, then the defaults.
 
 Every setting has one name, used both as the environment variable and (lower-cased, without the
-``ARCHIVER_`` prefix) as the TOML key, so an error can always name the setting to fix.
+``ARCHIVER_`` prefix) as the TOML key, so an error can always name the setting to fix. A value in
+the file must have its setting's type (text; a whole number for ``s3_object_lock_days``) and an
+error about it names the file and line.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +35,11 @@ SETTINGS = {
     "ARCHIVER_TIMEZONE": "timezone",
     "ARCHIVER_INDEX_ENGINE": "index_engine",
 }
+# Settings that are whole numbers (in the file either a TOML integer or its digits as text).
+NUMBER_SETTINGS = frozenset({"s3_object_lock_days"})
+PATH_SETTINGS = frozenset({"home", "index_dir"})
+TOML_TYPES = {bool: "a boolean", int: "an integer", float: "a float", list: "an array",
+              dict: "a table"}
 
 
 @dataclass(frozen=True)
@@ -53,16 +61,33 @@ class Settings:
         return ZoneInfo(self.timezone)
 
 
-def _read_toml(path_text: str) -> dict[str, object]:
-    path = Path(path_text).expanduser()
+def _read_toml(path_text: str) -> dict[str, str | int]:
+    path = path_setting("ARCHIVER_CONFIG", path_text, resolve=False)
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"ARCHIVER_CONFIG: file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"ARCHIVER_CONFIG: {path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"ARCHIVER_CONFIG: {path}:{line}: not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"ARCHIVER_CONFIG: {path} is not valid TOML: {exc}") from None
+        # tomllib (Python 3.11) puts the position at the end of its message only.
+        found = re.search(r"^(.*) \(at line (\d+), column (\d+)\)$", str(exc))
+        where, reason = (f"{path}:{found[2]}", f"{found[1]} (column {found[3]})") if found \
+            else (str(path), str(exc))
+        raise ConfigError(f"ARCHIVER_CONFIG: {where}: not valid TOML: {reason}") from None
+    except RecursionError:
+        # tomllib recurses once per nesting level; a pure parser, so nothing is left half done.
+        raise ConfigError(f"ARCHIVER_CONFIG: {path}:{_deepest_line(text)}: not valid TOML: "
+                          "values nested too deeply") from None
     # Accept both a flat file and one with an [archiver] table.
+    table_name = "archiver" if "archiver" in data else None
     table = data.get("archiver", data)
     if not isinstance(table, dict):
         raise ConfigError(f"ARCHIVER_CONFIG: {path}: [archiver] must be a table")
@@ -73,26 +98,94 @@ def _read_toml(path_text: str) -> dict[str, object]:
             f"ARCHIVER_CONFIG: {path}: unknown setting(s) {', '.join(unknown)} "
             f"(known: {', '.join(sorted(known))})"
         )
+    for key, value in table.items():
+        problem = _type_problem(key, value)
+        if problem:
+            line = _key_line(text, key, table_name)
+            where = f"{path}:{line}" if line else str(path)
+            raise ConfigError(f"ARCHIVER_CONFIG: {where}: {key} {problem}")
     return table
+
+
+def _type_problem(key: str, value: object) -> str | None:
+    """What is wrong with ``value`` as setting ``key`` (None: nothing)."""
+    if isinstance(value, str):
+        return "contains a NUL character" if "\0" in value else None
+    if key in NUMBER_SETTINGS:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return None
+        return f"must be a whole number, not {_toml_type(value)}"
+    kind = " (a path)" if key in PATH_SETTINGS else ""
+    return f"must be a string{kind}, not {_toml_type(value)}"
+
+
+def _toml_type(value: object) -> str:
+    return next((name for t, name in TOML_TYPES.items() if isinstance(value, t)),
+                "a date or time")
+
+
+_TABLE_HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]]+?)\s*\]")
+_KEY = re.compile(r"""^\s*["']?([A-Za-z0-9_-]+)["']?\s*=""")
+
+
+def _key_line(text: str, key: str, table: str | None) -> int:
+    """The line setting ``key`` in ``table`` (None: the top level); 0 if not found."""
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _TABLE_HEADER.match(line)
+        if header:
+            current = header[1].strip("\"'")
+        elif (found := _KEY.match(line)) and found[1] == key and current == table:
+            return number
+    return 0
+
+
+def _deepest_line(text: str, limit: int = 100) -> int:
+    """The first line where brackets open more than ``limit`` deep (strings not considered: this
+    only points at the likely line after the parser gave up)."""
+    depth = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        for char in line:
+            depth += 1 if char in "[{" else -1 if char in "]}" else 0
+            if depth > limit:
+                return number
+    return 1
+
+
+def _checked(name: str, value: str) -> str:
+    if "\0" in value:
+        # The operating system cannot take it in a path, and nothing else needs it.
+        raise ConfigError(f"{name}: contains a NUL character")
+    return value
+
+
+def path_setting(name: str, text: str, *, resolve: bool = True) -> Path:
+    """The path a setting names (``~`` expanded); a NUL or an unknown ``~user`` is a
+    :class:`ConfigError` naming the setting."""
+    try:
+        path = Path(_checked(name, text)).expanduser()
+        return path.resolve() if resolve else path
+    except (RuntimeError, OSError) as exc:  # "~nobody/x": no such user, no home folder
+        raise ConfigError(f"{name}: cannot use {text!r} as a path: {exc}") from None
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build and validate the settings from ``environ`` (default: the process environment)."""
     env = os.environ if environ is None else environ
-    file_values: dict[str, object] = {}
+    file_values: dict[str, str | int] = {}
     if env.get("ARCHIVER_CONFIG"):
         file_values = _read_toml(env["ARCHIVER_CONFIG"])
 
     def get(name: str) -> str | None:
         if env.get(name):
-            return env[name]
-        value = file_values.get(SETTINGS[name])
+            return _checked(name, env[name])
+        value = file_values.get(SETTINGS[name])  # type-checked by _read_toml
         return None if value is None else str(value)
 
-    home = Path(get("ARCHIVER_HOME") or "./archive-data").expanduser().resolve()
+    home = path_setting("ARCHIVER_HOME", get("ARCHIVER_HOME") or "./archive-data")
     db_url = get("ARCHIVER_DB_URL") or f"sqlite:///{home / 'archive.sqlite3'}"
     store_url = get("ARCHIVER_STORE_URL") or (home / "blobs").as_uri()
-    index_dir = Path(get("ARCHIVER_INDEX_DIR") or home / "index").expanduser().resolve()
+    index_dir = path_setting("ARCHIVER_INDEX_DIR", get("ARCHIVER_INDEX_DIR") or str(home / "index"))
     timezone = get("ARCHIVER_TIMEZONE") or DEFAULT_TIMEZONE
 
     _check_db_url(db_url)

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
 
 import pytest
 
-from archiver.sample.dataset import load_sample
+from archiver.accounts import AccountSpec, add_account
+from archiver.archive import open_archive
+from archiver.capture import capture_account
+from archiver.config import load_settings
+from archiver.exports.business_days import HolidayCalendar
+from archiver.exports.requests import add_request
+from archiver.initialise import initialise
+from archiver.retention.holds import HoldSpec, create_hold
+from archiver.sample.dataset import Author, Comment, load_sample
 from archiver.sample.graph_server import GraphServer
+from archiver.search import search_items
+from archiver.search_index import SearchFilters
+from archiver.terminal import visible
 
 TOKEN_ENV = "ARCHIVER_TOKEN_CLI_TEST"
 
@@ -134,3 +149,100 @@ def test_uninitialised_database_is_a_clear_error(settings_env: dict[str, str]) -
 def test_unreachable_postgresql_names_the_setting(settings_env: dict[str, str]) -> None:
     env = {**settings_env, "ARCHIVER_DB_URL": "postgresql://nobody@127.0.0.1:9/none"}
     assert_one_line_error(archiver(env, "init"), "ARCHIVER_DB_URL")
+
+
+# -- hostile text on a terminal ----------------------------------------------------------------
+
+HOSTILE = ("zanzibar \x1b[2J\x1b]0;pwned\x07 \x9b31m \u202eevil\u202c \rnothing here\x7f\n"
+           "second line")
+# What a terminal acts on: C0 (tab and newline aside), DEL, C1, bidirectional controls.
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                         "\u2066-\u2069]")
+
+
+def run_raw(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """Like :func:`archiver`, reading the bytes as written (no newline translation)."""
+    done = subprocess.run([sys.executable, "-m", "archiver.cli", *args],
+                          env={**os.environ, **env}, capture_output=True, timeout=120)
+    return done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
+
+
+def assert_shown_visibly(out: str) -> None:
+    assert not RAW_CONTROL.search(out), repr(out)
+    for escape in ("\\x1b[2J", "\\x1b]0;pwned\\x07", "\\x9b31m", "\\u202eevil\\u202c",
+                   "\\rnothing here\\x7f"):
+        assert escape in out, (escape, out)
+
+
+def test_stored_text_reaches_the_terminal_as_visible_escapes(tmp_path: Path) -> None:
+    # Printing does not depend on the database: SQLite only, and the archive is filled through
+    # the library, so that only the commands under test run as (slow) subprocesses.
+    env = {"ARCHIVER_HOME": str(tmp_path / "home")}
+    settings = load_settings(env)
+    initialise(settings)
+    sample = load_sample()
+    post = sample.posts[0]
+    hostile = Comment(id=f"{post.id.split('_')[-1]}_99999", post_id=post.id, message=HOSTILE,
+                      created_time=post.created_time,
+                      author=Author(id="777", name="Mallory \x1b[2J\x1b]0;pwned\x07"))
+    archive = open_archive(settings)
+    try:
+        with GraphServer(replace(sample, comments=(*sample.comments, hostile))) as srv:
+            account = add_account(archive, AccountSpec(
+                platform="facebook", external_id=srv.dataset.page_id,
+                handle="spd \x1b]0;pwned\x07", api_base=srv.base_url, token_env=TOKEN_ENV),
+                actor="test")
+            result = capture_account(archive, account, {TOKEN_ENV: srv.token},
+                                     sleep=lambda _s: None)
+            assert result.status == "succeeded", result.error
+        create_hold(archive, HoldSpec(name="h1", matter=HOSTILE, query="zanzibar",
+                                      created_by="\u202eR. Manager"))
+        add_request(archive, "K-1", received_on=date(2024, 5, 6), calendar=HolidayCalendar(),
+                    actor="test", requester=HOSTILE)
+        found = search_items(archive, "zanzibar", SearchFilters())
+    finally:
+        archive.close()
+    assert found.total == 1 and found.results[0]["text"] == HOSTILE
+    item_id = str(found.results[0]["item_id"])
+
+    code, out, _ = run_raw(env, "search", "zanzibar")
+    assert code == 0
+    assert_shown_visibly(out)
+    assert "Mallory \\x1b[2J" in out and len(out.splitlines()) == 2  # one row, one line
+
+    code, out, _ = run_raw(env, "items", "show", item_id)
+    assert code == 0
+    assert_shown_visibly(out)
+    assert "\nsecond line\n" in out  # a comment's own lines stay lines
+
+    code, out, _ = run_raw(env, "accounts", "list")
+    assert code == 0 and "spd \\x1b]0;pwned\\x07" in out and not RAW_CONTROL.search(out)
+
+    for args in (("hold", "show", "h1"), ("hold", "list"), ("requests", "list")):
+        code, out, _ = run_raw(env, *args)
+        assert code == 0
+        assert_shown_visibly(out)
+        assert "second line" not in out.splitlines()  # a value's lines do not make rows
+
+    # Errors that repeat what was typed: ours, and click's (here: a folder given for a file).
+    taken = tmp_path / (HOSTILE.split("\n")[0] + ".zip")
+    taken.write_bytes(b"")
+    code, _, err = run_raw(env, "export", "open-records", "--request-id", "K-1", "--item",
+                           item_id, "--out", str(taken), "--no-pdf")
+    assert code == 1 and len(err.splitlines()) == 1 and "already exists" in err, err
+    assert_shown_visibly(err)
+    folder = tmp_path / HOSTILE.split("\n")[0]
+    folder.mkdir()
+    code, _, err = run_raw(env, "export", "open-records", "--request-id", "K-1", "--item",
+                           item_id, "--out", str(folder))
+    assert code == 2 and "is a directory" in err, err
+    assert_shown_visibly(err)
+
+
+def test_visible_escapes_every_character_a_terminal_acts_on() -> None:
+    text = "a\tb\nc\rd\x00\x1b[2J\x7f\x85\x9b\u200e\u202e\u2028\u2066\ud83d é 👍\u200d"
+    shown = visible(text)
+    assert shown == ("a\\tb\\nc\\rd\\x00\\x1b[2J\\x7f\\x85\\x9b\\u200e\\u202e\\u2028\\u2066"
+                     "\\ud83d é 👍\u200d")  # letters, emoji and joiners are left alone
+    assert visible(text, multiline=True).startswith("a\tb\nc\\rd")
+    shown.encode("utf-8")  # a lone surrogate no longer fails the print

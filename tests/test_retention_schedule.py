@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from archiver.cli import cli
 from archiver.retention.assign import ItemFacts, add_period, disposition_date, retention_start
 from archiver.retention.loading import shipped_schedules_dir
-from archiver.retention.schedule import Authority, Period, Series, check_schedule
+from archiver.retention.schedule import TRIGGERS, Authority, Period, Series, check_schedule
+from connectors import PLATFORMS
+from connectors.records import KINDS
 from tests.support.retention import TEST_SCHEDULE, write_schedule
+from tests.test_cli import archiver as run_cli
 
 
 def problems(tmp_path: Path, text: str) -> list[tuple[int, str]]:
@@ -109,3 +113,87 @@ def test_triggers_and_periods() -> None:
     assert disposition_date(_series("permanent", None), None) is None
     assert add_period(date(2020, 2, 29), Period(years=1)) == date(2021, 2, 28)
     assert add_period(date(2021, 1, 31), Period(months=1, days=1)) == date(2021, 3, 1)
+
+
+# -- hostile and mistaken input: one FILE:LINE problem, never a traceback -----------------------
+
+DEEP = "[" * 20_000 + "]" * 20_000
+
+
+def _bad_schedules() -> dict[str, tuple[str, int | range, str]]:
+    """name -> (file text, the line of its one problem, a word of its reason)."""
+    return {
+        "deep": (TEST_SCHEDULE.replace("title: Test schedule",
+                                       f"title: Test schedule\nnotes: {DEEP}"), 3, "nested"),
+        # Block nesting: the problem is on the line of the first node too deep.
+        "deep-block": (TEST_SCHEDULE + "notes:\n" + "".join(f"{'  ' * i}- \n"
+                                                             for i in range(300)),
+                       range(28, 327), "nested"),
+        "bad-date": (TEST_SCHEDULE.replace("default_series: KEEP",
+                                           "default_series: KEEP\nfiscal_year_end: 2024-02-30"),
+                     4, "2024-02-30"),
+        "bad-date-in-title": (TEST_SCHEDULE.replace("title: Posts", "title: 2023-13-01"), 6,
+                              "2023-13-01"),
+        "huge-years": (TEST_SCHEDULE.replace("{years: 1}", "{years: 99999999999999999999999}"),
+                       7, "years"),
+        "huge-months": (TEST_SCHEDULE.replace("{years: 1}", "{months: 99999999999}"), 7,
+                        "months"),
+        "huge-fiscal": (TEST_SCHEDULE.replace("default_series: KEEP", "default_series: KEEP\n"
+                                              "fiscal_year_end: 99999999999999999999-01"), 4,
+                        "fiscal_year_end"),
+        "tweet": (TEST_SCHEDULE.replace("{kind: [comment, reply]}", "{kind: [comment, tweet]}"),
+                  25, "'tweet'"),
+        "myspace": (TEST_SCHEDULE.replace("{kind: post}", "{kind: post, platform: [myspace]}"),
+                    23, "'myspace'"),
+        "alias": (TEST_SCHEDULE.replace("title: Test schedule", "title: &t Test schedule")
+                  .replace("title: Posts", "title: *t"), 6, "alias"),
+        "control-characters": (TEST_SCHEDULE.replace("title: Posts", 'title: "Posts\\e[2J"'),
+                               6, "control"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_bad_schedules()))
+def test_hostile_schedule_is_one_problem_on_its_line(tmp_path: Path, name: str) -> None:
+    text, line, needle = _bad_schedules()[name]
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    assert found[0][0] in (line if isinstance(line, range) else [line]), found
+    assert needle in found[0][1], found
+
+
+def test_kinds_and_platforms_come_from_the_connectors(tmp_path: Path) -> None:
+    text = TEST_SCHEDULE.replace("{kind: post}", "{kind: [post, Tweet], platform: [MySpace]}")
+    reasons = " ".join(r for _, r in problems(tmp_path, text))
+    for kind in KINDS:
+        assert kind in reasons
+    for platform in PLATFORMS:
+        assert platform in reasons
+    every = f"{{kind: [{', '.join(KINDS)}], platform: [{', '.join(PLATFORMS)}]}}"
+    assert problems(tmp_path, TEST_SCHEDULE.replace("{kind: post}", every)
+                    .replace("{kind: [comment, reply]}", "{account: [x]}")) == []
+
+
+def test_an_error_inside_a_series_is_reported_once(tmp_path: Path) -> None:
+    # The default series and a rule's series are defined, only wrongly: no second complaint.
+    text = TEST_SCHEDULE.replace("trigger: permanent", "trigger: someday") \
+        .replace("{days: 30}", "{days: -1}")
+    found = problems(tmp_path, text)
+    assert [r for _, r in found] == [
+        "series COMMENTS: retention days -1 is not a whole number from 0 to 365250",
+        "series KEEP: trigger 'someday' does not exist (one of: " + ", ".join(TRIGGERS) + ")",
+    ], found
+
+
+@pytest.mark.parametrize("name", ["deep", "bad-date", "huge-years", "tweet", "alias"])
+def test_validate_and_load_agree_in_one_line(tmp_path: Path, name: str) -> None:
+    text, line, needle = _bad_schedules()[name]
+    path = write_schedule(tmp_path, text, f"{name}.yaml")
+    env = {"ARCHIVER_HOME": str(tmp_path / "home")}  # load refuses before opening the archive
+    validated = run_cli(env, "retention", "validate", str(path))
+    assert validated.returncode == 1 and validated.stderr == "", validated.stderr
+    shown = validated.stdout.splitlines()
+    assert len(shown) == 1 and shown[0].startswith(f"{path}:{line}: ") and needle in shown[0], \
+        shown
+    loaded = run_cli(env, "retention", "load", str(path))
+    assert loaded.returncode == 1
+    assert loaded.stderr.splitlines() == [f"error: invalid retention schedule: {shown[0]}"]

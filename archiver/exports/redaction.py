@@ -14,9 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from archiver.errors import ArchiverError, ConfigError
+from archiver.safe_yaml import line_of, load_yaml, read_yaml
 
 # Keys of a raw platform payload that carry visitor or page text (and so may need redaction).
 TEXT_KEYS = frozenset({"message", "text", "caption", "description", "story", "body", "title"})
@@ -130,21 +129,15 @@ def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
     """The rules in ``path``, or the shipped defaults."""
     if path is None:
         where = "default redaction rules"
-        text = resources.files("archiver.exports").joinpath("redaction_rules.yaml") \
-            .read_text("utf-8")
+        data = load_yaml(resources.files("archiver.exports").joinpath("redaction_rules.yaml")
+                         .read_text("utf-8"), where)
     else:
         where = f"redaction rules {path}"
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{where}: cannot read: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise ConfigError(f"{where}: not valid YAML") from None
+        data = read_yaml(path, where)
     if not isinstance(data, Mapping) or not isinstance(data.get("rules"), list):
         raise ConfigError(f"{where}: expected a 'rules' list")
-    return tuple(_compile(entry, where) for entry in data["rules"])
+    listed = data["rules"]
+    return tuple(_compile(entry, f"{where}:{line_of(entry, line_of(listed))}") for entry in listed)
 
 
 def parse_item_redactions(specs: Iterator[str] | tuple[str, ...] | list[str],

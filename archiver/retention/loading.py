@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from archiver.archive import Archive
 from archiver.audit import SYSTEM_ACTOR, record_event
+from archiver.config import path_setting
 from archiver.errors import ConfigError
 from archiver.models import RetentionSchedule
 from archiver.retention.assign import assign_items, iter_item_ids
@@ -49,7 +50,8 @@ class ScheduleChange:
 
 def find_schedule_file(environ: Mapping[str, str]) -> Path | None:
     """The schedule file to load, or None when the folder holds no schedule at all."""
-    folder = Path(environ.get(SCHEDULES_DIR_ENV) or shipped_schedules_dir()).expanduser()
+    folder = path_setting(SCHEDULES_DIR_ENV, environ.get(SCHEDULES_DIR_ENV)
+                          or str(shipped_schedules_dir()), resolve=False)
     if not folder.is_dir():
         raise ConfigError(f"{SCHEDULES_DIR_ENV}: {folder} is not a folder")
     files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])

@@ -3,7 +3,8 @@
 A schedule lists **record series** (code, title, retention period, trigger, disposition action,
 legal authority) and ordered **rules** that assign items to series; the first matching rule wins
 and an item no rule matches goes to the declared ``default_series``. Validation works on PyYAML's
-node tree, not on the loaded values, so every problem can name the line it comes from.
+node tree, not on the loaded values, so every problem can name the line it comes from; the file is
+read by :mod:`archiver.safe_yaml`, so hostile YAML is a problem with a line too, never a crash.
 
 File format (see ``retention_schedules/*.yaml``)::
 
@@ -31,11 +32,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from archiver.errors import ArchiverError
+from archiver.safe_yaml import YamlDocument, YamlInputError
+from archiver.terminal import has_control_characters
+from connectors import PLATFORMS
+from connectors.records import KINDS
 
 TRIGGERS = (
     "published",
@@ -52,6 +56,11 @@ TOP_KEYS = {"schedule", "title", "jurisdiction", "notes", "fiscal_year_end", "de
             "series", "rules"}
 SERIES_KEYS = {"code", "title", "retention", "trigger", "action", "authority", "notes"}
 PERIOD_KEYS = ("years", "months", "days")
+# Longer than any records schedule asks for, short enough that every date computed from an item's
+# date stays a valid date (year <= 9999).
+PERIOD_LIMITS = {"years": 1000, "months": 12_000, "days": 365_250}
+# The values a rule's match may name, where the archive has a fixed set.
+MATCH_VALUES: dict[str, tuple[str, ...]] = {"platform": PLATFORMS, "kind": KINDS}
 AUTHORITY_KEYS = {"citation", "url", "confirmed", "notes"}
 RULE_KEYS = {"series", "match", "notes"}
 
@@ -183,18 +192,17 @@ def check_schedule(path: Path) -> tuple[Schedule | None, list[Problem]]:
     name = str(path)
     try:
         data = path.read_bytes()
-    except OSError as exc:
-        return None, [Problem(name, 0, f"cannot read the file: {exc.strerror or exc}")]
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return None, [Problem(name, 0, f"cannot read the file: {reason}")]
     try:
-        root = yaml.compose(data.decode("utf-8"), Loader=yaml.SafeLoader)
+        document = YamlDocument(data.decode("utf-8"), name)
     except UnicodeDecodeError:
         return None, [Problem(name, 0, "the file is not UTF-8 text")]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        return None, [Problem(name, line, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
-    checker = _Checker(name)
-    schedule = checker.schedule(root, hashlib.sha256(data).hexdigest())
+    except YamlInputError as exc:
+        return None, [Problem(name, exc.line, exc.reason)]
+    checker = _Checker(document)
+    schedule = checker.schedule(document.root, hashlib.sha256(data).hexdigest())
     return (schedule if not checker.problems else None), checker.problems
 
 
@@ -205,17 +213,17 @@ def _line(node: yaml.Node) -> int:
 class _Checker:
     """Walks the node tree, collecting problems instead of stopping at the first."""
 
-    def __init__(self, file: str) -> None:
-        self.file = file
+    def __init__(self, document: YamlDocument) -> None:
+        self.file = document.source
         self.problems: list[Problem] = []
-        self._loader = yaml.SafeLoader("")
+        self.value = document.value
+        # Every series code the file defines, valid or not: a reference to a series that has a
+        # problem of its own is not a second problem.
+        self.codes: set[str] = set()
 
     def bad(self, node: yaml.Node | int, reason: str) -> None:
         line = node if isinstance(node, int) else _line(node)
         self.problems.append(Problem(self.file, line, reason))
-
-    def value(self, node: yaml.Node) -> Any:
-        return self._loader.construct_object(node, deep=True)
 
     def mapping(self, node: yaml.Node | None, what: str, allowed: set[str] | tuple[str, ...],
                 ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
@@ -246,6 +254,10 @@ class _Checker:
         if not isinstance(value, str) or not value.strip():
             self.bad(entry[1], f"{what} must be non-empty text")
             return None
+        if has_control_characters(value):
+            # Names and titles reach terminals, reports and file listings.
+            self.bad(entry[1], f"{what} must be one line without control characters")
+            return None
         return value.strip()
 
     # -- the document ------------------------------------------------------------------------
@@ -267,7 +279,7 @@ class _Checker:
                                "no fiscal_year_end (MM-DD)")
         default = self.text(top.get("default_series"), "'default_series' (the series for "
                             "items no rule matches)", line)
-        if default is not None and default not in series:
+        if default is not None and default not in self.codes:
             self.bad(top["default_series"][1], f"default_series {default!r} is not a series "
                                                "defined in this file")
         rules = self.rules(top.get("rules"), series)
@@ -279,12 +291,14 @@ class _Checker:
     def fiscal(self, entry: tuple[yaml.Node, yaml.Node] | None) -> tuple[int, int] | None:
         if entry is None:
             return None
-        value = self.value(entry[1])
+        node = entry[1]
+        # The text as written: 2024-06-30 would otherwise show as datetime.date(2024, 6, 30).
+        text = node.value if isinstance(node, yaml.ScalarNode) else str(self.value(node))
         try:
-            month, day = (int(p) for p in str(value).split("-"))
+            month, day = (int(p) for p in text.split("-"))
             date(2001, month, day)  # a non-leap year: 02-29 cannot end every fiscal year
-        except ValueError:
-            self.bad(entry[1], f"fiscal_year_end {value!r} is not a month-day like 06-30")
+        except (ValueError, OverflowError):
+            self.bad(node, f"fiscal_year_end {text!r} is not a month-day like 06-30")
             return None
         return month, day
 
@@ -310,16 +324,21 @@ class _Checker:
             return None
         line = _line(node)
         code = self.text(fields.get("code"), "series 'code'", line)
+        if code is not None:
+            self.codes.add(code)
         what = f"series {code}" if code else "a series"
         title = self.text(fields.get("title"), f"'title' of {what}", line)
         trigger = self.text(fields.get("trigger"), f"'trigger' of {what}", line)
+        # Whether an action and a period are needed depends on the trigger: with no valid trigger
+        # their absence is not a problem of its own.
+        known_trigger = trigger is not None
         if trigger is not None and trigger not in TRIGGERS:
             self.bad(fields["trigger"][1], f"{what}: trigger {trigger!r} does not exist "
                                            f"(one of: {', '.join(TRIGGERS)})")
-            trigger = None
+            trigger, known_trigger = None, False
         permanent = trigger == "permanent"
         action = self.text(fields.get("action"), f"'action' of {what}", line,
-                           required=not permanent)
+                           required=known_trigger and not permanent)
         if action is not None and action not in ACTIONS:
             self.bad(fields["action"][1], f"{what}: action {action!r} is not one of "
                                           f"{', '.join(ACTIONS)}")
@@ -330,7 +349,8 @@ class _Checker:
                 self.bad(fields["retention"][0], f"{what}: a permanent series has no retention "
                                                  "period")
         elif "retention" not in fields:
-            self.bad(line, f"{what}: missing 'retention' period (years/months/days)")
+            if known_trigger:
+                self.bad(line, f"{what}: missing 'retention' period (years/months/days)")
         else:
             period = self.period(fields["retention"][1], what)
         authority = self.authority(fields.get("authority"), what, line)
@@ -353,9 +373,10 @@ class _Checker:
         values: dict[str, int] = {}
         for key, (_, value_node) in fields.items():
             value = self.value(value_node)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            limit = PERIOD_LIMITS[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
                 self.bad(value_node, f"{what}: retention {key} {value!r} is not a whole number "
-                                     ">= 0")
+                                     f"from 0 to {limit}")
                 return None
             values[key] = value
         return Period(**values)
@@ -408,9 +429,10 @@ class _Checker:
             return None
         line = _line(node)
         code = self.text(fields.get("series"), "rule 'series'", line)
-        if code is not None and series and code not in series:
+        if code is not None and self.codes and code not in self.codes:
             self.bad(fields["series"][1], f"rule names series {code!r}, which is not defined")
-            code = None
+        if code not in series:
+            code = None  # undefined, or defined with a problem already reported
         match: dict[str, tuple[str, ...]] = {}
         if "match" in fields:
             for key, (_, value_node) in self.mapping(fields["match"][1], "a rule's match",
@@ -421,7 +443,14 @@ class _Checker:
                                          for v in values):
                     self.bad(value_node, f"match {key} must be a value or a list of values")
                     continue
-                match[key] = tuple(sorted({str(v).lower() for v in values}))
+                wanted = {str(v).lower() for v in values}
+                known = MATCH_VALUES.get(key)
+                unknown = sorted(wanted - set(known)) if known is not None else []
+                if unknown:
+                    self.bad(value_node, f"match {key} {', '.join(map(repr, unknown))}: no such "
+                                         f"{key} (one of: {', '.join(known or ())})")
+                    continue
+                match[key] = tuple(sorted(wanted))
         if code is None:
             return None
         return Rule(series=code, match=match, line=line)

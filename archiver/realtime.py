@@ -23,14 +23,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from archiver.accounts import token_for
 from archiver.archive import Archive
 from archiver.audit import record_event
 from archiver.capture import Capture, CaptureResult
 from archiver.capture_lock import capture_lock, new_owner
-from archiver.errors import ArchiverError, ConfigError
+from archiver.errors import ArchiverError
 from archiver.models import Account, Item
-from connectors.base import ConnectorConfig
 from connectors.records import ROOT_SCOPE, Record
 
 log = logging.getLogger(__name__)
@@ -195,7 +193,7 @@ def apply_changes(
 
     Changes for accounts the archive does not capture are counted as ignored (and logged).
     """
-    from connectors import get_connector_class
+    from archiver.connector_setup import connector_for
 
     result = RealtimeResult()
     grouped: dict[tuple[str, str], list[Change]] = {}
@@ -208,25 +206,23 @@ def apply_changes(
                         external_id)
             result.ignored += len(group)
             continue
-        try:
-            token: str | None = token_for(account, environ)
-        except ConfigError as exc:
-            token = None  # records still go in; removals stay unconfirmed without a token
-            log.warning("%s", exc)
-        config = ConnectorConfig(account_external_id=account.external_id,
-                                 api_base=account.api_base, token=token)
         options = {} if sleep is None else {"sleep": sleep}
         with capture_lock(archive, account.id, owner=new_owner("webhook"), wait=lock_wait,
                           sleep=sleep):
             _audit_removals(archive, account, group, body_sha256)
             records = _keep_hidden_on_edit(archive, account, group)
             removals = [c.external_id for c in group if c.verb == "remove"]
-            with get_connector_class(account.platform)(config, **options) as connector:
+            # Without a token records still go in; removals stay unconfirmed.
+            with connector_for(account, environ, without_token=_warn, **options) as connector:
                 run = Capture(archive, account, connector, trigger="webhook").apply(
                     records, removals)
         result.runs.append(run)
         result.changes += len(group)
     return result
+
+
+def _warn(reason: str) -> None:
+    log.warning("%s", reason)
 
 
 def _account(archive: Archive, platform: str, external_id: str) -> Account | None:

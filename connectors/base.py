@@ -402,14 +402,17 @@ class Connector(ABC):
                 f"{self._rate_waited:.0f}s of a {budget:.0f}s budget",
             )
         self.stats.rate_limited += 1
-        self._tell(RetryNotice(self.platform, path, why, 0, None, seconds))
+        self._tell(path, why, 0, None, seconds)
         self._pause(seconds)
         self._rate_waited += seconds
 
-    def _tell(self, notice: RetryNotice) -> None:
+    def _tell(
+        self, path: str, problem: str, attempt: int, attempts: int | None, wait: float
+    ) -> None:
         if self.on_retry is not None:
-            self.on_retry(RetryNotice(notice.platform, notice.path, self.scrub(notice.problem),
-                                      notice.attempt, notice.attempts, notice.wait))
+            self.on_retry(
+                RetryNotice(self.platform, path, self.scrub(problem), attempt, attempts, wait)
+            )
 
     def _pause(self, seconds: float) -> None:
         if seconds > 0:
@@ -494,8 +497,7 @@ class Connector(ABC):
             self.stats.retries += 1
             delay = self._backoff(attempt)
             log.info("%s: GET %s %s; retry in %.1fs", self.platform, path, problem, delay)
-            self._tell(RetryNotice(self.platform, path, problem, attempt + 1,
-                                   self.config.max_retries + 1, delay))
+            self._tell(path, problem, attempt + 1, self.config.max_retries + 1, delay)
             self._pause(delay)
             attempt += 1
 

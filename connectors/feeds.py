@@ -62,6 +62,7 @@ from connectors.records import (
     ListingWindow,
     LookupResult,
     MediaRef,
+    ReadEvent,
     Record,
     Unknown,
 )
@@ -74,7 +75,7 @@ MAX_REDIRECTS = 5
 
 def classify_feed(response: httpx.Response, payload: Any) -> Classification:
     """A feed is XML, not JSON: a 200, 304 or redirect comes back as a raw answer (``END``)."""
-    if response.status_code in (200, 304) or response.status_code in REDIRECTS:
+    if response.status_code in (200, 304, *REDIRECTS):
         # END hands the response back untouched; the connector parses the XML itself.
         return Classification(Verdict.END)
     return classify_http(response)
@@ -233,7 +234,9 @@ class FeedConnector(Connector):
 
     def _get(self, *, conditional: bool) -> tuple[int, bytes, httpx.Response]:
         """GET the feed, following up to :data:`MAX_REDIRECTS` redirects."""
-        url, trail, statuses = self.feed_url, [self.feed_url], []
+        url = self.feed_url
+        trail: list[str] = [url]
+        statuses: list[str] = []
         while True:
             self._conditional = conditional
             self._token_here = _origin(url) == _origin(self.feed_url)
@@ -272,9 +275,7 @@ class FeedConnector(Connector):
                              f"GET {start}: too many redirects (more than {MAX_REDIRECTS})")
         return target
 
-    def read(
-        self, scopes: Sequence[str] | None = None
-    ) -> Iterator[Record | ListingComplete | ListingWindow]:
+    def read(self, scopes: Sequence[str] | None = None) -> Iterator[ReadEvent]:
         """The feed's entries, then ``ListingComplete("")`` for an RFC 5005 complete feed or
         ``ListingWindow("")`` for any other (nothing after a 304: nothing was read)."""
         if scopes is not None and ROOT_SCOPE not in scopes:

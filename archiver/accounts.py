@@ -6,7 +6,6 @@ An account names the environment variable that holds its token, never the token 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -94,17 +93,6 @@ def get_account(archive: Archive, account_id: int) -> Account:
     if account is None:
         raise NotFound(f"no account with id {account_id} (see 'archiver accounts list')")
     return account
-
-
-def token_for(account: Account, environ: Mapping[str, str]) -> str:
-    """The account's token from its environment variable, or a clear error naming both."""
-    token = environ.get(account.token_env)
-    if not token:
-        raise ConfigError(
-            f"account {account.id} ({account.handle}): token variable {account.token_env} "
-            "is not set"
-        )
-    return token
 
 
 def account_json(account: Account) -> dict[str, object]:

@@ -34,7 +34,6 @@ import httpx
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from archiver.accounts import token_for
 from archiver.archive import Archive
 from archiver.audit import record_event
 from archiver.blob_records import store_blob, store_blobs
@@ -48,9 +47,17 @@ from archiver.retention.assign import CaptureAssigner, needs_thread_activity
 from archiver.retention.hooks import on_items_stored
 from archiver.storable import UnstorableRecord, error_reason, storable_record
 from archiver.versions import content_fingerprint, record_fingerprint, version_row
-from connectors.base import Connector, ConnectorConfig
+from connectors.base import Connector, RetryCallback
 from connectors.errors import ConnectorError
-from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record
+from connectors.records import (
+    ROOT_SCOPE,
+    Gone,
+    ItemRef,
+    ListingComplete,
+    ListingWindow,
+    Present,
+    Record,
+)
 
 # Larger batches mean fewer commits and store syncs (each costs a disk flush); 2000 records
 # of a few KB each stay small in memory.
@@ -74,6 +81,9 @@ class CaptureResult:
     new_versions: int = 0
     removed: int = 0
     unconfirmed: int = 0
+    # Items a listing that shows only its latest entries (a feed) no longer shows: reported,
+    # never taken for removals.
+    no_longer_listed: int = 0
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
@@ -87,6 +97,7 @@ class CaptureResult:
     error: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    notes: list[str] = field(default_factory=list)  # the connector's, e.g. a feed that moved
 
     def as_json(self) -> dict[str, object]:
         data = asdict(self)
@@ -113,6 +124,7 @@ class _RunState:
     run: CaptureRun
     result: CaptureResult
     completed_scopes: list[str] = field(default_factory=list)
+    window_scopes: list[str] = field(default_factory=list)
     unindexed: list[int] = field(default_factory=list)
     failure_examples: list[str] = field(default_factory=list)
     closed: bool = False
@@ -159,6 +171,9 @@ class Capture:
                         # Used only once the whole read has succeeded and every batch is
                         # stored, so a listing's end needs no flush of its own.
                         state.completed_scopes.append(event.scope)
+                        continue
+                    if isinstance(event, ListingWindow):
+                        state.window_scopes.append(event.scope)
                         continue
                     batch.append(event)
                     if len(batch) >= self.batch_size:
@@ -275,6 +290,7 @@ class Capture:
         result.finished_at = now
         result.requests, result.retries = stats.requests, stats.retries
         result.rate_limited = stats.rate_limited
+        result.notes = list(stats.notes)
         with self.archive.transaction() as s:
             run = s.get(CaptureRun, state.run.id)
             assert run is not None
@@ -483,6 +499,8 @@ class Capture:
         """Look up every item a complete listing lacked; record the ones confirmed gone."""
         self._index_pending(state)
         missing = self._missing(state.run.id)
+        for scope in state.window_scopes:
+            state.result.no_longer_listed += len(missing.get(scope, ()))
         for scope in state.completed_scopes:
             for item_id in missing.pop(scope, ()):
                 gone_post = self._confirm_removal(state, item_id)
@@ -577,29 +595,29 @@ def capture_account(
     sleep: Callable[[float], None] | None = None,
     media: bool = True,
     media_client: httpx.Client | None = None,
+    on_retry: RetryCallback | None = None,
 ) -> CaptureResult:
-    """One run for one account: token from its variable, connector from its platform.
+    """One run for one account through :func:`archiver.connector_setup.connector_for`;
+    ``on_retry`` is told of every wait before a request is asked again.
 
     The run holds the account's capture lock (:mod:`archiver.capture_lock`) throughout: a second
     capture of the same account, from any process, raises ``CaptureLocked`` instead of running.
     Media files the account's versions show are downloaded afterwards (:mod:`archiver.media`).
     """
     from archiver.capture_lock import capture_lock
-    from connectors import get_connector_class
+    from archiver.connector_setup import connector_for
 
+    options: dict[str, object] = {"on_retry": on_retry}
+    if sleep is not None:
+        options["sleep"] = sleep
     try:
-        token = token_for(account, environ)
+        connector = connector_for(account, environ, **options)
     except ConfigError as exc:
         # Checked before any request; the failure is still a recorded run, loud in the report.
         return _failed_without_run(archive, account, str(exc), trigger)
-    config = ConnectorConfig(
-        account_external_id=account.external_id, api_base=account.api_base, token=token
-    )
-    options = {} if sleep is None else {"sleep": sleep}
-    with capture_lock(archive, account.id):
-        with get_connector_class(account.platform)(config, **options) as connector:
-            result = Capture(archive, account, connector, trigger=trigger,
-                             progress=progress).run(scopes)
+    with connector, capture_lock(archive, account.id):
+        result = Capture(archive, account, connector, trigger=trigger,
+                         progress=progress).run(scopes)
         if media:
             _download_media(archive, result, media_client)
     return result

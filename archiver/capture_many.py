@@ -22,6 +22,7 @@ from archiver.capture import CaptureResult, capture_account
 from archiver.capture_lock import CaptureLocked
 from archiver.config import Settings
 from archiver.models import Account
+from connectors.base import RetryCallback
 
 ProgressFactory = Callable[[Account], tuple[Callable[[int], None] | None, Callable[[], None]]]
 
@@ -31,6 +32,7 @@ class _Job:
     settings: Settings
     account_id: int
     environ: dict[str, str]
+    on_retry: RetryCallback | None  # a module-level function: it travels to the worker pickled
 
 
 def capture_accounts(
@@ -40,16 +42,20 @@ def capture_accounts(
     *,
     jobs: int = 1,
     progress: ProgressFactory | None = None,
+    on_retry: RetryCallback | None = None,
 ) -> list[CaptureResult]:
     """Capture ``accounts``; results come back in the order given.
 
     An account another process is capturing is reported as ``locked`` and the others go on.
     With ``jobs`` > 1 the accounts run in that many worker processes (no progress bars then: the
     workers' output would interleave); an unexpected error in a worker is raised here.
+    ``on_retry`` hears of every wait before a request is asked again (one line each, so it may
+    interleave); with ``jobs`` > 1 it must be a module-level function.
     """
     if jobs <= 1 or len(accounts) <= 1:
-        return [_capture_here(archive, account, environ, progress) for account in accounts]
-    work = [_Job(archive.settings, account.id, dict(environ)) for account in accounts]
+        return [_capture_here(archive, account, environ, progress, on_retry)
+                for account in accounts]
+    work = [_Job(archive.settings, account.id, dict(environ), on_retry) for account in accounts]
     # spawn, not fork: a forked child would share the parent's open database connections.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=context) as pool:
@@ -57,10 +63,11 @@ def capture_accounts(
 
 
 def _capture_here(archive: Archive, account: Account, environ: Mapping[str, str],
-                  progress: ProgressFactory | None) -> CaptureResult:
+                  progress: ProgressFactory | None,
+                  on_retry: RetryCallback | None = None) -> CaptureResult:
     update, close = progress(account) if progress else (None, lambda: None)
     try:
-        return capture_account(archive, account, environ, progress=update)
+        return capture_account(archive, account, environ, progress=update, on_retry=on_retry)
     except CaptureLocked as exc:
         # Another process is capturing it: go on with the others, report it at the end.
         return CaptureResult(run_id=None, account_id=account.id, status="locked", error=str(exc))
@@ -75,6 +82,6 @@ def _capture_in_worker(job: _Job) -> CaptureResult:
             account = s.get(Account, job.account_id)
             assert account is not None
             s.expunge(account)
-        return _capture_here(archive, account, job.environ, None)
+        return _capture_here(archive, account, job.environ, None, job.on_retry)
     finally:
         archive.close()

@@ -25,9 +25,11 @@ from archiver.cli_support import (
     echo,
     print_json,
     progress_bar,
+    retry_reporter,
 )
 from archiver.config import load_settings
 from archiver.errors import ArchiverError
+from archiver.platform_guide import accounts_add_epilog
 from archiver.terminal import visible
 
 
@@ -57,7 +59,7 @@ def accounts() -> None:
     """Register and list the pages the archive captures."""
 
 
-@accounts.command("add")
+@accounts.command("add", epilog=accounts_add_epilog())
 @click.argument("platform")
 @click.argument("external_id")
 @click.option("--handle", required=True, help="The page's name or handle.")
@@ -71,7 +73,7 @@ def accounts() -> None:
 @JSON_OPTION
 def accounts_add(as_json: bool, approved_on: str | None, tags: tuple[str, ...],
                  **fields: Any) -> None:
-    """Register an account; prints its id."""
+    """Register an account; prints its id. EXTERNAL_ID depends on PLATFORM (below)."""
     from archiver.accounts import AccountSpec, account_json, add_account
     from archiver.dates import parse_date
 
@@ -90,11 +92,13 @@ def accounts_add(as_json: bool, approved_on: str | None, tags: tuple[str, ...],
 @accounts.command("list")
 @JSON_OPTION
 def accounts_list(as_json: bool) -> None:
-    """List the registered accounts."""
+    """List the registered accounts and how each is read (its token variable, or none)."""
     from archiver.accounts import account_json, list_accounts
+    from archiver.connector_setup import credentials_label, token_required
 
     with archive_from_env() as archive:
-        rows = [account_json(a) for a in list_accounts(archive)]
+        rows = [{**account_json(a), "credentials": credentials_label(a, os.environ),
+                 "token_required": token_required(a.platform)} for a in list_accounts(archive)]
     if as_json:
         print_json(rows)
         return
@@ -102,7 +106,7 @@ def accounts_list(as_json: bool) -> None:
         approved = f"approved by {visible(row['approved_by'])} on {row['approved_on']}" \
             if row["approved_by"] else "approval not recorded"
         echo(f"{row['account_id']}\t{row['platform']}\t{visible(row['external_id'])}\t"
-             f"{visible(row['handle'])}\ttoken in ${row['token_env']}\t{approved}")
+             f"{visible(row['handle'])}\tcredentials: {visible(row['credentials'])}\t{approved}")
 
 
 # -- capture ----------------------------------------------------------------------------------
@@ -124,21 +128,35 @@ def capture(account_id: int | None, jobs: int, as_json: bool) -> None:
             raise ArchiverError("no accounts to capture: add one with 'archiver accounts add'")
         results = capture_accounts(
             archive, targets, os.environ, jobs=jobs,
-            progress=lambda a: progress_bar(not as_json, f"{a.platform}:{a.handle}"))
+            progress=lambda a: progress_bar(not as_json, f"{a.platform}:{a.handle}"),
+            on_retry=retry_reporter())
     if as_json:
         print_json({"runs": [r.as_json() for r in results]})
     else:
+        platforms = {a.id: a.platform for a in targets}
         for r in results:
             line = (f"account {r.account_id}: {r.status}: {r.seen} seen, {r.new_items} new items, "
                     f"{r.new_versions} new versions, {r.removed} removed")
             if r.unconfirmed:
                 line += f", {r.unconfirmed} missing but not confirmed gone"
+            if r.no_longer_listed:
+                line += ", " + _no_longer_listed(r.no_longer_listed, platforms[r.account_id])
             echo(line)
+            for note in r.notes:
+                echo(f"account {r.account_id}: {note}")
     failed = [r for r in results if r.status != "succeeded"]
     for r in failed:
         echo(f"error: capture failed: {visible(r.error or '')}", err=True)
     if failed:
         sys.exit(1)
+
+
+def _no_longer_listed(count: int, platform: str) -> str:
+    if platform == "feed":
+        noun = "entry" if count == 1 else "entries"
+        return f"{count} {noun} no longer in the feed (a feed cannot prove removal)"
+    noun = "item" if count == 1 else "items"
+    return f"{count} {noun} no longer listed (absence from this listing cannot prove removal)"
 
 
 # -- search and items -------------------------------------------------------------------------

@@ -8,13 +8,16 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from archiver.archive import Archive, open_archive
 from archiver.config import load_settings
 from archiver.terminal import visible
+
+if TYPE_CHECKING:
+    from connectors.base import RetryNotice
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
@@ -62,3 +65,15 @@ def progress_bar(enabled: bool, desc: str) -> ProgressHooks:
 
     bar = tqdm(desc=visible(desc), unit=" items", file=sys.stderr, dynamic_ncols=True)
     return bar.update, bar.close
+
+
+def say_retry(notice: RetryNotice) -> None:
+    """Print one retry on stderr above any progress bar (module level: it travels to workers)."""
+    from tqdm import tqdm
+
+    tqdm.write(notice.line(), file=sys.stderr)
+
+
+def retry_reporter() -> Callable[[RetryNotice], None] | None:
+    """:func:`say_retry` when stderr is a terminal; else None (cron and pipes stay quiet)."""
+    return say_retry if sys.stderr.isatty() else None

@@ -33,17 +33,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from archiver.accounts import token_for
 from archiver.archive import Archive
 from archiver.audit import record_event
 from archiver.canonical import iso_utc, safe_text
 from archiver.capture import Capture, CaptureResult
 from archiver.capture_lock import capture_lock, new_owner
-from archiver.errors import ArchiverError, ConfigError
+from archiver.errors import ArchiverError
 from archiver.models import Account, CaptureRun, Item, ItemVersion
 from archiver.storable import UnstorableRecord, storable_record
 from archiver.versions import record_fingerprint
-from connectors.base import ConnectorConfig
 from connectors.records import ROOT_SCOPE, Record
 
 log = logging.getLogger(__name__)
@@ -226,7 +224,7 @@ def apply_changes(
     Changes for accounts the archive does not capture are counted as ignored (and logged), and
     so are changes older than or identical to the archived state (and audited).
     """
-    from connectors import get_connector_class
+    from archiver.connector_setup import connector_for
 
     result = RealtimeResult()
     grouped: dict[tuple[str, str], list[Change]] = {}
@@ -239,13 +237,6 @@ def apply_changes(
                         external_id)
             result.ignored += len(group)
             continue
-        try:
-            token: str | None = token_for(account, environ)
-        except ConfigError as exc:
-            token = None  # records still go in; removals stay unconfirmed without a token
-            log.warning("%s", exc)
-        config = ConnectorConfig(account_external_id=account.external_id,
-                                 api_base=account.api_base, token=token)
         options = {} if sleep is None else {"sleep": sleep}
         with capture_lock(archive, account.id, owner=new_owner("webhook"), wait=lock_wait,
                           sleep=sleep):
@@ -257,11 +248,16 @@ def apply_changes(
             result.changes += len(group) - ignored
             if not records and not removals:
                 continue
-            with get_connector_class(account.platform)(config, **options) as connector:
+            # Without a token records still go in; removals stay unconfirmed.
+            with connector_for(account, environ, without_token=_warn, **options) as connector:
                 run = Capture(archive, account, connector, trigger=WEBHOOK_TRIGGER).apply(
                     records, removals)
         result.runs.append(run)
     return result
+
+
+def _warn(reason: str) -> None:
+    log.warning("%s", reason)
 
 
 def _account(archive: Archive, platform: str, external_id: str) -> Account | None:

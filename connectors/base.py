@@ -8,7 +8,8 @@ loop once for all of them: a timeout on every request, retries with exponential 
 jitter on 5xx/timeouts/connection errors, waiting out rate limits through the injected ``sleep``
 within a budget, paging-loop detection, and one-line errors that never carry the token.
 
-Side effects (the HTTP client, sleeping, the clock, randomness for jitter) are passed in.
+Side effects (the HTTP client, sleeping, the clock, randomness for jitter, and ``on_retry``, told
+of every wait so a person watching is not left in silence) are passed in.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from connectors.errors import (
     RateLimitExhausted,
     TransientError,
 )
-from connectors.records import ItemRef, ListingComplete, LookupResult, Record, RequestStats
+from connectors.records import ItemRef, LookupResult, ReadEvent, RequestStats
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +277,28 @@ def classify_http(response: httpx.Response) -> Classification:
 
 
 @dataclass(frozen=True)
+class RetryNotice:
+    """One wait before asking again. ``path`` never holds a query string (nor so a token)."""
+
+    platform: str
+    path: str
+    problem: str  # "HTTP 500", "timed out", "HTTP 429", ...
+    attempt: int  # the attempt that just failed, from 1
+    attempts: int | None  # all attempts allowed; None for a rate-limit wait (bounded by time)
+    wait: float
+
+    def line(self) -> str:
+        """One line for a terminal."""
+        where = f"{self.platform}: GET {self.path}: {self.problem}"
+        if self.attempts is None:
+            return f"{where}; waiting {self.wait:.1f}s before asking again"
+        return f"{where}; attempt {self.attempt} of {self.attempts}, retrying in {self.wait:.1f}s"
+
+
+RetryCallback = Callable[[RetryNotice], None]
+
+
+@dataclass(frozen=True)
 class Fetched:
     """A successful answer: the decoded JSON and the HTTP response (headers, status)."""
 
@@ -292,6 +315,8 @@ class Connector(ABC):
 
     platform: ClassVar[str]
     default_api_base: ClassVar[str]
+    # True where the platform serves public data to anyone: no token means no Authorization.
+    anonymous_read: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -301,8 +326,10 @@ class Connector(ABC):
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
+        on_retry: RetryCallback | None = None,
     ) -> None:
         self.config = config
+        self.on_retry = on_retry
         self.api_base = (config.api_base or self.default_api_base).rstrip("/")
         self._own_client = client is None
         self.client = client if client is not None else httpx.Client(follow_redirects=False)
@@ -315,7 +342,7 @@ class Connector(ABC):
     # the platform's part -----------------------------------------------------------------
 
     @abstractmethod
-    def read(self, scopes: Sequence[str] | None = None) -> Iterator[Record | ListingComplete]:
+    def read(self, scopes: Sequence[str] | None = None) -> Iterator[ReadEvent]:
         """Everything (``scopes=None``) or only the comment listings of the given posts."""
 
     @abstractmethod
@@ -375,8 +402,17 @@ class Connector(ABC):
                 f"{self._rate_waited:.0f}s of a {budget:.0f}s budget",
             )
         self.stats.rate_limited += 1
+        self._tell(path, why, 0, None, seconds)
         self._pause(seconds)
         self._rate_waited += seconds
+
+    def _tell(
+        self, path: str, problem: str, attempt: int, attempts: int | None, wait: float
+    ) -> None:
+        if self.on_retry is not None:
+            self.on_retry(
+                RetryNotice(self.platform, path, self.scrub(problem), attempt, attempts, wait)
+            )
 
     def _pause(self, seconds: float) -> None:
         if seconds > 0:
@@ -461,6 +497,7 @@ class Connector(ABC):
             self.stats.retries += 1
             delay = self._backoff(attempt)
             log.info("%s: GET %s %s; retry in %.1fs", self.platform, path, problem, delay)
+            self._tell(path, problem, attempt + 1, self.config.max_retries + 1, delay)
             self._pause(delay)
             attempt += 1
 

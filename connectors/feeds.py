@@ -8,13 +8,17 @@ Followed (see also shared/reference/platform-apis.md, section 7):
 * RFC 6721 (``<at:deleted-entry ref="…" when="…">`` tombstones)
 * feedparser: https://feedparser.readthedocs.io/en/latest/ (``bozo`` for ill-formed feeds) and
   its ETag / Last-Modified page; conditional GET per RFC 9110 section 13.
+* Redirects: RFC 9110 section 15.4 (https://www.rfc-editor.org/rfc/rfc9110#section-15.4); up to
+  :data:`MAX_REDIRECTS` are followed, as feed readers do, and the address the feed finally came
+  from is a note of the run (:attr:`RequestStats.notes`) so it can be registered instead.
 
 Items: every entry is a ``post``; identity is ``guid``/``atom:id``, else the link, else a hash of
 title and content (an edit to such an entry can only look like a new entry). A changed title,
 content or enclosure is a new version.
 
 A feed is a window, not an inventory: an entry that leaves it has usually just rolled off. So
-``ListingComplete(ROOT)`` is emitted only for a feed that declares RFC 5005 ``fh:complete``, and
+``ListingComplete(ROOT)`` is emitted only for a feed that declares RFC 5005 ``fh:complete`` (any
+other feed read gives ``ListingWindow(ROOT)``: what left it is counted, not looked up), and
 "a direct look-up confirms it is gone" means only this: the feed, fetched again, carries an RFC
 6721 tombstone whose ``ref`` is the entry's id (the tombstone is the evidence). Anything else is
 Unknown.
@@ -24,7 +28,9 @@ from :attr:`FeedConnector.validators` (a mapping the caller may keep between run
 nothing, changes nothing and completes no listing. An ill-formed or truncated feed (feedparser's
 ``bozo``) is a :class:`MalformedResponse`: a half-parsed entry must never become a version.
 
-Credentials: feeds are normally public; a token, if configured, goes as ``Authorization: Bearer``.
+Credentials: feeds are normally public and read anonymously when the account's token variable is
+not set; a token, if set, goes as ``Authorization: Bearer``, and only to the feed's own origin
+(never to the host a redirect leads to).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import xml.etree.ElementTree as ET  # noqa: S405 - our own agency's feed; expat 
 from collections.abc import Iterator, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import httpx
@@ -44,29 +51,47 @@ from connectors.base import (
     PageRequest,
     Verdict,
     classify_http,
+    strip_secrets,
 )
-from connectors.errors import MalformedResponse
+from connectors.errors import ConnectorError, MalformedResponse
 from connectors.records import (
     ROOT_SCOPE,
     Gone,
     ItemRef,
     ListingComplete,
+    ListingWindow,
     LookupResult,
     MediaRef,
+    ReadEvent,
     Record,
     Unknown,
 )
 
 FH_NS = "http://purl.org/syndication/history/1.0"
 AT_NS = "http://purl.org/atompub/tombstones/1.0"
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
 
 
 def classify_feed(response: httpx.Response, payload: Any) -> Classification:
-    """A feed is XML, not JSON: a 200 or 304 comes back as a raw answer (``Verdict.END``)."""
-    if response.status_code in (200, 304):
+    """A feed is XML, not JSON: a 200, 304 or redirect comes back as a raw answer (``END``)."""
+    if response.status_code in (200, 304, *REDIRECTS):
         # END hands the response back untouched; the connector parses the XML itself.
         return Classification(Verdict.END)
     return classify_http(response)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _where(url: str, start: str) -> str:
+    """``url`` for a message: its path when on ``start``'s origin, else origin and path; never
+    its query (it may hold a credential)."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    return path if _origin(url) == _origin(start) else f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def _time(value: Any) -> datetime | None:
@@ -180,6 +205,7 @@ class FeedConnector(Connector):
 
     platform: ClassVar[str] = "feed"
     default_api_base: ClassVar[str] = ""
+    anonymous_read: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -190,12 +216,15 @@ class FeedConnector(Connector):
     ) -> None:
         super().__init__(config, **kwargs)
         self.feed_url = self.api_base or config.account_external_id
+        # Where the feed was last read from, after redirects.
+        self.final_url = self.feed_url
         self.validators: MutableMapping[str, str] = validators if validators is not None else {}
         self._conditional = True
+        self._token_here = True
 
     def auth_headers(self) -> dict[str, str]:
-        """The token (if any) plus the conditional-GET validators of the last 200."""
-        headers = super().auth_headers()
+        """The token (if any, on the feed's own origin) plus the validators of the last 200."""
+        headers = super().auth_headers() if self._token_here else {}
         if self._conditional:
             if "etag" in self.validators:
                 headers["If-None-Match"] = self.validators["etag"]
@@ -204,19 +233,55 @@ class FeedConnector(Connector):
         return headers
 
     def _get(self, *, conditional: bool) -> tuple[int, bytes, httpx.Response]:
-        self._conditional = conditional
-        try:
-            fetched = self.fetch(PageRequest(self.feed_url), classify_feed)
-        finally:
-            self._conditional = True
-        return fetched.response.status_code, fetched.response.content, fetched.response
+        """GET the feed, following up to :data:`MAX_REDIRECTS` redirects."""
+        url = self.feed_url
+        trail: list[str] = [url]
+        statuses: list[str] = []
+        while True:
+            self._conditional = conditional
+            self._token_here = _origin(url) == _origin(self.feed_url)
+            try:
+                response = self.fetch(PageRequest(url), classify_feed).response
+            finally:
+                self._conditional = self._token_here = True
+            if response.status_code not in REDIRECTS:
+                break
+            url = self._next_hop(url, response, trail)
+            trail.append(url)
+            statuses.append(str(response.status_code))
+        self.final_url = url
+        if statuses:
+            note = (f"feed {strip_secrets(self.feed_url)} redirects to {strip_secrets(url)} "
+                    f"(HTTP {', '.join(statuses)}): consider registering the final address")
+            if note not in self.stats.notes:
+                self.stats.notes.append(note)
+        return response.status_code, response.content, response
 
-    def read(self, scopes: Sequence[str] | None = None) -> Iterator[Record | ListingComplete]:
-        """The feed's entries; ``ListingComplete("")`` only for an RFC 5005 complete feed."""
+    def _next_hop(self, url: str, response: httpx.Response, trail: list[str]) -> str:
+        """Where a redirect leads; a loop, a sixth redirect or a non-HTTP target is an error."""
+        start = PageRequest(self.feed_url).path
+        location = response.headers.get("Location")
+        if not location:
+            raise self._fail(ConnectorError, f"GET {start}: HTTP {response.status_code} "
+                                             "redirect without a Location")
+        target = urljoin(url, location.strip()).split("#", 1)[0]
+        if urlsplit(target).scheme.lower() not in ("http", "https"):
+            raise self._fail(ConnectorError, f"GET {start}: redirect to a non-HTTP address")
+        if target in trail:
+            hops = " -> ".join(_where(u, self.feed_url) for u in [*trail, target])
+            raise self._fail(ConnectorError, f"GET {start}: redirect loop ({hops})")
+        if len(trail) > MAX_REDIRECTS:
+            raise self._fail(ConnectorError,
+                             f"GET {start}: too many redirects (more than {MAX_REDIRECTS})")
+        return target
+
+    def read(self, scopes: Sequence[str] | None = None) -> Iterator[ReadEvent]:
+        """The feed's entries, then ``ListingComplete("")`` for an RFC 5005 complete feed or
+        ``ListingWindow("")`` for any other (nothing after a 304: nothing was read)."""
         if scopes is not None and ROOT_SCOPE not in scopes:
             return
         status, body, response = self._get(conditional=True)
-        path = PageRequest(self.feed_url).path
+        path = PageRequest(self.final_url).path
         if status == 304:
             self.stats.extra["not_modified"] = self.stats.extra.get("not_modified", 0) + 1
             return
@@ -227,8 +292,7 @@ class FeedConnector(Connector):
             value = response.headers.get(header)
             if value:
                 self.validators[key] = value
-        if is_complete(body):
-            yield ListingComplete(ROOT_SCOPE)
+        yield ListingComplete(ROOT_SCOPE) if is_complete(body) else ListingWindow(ROOT_SCOPE)
 
     def lookup(self, ref: ItemRef) -> LookupResult:
         """Gone only for an RFC 6721 tombstone naming the entry; otherwise Unknown."""
@@ -242,7 +306,7 @@ class FeedConnector(Connector):
         return Gone(
             evidence={
                 "platform": "feed",
-                "feed": PageRequest(self.feed_url).path,
+                "feed": PageRequest(self.final_url).path,
                 "tombstone": stone,
                 "http_status": status,
                 "checked_at": self.now().isoformat(),

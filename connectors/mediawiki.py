@@ -22,7 +22,8 @@ the deletion log holds a ``delete`` event for that page id (``logpage``): that e
 evidence. A revision is gone when ``revids=<id>`` answers it in ``badrevids`` and its page is gone
 by the same rule. Missing without a log event (a move, a permission change) stays Unknown.
 
-Credentials: private wikis take an OAuth 2 owner-only access token as ``Authorization: Bearer``.
+Credentials: a public wiki is read anonymously when the account's token variable is not set;
+private wikis take an OAuth 2 owner-only access token as ``Authorization: Bearer``.
 Incremental capture: ``list=recentchanges`` could narrow a run to changed pages, but only a full
 walk is a complete listing; every run walks all pages (revisions are immutable, so a re-read
 makes no new versions).
@@ -256,6 +257,7 @@ class MediaWikiConnector(Connector):
 
     platform: ClassVar[str] = "mediawiki"
     default_api_base: ClassVar[str] = ""  # see __init__
+    anonymous_read: ClassVar[bool] = True
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)

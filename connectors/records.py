@@ -5,7 +5,9 @@ A connector knows nothing of the store. It yields, in order:
 * :class:`Record` for every item it read (post, comment, reply, ...), normalized;
 * :class:`ListingComplete` once it has read a *whole* listing successfully (every page, to the
   end), naming the scope it covered. Only a complete listing lets capture consider what is
-  missing from it; a listing that fails part-way raises instead and is never marked complete.
+  missing from it; a listing that fails part-way raises instead and is never marked complete;
+* :class:`ListingWindow` instead, for a listing read to its end that shows only the latest
+  entries (a feed): what is missing from it is counted and reported, never looked up as removed.
 
 Capture then asks the connector :meth:`Connector.lookup` about items that a complete listing
 lacked. Only a :class:`Gone` answer (the platform's own "does not exist", confirmed per the
@@ -75,6 +77,14 @@ class ListingComplete:
 
 
 @dataclass(frozen=True)
+class ListingWindow:
+    """The listing for ``scope`` was read to its end, but it shows only its latest entries: an
+    item missing from it may just have rolled off, so its absence proves nothing."""
+
+    scope: str
+
+
+@dataclass(frozen=True)
 class ItemRef:
     """What capture knows about an archived item when it asks the connector to look it up."""
 
@@ -106,6 +116,8 @@ class Unknown:
 
 
 LookupResult = Gone | Present | Unknown
+# What a connector's ``read`` yields.
+ReadEvent = Record | ListingComplete | ListingWindow
 
 
 @dataclass
@@ -117,3 +129,5 @@ class RequestStats:
     rate_limited: int = 0
     waited_seconds: float = 0.0
     extra: dict[str, int] = field(default_factory=dict)
+    # What a person should know about the run although nothing failed (a feed that moved).
+    notes: list[str] = field(default_factory=list)

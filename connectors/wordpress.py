@@ -26,8 +26,10 @@ becomes a ``hidden`` version whose ``platform_status`` is WordPress's own word.
 ``rest_post_invalid_id``) while the site's listing still reads with the same credentials. A 401
 (forbidden to this account, e.g. trash without auth) is Unknown, never a removal.
 
-Credentials: a token ``user:application-password`` goes as HTTP Basic (what WordPress core
-accepts); any other token as ``Authorization: Bearer`` (JWT/OAuth plugins). Never in the URL.
+Credentials: none for a public site (read anonymously when the account's token variable is not
+set: published posts and pages, approved comments). A token ``user:application-password`` goes as
+HTTP Basic (what WordPress core accepts) and reads every status; any other token as
+``Authorization: Bearer`` (JWT/OAuth plugins). Never in the URL.
 
 Incremental capture: ``modified_after`` exists for posts, but comments have no modified date and a
 filtered listing could not be complete; every run reads the whole listings.
@@ -245,6 +247,7 @@ class WordPressConnector(Connector):
 
     platform: ClassVar[str] = "wordpress"
     default_api_base: ClassVar[str] = ""  # a site has no global endpoint: see __init__
+    anonymous_read: ClassVar[bool] = True
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)

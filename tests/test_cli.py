@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -23,10 +25,12 @@ from archiver.exports.requests import add_request
 from archiver.initialise import initialise
 from archiver.retention.holds import HoldSpec, create_hold
 from archiver.sample.dataset import Author, Comment, load_sample
+from archiver.sample.feed_server import FeedServer
 from archiver.sample.graph_server import GraphServer
 from archiver.search import search_items
 from archiver.search_index import SearchFilters
 from archiver.terminal import visible
+from connectors import PLATFORMS
 
 TOKEN_ENV = "ARCHIVER_TOKEN_CLI_TEST"
 
@@ -246,3 +250,89 @@ def test_visible_escapes_every_character_a_terminal_acts_on() -> None:
                      "\\ud83d é 👍\u200d")  # letters, emoji and joiners are left alone
     assert visible(text, multiline=True).startswith("a\tb\nc\\rd")
     shown.encode("utf-8")  # a lone surrogate no longer fails the print
+
+
+def test_accounts_add_help_says_what_external_id_is() -> None:
+    done = archiver({}, "accounts", "add", "--help")
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()]
+    for platform in PLATFORMS:
+        assert sum(1 for row in rows if row[:1] == [platform]) == 2, platform  # id, credential
+    assert "api.php" in done.stdout and "channel id" in done.stdout.lower()
+
+
+def test_public_feed_runs_without_credentials_and_reports_what_left_it(
+    settings_env: dict[str, str]
+) -> None:
+    with FeedServer() as feed:
+        start = feed.redirect("/old/news.rss", "/feeds/news.rss", 301)
+        assert archiver(settings_env, "init").returncode == 0
+        for args in (("feed", start, "--handle", "news"),
+                     ("facebook", "1234", "--handle", "page", "--token-env", TOKEN_ENV)):
+            added = archiver(settings_env, "accounts", "add", *args)
+            assert added.returncode == 0, added.stderr
+        env = {k: v for k, v in settings_env.items() if k != TOKEN_ENV}
+        listed = archiver(env, "accounts", "list").stdout.splitlines()
+        assert "credentials: none (public)" in listed[0]
+        assert f"credentials: ${TOKEN_ENV} (not set)" in listed[1]
+        rows = json.loads(archiver({**env, TOKEN_ENV: "t"}, "accounts", "list", "--json").stdout)
+        assert [r["credentials"] for r in rows] == ["none (public)", f"${TOKEN_ENV}"]
+
+        done = archiver(env, "capture", "--account", "1")
+        assert done.returncode == 0, done.stderr
+        assert {how for _, how in feed.requests} == {"none"}
+        assert f"redirects to {feed.rss_url} (HTTP 301)" in done.stdout
+        feed.apply_second_state()
+        done = archiver(env, "capture", "--account", "1")
+        assert done.returncode == 0, done.stderr
+        assert "1 entry no longer in the feed (a feed cannot prove removal)" in done.stdout
+        run = json.loads(archiver(env, "capture", "--account", "1", "--json").stdout)["runs"][0]
+        assert run["no_longer_listed"] == 1 and run["removed"] == 0
+        assert run["notes"] == [f"feed {start} redirects to {feed.rss_url} (HTTP 301): "
+                                "consider registering the final address"]
+
+
+def _run_with_stderr_on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """Run the CLI with stderr on a pseudo-terminal (stdout a pipe); (exit status, stderr)."""
+    master, slave = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    proc = subprocess.Popen([sys.executable, "-m", "archiver.cli", *args],
+                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    proc.communicate(timeout=120)
+    reader.join(timeout=10)
+    os.close(master)
+    return proc.returncode, b"".join(chunks).decode(errors="replace")
+
+
+def test_retries_are_said_on_a_terminal(settings_env: dict[str, str]) -> None:
+    with FeedServer() as feed:
+        assert archiver(settings_env, "init").returncode == 0
+        assert archiver(settings_env, "accounts", "add", "feed", feed.rss_url,
+                        "--handle", "news").returncode == 0
+        feed.fail_status(500, times=2)
+        status, stderr = _run_with_stderr_on_a_terminal(settings_env, "capture")
+        assert status == 0, stderr
+        said = [line.strip() for line in stderr.replace("\r", "\n").splitlines()
+                if "attempt" in line]
+        assert len(said) == 2, stderr
+        for n, line in enumerate(said, 1):
+            assert line.startswith(f"feed: GET /feeds/news.rss: HTTP 500; attempt {n} of 6, "
+                                   "retrying in "), line
+        # Not a terminal (cron, a pipe): quiet.
+        feed.fail_status(500, times=1)
+        piped = archiver(settings_env, "capture")
+        assert piped.returncode == 0 and "attempt" not in piped.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,9 +12,11 @@ from hypothesis import strategies as st
 from archiver.archive import Archive
 from archiver.items import item_detail
 from archiver.sample.feed_server import DELETED_ID, EDITED_ID, FeedServer
+from connectors.base import ConnectorConfig
 from connectors.errors import ConnectorError, MalformedResponse, TransientError
 from connectors.feeds import FeedConnector, parse_feed_body
 from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Record, Unknown
+from tests.support.graph import SleepRecorder
 from tests.support.parser_fuzz import assert_records_or_one_error
 from tests.support.platforms_b import feed_server, make_connector, register, timed_capture
 
@@ -133,3 +136,73 @@ def test_capture_rolled_off_entry_is_not_removed(archive: Archive, feed_server: 
     result = acct.capture()
     assert result.status == "succeeded" and result.removed == 0
     assert acct.items()[DELETED_ID].status == "active"
+
+
+def test_capture_counts_entries_no_longer_in_the_feed(
+    archive: Archive, feed_server: FeedServer
+) -> None:
+    acct = register(archive, "feed", feed_server.rss_url, feed_server.rss_url, None)
+    assert acct.capture().no_longer_listed == 0
+    feed_server.apply_second_state()
+    result = acct.capture()
+    assert result.status == "succeeded" and result.removed == 0
+    assert result.no_longer_listed == 1 and result.as_json()["no_longer_listed"] == 1
+    assert acct.capture().no_longer_listed == 1  # still gone, still only reported
+
+
+def test_redirects_are_followed_and_the_final_url_recorded(feed_server: FeedServer) -> None:
+    start = feed_server.redirect("/old/news.rss", "/moved/news.rss", 301)  # relative Location
+    feed_server.redirect("/moved/news.rss", feed_server.rss_url, 302)  # absolute Location
+    c = connector(start)
+    assert len(recs(list(c.read()))) == 6
+    assert c.final_url == feed_server.rss_url
+    assert c.stats.notes == [
+        f"feed {start} redirects to {feed_server.rss_url} (HTTP 301, 302): "
+        "consider registering the final address"
+    ]
+    # The look-up reads the same redirected feed.
+    assert isinstance(c.lookup(ItemRef(DELETED_ID, "post", ROOT_SCOPE)), Unknown)
+
+
+def test_five_redirects_are_followed_a_sixth_is_too_many(feed_server: FeedServer) -> None:
+    hops = [f"/hop/{n}" for n in range(7)]
+    for here, there in zip(hops, hops[1:], strict=False):
+        feed_server.redirect(here, there, 307)
+    feed_server.redirect(hops[-1], feed_server.atom_url, 308)
+    assert len(recs(list(connector(f"{feed_server.origin}{hops[2]}").read()))) == 6
+    with pytest.raises(ConnectorError) as info:
+        list(connector(f"{feed_server.origin}{hops[1]}").read())
+    assert str(info.value) == "feed: GET /hop/1: too many redirects (more than 5)"
+
+
+def test_a_redirect_loop_is_named_a_loop(feed_server: FeedServer) -> None:
+    start = feed_server.redirect("/loop/a", "/loop/b", 302)
+    feed_server.redirect("/loop/b", "/loop/a", 302)
+    with pytest.raises(ConnectorError) as info:
+        list(connector(start).read())
+    assert str(info.value) == "feed: GET /loop/a: redirect loop (/loop/a -> /loop/b -> /loop/a)"
+
+
+def test_token_does_not_follow_a_redirect_to_another_host(feed_server: FeedServer) -> None:
+    with FeedServer() as elsewhere:
+        start = feed_server.redirect("/old/news.rss", elsewhere.rss_url, 301)
+        assert len(recs(list(connector(start, token="private-feed-token").read()))) == 6
+        assert [how for _, how in feed_server.requests] == ["header"]
+        assert [how for _, how in elsewhere.requests] == ["none"]
+
+
+def test_each_retry_is_reported_to_the_callback(feed_server: FeedServer) -> None:
+    feed_server.fail_status(500, times=None)
+    lines: list[str] = []
+    c = FeedConnector(
+        ConnectorConfig(feed_server.rss_url + "?key=secret", backoff_base=0.5),
+        sleep=SleepRecorder(), rng=random.Random(7),
+        on_retry=lambda notice: lines.append(notice.line()),
+    )
+    with pytest.raises(TransientError):
+        list(c.read())
+    assert len(lines) == 5 and len(c.sleep.calls) == 5  # type: ignore[attr-defined]
+    for n, (line, wait) in enumerate(zip(lines, c.sleep.calls, strict=True), 1):  # type: ignore[attr-defined]
+        assert line == (f"feed: GET /feeds/news.rss: HTTP 500; attempt {n} of 6, "
+                        f"retrying in {wait:.1f}s")
+    assert not any("secret" in line for line in lines)

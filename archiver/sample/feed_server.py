@@ -6,7 +6,9 @@
   ``<fh:complete/>``, and RFC 6721 ``<at:deleted-entry ref=… when=…>`` tombstones for entries in
   :attr:`FeedServer.tombstones`;
 * conditional GET: ``ETag`` and ``Last-Modified`` on every answer; ``If-None-Match`` /
-  ``If-Modified-Since`` that still match answer ``304 Not Modified`` (RFC 9110 13.1).
+  ``If-Modified-Since`` that still match answer ``304 Not Modified`` (RFC 9110 13.1);
+* redirects (RFC 9110 15.4): :meth:`FeedServer.redirect` makes a path answer 301/302/307/308
+  with a ``Location`` (relative or absolute), so chains and loops can be built.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ class FeedServer(LoopbackServer):
         self.complete = complete
         self.tombstones: dict[str, str] = {}
         self.not_modified = 0
+        self.redirects: dict[str, tuple[int, str]] = {}
 
     @property
     def rss_url(self) -> str:
@@ -98,6 +101,11 @@ class FeedServer(LoopbackServer):
     @property
     def atom_url(self) -> str:
         return f"{self.origin}/feeds/news.atom"
+
+    def redirect(self, path: str, location: str, status: int = 301) -> str:
+        """Make ``path`` answer ``status`` with ``Location: location``; returns ``path``'s URL."""
+        self.redirects[path] = (status, location)
+        return f"{self.origin}{path}"
 
     def apply_second_state(self) -> None:
         """An entry edited, one deleted with an RFC 6721 tombstone."""
@@ -111,6 +119,9 @@ class FeedServer(LoopbackServer):
         return None
 
     def route(self, request: Request) -> Answer:
+        if request.path in self.redirects:
+            status, location = self.redirects[request.path]
+            return status, {"Location": location, "Content-Type": "text/html"}, b"<p>Moved</p>"
         if request.path == "/feeds/news.rss":
             body, media = self.rss().encode(), "application/rss+xml; charset=utf-8"
         elif request.path == "/feeds/news.atom":

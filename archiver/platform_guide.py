@@ -1,0 +1,62 @@
+"""What registering an account asks for, per platform: shown by ``archiver accounts add --help``.
+
+Plain data, no connector imports, so the command line's help stays fast. The README's platform
+table says the same at more length (API bases, permissions, what "removed" means).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PlatformGuide:
+    """One platform: what EXTERNAL_ID is, and the credential it reads with."""
+
+    external_id: str
+    credential: str
+
+
+GUIDE: dict[str, PlatformGuide] = {
+    "facebook": PlatformGuide(
+        "the Page's numeric id",
+        "a Page access token (pages_read_engagement, pages_read_user_content)",
+    ),
+    "instagram": PlatformGuide(
+        "the professional account's numeric Instagram user id (not the @name)",
+        "an access token with instagram_basic and instagram_manage_comments",
+    ),
+    "x": PlatformGuide(
+        "the account's numeric user id (not the @handle)",
+        "an OAuth 2.0 bearer token",
+    ),
+    "youtube": PlatformGuide(
+        "the channel id (UC...)",
+        "key:<API key> for public data, or the owner's OAuth token",
+    ),
+    "wordpress": PlatformGuide(
+        "the site's address, https://... (the API is <address>/wp-json)",
+        "none for a public site; user:application-password for every status",
+    ),
+    "mediawiki": PlatformGuide(
+        "the wiki's api.php address, or a name with --api-base pointing at api.php",
+        "none for a public wiki; an OAuth 2 owner-only token for a private one",
+    ),
+    "feed": PlatformGuide(
+        "the RSS or Atom feed's address (or a name with --api-base the feed's address)",
+        "none; a bearer token only if the feed asks for one",
+    ),
+}
+
+
+def accounts_add_epilog() -> str:
+    """The platform list for ``accounts add --help`` (``\\b`` keeps click from rewrapping)."""
+    width = max(len(name) for name in GUIDE)
+    lines = ["\b", "PLATFORM and what EXTERNAL_ID is:"]
+    lines += [f"  {name:<{width}}  {g.external_id}" for name, g in GUIDE.items()]
+    lines += ["", "\b", "Credentials: the token is read from the variable --token-env names",
+              "(default ARCHIVER_TOKEN_<PLATFORM>_<EXTERNAL_ID>, see 'accounts list'):"]
+    lines += [f"  {name:<{width}}  {g.credential}" for name, g in GUIDE.items()]
+    lines += ["", "wordpress, mediawiki and feed accounts whose variable is not set are read "
+              "anonymously. The README's platform table has the API bases and permissions."]
+    return "\n".join(lines)

@@ -130,6 +130,8 @@ def capture(account_id: int | None, jobs: int, as_json: bool) -> None:
                     f"{r.new_versions} new versions, {r.removed} removed")
             if r.unconfirmed:
                 line += f", {r.unconfirmed} missing but not confirmed gone"
+            if r.secrets_scrubbed:
+                line += f", {r.secrets_scrubbed} secrets scrubbed before storing"
             click.echo(line)
     failed = [r for r in results if r.status != "succeeded"]
     for r in failed:

@@ -56,6 +56,16 @@ _DELIMITERS = ("?", "&", ";", "%26", "%3f", "%2526", "%253f", "u0026", "u003f")
 _NAME_PARTS = ("token", "secret", "sig", "key", "proof")
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _lower(text: str) -> str:
+    """``text`` lower-cased character for character, so positions in it are positions in
+    ``text`` (``str.lower`` turns some letters, e.g. "İ", into two characters)."""
+    low = text.lower()
+    return low if len(low) == len(text) else text.translate(_ASCII_LOWER)
+
+
 def _has_escape(text: str) -> bool:
     """Whether ``text`` holds what starts an escaped character (percent, JSON, HTML): without
     one, only literal spellings can be in it. (Plain ``in`` tests: a generator costs more.)"""
@@ -89,7 +99,7 @@ def scrub_params(text: str, escaped: bool | None = None) -> tuple[str, int]:
     (``escaped``: :func:`_has_escape` of ``text`` when the caller knows it)."""
     if "=" not in text and not (_has_escape(text) if escaped is None else escaped):
         return text, 0
-    low = text.lower()
+    low = _lower(text)
     if not any(part in low for part in _NAME_PARTS):
         return text, 0
     # Names are found with str.find and checked before any pattern runs; (start, name) order

@@ -39,16 +39,20 @@ from archiver.verify import verify_archive
 from connectors.base import ConnectorConfig
 from connectors.facebook import FacebookConnector
 from connectors.secrets import SecretScrubber
+from connectors.wordpress import WordPressConnector
+from connectors.youtube import YouTubeConnector
 from tests.support.graph import SleepRecorder
 
 TOKEN = "EAAGm0PX4ZCpsBAO7kqZC1ZBwZAhZCZB4yPq+Tz/Lk9Xw7rRb2vQ=="  # noqa: S105 - made up
 TOKEN_ENV = "ARCHIVER_TOKEN_SECRETS_TEST"
 # Credentials of other parties that a visitor pasted: scrubbed by parameter name.
-OTHER_SECRETS = ("otherAppTok3nValue", "AbCsig123value", "xyzClientSecret789", "deadbeefproof42")
+OTHER_SECRETS = ("otherAppTok3nValue", "AbCsig123value", "xyzClientSecret789", "deadbeefproof42",
+                 "AIzaSyPastedKey0042")
 PASTED_LINK = (
     "https://cdn.example.org/f.jpg?oe=66&sig=AbCsig123value&client_secret=xyzClientSecret789"
     "&appsecret_proof=deadbeefproof42 and https://graph.example.com/x?access_token="
-    "otherAppTok3nValue"
+    "otherAppTok3nValue and https://www.googleapis.com/youtube/v3/videos?id=1&key="
+    "AIzaSyPastedKey0042"
 )
 
 
@@ -97,10 +101,25 @@ def test_credential_parameters_of_any_url_are_scrubbed_and_plain_text_is_not() -
     with connector() as c:
         scrubbed = c.scrub(PASTED_LINK + " press key=enter; design=fine; sig=tag")
         encoded = c.scrub("next=" + quote(PASTED_LINK, safe=""))
+        # "İ".lower() is two characters: positions must not shift.
+        turkish = c.scrub("İİ ?access_token=otherAppTok3nValue&x=İ")
     assert leaks(scrubbed) == [] and leaks(encoded) == [], (scrubbed, encoded)
+    assert turkish == "İİ ?access_token=***&x=İ"
     assert "access_token=***" in scrubbed and "oe=66" in scrubbed
     # ``key`` and ``sig`` are secrets only as query parameters: prose keeps them.
     assert "press key=enter; design=fine; sig=tag" in scrubbed
+
+
+def test_credentials_a_connector_derives_from_its_token_are_secrets_too() -> None:
+    api_key, password = "AIzaSyDerivedKey0001", "abcd EFGH ijkl MNOP qrst UVWX"
+    with YouTubeConnector(ConnectorConfig(account_external_id="UC1", token=f"key:{api_key}")) as yt:
+        said = yt.scrub(f"quota for {api_key} ({quote(api_key)}) exceeded")
+    assert api_key not in said and said.count("***") == 2
+    wp = WordPressConnector(ConnectorConfig(account_external_id="https://wp.example.org",
+                                            token=f"editor:{password}"))
+    with wp:
+        said = wp.scrub(f"bad password {quote_plus(password)} / {password} for editor")
+    assert said == "bad password *** / *** for editor"  # the user name names authors: kept
 
 
 def test_json_payload_scrub_counts_and_keeps_shape() -> None:

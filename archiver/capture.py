@@ -87,6 +87,8 @@ class CaptureResult:
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
+    # Credentials taken out of what was read before anything was stored (connectors.secrets).
+    secrets_scrubbed: int = 0
     # Media files of the account not stored yet: fetched now, failed now (retried next run).
     media_stored: int = 0
     media_failed: int = 0
@@ -213,7 +215,7 @@ class Capture:
         return self._finish(state, "succeeded", None)
 
     def _describe(self, exc: ConnectorError | str) -> str:
-        return f"account {self.account.id} ({self.account.handle}): {exc}"
+        return self.connector.scrub(f"account {self.account.id} ({self.account.handle}): {exc}")
 
     @contextmanager
     def _closed_on_error(self, state: _RunState) -> Iterator[None]:
@@ -298,7 +300,7 @@ class Capture:
             run.error = error
             run.finished_at = now
             for name in ("seen", "new_items", "new_versions", "removed", "unconfirmed",
-                         "requests", "retries", "rate_limited"):
+                         "requests", "retries", "rate_limited", "secrets_scrubbed"):
                 setattr(run, name, getattr(result, name))
             record_event(
                 s, action=f"capture.{status}", occurred_at=now, target_type="capture_run",
@@ -311,8 +313,11 @@ class Capture:
     def _flush(self, state: _RunState, batch: list[Record]) -> None:
         if not batch:
             return
-        records = list({r.external_id: r for r in batch}.values())  # last word wins
+        # Last word wins; no secret gets past this point, whoever built the record.
+        records = [self.connector.scrub_record(r)
+                   for r in {r.external_id: r for r in batch}.values()]
         batch.clear()
+        state.result.secrets_scrubbed += sum(r.secrets_scrubbed for r in records)
         storable, failed = self._storable(state, records)
         changed: list[int] = []
         with self.archive.transaction() as s:
@@ -407,13 +412,14 @@ class Capture:
         if new:
             self._insert_items(s, new, heads, now, run_id)
             state.result.new_items += len(new)
+        raws = [self._blob(state, canonical_json(r.raw)) for r, _, _ in pending]
         raw_hashes = store_blobs(
-            s, self.archive.store, [canonical_json(r.raw) for r, _, _ in pending],
-            JSON_MEDIA_TYPE, now,
+            s, self.archive.store, [raw for raw, _ in raws], JSON_MEDIA_TYPE, now,
         )
         versions: list[dict[str, object]] = []
         head_updates: list[dict[str, object]] = []
-        for (record, fingerprint, media), raw_sha in zip(pending, raw_hashes, strict=True):
+        for (record, fingerprint, media), raw_sha, (_, late) in zip(
+                pending, raw_hashes, raws, strict=True):
             head = heads[record.external_id]
             version = version_row(
                 item_id=head.id, seq=head.current_seq + 1, prev_sha256=head.current_sha256,
@@ -422,7 +428,7 @@ class Capture:
                 author_name=record.author_name, author_id=record.author_id,
                 created_at=record.created_at, updated_at=record.updated_at, url=record.url,
                 media_json=media, raw_sha256=raw_sha, evidence_sha256=None,
-                content_sha256=fingerprint,
+                content_sha256=fingerprint, secrets_scrubbed=record.secrets_scrubbed + late,
             )
             versions.append(version)
             update_row: dict[str, object] = {
@@ -445,6 +451,13 @@ class Capture:
         stored = [int(u["b_id"]) for u in head_updates]  # type: ignore[call-overload]
         changed.extend(stored)
         on_items_stored(s, self.archive, stored, assigned=plan is not None)
+
+    def _blob(self, state: _RunState, data: bytes) -> tuple[bytes, int]:
+        """A JSON blob as it may be stored: the last check that no secret reaches the store,
+        whatever path its bytes took (what it still finds is counted)."""
+        data, late = self.connector.scrubber.data(data)
+        state.result.secrets_scrubbed += late
+        return data, late
 
     def _insert_items(
         self, s: Session, records: list[Record], heads: dict[str, _Head], now: datetime,
@@ -548,8 +561,10 @@ class Capture:
                 select(ItemVersion).where(ItemVersion.item_id == item.id,
                                           ItemVersion.seq == item.current_seq)
             ).one()
-            evidence_sha = store_blob(s, self.archive.store, canonical_json(answer.evidence),
-                                      JSON_MEDIA_TYPE, now)
+            evidence, scrubbed = self.connector.scrub_json(answer.evidence)
+            state.result.secrets_scrubbed += scrubbed
+            data, late = self._blob(state, canonical_json(evidence))
+            evidence_sha = store_blob(s, self.archive.store, data, JSON_MEDIA_TYPE, now)
             fingerprint = content_fingerprint(
                 text=last.text, status="removed", platform_status=None,
                 author_name=last.author_name, author_id=last.author_id, media=last.media_json,
@@ -561,7 +576,7 @@ class Capture:
                 author_id=last.author_id, created_at=last.created_at,
                 updated_at=last.updated_at, url=last.url, media_json=last.media_json,
                 raw_sha256=last.raw_sha256, evidence_sha256=evidence_sha,
-                content_sha256=fingerprint,
+                content_sha256=fingerprint, secrets_scrubbed=scrubbed + late,
             )
             s.execute(insert(ItemVersion.__table__), [version])
             state.result.new_versions += 1

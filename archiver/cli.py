@@ -141,6 +141,8 @@ def capture(account_id: int | None, jobs: int, as_json: bool) -> None:
                 line += f", {r.unconfirmed} missing but not confirmed gone"
             if r.no_longer_listed:
                 line += ", " + _no_longer_listed(r.no_longer_listed, platforms[r.account_id])
+            if r.secrets_scrubbed:
+                line += f", {r.secrets_scrubbed} secrets scrubbed before storing"
             echo(line)
             for note in r.notes:
                 echo(f"account {r.account_id}: {note}")

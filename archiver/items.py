@@ -66,4 +66,5 @@ def version_json(v: ItemVersion) -> dict[str, Any]:
         "capture_run_id": v.capture_run_id,
         "sha256": v.sha256,
         "prev_sha256": v.prev_sha256,
+        "secrets_scrubbed": v.secrets_scrubbed or 0,
     }

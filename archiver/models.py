@@ -118,6 +118,8 @@ class CaptureRun(Base):
     requests: Mapped[int] = mapped_column(Integer, default=0)
     retries: Mapped[int] = mapped_column(Integer, default=0)
     rate_limited: Mapped[int] = mapped_column(Integer, default=0)
+    # Credentials taken out of what this run read before it was stored (connectors.secrets).
+    secrets_scrubbed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Item(Base):
@@ -186,6 +188,8 @@ class ItemVersion(Base):
     content_sha256: Mapped[str] = mapped_column(HASH)
     prev_sha256: Mapped[str | None] = mapped_column(HASH)
     sha256: Mapped[str] = mapped_column(HASH)
+    # Credentials taken out of this version's payload and fields before they were stored.
+    secrets_scrubbed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AuditEvent(Base):

@@ -64,19 +64,24 @@ def record_fingerprint(record: Record) -> tuple[str, str]:
     return fingerprint, media
 
 
-# The stored columns a version's ``sha256`` covers (``media_json`` is hashed as parsed JSON).
+# The stored columns a version's ``sha256`` covers (``media_json`` is hashed as parsed JSON;
+# ``secrets_scrubbed`` only when not 0, so versions sealed before it existed keep their hash).
 HASHED_FIELDS = (
     "item_id", "seq", "capture_run_id", "captured_at", "status", "platform_status", "text",
     "author_name", "author_id", "created_at", "updated_at", "url", "media_json", "raw_sha256",
-    "evidence_sha256", "content_sha256", "prev_sha256",
+    "evidence_sha256", "content_sha256", "prev_sha256", "secrets_scrubbed",
 )
+_SPECIAL = ("media_json", "secrets_scrubbed")
 
 
 def version_payload(v: ItemVersion | Mapping[str, Any]) -> dict[str, Any]:
     """Every field a version's ``sha256`` covers, from a row or from the dict about to be one."""
     get = v.get if isinstance(v, Mapping) else v.__getattribute__
-    payload = {name: get(name) for name in HASHED_FIELDS if name != "media_json"}
+    payload = {name: get(name) for name in HASHED_FIELDS if name not in _SPECIAL}
     payload["media"] = json.loads(get("media_json"))
+    scrubbed = get("secrets_scrubbed")
+    if scrubbed:
+        payload["secrets_scrubbed"] = scrubbed
     return payload
 
 

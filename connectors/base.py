@@ -6,7 +6,9 @@ its listing starts, how it pages (:class:`NextUrlPaging`, :class:`CursorPaging`,
 page, and how to classify an error answer (:meth:`Stream.classify`). :class:`Connector` does the
 loop once for all of them: a timeout on every request, retries with exponential back-off and
 jitter on 5xx/timeouts/connection errors, waiting out rate limits through the injected ``sleep``
-within a budget, paging-loop detection, and one-line errors that never carry the token.
+within a budget, paging-loop detection, and one-line errors that never carry the token. Its
+:meth:`Connector.scrub_record` and :meth:`Connector.scrub_json` take every secret
+(:mod:`connectors.secrets`) out of what capture stores.
 
 Side effects (the HTTP client, sleeping, the clock, randomness for jitter, and ``on_retry``, told
 of every wait so a person watching is not left in silence) are passed in.
@@ -20,10 +22,11 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import Enum
+from functools import cached_property
 from types import TracebackType
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -38,19 +41,25 @@ from connectors.errors import (
     RateLimitExhausted,
     TransientError,
 )
-from connectors.records import ItemRef, LookupResult, ReadEvent, RequestStats
+from connectors.records import (
+    ItemRef,
+    LookupResult,
+    MediaRef,
+    ReadEvent,
+    Record,
+    RequestStats,
+)
+from connectors.secrets import SECRET_PARAMS, SecretScrubber
 
 log = logging.getLogger(__name__)
-
-# Query parameters that carry credentials on some platforms; never stored, logged or compared.
-SECRET_PARAMS = frozenset({"access_token", "appsecret_proof", "key", "api_key", "oauth_token"})
 
 
 class ObjectNotFound(ConnectorError):
     """The platform answered "no such object" (404, Graph 100/33, ...).
 
     Raised by the loop so a listing of a vanished parent or a look-up can decide what it means;
-    ``status`` and ``body`` keep the platform's answer for evidence, ``path`` has no query string.
+    ``status`` and ``body`` keep the platform's answer for evidence (as sent: capture scrubs
+    evidence as it stores it), ``path`` has no query string.
     """
 
     def __init__(self, message: str, *, status: int, body: Any, path: str) -> None:
@@ -377,15 +386,51 @@ class Connector(ABC):
 
     # the loop ----------------------------------------------------------------------------
 
+    def secrets(self) -> tuple[str, ...]:
+        """The credentials this connector holds, as they could appear in an answer or message.
+        A connector that derives others from the token (an API key, a password) adds them."""
+        return (self.config.token,) if self.config.token else ()
+
+    @cached_property
+    def scrubber(self) -> SecretScrubber:
+        """Takes :meth:`secrets` (in every encoding) and credential parameters out of text."""
+        return SecretScrubber(self.secrets())
+
     def scrub(self, text: str) -> str:
-        """Defence in depth: whatever a message says, the token never survives in it."""
-        token = self.config.token
-        if token:
-            text = text.replace(token, "***")
-        return text
+        """Defence in depth: whatever a message says, no secret survives in it."""
+        return self.scrubber(text)
+
+    def scrub_json(self, value: Any) -> tuple[Any, int]:
+        """A decoded payload or evidence body without secrets, and how many were replaced."""
+        return self.scrubber.json(value)
+
+    def scrub_record(self, record: Record) -> Record:
+        """``record`` with no secret in its payload or in the fields taken from it;
+        ``secrets_scrubbed`` adds up what was replaced. Ids are left alone: they name the item."""
+        scrub = self.scrubber.text
+        total = 0
+
+        def clean(value: str | None) -> str | None:
+            nonlocal total
+            if value is None:
+                return None
+            value, n = scrub(value)
+            total += n
+            return value
+
+        raw, total = self.scrubber.json(record.raw)
+        fields = {"text": clean(record.text), "author_name": clean(record.author_name),
+                  "author_id": clean(record.author_id), "url": clean(record.url)}
+        media = tuple(MediaRef(url=clean(m.url) or "", media_type=m.media_type)
+                      for m in record.media)
+        if not total:
+            return record
+        return replace(record, raw=raw, media=media,
+                       secrets_scrubbed=record.secrets_scrubbed + total, **fields)
 
     def _fail(self, cls: type[ConnectorError], message: str) -> ConnectorError:
-        return cls(self.scrub(f"{self.platform}: {one_line(message)}"))
+        # Scrubbed before it is cut to one line, so a cut cannot leave part of a secret.
+        return cls(self.scrub(f"{self.platform}: {one_line(self.scrub(message))}"))
 
     def _backoff(self, attempt: int) -> float:
         """Exponential back-off with equal jitter: half fixed, half random."""
@@ -457,6 +502,11 @@ class Connector(ABC):
                 except (ValueError, RecursionError):
                     decoded = False
                 verdict = classify(response, payload)
+                if verdict.verdict is not Verdict.OK:
+                    # An error answer becomes a message, cut to length: it is read without
+                    # secrets, so a cut cannot leave a piece of one. (Evidence made of the
+                    # answer is scrubbed, and counted, where capture stores it.)
+                    verdict = classify(response, self.scrub_json(payload)[0])
                 if verdict.verdict is Verdict.OK:
                     if not decoded:
                         raise self._fail(

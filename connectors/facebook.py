@@ -395,19 +395,10 @@ class FacebookConnector(Connector):
             "platform": self.platform,
             "request": f"GET {not_found.path}?fields=id",
             "http_status": not_found.status,
-            "response": self._scrub_json(not_found.body),
+            "response": not_found.body,
             f"{owner}_check": {
                 "request": f"GET {owner_req.path}?fields=id",
                 "http_status": checked.response.status_code,
             },
             "checked_at": self.now().astimezone(UTC).isoformat(),
         })
-
-    def _scrub_json(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.scrub(value)
-        if isinstance(value, list):
-            return [self._scrub_json(v) for v in value]
-        if isinstance(value, dict):
-            return {k: self._scrub_json(v) for k, v in value.items()}
-        return value

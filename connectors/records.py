@@ -44,7 +44,9 @@ class Record:
     ``parent_external_id`` is the direct parent (the post for a comment, the comment for a reply);
     ``scope`` is the listing this record belongs to, matching a later :class:`ListingComplete`
     (``ROOT_SCOPE`` for the account's top level, the post id for its comments).
-    ``raw`` is the platform's payload exactly as parsed from the response.
+    ``raw`` is the platform's payload as parsed from the response; capture stores it once
+    :meth:`~connectors.base.Connector.scrub_record` has taken secrets out of it and the fields,
+    counting them in ``secrets_scrubbed``.
     """
 
     external_id: str
@@ -61,6 +63,7 @@ class Record:
     raw: dict[str, Any]
     parent_external_id: str | None = None
     media: tuple[MediaRef, ...] = ()
+    secrets_scrubbed: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

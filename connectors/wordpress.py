@@ -257,6 +257,14 @@ class WordPressConnector(Connector):
         self.v2 = f"{self.api_base}/wp/v2"
         self.authed = bool(config.token)
 
+    def secrets(self) -> tuple[str, ...]:
+        """The token, and for ``user:password`` the password and the Basic credential too
+        (the user name is no secret: it names comment authors)."""
+        token = self.config.token
+        if not token or ":" not in token:
+            return super().secrets()
+        return (token, token.split(":", 1)[1], base64.b64encode(token.encode()).decode())
+
     def auth_headers(self) -> dict[str, str]:
         """Application passwords (``user:password``) as Basic; other tokens as Bearer."""
         token = self.config.token

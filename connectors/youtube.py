@@ -397,9 +397,9 @@ class YouTubeConnector(Connector):
         """The OAuth token as Bearer; an API key travels through the transport instead."""
         return {} if self.api_key else super().auth_headers()
 
-    def scrub(self, text: str) -> str:
-        text = super().scrub(text)
-        return text.replace(self.api_key, "***") if self.api_key else text
+    def secrets(self) -> tuple[str, ...]:
+        """The token (``key:…``) and the bare API key the transport sends."""
+        return (*super().secrets(), *((self.api_key,) if self.api_key else ()))
 
     @property
     def channel_id(self) -> str:

@@ -184,7 +184,7 @@ def test_production_numbers_migration_numbers_earlier_productions(db_url: str) -
     engine = db.make_engine(db_url)
     try:
         config = db.alembic_config(engine)
-        before = ScriptDirectory.from_config(config).get_revision("0009").down_revision
+        before = ScriptDirectory.from_config(config).get_revision("0008").down_revision
         assert isinstance(before, str)
         command.upgrade(config, before)
         with engine.begin() as conn:

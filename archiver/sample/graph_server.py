@@ -9,7 +9,8 @@ It serves a :class:`~archiver.sample.dataset.PageDataset` the way the Graph API 
   ``order=chronological|reverse_chronological``;
 * ``GET /vNN.0/{id}`` object reads; ``fields`` (with nested ``a{b,c}``) and ``limit`` honoured;
 * cursor paging with ``paging.cursors`` and a full ``paging.next`` URL that, like the real API,
-  carries ``access_token``;
+  carries ``access_token``; with ``nested_paging`` a post's ``attachments`` edge has one too, as
+  Graph gives a nested edge that holds more than it shows;
 * errors in Graph shape: 100/33 for unknown or deleted ids, 190 for a wrong or expired token,
   104 for a missing one; an ``X-App-Usage`` header on every answer.
 
@@ -65,8 +66,10 @@ class GraphServer(LoopbackServer):
         page_pattern: Sequence[int] | None = None,
         trailing_empty_page: bool = False,
         app_call_quota: int = 1_000_000,
+        nested_paging: bool = False,
     ) -> None:
         super().__init__()
+        self.nested_paging = nested_paging
         self.page_size = page_size
         self.token = token
         self.page_pattern = tuple(page_pattern) if page_pattern else None
@@ -200,7 +203,7 @@ class GraphServer(LoopbackServer):
             190: "Error validating access token: Session has expired.",
         }
         if code == 100 and f.subcode == 33:
-            message = UNSUPPORTED_GET.format(id="?")
+            message = f.message or UNSUPPORTED_GET.format(id="?")
             kind = "GraphMethodException"
         else:
             message = f.message or messages.get(code, "An unknown error occurred")
@@ -321,6 +324,8 @@ class GraphServer(LoopbackServer):
             size = self.page_pattern[page_no % len(self.page_pattern)]
         end = min(len(items), offset + size)
         data = [select(render(items[i]), fields) for i in range(offset, end)]
+        if self.nested_paging:
+            data = [self._with_nested_paging(obj) for obj in data]
         body: dict[str, Any] = {"data": data}
         more = end < len(items) or (self.trailing_empty_page and size > 0 and bool(data))
         if data or more:
@@ -338,6 +343,17 @@ class GraphServer(LoopbackServer):
                 origin = self.base_url.rsplit("/", 1)[0]
                 body["paging"]["next"] = f"{origin}{path}?{urlencode(params)}"
         return self._ok(body)
+
+    def _with_nested_paging(self, obj: Any) -> Any:
+        """``obj`` with a ``paging`` (``next`` carrying the token) on its ``attachments`` edge."""
+        edge = obj.get("attachments") if isinstance(obj, dict) else None
+        if not isinstance(edge, dict) or not self.token:
+            return obj
+        after = encode_cursor(1, 1)
+        query = urlencode({"access_token": self.token, "limit": "1", "after": after})
+        paging = {"cursors": {"before": encode_cursor(0, 0), "after": after},
+                  "next": f"{self.base_url}/{obj.get('id')}/attachments?{query}"}
+        return {**obj, "attachments": {**edge, "paging": paging}}
 
     def _ok(self, payload: Any) -> tuple[int, dict[str, str], bytes]:
         body = json.dumps(payload, ensure_ascii=True).encode()

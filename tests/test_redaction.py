@@ -97,6 +97,10 @@ EMAIL = mark("e-mail address")
     ("mail \uff4a\uff41\uff4e\uff45\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e"
      "\uff43\uff4f\uff4d now", f"mail {EMAIL} now", "email"),
     ("mail jane\u200b.doe@exam\u00adple.com now", f"mail {EMAIL} now", "email"),
+    # Dropping an invisible character can also join a number to the word before it: the text as
+    # written is matched too.
+    ("ref x\u200b987-65-4321 ok", f"ref x\u200b{SSN} ok", "ssn"),
+    ("id\u2060217-555-0147", f"id\u2060{PHONE}", "phone"),
 ])
 def test_variant_spellings_redact_the_original_span(text: str, expected: str, rule: str) -> None:
     redacted, log = redact(text)

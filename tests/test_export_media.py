@@ -13,6 +13,7 @@ from archiver.archive import Archive
 from archiver.exports.loadfiles import read_dat
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records
 from archiver.exports.production import ProductionOptions, export_production
+from archiver.exports.redaction import Redactor, parse_item_redactions
 from archiver.exports.selection import Scope
 from archiver.models import ItemVersion, MediaFile, VersionMedia
 from tests.support.pdftext import pdf_image_count, pdf_text
@@ -93,3 +94,18 @@ def test_both_packages_carry_every_stored_media_file(captured: Archive,  # noqa:
     for sha in media:
         assert sha in prod_pdf
 
+
+
+def test_an_item_withheld_whole_takes_no_media_into_the_package(captured: Archive,  # noqa: F811
+                                                                tmp_path: Path) -> None:
+    media = stored_media(captured)
+    withheld = min(item for ids, _ in media.values() for item in ids)
+    register(captured)
+    bag = unzip(export_open_records(captured, Scope(query="*"), OpenRecordsOptions(
+        request_id="KORA-2024-17", out=tmp_path / "or.zip", actor="clerk",
+        redactor=Redactor(items=parse_item_redactions([f"{withheld}:K.S.A. 45-221(a)(10)"])),
+    )).path, tmp_path / "or")
+    assert not list((bag / f"data/items/{withheld}").glob("media/*"))
+    # The others still carry theirs.
+    others = {item for ids, _ in media.values() for item in ids} - {withheld}
+    assert all(list((bag / f"data/items/{item}").glob("media/*")) for item in others)

@@ -1,7 +1,7 @@
 """An item's native record as exported: every version with its raw payload as captured.
 
 Without redaction each raw payload is the captured blob, parsed back unchanged; with redaction
-the text-bearing keys are redacted (the archive keeps the original).
+every string in it is redacted, keys included (the archive keeps the original).
 """
 
 from __future__ import annotations
@@ -37,10 +37,12 @@ def native_record(item: ItemView, store: BlobStore, redactor: Redactor,
     versions = []
     for v in item.versions:
         data = version_record(v)
-        data["raw"] = _blob_json(store, v.raw_sha256)
-        if redactor.active and data["raw"] is not None:
-            data["raw"] = redactor.payload(item.item_id, v.seq, data["raw"], log)
-        data["evidence"] = _blob_json(store, v.evidence_sha256)
+        # The platform's own payloads: redacted whole (any key, any depth), like the view.
+        for key, sha in (("raw", v.raw_sha256), ("evidence", v.evidence_sha256)):
+            payload = _blob_json(store, sha)
+            if redactor.active and payload is not None:
+                payload = redactor.payload(item.item_id, v.seq, payload, log, key)
+            data[key] = payload
         versions.append(data)
     record = {
         "item_id": item.item_id, "platform": item.platform, "account": item.account,

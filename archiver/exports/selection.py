@@ -80,7 +80,7 @@ class StoredMedia:
 
 @dataclass(frozen=True)
 class VersionView:
-    """One captured version, text already redacted when redaction is on."""
+    """One captured version; every platform string already redacted when redaction is on."""
 
     seq: int
     captured_at: datetime
@@ -304,8 +304,12 @@ def _item_view(item: Any, depth: int, versions: list[Any], account: Account,
                matched: bool, redactor: Redactor, log: list[Redaction],
                stored: dict[int, list[StoredMedia]]) -> ItemView:
     return ItemView(
-        item_id=item.id, account_id=item.account_id, account=account.handle,
-        platform=account.platform, external_id=item.external_id, kind=item.kind,
+        item_id=item.id, account_id=item.account_id,
+        account=redactor.metadata(item.id, None, "account", account.handle, log) or "",
+        platform=account.platform,
+        external_id=redactor.metadata(item.id, None, "external_id", item.external_id,
+                                      log) or "",
+        kind=item.kind,
         status=item.status, parent_id=item.parent_id, depth=depth, matched=matched,
         first_captured_at=item.first_captured_at, last_seen_at=item.last_seen_at,
         removed_detected_at=item.removed_detected_at,
@@ -316,12 +320,20 @@ def _item_view(item: Any, depth: int, versions: list[Any], account: Account,
 
 def _version_view(item_id: int, v: Any, redactor: Redactor, log: list[Redaction],
                   stored: list[StoredMedia]) -> VersionView:
+    # Every string the platform gave is redacted here, once, so each rendering (HTML, PDF,
+    # index.csv, the native record) shows the same redacted values.
+    def meta(name: str, value: str | None) -> str | None:
+        return redactor.metadata(item_id, v.seq, name, value, log)
+
+    media = json.loads(v.media_json)
     return VersionView(
         seq=v.seq, captured_at=v.captured_at, capture_run_id=v.capture_run_id, status=v.status,
-        platform_status=v.platform_status,
+        platform_status=meta("platform_status", v.platform_status),
         text=redactor.text(item_id, v.seq, "text", v.text, log),
-        author=v.author_name, created_at=v.created_at, updated_at=v.updated_at, url=v.url,
-        media=json.loads(v.media_json), raw_sha256=v.raw_sha256,
+        author=meta("author", v.author_name), created_at=v.created_at,
+        updated_at=v.updated_at, url=meta("url", v.url),
+        media=redactor.payload(item_id, v.seq, media, log, "media") if redactor.active else media,
+        raw_sha256=v.raw_sha256,
         evidence_sha256=v.evidence_sha256, sha256=v.sha256, prev_sha256=v.prev_sha256,
-        media_files=tuple(stored),
+        media_files=() if redactor.withholds(item_id) else tuple(stored),
     )

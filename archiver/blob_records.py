@@ -21,7 +21,7 @@ def store_blobs(
 ) -> list[str]:
     """Write a batch (made durable at once by the store), then record the rows in one statement."""
     hashes = store.put_many(blobs, media_type=media_type)
-    rows = {
+    rows: dict[str, dict[str, object]] = {
         sha: {"sha256": sha, "size": len(data), "media_type": media_type, "created_at": now}
         for sha, data in zip(hashes, blobs, strict=True)
     }

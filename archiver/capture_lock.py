@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from archiver.archive import Archive
-from archiver.db import insert_ignore
+from archiver.db import insert_ignore, rows_changed
 from archiver.errors import ArchiverError
 from archiver.models import CaptureLock
 
@@ -85,11 +85,12 @@ class HeldLock:
         """Push the expiry forward; False (and ``lost``) when the lock is no longer ours."""
         now = self.archive.clock()
         with self.archive.transaction() as s:
-            changed = s.execute(
+            changed = rows_changed(
+                s,
                 update(CaptureLock)
                 .where(CaptureLock.account_id == self.account_id, CaptureLock.owner == self.owner)
                 .values(heartbeat_at=now, expires_at=now + self.ttl)
-            ).rowcount
+            )
         if not changed:
             self.lost = True
             log.error("capture lock of account %s was taken from %s", self.account_id, self.owner)
@@ -147,11 +148,12 @@ def try_acquire(
         free = (CaptureLock.owner == "") | (CaptureLock.expires_at < now)
         if stale_owner and owner_is_dead_here(stale_owner):
             free = free | (CaptureLock.owner == stale_owner)
-        changed = s.execute(
+        changed = rows_changed(
+            s,
             update(CaptureLock)
             .where(CaptureLock.account_id == account_id, free)
             .values(owner=owner, acquired_at=now, heartbeat_at=now, expires_at=now + ttl)
-        ).rowcount
+        )
     if not changed:
         return None
     if stale_owner and stale_owner != owner:

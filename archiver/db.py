@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Executable, Table, create_engine, event
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -95,6 +96,16 @@ def schema_is_current(engine: Engine) -> bool:
     except OperationalError:
         return False
     return set(current) == set(script.get_heads())
+
+
+def table_of(model: type) -> Table:
+    """The Core table of a mapped class, for set-based statements (typed: ``__table__`` is not)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]  # set by the declarative base
+
+
+def rows_changed(session: Session, statement: Executable) -> int:
+    """Run an UPDATE or DELETE and say how many rows it touched."""
+    return cast(CursorResult[Any], session.execute(statement)).rowcount
 
 
 def insert_ignore(session: Session, model: type, rows: list[dict[str, object]]) -> None:

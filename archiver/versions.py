@@ -78,7 +78,7 @@ def version_payload(v: ItemVersion | Mapping[str, Any]) -> dict[str, Any]:
     """Every field a version's ``sha256`` covers, from a row or from the dict about to be one."""
     get = v.get if isinstance(v, Mapping) else v.__getattribute__
     payload = {name: get(name) for name in HASHED_FIELDS if name not in _SPECIAL}
-    payload["media"] = json.loads(get("media_json"))
+    payload["media"] = json.loads(get("media_json") or "[]")
     scrubbed = get("secrets_scrubbed")
     if scrubbed:
         payload["secrets_scrubbed"] = scrubbed

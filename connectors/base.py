@@ -426,7 +426,9 @@ class Connector(ABC):
         if not total:
             return record
         return replace(record, raw=raw, media=media,
-                       secrets_scrubbed=record.secrets_scrubbed + total, **fields)
+                       secrets_scrubbed=record.secrets_scrubbed + total,
+                       text=fields["text"], author_name=fields["author_name"],
+                       author_id=fields["author_id"], url=fields["url"])
 
     def _fail(self, cls: type[ConnectorError], message: str) -> ConnectorError:
         # Scrubbed before it is cut to one line, so a cut cannot leave part of a secret.
@@ -480,6 +482,7 @@ class Connector(ABC):
         attempt = 0
         while True:
             self.stats.requests += 1
+            problem: str | None
             try:
                 response = self.client.get(
                     request.url,

@@ -98,7 +98,8 @@ def _time(value: Any) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime(*value[:6], tzinfo=UTC)
+        year, month, day, hour, minute, second = value[:6]
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except (TypeError, ValueError):
         return None
 
@@ -129,7 +130,7 @@ def entry_record(entry: Any) -> Record:
     for link in dict.get(entry, "links", []) or []:
         if isinstance(link, dict) and link.get("rel") == "enclosure" and _s(link.get("href")):
             media.append(MediaRef(link["href"], _s(link.get("type"))))
-    raw = {
+    raw: dict[str, Any] = {
         key: _s(dict.get(entry, key))
         for key in ("id", "title", "link", "published", "updated", "author", "summary")
         if _s(dict.get(entry, key)) is not None

@@ -22,7 +22,7 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from archiver.audit import record_event
-from archiver.db import insert_ignore
+from archiver.db import insert_ignore, rows_changed
 from archiver.models import Item, OpenRecordsRequest, ProtectionLock, RequestItem, RequestScope
 from archiver.retention.scope import filters_from_json
 from archiver.search_index import SearchIndex
@@ -39,8 +39,8 @@ def lock_protection(session: Session, holder: str, now: datetime) -> None:
     commit made before the lock was granted, and on SQLite nobody else can commit meanwhile.
     """
     values = {"holder": holder, "taken_at": now}
-    taken = session.execute(update(ProtectionLock).where(ProtectionLock.id == 1)
-                            .values(**values)).rowcount
+    taken = rows_changed(session, update(ProtectionLock).where(ProtectionLock.id == 1)
+                         .values(**values))
     if not taken:  # the row went missing: put it back, then lock it
         insert_ignore(session, ProtectionLock, [{"id": 1, **values}])
         session.execute(update(ProtectionLock).where(ProtectionLock.id == 1).values(**values))

@@ -37,7 +37,7 @@ from archiver.archive import Archive
 from archiver.audit import record_event
 from archiver.blob_records import store_blob
 from archiver.canonical import hash_record, iso_utc
-from archiver.db import insert_ignore
+from archiver.db import insert_ignore, table_of
 from archiver.errors import ArchiverError, BlobLocked, BlobNotFound, ConfigError
 from archiver.items import version_json
 from archiver.models import (
@@ -243,7 +243,7 @@ def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Sched
         tomb["sha256"] = hash_record(payload_from_values(tomb, version_hashes, hashes))
         tombstones.append(tomb)
     # Core statements: the ORM's bulk paths cost more per row than the database does.
-    s.execute(insert(Tombstone.__table__), tombstones)
+    s.execute(insert(table_of(Tombstone)), tombstones)
     _record_blobs(s, d.id, go, now)
     quiet = {"synchronize_session": False}  # no ORM objects of these rows are loaded
     s.execute(update(ItemVersion).where(ItemVersion.item_id.in_(go)).values(

@@ -34,7 +34,7 @@ def confirmed_codes(schedule: Schedule) -> list[str]:
                   if s.action is not None and s.authority.confirmed)
 
 
-def eligible_ids_query(schedule: Schedule, as_of: date) -> Select[tuple[int]]:
+def eligible_ids_query(schedule: Schedule, as_of: date) -> Select[int]:
     """SQL for every item eligible for disposition on ``as_of``: due, confirmed, not protected
     (none at all while an open request has no scope)."""
     return (select(Item.id).where(*_due(as_of), Item.series_code.in_(confirmed_codes(schedule)),
@@ -106,6 +106,7 @@ def _fill(s: Session, schedule: Schedule, as_of: date, report: RetentionReport) 
         .where(Item.id.in_(select(eligible.c.id))).group_by(Item.series_code)
         .order_by(Item.series_code))
     for code, count, oldest, newest, first_due, last_due in rows:
+        assert code is not None  # eligibility requires a confirmed series
         series = schedule.series[code]
         report.series.append(SeriesLine(
             code=code, title=series.title, action=series.action,

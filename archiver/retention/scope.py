@@ -97,8 +97,9 @@ def filters_from_json(text: str) -> SearchFilters:
     """The filters a request scope row stored (by registration or by an export)."""
     data: dict[str, Any] = json.loads(text or "{}")
     known = set(vars(SearchFilters()))
-    return SearchFilters(**{k: (datetime.fromisoformat(v) if k in _MOMENTS and v else v)
-                            for k, v in data.items() if k in known})
+    values: dict[str, Any] = {k: (datetime.fromisoformat(v) if k in _MOMENTS and v else v)
+                              for k, v in data.items() if k in known}
+    return SearchFilters(**values)
 
 
 def describe_filters_json(query: str, filters_json: str) -> str:

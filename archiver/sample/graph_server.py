@@ -251,7 +251,8 @@ class GraphServer(LoopbackServer):
             obj = self._object(idx, object_id)
             if obj is None:
                 return self._unsupported(object_id)
-            default = {"id": None, "name": None} if object_id == idx.dataset.page_id else None
+            default: dict[str, dict[str, Any] | None] | None = (
+                {"id": None, "name": None} if object_id == idx.dataset.page_id else None)
             return self._ok(select(obj, fields or default))
         if len(segments) != 2:
             return self._unsupported(object_id)

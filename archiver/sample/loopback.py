@@ -92,6 +92,7 @@ class LoopbackServer(ABC):
         )
         self._thread.start()
         host, port = httpd.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server's address, never a Unix path
         self.origin = f"http://{host}:{port}"
         self.base_url = f"{self.origin}{self.base_path}"
         return self.base_url

@@ -256,14 +256,14 @@ class XServer(LoopbackServer):
             status, hdrs, body = self._problem(429, "Too Many Requests", "Too Many Requests")
             return status, {**hdrs, **limit_headers}, body
         if fault.kind == "x_429_v1":
-            body = {"errors": [{"code": 88, "message": "Rate limit exceeded"}]}
-            return 429, {**JSON, **limit_headers}, json.dumps(body).encode()
+            v1 = {"errors": [{"code": 88, "message": "Rate limit exceeded"}]}
+            return 429, {**JSON, **limit_headers}, json.dumps(v1).encode()
         if fault.kind == "usage_cap":
-            body = {"account_id": 1234, "product_name": "standard-basic",
+            cap = {"account_id": 1234, "product_name": "standard-basic",
                     "title": "UsageCapExceeded", "period": "Monthly", "scope": "Product",
                     "detail": "Usage cap exceeded: Monthly product cap",
                     "type": "https://api.twitter.com/2/problems/usage-capped"}
-            return 429, dict(JSON), json.dumps(body).encode()
+            return 429, dict(JSON), json.dumps(cap).encode()
         return None
 
     # --- answering ---------------------------------------------------------------------------
@@ -339,13 +339,13 @@ class XServer(LoopbackServer):
                     data.append(self._render(post, q, version=n))
                 else:
                     errors.append(self._not_found(i, "tweet", "ids"))
-            body: dict[str, Any] = {}
+            found_body: dict[str, Any] = {}
             if data:
-                body["data"] = data
-                body.update(self._includes([index[i][0] for i in ids if i in index], q))
+                found_body["data"] = data
+                found_body.update(self._includes([index[i][0] for i in ids if i in index], q))
             if errors:
-                body["errors"] = errors
-            return self._ok(body)
+                found_body["errors"] = errors
+            return self._ok(found_body)
         user = next((u for u in self.dataset.users if u.id == parts[2]), None)
         if user is None:
             return self._ok({"errors": [self._not_found(parts[2], "user", "id")]})

@@ -23,6 +23,7 @@ from archiver.cli import cli
 from archiver.exports.business_days import HolidayCalendar
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records
 from archiver.exports.production import ProductionOptions, export_production
+from archiver.exports.redaction import Redactor, parse_item_redactions
 from archiver.exports.requests import add_request
 from archiver.exports.selection import Scope
 from archiver.retention.holds import HoldSpec, create_hold
@@ -115,7 +116,7 @@ def test_every_page_opens_with_the_request_scope_and_legend(captured: Archive,  
         for status, meaning in (("EDITED", "changed after it was first captured"),
                                 ("HIDDEN", "hidden by a moderator"),
                                 ("REMOVED", "proof of removal")):
-            assert re.search(f"{status}[^A-Z]*{meaning}", text, re.IGNORECASE), (name, status)
+            assert re.search(f"{status}[^A-Z]*{meaning}", text), (name, status)
         # The request comes first: before the first item of a thread, before the list of items.
         first = text.find("Item Kind" if name == "index.html" else "version 1")
         assert 0 <= text.find(DESCRIPTION) < first, name
@@ -185,6 +186,29 @@ def test_removal_proof_stands_next_to_the_removed_item(captured: Archive,  # noq
     assert "GET /v19.0/2001_3003?fields=id" in after and "does not exist" in after
     # The proof is that item's: it comes before the next item of the thread.
     assert after.index("does not exist") < after.index("Marge Simpson")
+
+
+def test_a_redacted_proof_reads_the_same_everywhere_and_is_logged_once(
+        captured: Archive, tmp_path: Path) -> None:  # noqa: F811
+    register(captured)
+    deleted = item_id(captured, DELETED_COMMENT)
+    out = tmp_path / "r.zip"
+    redactor = Redactor(items=parse_item_redactions([f"{deleted}:K.S.A. 45-221(a)(30)"]))
+    export_open_records(captured, Scope(item_ids=(deleted,)), OpenRecordsOptions(
+        request_id=REQUEST, out=out, actor="clerk", redactor=redactor))
+    data = unzip(out, tmp_path / "r") / "data"
+    (thread,) = _thread_ids(data)
+    record = json.loads((data / f"items/{deleted}/record.json").read_text(encoding="utf-8"))
+    message = record["versions"][-1]["evidence"]["response"]["error"]["message"]
+    assert message == "[REDACTED: K.S.A. 45-221(a)(30)]"
+    pages = readings(data)
+    for name in (f"{thread}.html", f"{thread}.pdf"):
+        assert re.search(ASKED, pages[name]), name
+        assert '"message": "[REDACTED: K.S.A. 45-221(a)(30)]"' in pages[name], name
+        assert "does not exist" not in pages[name], name
+    log = list(csv.DictReader((data / "redactions.csv").open(encoding="utf-8")))
+    fields = [r["field"] for r in log if r["item_id"] == str(deleted)]
+    assert fields.count("evidence.response.error.message") == 1
 
 
 def test_threads_are_titled_by_account_and_first_words(captured: Archive,  # noqa: F811

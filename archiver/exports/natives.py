@@ -12,9 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from archiver.blobstore import BlobStore
-from archiver.errors import BlobNotFound
 from archiver.exports.redaction import Redaction, Redactor
-from archiver.exports.selection import ItemView, StoredMedia, VersionView
+from archiver.exports.selection import ItemView, StoredMedia, VersionView, read_json_blob
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -37,10 +36,11 @@ def native_record(item: ItemView, store: BlobStore, redactor: Redactor,
     versions = []
     for v in item.versions:
         data = version_record(v)
-        data["raw"] = _blob_json(store, v.raw_sha256)
+        data["raw"] = read_json_blob(store, v.raw_sha256)
         if redactor.active and data["raw"] is not None:
             data["raw"] = redactor.payload(item.item_id, v.seq, data["raw"], log)
-        data["evidence"] = _blob_json(store, v.evidence_sha256)
+        # Read (and redacted) with the thread, so the renderings show the same proof.
+        data["evidence"] = v.evidence
         versions.append(data)
     record = {
         "item_id": item.item_id, "platform": item.platform, "account": item.account,
@@ -51,15 +51,6 @@ def native_record(item: ItemView, store: BlobStore, redactor: Redactor,
         "versions": versions,
     }
     return json.dumps(record, indent=2, ensure_ascii=False).encode("utf-8")
-
-
-def _blob_json(store: BlobStore, sha: str | None) -> Any:
-    if sha is None:
-        return None
-    try:
-        return json.loads(store.get(sha))
-    except BlobNotFound:
-        return {"missing_blob": sha}
 
 
 def media_files(item: ItemView, store: BlobStore) -> Iterator[StoredMedia]:

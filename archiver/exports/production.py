@@ -123,6 +123,7 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
         return production_header(production=name, volume=volume, bates=key, family=family,
                                  matter=matter, scope=scope, produced_at=now,
                                  actor=options.actor, tz=archive.settings.tz)
+
     number = first
     pages = 0
     families = 0

@@ -101,7 +101,7 @@ def test_package_is_a_valid_bag_with_every_part(captured: Archive, tmp_path: Pat
     assert {r["thread_id"] for r in rows} == {str(post)}
     for row in rows:
         record = json.loads((data / row["record"]).read_text(encoding="utf-8"))
-        assert record["versions"][-1]["sha256"] == row["sha256"]
+        assert record["versions"][-1]["sha256"] == row["version_record_sha256"]
         assert all(v["raw"] for v in record["versions"])
     removed = json.loads((data / f"items/{deleted}/record.json").read_text())
     assert removed["status"] == "removed" and removed["versions"][-1]["evidence"]

@@ -12,9 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from archiver.blobstore import BlobStore
-from archiver.errors import BlobNotFound
 from archiver.exports.redaction import Redaction, Redactor
-from archiver.exports.selection import ItemView, StoredMedia, VersionView
+from archiver.exports.selection import ItemView, StoredMedia, VersionView, read_json_blob
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -37,12 +36,12 @@ def native_record(item: ItemView, store: BlobStore, redactor: Redactor,
     versions = []
     for v in item.versions:
         data = version_record(v)
-        # The platform's own payloads: redacted whole (any key, any depth), like the view.
-        for key, sha in (("raw", v.raw_sha256), ("evidence", v.evidence_sha256)):
-            payload = _blob_json(store, sha)
-            if redactor.active and payload is not None:
-                payload = redactor.payload(item.item_id, v.seq, payload, log, key)
-            data[key] = payload
+        # The platform's own payload: redacted whole (any key, any depth), like the view.
+        data["raw"] = read_json_blob(store, v.raw_sha256)
+        if redactor.active and data["raw"] is not None:
+            data["raw"] = redactor.payload(item.item_id, v.seq, data["raw"], log, "raw")
+        # Read (and redacted) with the thread, so the renderings show the same proof.
+        data["evidence"] = v.evidence
         versions.append(data)
     record = {
         "item_id": item.item_id, "platform": item.platform, "account": item.account,
@@ -53,15 +52,6 @@ def native_record(item: ItemView, store: BlobStore, redactor: Redactor,
         "versions": versions,
     }
     return json.dumps(record, indent=2, ensure_ascii=False).encode("utf-8")
-
-
-def _blob_json(store: BlobStore, sha: str | None) -> Any:
-    if sha is None:
-        return None
-    try:
-        return json.loads(store.get(sha))
-    except BlobNotFound:
-        return {"missing_blob": sha}
 
 
 def media_files(item: ItemView, store: BlobStore) -> Iterator[StoredMedia]:

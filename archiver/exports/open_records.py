@@ -20,6 +20,7 @@ import io
 import json
 import tempfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from archiver.exports.bagzip import CHECKSUMS, BagZip, check_bag_zip, validate_w
 from archiver.exports.cells import SafeCsvWriter
 from archiver.exports.natives import iso, media_files, native_record
 from archiver.exports.package import ExportResult, ProgressCallback, finish_export
+from archiver.exports.reading import PackageHeader, request_header, thread_title
 from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
 from archiver.exports.render_html import HtmlRenderer
 from archiver.exports.render_pdf import render_thread_pdf
@@ -43,8 +45,9 @@ from archiver.exports.selection import (
 )
 from archiver.exports.zipout import check_output, pending_file, safe_name
 
+# Times are exact UTC (ISO 8601), as in the JSON records; the HTML and PDF show local times.
 INDEX_FIELDS = ("item_id", "thread_id", "platform", "account", "kind", "author", "published",
-                "captured", "status", "url", "sha256", "record")
+                "captured", "status", "url", "version_record_sha256", "record")
 REDACTION_FIELDS = ("item_id", "version", "field", "rule", "exemption", "count")
 
 
@@ -90,14 +93,18 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
     now = archive.clock()
     counts = _Counts()
     item_ids: list[int] = []
-    heading = f"Open-records request {options.request_id}"
-    renderer = HtmlRenderer.create()
+    tz = archive.settings.tz
+    header = request_header(request_info, scope, matched=len(matched), exported_at=now,
+                            actor=options.actor, tz=tz, redacted=options.redactor.active)
+    renderer = HtmlRenderer.create(tz)
     root = safe_name(f"open-records-{options.request_id}")
     with pending_file(out) as temp:
         bag = BagZip(temp, root, CHECKSUMS)
         try:
             # index.csv and redactions.csv are spooled to disk: they grow with the package.
-            with _spool() as index_fh, _spool() as red_fh:
+            # Thread titles too, for the table of contents.
+            with _spool() as index_fh, _spool() as red_fh, _spool() as titles_fh:
+                titles = csv.writer(titles_fh)
                 # Every cell is guarded: authors, URLs and exemptions are typed by people.
                 index_csv = SafeCsvWriter(index_fh)
                 index_csv.writerow(INDEX_FIELDS)
@@ -105,8 +112,9 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
                 red_csv.writerow(REDACTION_FIELDS)
                 for thread in iter_threads(archive, roots, set(matched), options.redactor):
                     log: list[Redaction] = list(thread.redactions)
-                    _write_thread(archive, bag, thread, options, renderer, heading, now, log,
+                    _write_thread(archive, bag, thread, options, renderer, header, log,
                                   index_csv, counts)
+                    titles.writerow([thread.root_id, thread_title(thread)])
                     item_ids.extend(i.item_id for i in thread.items)
                     for r in log:
                         red_csv.writerow([r.item_id, r.version or "", r.field, r.rule,
@@ -117,7 +125,7 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
                         progress(len(thread.items))
                 _add_spooled(bag, "index.csv", index_fh)
                 _add_spooled(bag, "redactions.csv", red_fh)
-                _write_index_html(bag, index_fh, renderer, heading, now, options, counts)
+                _write_index_html(bag, index_fh, titles_fh, renderer, header, options, counts)
             request_json = {
                 "request": request_info, "scope": scope.describe(),
                 "exported_by": options.actor, "exported_at": now.isoformat(),
@@ -169,14 +177,14 @@ def _add_spooled(bag: BagZip, name: str, fh: Any) -> None:
 
 
 def _write_thread(archive: Archive, bag: BagZip, thread: ThreadView,
-                  options: OpenRecordsOptions, renderer: HtmlRenderer, heading: str, now: Any,
+                  options: OpenRecordsOptions, renderer: HtmlRenderer, header: PackageHeader,
                   log: list[Redaction], index_csv: Any, counts: _Counts) -> None:
     bag.add(f"threads/{thread.root_id}.html",
-            renderer.thread(thread, heading=heading, exported_at=now,
-                            redacted=options.redactor.active, media_href=_media_href))
+            renderer.thread(thread, header=header, media_href=_media_href))
     if options.pdf:
         pdf = io.BytesIO()
-        counts.pages += render_thread_pdf(pdf, thread, heading, archive.store)
+        counts.pages += render_thread_pdf(pdf, thread, header, archive.settings.tz,
+                                          archive.store)
         bag.add(f"threads/{thread.root_id}.pdf", pdf.getvalue())
     for item in thread.items:
         folder = f"items/{item.item_id}"
@@ -203,9 +211,16 @@ def _media_href(item_id: int, media: StoredMedia) -> str:
     return "../" + media_path(item_id, media)  # from threads/<id>.html
 
 
-def _write_index_html(bag: BagZip, index_fh: Any, renderer: HtmlRenderer, heading: str,
-                      now: Any, options: OpenRecordsOptions, counts: _Counts) -> None:
+def _write_index_html(bag: BagZip, index_fh: Any, titles_fh: Any, renderer: HtmlRenderer,
+                      header: PackageHeader, options: OpenRecordsOptions,
+                      counts: _Counts) -> None:
     has_pdf = options.pdf and counts.threads > 0
+
+    def threads() -> Any:
+        titles_fh.seek(0)
+        for root, title in csv.reader(titles_fh):
+            yield {"title": title, "html": f"threads/{root}.html",
+                   "pdf": f"threads/{root}.pdf" if has_pdf else None}
 
     def rows() -> Any:
         # Read back from the spooled index.csv so the table of contents streams too.
@@ -213,16 +228,17 @@ def _write_index_html(bag: BagZip, index_fh: Any, renderer: HtmlRenderer, headin
         for row in csv.DictReader(index_fh):
             yield {
                 "item_id": row["item_id"], "kind": row["kind"], "author": row["author"],
-                "published": row["published"], "status": row["status"],
+                "published": datetime.fromisoformat(row["published"])
+                if row["published"] else None,
+                "status": row["status"],
                 "thread_html": f"threads/{row['thread_id']}.html",
                 "thread_pdf": f"threads/{row['thread_id']}.pdf" if has_pdf else None,
                 "record": row["record"],
             }
 
     with _spool() as fh:
-        renderer.write_index(fh, title=heading, rows=rows(), exported_at=now,
-                             actor=options.actor, item_count=counts.items,
-                             thread_count=counts.threads)
+        renderer.write_index(fh, header=header, threads=threads(), rows=rows(),
+                             item_count=counts.items, thread_count=counts.threads)
         _add_spooled(bag, "index.html", fh)
 
 

@@ -44,11 +44,12 @@ from archiver.exports.loadfiles import (
 )
 from archiver.exports.natives import extracted_text, iso, media_files, native_record
 from archiver.exports.package import ExportResult, ProgressCallback, finish_export
+from archiver.exports.reading import PackageHeader, production_header
 from archiver.exports.redaction import NO_REDACTION
 from archiver.exports.render_pdf import render_item_pdf
 from archiver.exports.selection import Scope, iter_threads, resolve_item_ids, thread_roots
 from archiver.exports.zipout import HashingZip, check_output, pending_file
-from archiver.models import BatesCounter
+from archiver.models import BatesCounter, Hold
 
 PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 DIGITS = 7
@@ -113,8 +114,16 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
     with archive.sessions() as s:
         first = next_bates(s, prefix)
         production_number = next_production(s, prefix)
+        matter = _matter(s, scope.hold)
     name = production_name(prefix, production_number)
     volume = volume_name(prefix, production_number)
+    now = archive.clock()
+
+    def header(key: str, family: tuple[str, str]) -> PackageHeader:
+        return production_header(production=name, volume=volume, bates=key, family=family,
+                                 matter=matter, scope=scope, produced_at=now,
+                                 actor=options.actor, tz=archive.settings.tz)
+
     number = first
     pages = 0
     families = 0
@@ -137,15 +146,16 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
                         numbers = {item.item_id: family_first + i
                                    for i, item in enumerate(thread.items)}
                         family: list[tuple[str, Any]] = []
+                        family_keys = (bates(prefix, family_first), bates(prefix, family_last))
                         for item in thread.items:
                             n = numbers[item.item_id]
                             key = bates(prefix, n)
                             folder = f"{(n - first) // PER_FOLDER + 1:04d}"
                             pages += _write_item(
-                                archive, sink, item, key, folder, dat, opt,
-                                bates(prefix, family_first), bates(prefix, family_last),
+                                archive, sink, item, key, folder, dat, opt, family_keys,
                                 bates(prefix, numbers[item.parent_id])
-                                if item.parent_id in numbers else "")
+                                if item.parent_id in numbers else "",
+                                header(key, family_keys))
                             family.append((key, item))
                         custody.family(s, family)
                         s.expunge_all()  # keep the session's identity map from growing
@@ -203,9 +213,17 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
                         production=name)
 
 
+def _matter(session: Session, hold: str | None) -> str | None:
+    """The matter of the hold a production covers (None without a hold)."""
+    if hold is None:
+        return None
+    return session.scalar(select(Hold.matter).where(Hold.name == hold))
+
+
 def _write_item(archive: Archive, sink: HashingZip, item: Any, key: str, folder: str,
-                dat: DatWriter, opt: OptWriter, beg_attach: str, end_attach: str,
-                parent: str) -> int:
+                dat: DatWriter, opt: OptWriter, family: tuple[str, str], parent: str,
+                header: PackageHeader) -> int:
+    beg_attach, end_attach = family
     native = native_record(item, archive.store, NO_REDACTION, [])
     sink.write(f"NATIVES/{folder}/{key}.json", native)
     media_paths: list[str] = []
@@ -215,7 +233,7 @@ def _write_item(archive: Archive, sink: HashingZip, item: Any, key: str, folder:
         media_paths.append(load_path("NATIVES", folder, f"{key}_media", media.name))
     sink.write(f"TEXT/{folder}/{key}.txt", extracted_text(item))
     image = io.BytesIO()
-    pages = render_item_pdf(image, item, key, archive.store)
+    pages = render_item_pdf(image, item, header, key, archive.settings.tz, archive.store)
     sink.write(f"IMAGES/{folder}/{key}.pdf", image.getvalue())
     hashes = _hashes(native)
     current = item.current

@@ -1,5 +1,8 @@
 """PDF renderings of threads and items (the drawing is shared: :mod:`archiver.pdf`).
 
+Each opens with the package's header and legend (:mod:`archiver.exports.reading`), as the HTML
+does; times are in the agency's zone, and a removal's proof is drawn under the removed version.
+
 Each media file a version showed is named with its sha256 (the file itself is in the package);
 an image is drawn under it when the archive holds its bytes and ReportLab can read them.
 """
@@ -10,11 +13,23 @@ import io
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
+from zoneinfo import ZoneInfo
 
 from reportlab.lib.utils import ImageReader
 
 from archiver.blobstore import BlobStore
+from archiver.dates import show_moment
 from archiver.errors import BlobNotFound
+from archiver.exports.reading import (
+    FILE_HASH,
+    PROOF_HASH,
+    VERSION_HASH,
+    PackageHeader,
+    Proof,
+    item_title,
+    removal_proof,
+    thread_title,
+)
 from archiver.exports.selection import ItemView, StoredMedia, ThreadView
 from archiver.pdf import BODY_SIZE, BOLD, MARGIN, META_SIZE, Page, new_canvas
 
@@ -56,18 +71,14 @@ class _Images:
         return reader
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.isoformat() if moment else "(unknown)"
-
-
-def _flags(item: ItemView) -> str:
+def _flags(item: ItemView, tz: ZoneInfo) -> str:
     flags = []
     if item.status == "removed":
-        flags.append(f"REMOVED (detected {_when(item.removed_detected_at)})")
+        flags.append(f"REMOVED (detected {show_moment(item.removed_detected_at, tz)})")
     if item.status == "hidden":
         flags.append("HIDDEN")
     elif item.ever_hidden:
-        flags.append(f"HIDDEN earlier (from {_when(item.first_hidden_at)})")
+        flags.append(f"HIDDEN earlier (from {show_moment(item.first_hidden_at, tz)})")
     if item.edited:
         flags.append(f"EDITED ({len(item.versions)} versions)")
     return "  ".join(flags)
@@ -76,7 +87,7 @@ def _flags(item: ItemView) -> str:
 def _draw_media(page: Page, media: StoredMedia, images: _Images, indent: float) -> None:
     size = f" · {media.size} bytes" if media.size is not None else ""
     page.lines(f"media file {media.name} · {media.media_type or 'unknown type'}{size} · "
-               f"sha256 {media.sha256}", size=META_SIZE, indent=indent)
+               f"{FILE_HASH} {media.sha256}", size=META_SIZE, indent=indent)
     image = images.get(media)
     if image is None:
         return
@@ -86,22 +97,36 @@ def _draw_media(page: Page, media: StoredMedia, images: _Images, indent: float) 
     page.image(image, width * scale, height * scale, indent=indent)
 
 
-def _draw_item(page: Page, item: ItemView, indent: float, images: _Images) -> None:
+def _draw_proof(page: Page, proof: Proof, indent: float) -> None:
+    page.lines(f"Proof of removal: the platform was asked {proof.asked_at}. Its answer:",
+               font=BOLD, size=META_SIZE + 0.5, indent=indent)
+    page.lines(proof.answer, size=META_SIZE, indent=indent + 6)
+    page.lines(f"{PROOF_HASH} {proof.sha256}", size=META_SIZE, indent=indent + 6)
+
+
+def _draw_item(page: Page, item: ItemView, indent: float, images: _Images,
+               tz: ZoneInfo) -> None:
+    def when(moment: datetime | None) -> str:
+        return show_moment(moment, tz)
+
     header = f"{item.kind} {item.item_id} by {item.current.author or '(unknown)'}"
     page.lines(header, font=BOLD, size=BODY_SIZE + 1, indent=indent)
-    flags = _flags(item)
+    flags = _flags(item, tz)
     if flags:
         page.lines(flags, font=BOLD, size=META_SIZE + 0.5, indent=indent)
     page.lines(
         f"{item.platform} · {item.account} · id {item.external_id} · published "
-        f"{_when(item.current.created_at)} · first captured {_when(item.first_captured_at)} · "
-        f"last seen {_when(item.last_seen_at)} · source {item.current.url or '(none)'}",
+        f"{when(item.current.created_at)} · first captured {when(item.first_captured_at)} · "
+        f"last seen {when(item.last_seen_at)} · source {item.current.url or '(none)'}",
         size=META_SIZE, indent=indent,
     )
     for v in item.versions:
         status = v.status + (f" ({v.platform_status})" if v.platform_status else "")
-        page.lines(f"version {v.seq} · captured {_when(v.captured_at)} · status {status} · "
-                   f"sha256 {v.sha256}", size=META_SIZE, indent=indent + 6)
+        page.lines(f"version {v.seq} · captured {when(v.captured_at)} · status {status} · "
+                   f"{VERSION_HASH} {v.sha256}", size=META_SIZE, indent=indent + 6)
+        proof = removal_proof(v, tz)
+        if proof is not None:
+            _draw_proof(page, proof, indent + 6)
         page.lines(v.text or "", indent=indent + 6)
         for m in v.media:
             page.lines(f"media: {m.get('media_type') or ''} {m.get('url') or ''}",
@@ -111,30 +136,45 @@ def _draw_item(page: Page, item: ItemView, indent: float, images: _Images) -> No
     page.gap(BODY_SIZE)
 
 
-def _render(target: Path | BinaryIO, title: str, items: list[ItemView], footer: str,
-            store: BlobStore | None) -> int:
-    canvas = new_canvas(str(target) if isinstance(target, Path) else target, title)
+def _draw_header(page: Page, title: str, header: PackageHeader) -> None:
+    page.lines(header.title, size=BODY_SIZE)
+    page.lines(title, font=BOLD, size=BODY_SIZE + 3)
+    page.gap(BODY_SIZE / 2)
+    for fact in header.facts:
+        page.lines(f"{fact.label}: {fact.value}", size=BODY_SIZE)
+    page.gap(BODY_SIZE / 2)
+    page.lines("What the marks mean", font=BOLD, size=META_SIZE + 0.5)
+    for fact in header.legend:
+        page.lines(f"{fact.label}: {fact.value}", size=META_SIZE)
+    page.gap(BODY_SIZE)
+
+
+def _render(target: Path | BinaryIO, title: str, header: PackageHeader, items: list[ItemView],
+            footer: str, store: BlobStore | None, tz: ZoneInfo) -> int:
+    canvas = new_canvas(str(target) if isinstance(target, Path) else target,
+                        f"{title} — {header.title}")
     images = _Images(store)
     page = Page(canvas, footer)
     page.start()
-    page.lines(title, font=BOLD, size=BODY_SIZE + 3)
-    page.gap(BODY_SIZE)
+    _draw_header(page, title, header)
     base_depth = min((i.depth for i in items), default=0)
     for item in items:
-        _draw_item(page, item, INDENT * min(item.depth - base_depth, 3), images)
+        _draw_item(page, item, INDENT * min(item.depth - base_depth, 3), images, tz)
     canvas.showPage()
     canvas.save()
     return page.pages
 
 
-def render_thread_pdf(target: Path | BinaryIO, thread: ThreadView, heading: str,
-                      store: BlobStore | None = None) -> int:
-    """Write the thread's PDF to ``target`` (a path or a binary stream); returns the page count.
-    Images are drawn from ``store`` (without one, media files are only listed)."""
-    return _render(target, f"Thread {thread.root_id} — {heading}", thread.items, heading, store)
+def render_thread_pdf(target: Path | BinaryIO, thread: ThreadView, header: PackageHeader,
+                      tz: ZoneInfo, store: BlobStore | None = None) -> int:
+    """Write the thread's PDF to ``target`` (a path or a binary stream) under the package's
+    ``header``, times in ``tz``; returns the page count. Images are drawn from ``store``
+    (without one, media files are only listed)."""
+    return _render(target, thread_title(thread), header, thread.items, header.title, store, tz)
 
 
-def render_item_pdf(target: Path | BinaryIO, item: ItemView, label: str,
-                    store: BlobStore | None = None) -> int:
-    """Write one item's PDF (a production image) to ``target``; returns the page count."""
-    return _render(target, f"{label} — item {item.item_id}", [item], label, store)
+def render_item_pdf(target: Path | BinaryIO, item: ItemView, header: PackageHeader,
+                    label: str, tz: ZoneInfo, store: BlobStore | None = None) -> int:
+    """Write one item's PDF (a production image, ``label`` its Bates number in the footer) to
+    ``target`` under ``header``; returns the page count."""
+    return _render(target, item_title(item), header, [item], label, store, tz)

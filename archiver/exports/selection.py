@@ -19,7 +19,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from archiver.archive import Archive
-from archiver.errors import ArchiverError, NotFound
+from archiver.blobstore import BlobStore
+from archiver.errors import ArchiverError, BlobNotFound, NotFound
 from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
 from archiver.media import DONE as MEDIA_STORED
 from archiver.models import Account, Item, ItemVersion, MediaFile, VersionMedia
@@ -99,6 +100,9 @@ class VersionView:
     prev_sha256: str | None
     # The media of ``media`` the archive downloaded, in the order they were first seen.
     media_files: tuple[StoredMedia, ...] = ()
+    # The proof of a removal as stored (the platform's answer), parsed and redacted like the
+    # text; None when the version has none.
+    evidence: Any = None
 
 
 @dataclass(frozen=True)
@@ -220,7 +224,7 @@ _VERSION_COLUMNS = (ItemVersion.id, ItemVersion.item_id, ItemVersion.seq, ItemVe
 
 def iter_threads(archive: Archive, roots: Iterable[int], matched: set[int] | None = None,
                  redactor: Redactor = NO_REDACTION) -> Iterator[ThreadView]:
-    """Each thread, loaded and redacted one at a time."""
+    """Each thread, loaded and redacted one at a time (with the proof of every removal)."""
     accounts: dict[int, Account] = {}
     with archive.sessions() as s:
         for account in s.scalars(select(Account)):
@@ -228,12 +232,24 @@ def iter_threads(archive: Archive, roots: Iterable[int], matched: set[int] | Non
             s.expunge(account)
     with archive.sessions() as s:
         for root_id in roots:
-            yield load_thread(s, root_id, accounts, matched or set(), redactor)
+            yield load_thread(s, root_id, accounts, matched or set(), redactor, archive.store)
+
+
+def read_json_blob(store: BlobStore, sha: str | None) -> Any:
+    """The JSON blob ``sha`` parsed (None for None); a blob the store lacks is named, not fatal,
+    so an export still shows everything else and says what is missing."""
+    if sha is None:
+        return None
+    try:
+        return json.loads(store.get(sha))
+    except BlobNotFound:
+        return {"missing_blob": sha}
 
 
 def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched: set[int],
-                redactor: Redactor) -> ThreadView:
-    """One thread in reading order: the post, then comments by time, each followed by replies."""
+                redactor: Redactor, store: BlobStore) -> ThreadView:
+    """One thread in reading order: the post, then comments by time, each followed by replies,
+    with the proof of each removal read from ``store`` (a handful of small blobs)."""
     root = s.execute(select(*_ITEM_COLUMNS).where(Item.id == root_id)).first()
     if root is None:
         raise NotFound(f"no item with id {root_id}")
@@ -250,8 +266,11 @@ def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched:
     stored = _stored_media(s, [v.id for versions in history.values() for v in versions])
     log: list[Redaction] = []
     ordered = _reading_order(root, members, history)
+    proofs = {v.evidence_sha256: read_json_blob(store, v.evidence_sha256)
+              for versions in history.values() for v in versions
+              if v.evidence_sha256 is not None}
     items = [_item_view(item, depth, history[item.id], accounts[item.account_id],
-                        item.id in matched, redactor, log, stored)
+                        item.id in matched, redactor, log, stored, proofs)
              for item, depth in ordered if history[item.id]]
     return ThreadView(root_id=root_id, items=items, redactions=log)
 
@@ -302,7 +321,7 @@ def _reading_order(root: Any, members: list[Any],
 
 def _item_view(item: Any, depth: int, versions: list[Any], account: Account,
                matched: bool, redactor: Redactor, log: list[Redaction],
-               stored: dict[int, list[StoredMedia]]) -> ItemView:
+               stored: dict[int, list[StoredMedia]], proofs: dict[str, Any]) -> ItemView:
     return ItemView(
         item_id=item.id, account_id=item.account_id,
         account=redactor.metadata(item.id, None, "account", account.handle, log) or "",
@@ -313,19 +332,22 @@ def _item_view(item: Any, depth: int, versions: list[Any], account: Account,
         status=item.status, parent_id=item.parent_id, depth=depth, matched=matched,
         first_captured_at=item.first_captured_at, last_seen_at=item.last_seen_at,
         removed_detected_at=item.removed_detected_at,
-        versions=[_version_view(item.id, v, redactor, log, stored.get(v.id, []))
+        versions=[_version_view(item.id, v, redactor, log, stored.get(v.id, []),
+                                proofs.get(v.evidence_sha256 or ""))
                   for v in versions],
     )
 
 
 def _version_view(item_id: int, v: Any, redactor: Redactor, log: list[Redaction],
-                  stored: list[StoredMedia]) -> VersionView:
+                  stored: list[StoredMedia], evidence: Any) -> VersionView:
     # Every string the platform gave is redacted here, once, so each rendering (HTML, PDF,
-    # index.csv, the native record) shows the same redacted values.
+    # index.csv, the native record) shows the same redacted values and proof.
     def meta(name: str, value: str | None) -> str | None:
         return redactor.metadata(item_id, v.seq, name, value, log)
 
     media = json.loads(v.media_json)
+    if redactor.active and evidence is not None:
+        evidence = redactor.payload(item_id, v.seq, evidence, log, "evidence")
     return VersionView(
         seq=v.seq, captured_at=v.captured_at, capture_run_id=v.capture_run_id, status=v.status,
         platform_status=meta("platform_status", v.platform_status),
@@ -335,5 +357,5 @@ def _version_view(item_id: int, v: Any, redactor: Redactor, log: list[Redaction]
         media=redactor.payload(item_id, v.seq, media, log, "media") if redactor.active else media,
         raw_sha256=v.raw_sha256,
         evidence_sha256=v.evidence_sha256, sha256=v.sha256, prev_sha256=v.prev_sha256,
-        media_files=() if redactor.withholds(item_id) else tuple(stored),
+        media_files=() if redactor.withholds(item_id) else tuple(stored), evidence=evidence,
     )

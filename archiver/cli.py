@@ -15,6 +15,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from archiver import cli_completion as completion
 from archiver.cli_exports import export, requests
 from archiver.cli_retention import hold, retention
 from archiver.cli_schedule import schedule, webhooks
@@ -60,7 +61,7 @@ def accounts() -> None:
 
 
 @accounts.command("add", epilog=accounts_add_epilog())
-@click.argument("platform")
+@click.argument("platform", shell_complete=completion.platform_names)
 @click.argument("external_id")
 @click.option("--handle", required=True, help="The page's name or handle.")
 @click.option("--url", help="The page's public address.")
@@ -111,7 +112,8 @@ def accounts_list(as_json: bool) -> None:
 
 # -- capture ----------------------------------------------------------------------------------
 @cli.command()
-@click.option("--account", "account_id", type=int, help="Capture only this account.")
+@click.option("--account", "account_id", type=int, help="Capture only this account.",
+              shell_complete=completion.account_ids)
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Accounts captured at once, each in its own process (each holds its own "
                    "index writer's memory).")
@@ -164,8 +166,8 @@ def _no_longer_listed(count: int, platform: str) -> str:
 # -- search and items -------------------------------------------------------------------------
 @cli.command()
 @click.argument("query")
-@click.option("--account", "account_id", type=int)
-@click.option("--platform")
+@click.option("--account", "account_id", type=int, shell_complete=completion.account_ids)
+@click.option("--platform", shell_complete=completion.platform_names)
 @click.option("--kind", type=click.Choice(["post", "comment", "reply", "media", "page_revision"]))
 @click.option("--status", type=click.Choice(["active", "hidden", "removed"]))
 @click.option("--author")
@@ -280,7 +282,9 @@ for _group in (export, requests, retention, hold, schedule, webhooks):
 def main() -> None:
     """Console entry point: one clear line and a non-zero exit for every known error."""
     try:
-        cli(standalone_mode=False)
+        # Named as installed, so completion (_ARCHIVER_COMPLETE) and usage lines read the same
+        # under "python -m archiver.cli".
+        cli(standalone_mode=False, prog_name="archiver")
     except click.exceptions.Abort:
         echo("aborted", err=True)
         sys.exit(130)

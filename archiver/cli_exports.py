@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from archiver import cli_completion as completion
 from archiver.cli_retention import scope_from_options, scope_options
 from archiver.cli_support import JSON_OPTION, actor, archive_from_env, print_json, progress_bar
 from archiver.errors import ArchiverError
@@ -23,8 +24,9 @@ F = Callable[..., Any]
 def filter_options(f: F) -> F:
     """The search filters, as on ``archiver search``."""
     options = [
-        click.option("--account", "account_id", type=int, help="Only this account."),
-        click.option("--platform"),
+        click.option("--account", "account_id", type=int, help="Only this account.",
+                     shell_complete=completion.account_ids),
+        click.option("--platform", shell_complete=completion.platform_names),
         click.option("--kind",
                      type=click.Choice(["post", "comment", "reply", "media", "page_revision"])),
         click.option("--status", type=click.Choice(["active", "hidden", "removed"])),
@@ -77,7 +79,8 @@ def export() -> None:
 
 
 @export.command("open-records")
-@click.option("--request-id", required=True, help="The registered request this answers.")
+@click.option("--request-id", required=True, help="The registered request this answers.",
+              shell_complete=completion.request_ids)
 @click.option("--query", help="Search query (Whoosh syntax; '*' for everything).")
 @click.option("--item", "items", type=int, multiple=True, help="An item id (repeatable).")
 @filter_options
@@ -120,7 +123,7 @@ def open_records(request_id: str, query: str | None, items: tuple[int, ...], out
 
 
 @export.command("production")
-@click.option("--hold", help="The legal hold to produce.")
+@click.option("--hold", help="The legal hold to produce.", shell_complete=completion.hold_names)
 @click.option("--query", help="Search query, instead of a hold.")
 @click.option("--item", "items", type=int, multiple=True, help="An item id (repeatable).")
 @filter_options
@@ -179,7 +182,7 @@ def requests_add(request_id: str, received: str, requester: str | None,
 
 
 @requests.command("scope")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=completion.open_request_ids)
 @scope_options
 @JSON_OPTION
 def requests_scope(request_id: str, query: str | None, account_id: int | None,
@@ -238,7 +241,7 @@ def requests_list(include_closed: bool, as_json: bool) -> None:
 
 
 @requests.command("close")
-@click.argument("request_id")
+@click.argument("request_id", shell_complete=completion.open_request_ids)
 def requests_close(request_id: str) -> None:
     """Close a request (its items are no longer protected by it)."""
     from archiver.exports.requests import close_request

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from archiver import cli_completion as completion
 from archiver.cli_support import JSON_OPTION, actor, archive_from_env, print_json
 from archiver.terminal import visible, visible_values
 
@@ -23,7 +24,8 @@ def scope_options(f: F) -> F:
     """``--query --account --since --until --all``: what a hold or a records request covers."""
     options = [
         click.option("--query", help="Search query (the index's syntax) the items match."),
-        click.option("--account", "account_id", type=int, help="Only this account's items."),
+        click.option("--account", "account_id", type=int, help="Only this account's items.",
+                     shell_complete=completion.account_ids),
         click.option("--since", help="Published on or after (YYYY-MM-DD or ISO time)."),
         click.option("--until", help="Published on or before."),
         click.option("--all", "everything", is_flag=True,
@@ -232,7 +234,7 @@ def hold_list(as_json: bool) -> None:
 
 
 @hold.command("show")
-@click.argument("name")
+@click.argument("name", shell_complete=completion.hold_names)
 @JSON_OPTION
 def hold_show(name: str, as_json: bool) -> None:
     """One hold, its scope and the items it covers."""
@@ -253,7 +255,7 @@ def hold_show(name: str, as_json: bool) -> None:
 
 
 @hold.command("release")
-@click.argument("name")
+@click.argument("name", shell_complete=completion.active_hold_names)
 @click.option("--released-by", required=True)
 @click.option("--reason", required=True)
 @JSON_OPTION

@@ -5,7 +5,9 @@ Python's stack (its composer and constructor recurse), an impossible date such a
 raises ``ValueError`` from :class:`datetime.date`, and aliases let a few lines expand into
 gigabytes ("billion laughs"). Here every such failure is one :class:`YamlInputError`,
 ``SOURCE:LINE: reason``. None of these files needs anchors and aliases, so they are refused;
-nesting deeper than :data:`MAX_DEPTH` is refused before the stack is at risk.
+nesting deeper than :data:`MAX_DEPTH` is refused before the stack is at risk. A key given twice
+is refused too (PyYAML would silently keep the last), and the common syntax mistakes are named
+in plain words by :mod:`archiver.yaml_hints`.
 
 Mappings and lists come back as :class:`LineDict` and :class:`LineList`, which remember the line
 they start on, so a check made after loading can still name the line to fix.
@@ -20,6 +22,7 @@ from typing import Any
 import yaml
 
 from archiver.errors import ConfigError
+from archiver.yaml_hints import explain
 
 # Far deeper than any of our files goes (a schedule is 5 levels deep), far shallower than the
 # ~1,000 Python frames the recursive composer and constructor may use (2-3 frames per level).
@@ -95,7 +98,29 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Iterator[LineDict
     data = LineDict()
     data.line = _line(node.start_mark)
     yield data
+    _refuse_repeated_keys(loader, node)
     data.update(loader.construct_mapping(node))
+
+
+def _refuse_repeated_keys(loader: _Loader, node: yaml.MappingNode) -> None:
+    # YAML requires unique keys (https://yaml.org/type/map.html); PyYAML keeps the last
+    # value without a word, so a rule written twice would silently lose its first version.
+    first_line: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node)
+        try:
+            earlier = first_line.get(key)
+        except TypeError:  # an unhashable key, which construct_mapping refuses with its line
+            continue
+        line = _line(key_node.start_mark)
+        if earlier is not None:
+            shown = repr(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "a key"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {shown} appears twice, on lines {earlier} and {line}: keep "
+                            "one of them", key_node.start_mark)
+        first_line[key] = line
 
 
 def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> Iterator[LineList]:
@@ -121,6 +146,9 @@ def _error(exc: yaml.YAMLError, text: str, source: str) -> YamlInputError:
     if context is None and isinstance(exc, yaml.composer.ComposerError
                                       | yaml.constructor.ConstructorError):
         return YamlInputError(source, _line(mark), problem)  # our own reasons, already clear
+    plain = explain(exc, text) if isinstance(exc, yaml.MarkedYAMLError) else None
+    if plain is not None:
+        return YamlInputError(source, plain.line, f"not valid YAML: {plain.reason}")
     return YamlInputError(source, _line(mark), "not valid YAML: "
                           + (f"{context}: {problem}" if context else problem))
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from archiver.accounts import AccountSpec, add_account
-from archiver.archive import open_archive
+from archiver.archive import Archive, open_archive
 from archiver.capture import capture_account
 from archiver.config import load_settings
 from archiver.exports.business_days import HolidayCalendar
-from archiver.exports.requests import add_request
+from archiver.exports.requests import add_request, close_request
 from archiver.initialise import initialise
-from archiver.retention.holds import HoldSpec, create_hold
+from archiver.retention.holds import HoldSpec, create_hold, release_hold
 from archiver.sample.dataset import Author, Comment, load_sample
 from archiver.sample.feed_server import FeedServer
 from archiver.sample.graph_server import GraphServer
@@ -336,3 +336,57 @@ def test_retries_are_said_on_a_terminal(settings_env: dict[str, str]) -> None:
         feed.fail_status(500, times=1)
         piped = archiver(settings_env, "capture")
         assert piped.returncode == 0 and "attempt" not in piped.stderr
+
+
+# -- shell completion -----------------------------------------------------------------------------
+
+def complete(env: dict[str, str], words: str) -> subprocess.CompletedProcess[str]:
+    """What bash asks for when TAB is pressed after ``words`` (click 8's bash_complete
+    protocol: COMP_WORDS is the line, COMP_CWORD the index of the word being completed)."""
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    return archiver({**env, "_ARCHIVER_COMPLETE": "bash_complete", "COMP_WORDS": words,
+                     "COMP_CWORD": str(cword)})
+
+
+def candidates(env: dict[str, str], words: str) -> list[str]:
+    done = complete(env, words)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    return [line.split(",", 1)[1] for line in done.stdout.splitlines() if line]
+
+
+def test_completion_offers_commands_options_and_choices(tmp_path: Path) -> None:
+    env = {"ARCHIVER_HOME": str(tmp_path / "no-archive")}
+    assert candidates(env, "archiver hold ") == ["create", "list", "release", "show"]
+    assert candidates(env, "archiver re") == ["requests", "retention"]
+    assert candidates(env, "archiver search x --status ") == ["active", "hidden", "removed"]
+    assert candidates(env, "archiver accounts add ") == list(PLATFORMS)
+    assert candidates(env, "archiver accounts add y") == ["youtube"]
+    assert "--request-id" in candidates(env, "archiver export open-records --")
+    # Names that come from the archive: without one, nothing, without a word, and nothing made.
+    assert candidates(env, "archiver hold show ") == []
+    assert candidates(env, "archiver requests close ") == []
+    assert not (tmp_path / "no-archive").exists()
+
+
+def test_completion_offers_names_from_the_archive(archive: Archive,
+                                                  settings_env: dict[str, str]) -> None:
+    account = add_account(archive, AccountSpec(platform="feed", external_id="https://x.test/f",
+                                               handle="news"), actor="t")
+    for name in ("smith-v-city", "old-matter"):
+        create_hold(archive, HoldSpec(name=name, matter="m", created_by="t", everything=True))
+    release_hold(archive, "old-matter", released_by="t", reason="settled")
+    for request_id in ("KORA-7", "KORA-8"):
+        add_request(archive, request_id, received_on=date(2024, 5, 6),
+                    calendar=HolidayCalendar(), actor="t")
+    close_request(archive, "KORA-8", actor="t")
+    assert candidates(settings_env, "archiver hold show ") == ["old-matter", "smith-v-city"]
+    assert candidates(settings_env, "archiver hold release ") == ["smith-v-city"]
+    assert candidates(settings_env, "archiver requests close ") == ["KORA-7"]
+    assert candidates(settings_env, "archiver capture --account ") == [str(account.id)]
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts_for_each_shell(tmp_path: Path, shell: str) -> None:
+    done = archiver({"ARCHIVER_HOME": str(tmp_path), "_ARCHIVER_COMPLETE": f"{shell}_source"})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert "_ARCHIVER_COMPLETE" in done.stdout and f"{shell}_complete" in done.stdout

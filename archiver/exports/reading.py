@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from archiver.dates import show_iso, show_moment
+from archiver.dates import UNKNOWN_MOMENT, show_iso, show_moment
 from archiver.exports.selection import ItemView, Scope, ThreadView, VersionView
 
 TITLE_CHARS = 60
@@ -185,4 +185,9 @@ def removal_proof(version: VersionView, tz: ZoneInfo) -> Proof | None:
     answer = json.dumps(rest, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
     if len(answer) > PROOF_CHARS:
         answer = answer[:PROOF_CHARS] + "\u2026 (cut short here; the native record has it whole)"
-    return Proof(asked_at=show_iso(asked, tz), answer=answer, sha256=version.evidence_sha256)
+    shown = show_iso(asked, tz)
+    if shown in (asked, UNKNOWN_MOMENT):
+        # Not a time (withheld with the rest of a withheld item's proof): the look-up ran in
+        # the capture that stored this version.
+        shown = show_moment(version.captured_at, tz)
+    return Proof(asked_at=shown, answer=answer, sha256=version.evidence_sha256)

@@ -42,6 +42,7 @@ from archiver.exports.selection import (
     thread_roots,
 )
 from archiver.exports.zipout import check_output, pending_file, safe_name
+from archiver.pdf import document_info
 
 INDEX_FIELDS = ("item_id", "thread_id", "platform", "account", "kind", "author", "published",
                 "captured", "status", "url", "sha256", "record")
@@ -176,7 +177,9 @@ def _write_thread(archive: Archive, bag: BagZip, thread: ThreadView,
                             redacted=options.redactor.active, media_href=_media_href))
     if options.pdf:
         pdf = io.BytesIO()
-        counts.pages += render_thread_pdf(pdf, thread, heading, archive.store)
+        about = document_info(archive, f"Social media records of open-records request "
+                              f"{options.request_id}", agency=options.organization, at=now)
+        counts.pages += render_thread_pdf(pdf, thread, heading, archive.store, about=about)
         bag.add(f"threads/{thread.root_id}.pdf", pdf.getvalue())
     for item in thread.items:
         folder = f"items/{item.item_id}"

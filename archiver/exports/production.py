@@ -49,6 +49,7 @@ from archiver.exports.render_pdf import render_item_pdf
 from archiver.exports.selection import Scope, iter_threads, resolve_item_ids, thread_roots
 from archiver.exports.zipout import HashingZip, check_output, pending_file
 from archiver.models import BatesCounter
+from archiver.pdf import DocumentInfo, document_info
 
 PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 DIGITS = 7
@@ -115,6 +116,7 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
         production_number = next_production(s, prefix)
     name = production_name(prefix, production_number)
     volume = volume_name(prefix, production_number)
+    about = document_info(archive, f"Production {name}: an image of one social media record")
     number = first
     pages = 0
     families = 0
@@ -145,7 +147,7 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
                                 archive, sink, item, key, folder, dat, opt,
                                 bates(prefix, family_first), bates(prefix, family_last),
                                 bates(prefix, numbers[item.parent_id])
-                                if item.parent_id in numbers else "")
+                                if item.parent_id in numbers else "", about)
                             family.append((key, item))
                         custody.family(s, family)
                         s.expunge_all()  # keep the session's identity map from growing
@@ -205,7 +207,7 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
 
 def _write_item(archive: Archive, sink: HashingZip, item: Any, key: str, folder: str,
                 dat: DatWriter, opt: OptWriter, beg_attach: str, end_attach: str,
-                parent: str) -> int:
+                parent: str, about: DocumentInfo) -> int:
     native = native_record(item, archive.store, NO_REDACTION, [])
     sink.write(f"NATIVES/{folder}/{key}.json", native)
     media_paths: list[str] = []
@@ -215,7 +217,7 @@ def _write_item(archive: Archive, sink: HashingZip, item: Any, key: str, folder:
         media_paths.append(load_path("NATIVES", folder, f"{key}_media", media.name))
     sink.write(f"TEXT/{folder}/{key}.txt", extracted_text(item))
     image = io.BytesIO()
-    pages = render_item_pdf(image, item, key, archive.store)
+    pages = render_item_pdf(image, item, key, archive.store, about=about)
     sink.write(f"IMAGES/{folder}/{key}.pdf", image.getvalue())
     hashes = _hashes(native)
     current = item.current

@@ -16,7 +16,7 @@ from reportlab.lib.utils import ImageReader
 from archiver.blobstore import BlobStore
 from archiver.errors import BlobNotFound
 from archiver.exports.selection import ItemView, StoredMedia, ThreadView
-from archiver.pdf import BODY_SIZE, BOLD, MARGIN, META_SIZE, Page, new_canvas
+from archiver.pdf import BODY_SIZE, BOLD, MARGIN, META_SIZE, DocumentInfo, Page, new_canvas
 
 INDENT = 18.0
 # Larger images are listed, not drawn: decoding one costs memory in proportion to its pixels.
@@ -112,8 +112,8 @@ def _draw_item(page: Page, item: ItemView, indent: float, images: _Images) -> No
 
 
 def _render(target: Path | BinaryIO, title: str, items: list[ItemView], footer: str,
-            store: BlobStore | None) -> int:
-    canvas = new_canvas(str(target) if isinstance(target, Path) else target, title)
+            store: BlobStore | None, about: DocumentInfo) -> int:
+    canvas = new_canvas(str(target) if isinstance(target, Path) else target, title, about)
     images = _Images(store)
     page = Page(canvas, footer)
     page.start()
@@ -122,19 +122,20 @@ def _render(target: Path | BinaryIO, title: str, items: list[ItemView], footer: 
     base_depth = min((i.depth for i in items), default=0)
     for item in items:
         _draw_item(page, item, INDENT * min(item.depth - base_depth, 3), images)
-    canvas.showPage()
-    canvas.save()
+    page.finish()
     return page.pages
 
 
 def render_thread_pdf(target: Path | BinaryIO, thread: ThreadView, heading: str,
-                      store: BlobStore | None = None) -> int:
+                      store: BlobStore | None = None, *, about: DocumentInfo) -> int:
     """Write the thread's PDF to ``target`` (a path or a binary stream); returns the page count.
-    Images are drawn from ``store`` (without one, media files are only listed)."""
-    return _render(target, f"Thread {thread.root_id} — {heading}", thread.items, heading, store)
+    Images are drawn from ``store`` (without one, media files are only listed); ``about`` says
+    who made the PDF and when (:func:`archiver.pdf.document_info`)."""
+    return _render(target, f"Thread {thread.root_id} — {heading}", thread.items, heading, store,
+                   about)
 
 
 def render_item_pdf(target: Path | BinaryIO, item: ItemView, label: str,
-                    store: BlobStore | None = None) -> int:
+                    store: BlobStore | None = None, *, about: DocumentInfo) -> int:
     """Write one item's PDF (a production image) to ``target``; returns the page count."""
-    return _render(target, f"{label} — item {item.item_id}", [item], label, store)
+    return _render(target, f"{label} — item {item.item_id}", [item], label, store, about)

@@ -48,7 +48,10 @@ _BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
                            "\u2066\u2067\u2068\u2069")
 _ZWJ = "\u200d"
 _WORDS = re.compile(r"\S+")
-_RTL_CLASSES = frozenset({"R", "AL", "AN"})
+# Where the right-to-left characters (bidi classes R, AL, AN) are; a line without any is drawn
+# as it is read (a false alarm only costs a run of the algorithm).
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\U00010800-\U00010fff"
+                  "\U0001e800-\U0001efff]")
 # Placeholders that stand for marks while a line is put in display order: private-use
 # characters (bidi class L), from a plane DejaVu has no glyph in, so never the text's own.
 _PLACEHOLDER = 0xF0000
@@ -121,6 +124,8 @@ def _extends(char: str) -> bool:
 def _pieces(word: str, font: str, size: float) -> list[_Piece]:
     """``word`` as drawable runs and marks, in reading order."""
     glyphs = _glyphs(font)
+    if glyphs.issuperset(map(ord, word)) and _BIDI_CONTROLS.isdisjoint(word):
+        return [_text_piece(word, font, size)]
     pieces: list[_Piece] = []
     run: list[str] = []
     i = 0
@@ -193,8 +198,11 @@ def _split(word: list[_Piece], font: str, size: float, width: float) -> Iterator
             continue
         start = 0
         used = 0.0
+        widths: dict[str, float] = {}
         for i, char in enumerate(piece.shown):
-            w = pdfmetrics.stringWidth(char, font, size)
+            w = widths.get(char)
+            if w is None:
+                w = widths[char] = pdfmetrics.stringWidth(char, font, size)
             if used + w > width and i > start:
                 yield _Piece(piece.shown[start:i], used, piece.source if start == 0 else
                              (None if piece.source is None else ""))
@@ -219,8 +227,10 @@ def _ordered(pieces: list[_Piece], rtl: bool) -> Line:
     """The pieces of one line as drawn: in display order, marks as their own segments."""
     text = "".join(p.shown if p.source is None else chr(_PLACEHOLDER + n)
                    for n, p in enumerate(pieces))
-    if rtl or any(unicodedata.bidirectional(c) in _RTL_CLASSES for c in text):
+    if rtl or _RTL.search(text):
         text = get_display(text, base_dir="R" if rtl else "L")
+    if all(p.source is None for p in pieces):
+        return Line((Segment(text),) if text else ())
     segments: list[Segment] = []
     plain: list[str] = []
     for char in text:

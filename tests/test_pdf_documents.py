@@ -258,3 +258,18 @@ def test_directional_controls_are_shown_not_obeyed() -> None:
     (line,) = layout("by abc\u202edef\u202c · page 1", REGULAR, 9.5, 500)
     assert line.segments == (Segment("by abc"), Segment("[U+202E]", "\u202e"), Segment("def"),
                              Segment("[U+202C]", "\u202c"), Segment(" · page 1"))
+
+
+def test_the_package_ships_its_fonts_and_profile_and_needs_no_matplotlib() -> None:
+    import tomllib
+
+    from archiver.pdf_meta import ASSETS
+
+    root = Path(archiver.__file__).parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert not [d for d in project["project"]["dependencies"] if d.startswith("matplotlib")]
+    assert project["project"]["optional-dependencies"]["bench"] == ["matplotlib>=3.8"]
+    assert "pdf_assets/*" in project["tool"]["setuptools"]["package-data"]["archiver"]
+    shipped = {p.name for p in ASSETS.iterdir()}
+    assert {"DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "LICENSE-DejaVu.txt", "sRGB.icc",
+            "LICENSE-sRGB-icc.txt"} <= shipped

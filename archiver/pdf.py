@@ -59,7 +59,9 @@ def new_canvas(target: str | BinaryIO, title: str, about: DocumentInfo) -> Canva
     register_fonts()
     # The initial font is written into the first page before any text is set: DejaVu rather
     # than ReportLab's default, Helvetica, which would be a font the PDF names but not embeds.
-    canvas = Canvas(target, pagesize=LETTER, invariant=1, pageCompression=1,
+    # PDF 1.7 (ISO 32000-1), the base of PDF/A-2: ReportLab's default header says 1.3, older
+    # than the XMP, output intent and ActualText the file carries.
+    canvas = Canvas(target, pagesize=LETTER, invariant=1, pageCompression=1, pdfVersion=(1, 7),
                     initialFontName=REGULAR, initialFontSize=BODY_SIZE, lang="en")
     describe(canvas, title, about)
     return canvas

@@ -79,7 +79,7 @@ def document_info(archive: Archive, subject: str, *, agency: str | None = None,
 def _plain(text: str) -> str:
     """``text`` fit for metadata: one line, no control characters, no lone surrogates."""
     return "".join(" " if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or 0xD800 <= ord(c) < 0xE000
-                   else c for c in text).strip()
+                   or c in "\ufffe\uffff" else c for c in text).strip()
 
 
 def _pdf_date(moment: datetime) -> str:

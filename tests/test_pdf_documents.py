@@ -111,6 +111,7 @@ def assert_describes_itself(pdf: bytes, title_part: str, created: str) -> None:
     assert info["Producer"].startswith(f"archiver {__version__} (ReportLab "), info
     assert info["CreationDate"].startswith(created), info
     assert info["Tagged"] == "no"  # ReportLab writes no structure tree: said, not hidden
+    assert info["PDF version"] == "1.7"  # ISO 32000-1, the base of PDF/A-2
     fonts = pdf_fonts(pdf)
     assert fonts, "no font at all"
     assert all(f["emb"] == "yes" for f in fonts), fonts
@@ -273,3 +274,21 @@ def test_the_package_ships_its_fonts_and_profile_and_needs_no_matplotlib() -> No
     shipped = {p.name for p in ASSETS.iterdir()}
     assert {"DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "LICENSE-DejaVu.txt", "sRGB.icc",
             "LICENSE-sRGB-icc.txt"} <= shipped
+
+
+def test_metadata_of_hostile_text_is_well_formed() -> None:
+    """A title or agency holding markup, control characters or a lone surrogate still gives
+    well-formed XMP and the same text in the information dictionary."""
+    from xml.etree import ElementTree
+
+    from archiver.pdf import DocumentInfo, text_pdf
+
+    title = "Thread <b>&amp;</b>\x1b[2J \ud800 ]]> <?xpacket end='w'?> 谢谢"
+    pdf = text_pdf(title, ["x"], about=DocumentInfo(agency="A & B <C>\x00", created=EXPORTED_AT))
+    root = ElementTree.fromstring(pdf_xmp(pdf))  # noqa: S314 - our own output, under test
+    ns = {"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+          "dc": "http://purl.org/dc/elements/1.1/"}
+    shown = root.find(".//dc:title/rdf:Alt/rdf:li", ns)
+    assert shown is not None and shown.text == pdf_info(pdf)["Title"]
+    assert shown.text == "Thread <b>&amp;</b> [2J   ]]> <?xpacket end='w'?> 谢谢"
+    assert pdf_info(pdf)["Author"] == "A & B <C>"

@@ -107,6 +107,7 @@ def retention_load(file: Path) -> None:
 def retention_report_cmd(as_of: str | None, csv_file: Path | None, pdf_file: Path | None,
                          as_json: bool) -> None:
     """Every item eligible for disposition, by series, and what holds keep back."""
+    from archiver.pdf import document_info
     from archiver.retention.certificate import report_pdf
     from archiver.retention.report import retention_report, write_csv
 
@@ -115,9 +116,10 @@ def retention_report_cmd(as_of: str | None, csv_file: Path | None, pdf_file: Pat
         report = retention_report(archive, day)
         if csv_file:
             write_csv(archive, day, csv_file)
+        about = document_info(archive, f"Records eligible for disposition as of {day}")
     data = report.as_json()
     if pdf_file:
-        pdf_file.write_bytes(report_pdf(data))
+        pdf_file.write_bytes(report_pdf(data, about=about))
     if as_json:
         print_json(data)
         return

@@ -21,6 +21,8 @@ from archiver.errors import ConfigError
 from archiver.search_index import DEFAULT_ENGINE, ENGINES
 
 DEFAULT_TIMEZONE = "America/Chicago"
+# Named as the author of every PDF until the agency sets its own name.
+DEFAULT_AGENCY_NAME = "Records custodian"
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 
 # name -> TOML key; the environment always wins over the file.
@@ -34,6 +36,7 @@ SETTINGS = {
     "ARCHIVER_INDEX_DIR": "index_dir",
     "ARCHIVER_TIMEZONE": "timezone",
     "ARCHIVER_INDEX_ENGINE": "index_engine",
+    "ARCHIVER_AGENCY_NAME": "agency_name",
 }
 # Settings that are whole numbers (in the file either a TOML integer or its digits as text).
 NUMBER_SETTINGS = frozenset({"s3_object_lock_days"})
@@ -55,6 +58,7 @@ class Settings:
     s3_object_lock_mode: str | None = None
     s3_object_lock_days: int | None = None
     index_engine: str = DEFAULT_ENGINE  # whoosh | fts5 (archiver.search_index.ENGINES)
+    agency_name: str = DEFAULT_AGENCY_NAME  # the author of every PDF the archive writes
 
     @property
     def tz(self) -> ZoneInfo:
@@ -236,6 +240,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         s3_object_lock_mode=lock_mode,
         s3_object_lock_days=lock_days,
         index_engine=index_engine,
+        agency_name=(get("ARCHIVER_AGENCY_NAME") or "").strip() or DEFAULT_AGENCY_NAME,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +65,16 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+class PlotError(Exception):
+    """The plot cannot be drawn (matplotlib, an optional extra, is not installed)."""
+
+
 def plot(results: list[dict[str, Any]], path: Path) -> None:
     """Throughput and latency against archive size (log-scaled sizes)."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise PlotError("--plot needs matplotlib: pip install -e '.[bench]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -110,7 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         args.markdown.write_text("# Benchmark results\n\n" + text)
     if args.plot:
-        plot(results, args.plot)
+        try:
+            plot(results, args.plot)
+        except PlotError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -8,6 +8,7 @@ import re
 import string
 import zipfile
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from archiver.exports.open_records import OpenRecordsOptions, export_open_record
 from archiver.exports.production import ProductionOptions, export_production
 from archiver.exports.selection import Scope
 from archiver.models import Item
-from archiver.pdf import MARGIN, text_pdf
+from archiver.pdf import MARGIN, DocumentInfo, text_pdf
 from archiver.sample.dataset import load_sample
 from archiver.sample.graph_server import GraphServer
 from tests.support.graph import SleepRecorder
@@ -118,7 +119,8 @@ def test_long_url_and_long_comment_are_whole_in_every_pdf(archive: Archive,
 def test_plain_documents_wrap_unbreakable_lines() -> None:
     """The shared writer (destruction certificates, reports) wraps and keeps every character."""
     token = "".join(random.Random(3).choices(string.ascii_letters, k=5000))
-    pdf = text_pdf("Certificate", [LONG_URL, token, "short line"])
+    about = DocumentInfo(agency="Agency", created=datetime(2030, 1, 1, tzinfo=UTC))
+    pdf = text_pdf("Certificate", [LONG_URL, token, "short line"], about=about)
     assert_on_page(pdf)
     text = squeeze(body_text(pdf, "Certificate"))
     assert LONG_URL in text and token in text and "shortline" in text

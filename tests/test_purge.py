@@ -20,6 +20,7 @@ from archiver.blobstore import BlobStore
 from archiver.canonical import iso_utc, sha256_hex
 from archiver.errors import ArchiverError
 from archiver.models import AuditEvent, Blob, Disposition, Item, ItemVersion, Tombstone
+from archiver.pdf import DocumentInfo
 from archiver.retention import certificate as cert
 from archiver.retention.purge import dry_run, purge
 from archiver.retention.tombstones import utc_text
@@ -258,7 +259,9 @@ def test_certificate_pdf_counts_the_items_it_does_not_list() -> None:
               "tombstone_sha256": "0" * 64} for i in range(cert.PDF_ITEM_LIMIT + 7))
     written = cert.write_certificate_json(io.BytesIO(), head, items)
     assert len(written.first_items) == cert.PDF_ITEM_LIMIT + 1
-    pdf = cert.certificate_pdf({**head, "items": written.first_items}, written.sha256)
+    about = DocumentInfo(agency="Agency", created=datetime(2030, 1, 1, tzinfo=UTC))
+    pdf = cert.certificate_pdf({**head, "items": written.first_items}, written.sha256,
+                               about=about)
     assert pdf.startswith(b"%PDF")
 
 

@@ -44,6 +44,7 @@ from archiver.exports.selection import (
     thread_roots,
 )
 from archiver.exports.zipout import check_output, pending_file, safe_name
+from archiver.pdf import DocumentInfo, document_info
 
 # Times are exact UTC (ISO 8601), as in the JSON records; the HTML and PDF show local times.
 INDEX_FIELDS = ("item_id", "thread_id", "platform", "account", "kind", "author", "published",
@@ -97,6 +98,8 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
     header = request_header(request_info, scope, matched=len(matched), exported_at=now,
                             actor=options.actor, tz=tz, redacted=options.redactor.active)
     renderer = HtmlRenderer.create(tz)
+    about = document_info(archive, f"Social media records of open-records request "
+                          f"{options.request_id}", agency=options.organization, at=now)
     root = safe_name(f"open-records-{options.request_id}")
     with pending_file(out) as temp:
         bag = BagZip(temp, root, CHECKSUMS)
@@ -113,7 +116,7 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
                 for thread in iter_threads(archive, roots, set(matched), options.redactor):
                     log: list[Redaction] = list(thread.redactions)
                     _write_thread(archive, bag, thread, options, renderer, header, log,
-                                  index_csv, counts)
+                                  index_csv, counts, about)
                     titles.writerow([thread.root_id, thread_title(thread)])
                     item_ids.extend(i.item_id for i in thread.items)
                     for r in log:
@@ -178,13 +181,14 @@ def _add_spooled(bag: BagZip, name: str, fh: Any) -> None:
 
 def _write_thread(archive: Archive, bag: BagZip, thread: ThreadView,
                   options: OpenRecordsOptions, renderer: HtmlRenderer, header: PackageHeader,
-                  log: list[Redaction], index_csv: Any, counts: _Counts) -> None:
+                  log: list[Redaction], index_csv: Any, counts: _Counts,
+                  about: DocumentInfo) -> None:
     bag.add(f"threads/{thread.root_id}.html",
             renderer.thread(thread, header=header, media_href=_media_href))
     if options.pdf:
         pdf = io.BytesIO()
         counts.pages += render_thread_pdf(pdf, thread, header, archive.settings.tz,
-                                          archive.store)
+                                          archive.store, about=about)
         bag.add(f"threads/{thread.root_id}.pdf", pdf.getvalue())
     for item in thread.items:
         folder = f"items/{item.item_id}"

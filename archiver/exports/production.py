@@ -50,6 +50,7 @@ from archiver.exports.render_pdf import render_item_pdf
 from archiver.exports.selection import Scope, iter_threads, resolve_item_ids, thread_roots
 from archiver.exports.zipout import HashingZip, check_output, pending_file
 from archiver.models import BatesCounter, Hold
+from archiver.pdf import DocumentInfo, document_info
 
 PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 DIGITS = 7
@@ -124,6 +125,8 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
                                  matter=matter, scope=scope, produced_at=now,
                                  actor=options.actor, tz=archive.settings.tz)
 
+    about = document_info(archive, f"Production {name}: an image of one social media record",
+                          at=now)
     number = first
     pages = 0
     families = 0
@@ -155,7 +158,7 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
                                 archive, sink, item, key, folder, dat, opt, family_keys,
                                 bates(prefix, numbers[item.parent_id])
                                 if item.parent_id in numbers else "",
-                                header(key, family_keys))
+                                header(key, family_keys), about)
                             family.append((key, item))
                         custody.family(s, family)
                         s.expunge_all()  # keep the session's identity map from growing
@@ -222,7 +225,7 @@ def _matter(session: Session, hold: str | None) -> str | None:
 
 def _write_item(archive: Archive, sink: HashingZip, item: Any, key: str, folder: str,
                 dat: DatWriter, opt: OptWriter, family: tuple[str, str], parent: str,
-                header: PackageHeader) -> int:
+                header: PackageHeader, about: DocumentInfo) -> int:
     beg_attach, end_attach = family
     native = native_record(item, archive.store, NO_REDACTION, [])
     sink.write(f"NATIVES/{folder}/{key}.json", native)
@@ -233,7 +236,8 @@ def _write_item(archive: Archive, sink: HashingZip, item: Any, key: str, folder:
         media_paths.append(load_path("NATIVES", folder, f"{key}_media", media.name))
     sink.write(f"TEXT/{folder}/{key}.txt", extracted_text(item))
     image = io.BytesIO()
-    pages = render_item_pdf(image, item, header, key, archive.settings.tz, archive.store)
+    pages = render_item_pdf(image, item, header, key, archive.settings.tz, archive.store,
+                            about=about)
     sink.write(f"IMAGES/{folder}/{key}.pdf", image.getvalue())
     hashes = _hashes(native)
     current = item.current

@@ -31,7 +31,7 @@ from archiver.exports.reading import (
     thread_title,
 )
 from archiver.exports.selection import ItemView, StoredMedia, ThreadView
-from archiver.pdf import BODY_SIZE, BOLD, MARGIN, META_SIZE, Page, new_canvas
+from archiver.pdf import BODY_SIZE, BOLD, MARGIN, META_SIZE, DocumentInfo, Page, new_canvas
 
 INDENT = 18.0
 # Larger images are listed, not drawn: decoding one costs memory in proportion to its pixels.
@@ -150,9 +150,9 @@ def _draw_header(page: Page, title: str, header: PackageHeader) -> None:
 
 
 def _render(target: Path | BinaryIO, title: str, header: PackageHeader, items: list[ItemView],
-            footer: str, store: BlobStore | None, tz: ZoneInfo) -> int:
+            footer: str, store: BlobStore | None, tz: ZoneInfo, about: DocumentInfo) -> int:
     canvas = new_canvas(str(target) if isinstance(target, Path) else target,
-                        f"{title} — {header.title}")
+                        f"{title} — {header.title}", about)
     images = _Images(store)
     page = Page(canvas, footer)
     page.start()
@@ -160,21 +160,24 @@ def _render(target: Path | BinaryIO, title: str, header: PackageHeader, items: l
     base_depth = min((i.depth for i in items), default=0)
     for item in items:
         _draw_item(page, item, INDENT * min(item.depth - base_depth, 3), images, tz)
-    canvas.showPage()
-    canvas.save()
+    page.finish()
     return page.pages
 
 
 def render_thread_pdf(target: Path | BinaryIO, thread: ThreadView, header: PackageHeader,
-                      tz: ZoneInfo, store: BlobStore | None = None) -> int:
+                      tz: ZoneInfo, store: BlobStore | None = None, *,
+                      about: DocumentInfo) -> int:
     """Write the thread's PDF to ``target`` (a path or a binary stream) under the package's
     ``header``, times in ``tz``; returns the page count. Images are drawn from ``store``
-    (without one, media files are only listed)."""
-    return _render(target, thread_title(thread), header, thread.items, header.title, store, tz)
+    (without one, media files are only listed); ``about`` says who made the PDF and when
+    (:func:`archiver.pdf.document_info`)."""
+    return _render(target, thread_title(thread), header, thread.items, header.title, store, tz,
+                   about)
 
 
 def render_item_pdf(target: Path | BinaryIO, item: ItemView, header: PackageHeader,
-                    label: str, tz: ZoneInfo, store: BlobStore | None = None) -> int:
+                    label: str, tz: ZoneInfo, store: BlobStore | None = None, *,
+                    about: DocumentInfo) -> int:
     """Write one item's PDF (a production image, ``label`` its Bates number in the footer) to
     ``target`` under ``header``; returns the page count."""
-    return _render(target, item_title(item), header, [item], label, store, tz)
+    return _render(target, item_title(item), header, [item], label, store, tz, about)

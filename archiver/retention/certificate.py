@@ -11,9 +11,12 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from archiver.canonical import canonical_json
+
+if TYPE_CHECKING:
+    from archiver.pdf import DocumentInfo
 
 PDF_ITEM_LIMIT = 5000
 _CHUNK = 1000  # certificate items encoded per call
@@ -93,15 +96,17 @@ def _write_items(out: _Hashing, chunk: list[dict[str, Any]], written: int) -> in
     return written
 
 
-def _pdf(title: str, lines: Iterable[str], signature: bool) -> bytes:
+def _pdf(title: str, lines: Iterable[str], signature: bool, about: DocumentInfo) -> bytes:
     from archiver.pdf import text_pdf
 
-    return text_pdf(title, lines, signature=signature)
+    return text_pdf(title, lines, signature=signature, about=about)
 
 
-def certificate_pdf(certificate: dict[str, Any], json_sha256: str) -> bytes:
+def certificate_pdf(certificate: dict[str, Any], json_sha256: str, *,
+                    about: DocumentInfo) -> bytes:
     """A printable destruction certificate. ``certificate["items"]`` may hold just the first
-    items (see :func:`write_certificate_json`): the count of the rest comes from ``item_count``."""
+    items (see :func:`write_certificate_json`): the count of the rest comes from ``item_count``.
+    ``about`` says who made the PDF and when (:func:`archiver.pdf.document_info`)."""
     lines = [
         f"Disposition {certificate['disposition_id']}, as of {certificate['as_of']}",
         f"Approved by {certificate['approved_by']} at {certificate['approved_at']}",
@@ -130,7 +135,7 @@ def certificate_pdf(certificate: dict[str, Any], json_sha256: str) -> bytes:
         lines.append(f"{item['item_id']}  {item['platform']}  {item['external_id']}  "
                      f"{item['series']}  {item['published_at'] or '-'}  "
                      f"{item['disposition_date']}  {item['tombstone_sha256'][:16]}")
-    return _pdf("Certificate of records destruction", lines, signature=True)
+    return _pdf("Certificate of records destruction", lines, True, about)
 
 
 def report_lines(report: dict[str, Any]) -> list[str]:
@@ -155,6 +160,6 @@ def report_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def report_pdf(report: dict[str, Any]) -> bytes:
+def report_pdf(report: dict[str, Any], *, about: DocumentInfo) -> bytes:
     """The disposition report, for the records manager's signature before purging."""
-    return _pdf("Records disposition report", report_lines(report), signature=True)
+    return _pdf("Records disposition report", report_lines(report), True, about)

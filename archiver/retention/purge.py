@@ -419,7 +419,11 @@ def _finish(archive: Archive, d: Disposition, schedule: Schedule, folder: Path, 
         written = cert.write_certificate_json(fh, head, (_certificate_item(t) for t in rows))
     partial.replace(json_path)
     sha = written.sha256
-    pdf = cert.certificate_pdf({**head, "items": written.first_items}, sha)
+    from archiver.pdf import document_info  # ReportLab is loaded only when a PDF is made
+
+    about = document_info(archive, f"Certificate of the destruction of records under "
+                          f"disposition {d.id}", at=now)
+    pdf = cert.certificate_pdf({**head, "items": written.first_items}, sha, about=about)
     pdf_path.write_bytes(pdf)
     with archive.transaction() as s:
         row = s.get(Disposition, d.id, with_for_update=True)

@@ -6,10 +6,12 @@ that hint rather than skipping it, so a PDF check is never silently dropped.
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 import shutil
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,40 @@ def pdf_words(pdf: bytes) -> list[tuple[float, str]]:
     out = subprocess.run([_tool("pdftotext"), "-bbox", "-enc", "UTF-8", "-", "-"], input=pdf,
                          check=True, capture_output=True, timeout=600).stdout.decode("utf-8")
     return [(float(x_max), html.unescape(word)) for x_max, word in _WORD.findall(out)]
+
+
+def _run(tool: str, *args: str, pdf: bytes) -> str:
+    return subprocess.run([_tool(tool), *args, "-"], input=pdf, check=True, capture_output=True,
+                          timeout=600).stdout.decode("utf-8")
+
+
+def pdf_info(pdf: bytes) -> dict[str, str]:
+    """What ``pdfinfo -isodates`` says: ``{"Title": ..., "CreationDate": "2026-...", ...}``."""
+    lines = _run("pdfinfo", "-isodates", "-enc", "UTF-8", pdf=pdf).splitlines()
+    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
+
+
+def pdf_xmp(pdf: bytes) -> str:
+    """The XMP metadata packet ``pdfinfo -meta`` prints (empty when there is none)."""
+    return _run("pdfinfo", "-meta", pdf=pdf)
+
+
+def pdf_fonts(pdf: bytes) -> list[dict[str, str]]:
+    """The rows of ``pdffonts``, by column (``name``, ``type``, ``emb``, ...)."""
+    head, rule, *rows = _run("pdffonts", pdf=pdf).splitlines()
+    spans = [m.span() for m in re.finditer(r"-+", rule)]
+    names = [head[a:b].strip() for a, b in spans]
+    return [{name: row[a:b + 1].strip() for name, (a, b) in zip(names, spans, strict=True)}
+            for row in rows if row.strip()]
+
+
+def pdf_drawn_text(pdf: bytes) -> str:
+    """The page content streams (ReportLab's ASCII85 and Flate undone), as Latin-1: the ASCII a
+    page draws (a mark such as ``[U+4E2D]``) shows here even where the text layer (what
+    ``pdftotext`` reads) says something else."""
+    out = []
+    for match in re.finditer(rb"/Filter \[ /ASCII85Decode /FlateDecode \][^>]*>>\s*stream\r?\n"
+                             rb"(.*?)endstream", pdf, re.S):
+        data = re.sub(rb"\s", b"", match.group(1)).removesuffix(b"~>")
+        out.append(zlib.decompress(base64.a85decode(data)).decode("latin-1"))
+    return "\n".join(out)

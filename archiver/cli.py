@@ -31,6 +31,7 @@ from archiver.config import load_settings
 from archiver.errors import ArchiverError
 from archiver.platform_guide import accounts_add_epilog
 from archiver.terminal import visible
+from archiver.wording import author_or_unknown, counted
 
 
 @click.group()
@@ -135,8 +136,9 @@ def capture(account_id: int | None, jobs: int, as_json: bool) -> None:
     else:
         platforms = {a.id: a.platform for a in targets}
         for r in results:
-            line = (f"account {r.account_id}: {r.status}: {r.seen} seen, {r.new_items} new items, "
-                    f"{r.new_versions} new versions, {r.removed} removed")
+            line = (f"account {r.account_id}: {r.status}: {r.seen} seen, "
+                    f"{counted(r.new_items, 'new item')}, "
+                    f"{counted(r.new_versions, 'new version')}, {r.removed} removed")
             if r.unconfirmed:
                 line += f", {r.unconfirmed} missing but not confirmed gone"
             if r.no_longer_listed:
@@ -153,13 +155,16 @@ def capture(account_id: int | None, jobs: int, as_json: bool) -> None:
 
 def _no_longer_listed(count: int, platform: str) -> str:
     if platform == "feed":
-        noun = "entry" if count == 1 else "entries"
-        return f"{count} {noun} no longer in the feed (a feed cannot prove removal)"
-    noun = "item" if count == 1 else "items"
-    return f"{count} {noun} no longer listed (absence from this listing cannot prove removal)"
+        return f"{counted(count, 'entry')} no longer in the feed (a feed cannot prove removal)"
+    return (f"{counted(count, 'item')} no longer listed (absence from this listing cannot prove "
+            "removal)")
 
 
 # -- search and items -------------------------------------------------------------------------
+# The columns of a search row in text output (their keys in --json).
+SEARCH_COLUMNS = ("item_id", "status", "kind", "created_at", "author", "text")
+
+
 @cli.command()
 @click.argument("query")
 @click.option("--account", "account_id", type=int)
@@ -185,13 +190,18 @@ def search(query: str, limit: int, offset: int, as_json: bool, **options: Any) -
     if as_json:
         print_json(outcome.as_json())
         return
-    echo(f"{outcome.total} items in {outcome.threads} threads")
+    summary = f"{counted(outcome.total, 'item')} in {counted(outcome.threads, 'thread')}"
+    if outcome.results and len(outcome.results) < outcome.total:
+        summary += f", showing {offset + 1} to {offset + len(outcome.results)}"
+    echo(summary)
+    if outcome.results:
+        echo("\t".join(SEARCH_COLUMNS))
     for row in outcome.results:
         text = (row["text"] or "").replace("\n", " ")
         if len(text) > 100:
             text = text[:99] + "…"
         echo(f"{row['item_id']}\t{row['status']}\t{row['kind']}\t{row['created_at']}\t"
-             f"{visible(row['author'] or '')}\t{visible(text)}")
+             f"{visible(author_or_unknown(row['author']))}\t{visible(text)}")
 
 
 @cli.group()
@@ -236,7 +246,7 @@ def index_rebuild() -> None:
 
     with archive_from_env() as archive:
         count = rebuild_index(archive)
-    echo(f"indexed {count} items")
+    echo(f"indexed {counted(count, 'item')}")
 
 
 # -- verify -----------------------------------------------------------------------------------
@@ -251,12 +261,12 @@ def verify(as_json: bool) -> None:
     if as_json:
         print_json(report.as_json())
     else:
-        echo(f"checked {report.blobs} blobs ({report.bytes_hashed} bytes), {report.items} "
-                   f"items, {report.versions} versions, {report.audit_events} audit events "
-                   f"in {report.seconds:.2f}s")
+        echo(f"checked {counted(report.blobs, 'blob')} ({counted(report.bytes_hashed, 'byte')}), "
+             f"{counted(report.items, 'item')}, {counted(report.versions, 'version')}, "
+             f"{counted(report.audit_events, 'audit event')} in {report.seconds:.2f}s")
         for p in report.problems:
             echo(f"DAMAGED {p.kind} {p.id}: {p.reason}")
-        echo("ok" if report.ok else f"{len(report.problems)} problems found")
+        echo("ok" if report.ok else f"{counted(len(report.problems), 'problem')} found")
     if not report.ok:
         sys.exit(1)
 

@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,8 +20,8 @@ from archiver.accounts import AccountSpec, add_account
 from archiver.archive import open_archive
 from archiver.capture import capture_account
 from archiver.config import load_settings
-from archiver.exports.business_days import HolidayCalendar
-from archiver.exports.requests import add_request
+from archiver.exports.business_days import HolidayCalendar, calendar_from_env
+from archiver.exports.requests import add_request, due_date
 from archiver.initialise import initialise
 from archiver.retention.holds import HoldSpec, create_hold
 from archiver.sample.dataset import Author, Comment, load_sample
@@ -212,7 +212,7 @@ def test_stored_text_reaches_the_terminal_as_visible_escapes(tmp_path: Path) -> 
     code, out, _ = run_raw(env, "search", "zanzibar")
     assert code == 0
     assert_shown_visibly(out)
-    assert "Mallory \\x1b[2J" in out and len(out.splitlines()) == 2  # one row, one line
+    assert "Mallory \\x1b[2J" in out and len(out.splitlines()) == 3  # count, header, one row
 
     code, out, _ = run_raw(env, "items", "show", item_id)
     assert code == 0
@@ -336,3 +336,64 @@ def test_retries_are_said_on_a_terminal(settings_env: dict[str, str]) -> None:
         feed.fail_status(500, times=1)
         piped = archiver(settings_env, "capture")
         assert piped.returncode == 0 and "attempt" not in piped.stderr
+
+
+# -- reading the output ------------------------------------------------------------------------
+
+def _received_for(left: int, today: date, calendar: HolidayCalendar) -> date:
+    """A receipt date whose request has ``left`` business days left today (negative: overdue)."""
+    for back in range(30):
+        received = today - timedelta(days=back)
+        if calendar.business_days_between(today, due_date(received, calendar)) == left:
+            return received
+    raise AssertionError(f"no receipt date leaves {left} business days")
+
+
+def test_text_output_has_headers_unknown_authors_and_counts_in_number(tmp_path: Path) -> None:
+    # Printing does not depend on the database: SQLite only, filled through the library.
+    env = {"ARCHIVER_HOME": str(tmp_path / "home")}
+    settings = load_settings(env)
+    initialise(settings)
+    sample = load_sample()
+    post = sample.posts[0]
+    anonymous = Comment(id=f"{post.id.split('_')[-1]}_88888", post_id=post.id,
+                        message="a quokka sighting on Elm St", created_time=post.created_time,
+                        author=None)  # Graph leaves out "from" without the permission to see it
+    calendar = calendar_from_env({})
+    today = datetime.now(settings.tz).date()
+    archive = open_archive(settings)
+    try:
+        with GraphServer(replace(sample, comments=(*sample.comments, anonymous))) as srv:
+            account = add_account(archive, AccountSpec(
+                platform="facebook", external_id=srv.dataset.page_id, handle="spd",
+                api_base=srv.base_url, token_env=TOKEN_ENV), actor="test")
+            first = capture_account(archive, account, {TOKEN_ENV: srv.token},
+                                    sleep=lambda _s: None)
+            assert first.status == "succeeded", first.error
+            srv.apply_second_state()  # one new comment, one deleted
+            captured = archiver({**env, TOKEN_ENV: srv.token}, "capture")
+        for request_id, left in (("K-1", 1), ("K-2", -1)):
+            add_request(archive, request_id, calendar=calendar, actor="test",
+                        received_on=_received_for(left, today, calendar))
+    finally:
+        archive.close()
+    assert captured.returncode == 0, captured.stderr
+    assert ", 1 new item, " in captured.stdout and ", 1 removed" in captured.stdout, \
+        captured.stdout
+
+    done = archiver(env, "search", "quokka")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "1 item in 1 thread", lines
+    assert lines[1].split("\t") == ["item_id", "status", "kind", "created_at", "author", "text"]
+    assert len(lines) == 3 and lines[2].split("\t")[4] == "(unknown)", lines
+    assert json.loads(archiver(env, "search", "quokka", "--json").stdout)[
+        "results"][0]["author"] is None  # the JSON keeps null
+
+    held = archiver(env, "hold", "create", "h1", "--matter", "M", "--query", "quokka")
+    assert held.returncode == 0 and held.stdout.startswith("hold h1 created: 1 item held "), \
+        held.stdout + held.stderr
+    assert "\t1 item\t" in archiver(env, "hold", "list").stdout
+    listed = archiver(env, "requests", "list").stdout
+    assert "\tOVERDUE by 1 business day, " in listed and "\t1 business day left, " in listed, \
+        listed

@@ -30,7 +30,7 @@ from archiver.cli_support import (
 from archiver.config import load_settings
 from archiver.errors import ArchiverError
 from archiver.platform_guide import accounts_add_epilog
-from archiver.terminal import visible
+from archiver.terminal import visible, visible_values
 from archiver.wording import author_or_unknown, counted
 
 
@@ -228,10 +228,34 @@ def items_show(item_id: int, as_json: bool) -> None:
             echo(f"{key}: {visible(str(detail[key]))}")
     if detail["removal_evidence"] is not None:
         echo(f"removal evidence: {json.dumps(detail['removal_evidence'])}")
+    for d in detail["dispositions"]:
+        _print_disposition(d)
+    destroyed = max((d["versions_destroyed"] for d in detail["dispositions"]), default=0)
     for v in detail["versions"]:
         echo(f"--- version {v['seq']} captured {v['captured_at']} status {v['status']}"
              f" sha256 {v['sha256']}")
-        echo(v["text"] or "")  # the comment's own lines stay lines
+        if v["seq"] <= destroyed:
+            echo("(content destroyed)")
+        else:
+            echo(v["text"] or "")  # the comment's own lines stay lines
+
+
+def _print_disposition(d: dict[str, Any]) -> None:
+    """Where the content of an item went: the disposition, the series, the certificate."""
+    d = visible_values(d)  # the approver's name and the authority, as typed
+    last = d["versions_destroyed"]
+    echo(f"DESTROYED {d['destroyed_at']} by disposition {d['disposition_id']} (as of "
+         f"{d['as_of']}, approved by {d['approved_by']})")
+    echo(f"  under series {d['series']} ({d['action']}), authority {d['authority']}; "
+         f"disposition date {d['disposition_date']}")
+    echo(f"  {'version 1' if last == 1 else f'versions 1 to {last}'} destroyed; "
+         f"tombstone sha256 {d['tombstone_sha256']}")
+    if d["certificate_sha256"] is None:
+        echo(f"  certificate not written yet: disposition {d['disposition_id']} is still running "
+             "(run 'archiver retention purge --approve --approved-by NAME' again to finish it)")
+    else:
+        where = d["certificate_path"] or f"disposition-{d['disposition_id']}-certificate.json"
+        echo(f"  certificate {where} sha256 {d['certificate_sha256']} (also in the blob store)")
 
 
 @cli.group()

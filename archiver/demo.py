@@ -90,7 +90,8 @@ def run_demo(settings: Settings, echo: Echo) -> None:
              f"{counted(report.audit_events, 'audit event')}: "
              f"{'ok' if report.ok else 'DAMAGED'}")
         if not report.ok:
-            raise ArchiverError(f"verify found {len(report.problems)} problems in the demo archive")
+            raise ArchiverError(f"verify found {counted(len(report.problems), 'problem')} in the "
+                                "demo archive")
         echo("")
         echo(f"try: ARCHIVER_HOME={settings.home} archiver search '*' --status removed")
 

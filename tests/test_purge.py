@@ -268,3 +268,46 @@ def test_certificate_pdf_counts_the_items_it_does_not_list() -> None:
 def test_utc_text_is_iso_utc(moment: datetime) -> None:
     assert utc_text(moment) == iso_utc(moment)
     assert utc_text(None) is None and utc_text(moment.replace(tzinfo=None)).tzinfo is None
+
+
+def test_items_show_says_when_and_under_what_an_item_was_destroyed(
+        captured: Captured, settings_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    from archiver.items import item_detail
+
+    archive = captured.archive
+    with archive.sessions() as s:
+        post_id = s.scalar(select(Item.id).where(Item.kind == "post").order_by(Item.id))
+        kept_id = s.scalar(select(Item.id).where(Item.series_code == "KEEP"))
+    assert post_id is not None
+    assert item_detail(archive, post_id)["dispositions"] == []
+    set_today(archive, LATE)
+    result = purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path / "out")
+    detail = item_detail(archive, post_id)
+    with archive.sessions() as s:
+        tomb = s.scalar(select(Tombstone).where(Tombstone.item_id == post_id))
+    assert tomb is not None
+    assert detail["disposed_at"] == tomb.destroyed_at.isoformat()
+    [destroyed] = detail["dispositions"]
+    assert destroyed == {
+        "disposition_id": result.disposition_id, "destroyed_at": tomb.destroyed_at.isoformat(),
+        "as_of": LATE.isoformat(), "approved_by": "R. Manager",
+        "disposition_date": tomb.disposition_date.isoformat(), "series": "POSTS",
+        "action": "destroy", "authority": "Test authority A https://example.org/a",
+        "versions_destroyed": tomb.last_seq, "tombstone_sha256": tomb.sha256,
+        "certificate_sha256": result.certificate_sha256,
+        "certificate_path": result.certificate_path,
+        "certificate_pdf_path": result.certificate_pdf_path}
+    if kept_id is not None:
+        assert item_detail(archive, kept_id)["dispositions"] == []
+
+    done = subprocess.run([sys.executable, "-m", "archiver.cli", "items", "show", str(post_id)],
+                          env={**os.environ, **settings_env}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    said = done.stdout
+    assert (f"DESTROYED {tomb.destroyed_at.isoformat()} by disposition {result.disposition_id} "
+            f"(as of {LATE.isoformat()}, approved by R. Manager)") in said, said
+    assert ("under series POSTS (destroy), authority Test authority A https://example.org/a"
+            in said), said
+    assert f"certificate {result.certificate_path} sha256 {result.certificate_sha256}" in said
+    assert "(content destroyed)" in said

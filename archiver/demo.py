@@ -7,10 +7,13 @@ archive and can be run any number of times.
 
 from __future__ import annotations
 
+import shlex
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 from archiver.accounts import AccountSpec, add_account
 from archiver.archive import Archive, open_archive
@@ -93,7 +96,19 @@ def run_demo(settings: Settings, echo: Echo) -> None:
             raise ArchiverError(f"verify found {counted(len(report.problems), 'problem')} in the "
                                 "demo archive")
         echo("")
-        echo(f"try: ARCHIVER_HOME={settings.home} archiver search '*' --status removed")
+        echo(f"try: ARCHIVER_HOME={shlex.quote(str(settings.home))} {archiver_command()} "
+             "search '*' --status removed")
+
+
+def archiver_command() -> str:
+    """How to run ``archiver`` again from a shell, the way it runs now: a virtualenv's console
+    script is not on the PATH unless the virtualenv is activated, so it is named by its path."""
+    script = Path(sys.argv[0])
+    if script.name == "archiver" and script.is_file():
+        return shlex.quote(str(script.absolute()))
+    # Started as ``python -m archiver.cli``: the same interpreter the same way, so the same code
+    # (a console script next to it may belong to another install).
+    return f"{shlex.quote(sys.executable)} -m archiver.cli"
 
 
 def _export(archive: Archive, settings: Settings, echo: Echo) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import archiver as archiver_package
 from archiver.accounts import AccountSpec, add_account
 from archiver.archive import open_archive
 from archiver.capture import capture_account
@@ -397,3 +398,31 @@ def test_text_output_has_headers_unknown_authors_and_counts_in_number(tmp_path: 
     listed = archiver(env, "requests", "list").stdout
     assert "\tOVERDUE by 1 business day, " in listed and "\t1 business day left, " in listed, \
         listed
+
+
+def test_demo_ends_with_a_command_that_runs_as_shown(tmp_path: Path) -> None:
+    # The README's way: a virtualenv's console script run by its path, the virtualenv not on
+    # the PATH. The script is what pip writes for a console_scripts entry point.
+    bin_dir = tmp_path / "venv bin"
+    bin_dir.mkdir()
+    script = bin_dir / "archiver"
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom archiver.cli import main\n"
+                      "sys.exit(main())\n")
+    script.chmod(0o755)
+    source = str(Path(archiver_package.__file__).parents[1])
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    user = {**clean, "PATH": "/usr/bin:/bin", "PYTHONPATH": source}
+    home = tmp_path / "it's a home"  # a space and a quote: the line must quote it
+    done = subprocess.run([str(script), "demo"], cwd=tmp_path,
+                          env={**user, "ARCHIVER_HOME": str(home)}, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith("try: "), last
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ran = subprocess.run(["/bin/sh", "-c", last.removeprefix("try: ")], cwd=elsewhere, env=user,
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, (last, ran.stderr)
+    assert ran.stdout.startswith("1 item in 1 thread\n") and "\tremoved\t" in ran.stdout, \
+        ran.stdout

@@ -22,9 +22,9 @@ from archiver.cli_support import (
     JSON_OPTION,
     actor,
     archive_from_env,
+    capture_bar,
     echo,
     print_json,
-    progress_bar,
     retry_reporter,
 )
 from archiver.config import load_settings
@@ -129,7 +129,7 @@ def capture(account_id: int | None, jobs: int, as_json: bool) -> None:
             raise ArchiverError("no accounts to capture: add one with 'archiver accounts add'")
         results = capture_accounts(
             archive, targets, os.environ, jobs=jobs,
-            progress=lambda a: progress_bar(not as_json, f"{a.platform}:{a.handle}"),
+            progress=lambda a: capture_bar(not as_json, f"{a.platform}:{a.handle}"),
             on_retry=retry_reporter())
     if as_json:
         print_json({"runs": [r.as_json() for r in results]})

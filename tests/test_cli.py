@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
 import re
+import struct
 import subprocess
 import sys
+import termios
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -293,9 +296,12 @@ def test_public_feed_runs_without_credentials_and_reports_what_left_it(
                                 "consider registering the final address"]
 
 
-def _run_with_stderr_on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
-    """Run the CLI with stderr on a pseudo-terminal (stdout a pipe); (exit status, stderr)."""
+def _run_with_stderr_on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """Run the CLI with stderr on a pseudo-terminal (stdout a pipe); (exit status, stderr,
+    stdout)."""
     master, slave = pty.openpty()
+    # A new pseudo-terminal is 0 columns wide, and a bar fits itself into none.
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
     chunks: list[bytes] = []
 
     def drain() -> None:
@@ -313,10 +319,10 @@ def _run_with_stderr_on_a_terminal(env: dict[str, str], *args: str) -> tuple[int
     proc = subprocess.Popen([sys.executable, "-m", "archiver.cli", *args],
                             env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)
-    proc.communicate(timeout=120)
+    stdout, _ = proc.communicate(timeout=120)
     reader.join(timeout=10)
     os.close(master)
-    return proc.returncode, b"".join(chunks).decode(errors="replace")
+    return proc.returncode, b"".join(chunks).decode(errors="replace"), stdout.decode()
 
 
 def test_retries_are_said_on_a_terminal(settings_env: dict[str, str]) -> None:
@@ -325,7 +331,7 @@ def test_retries_are_said_on_a_terminal(settings_env: dict[str, str]) -> None:
         assert archiver(settings_env, "accounts", "add", "feed", feed.rss_url,
                         "--handle", "news").returncode == 0
         feed.fail_status(500, times=2)
-        status, stderr = _run_with_stderr_on_a_terminal(settings_env, "capture")
+        status, stderr, _ = _run_with_stderr_on_a_terminal(settings_env, "capture")
         assert status == 0, stderr
         said = [line.strip() for line in stderr.replace("\r", "\n").splitlines()
                 if "attempt" in line]
@@ -337,6 +343,51 @@ def test_retries_are_said_on_a_terminal(settings_env: dict[str, str]) -> None:
         feed.fail_status(500, times=1)
         piped = archiver(settings_env, "capture")
         assert piped.returncode == 0 and "attempt" not in piped.stderr
+
+
+def _drawn(stderr: str) -> list[str]:
+    """What a bar drew on the terminal, one line per redraw (ANSI controls left out)."""
+    plain = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", stderr)
+    return [line.strip() for line in plain.replace("\r", "\n").splitlines() if line.strip()]
+
+
+def test_capture_bar_names_every_phase_with_its_total(tmp_path: Path) -> None:
+    env = {"ARCHIVER_HOME": str(tmp_path / "home")}  # the display is the same on any database
+    settings = load_settings(env)
+    initialise(settings)
+    with GraphServer(load_sample()) as srv:
+        archive = open_archive(settings)
+        try:
+            add_account(archive, AccountSpec(platform="facebook", external_id=srv.dataset.page_id,
+                                             handle="spd", api_base=srv.base_url,
+                                             token_env=TOKEN_ENV), actor="test")
+        finally:
+            archive.close()
+        run_env = {**env, TOKEN_ENV: srv.token}
+        status, stderr, _ = _run_with_stderr_on_a_terminal(run_env, "capture")
+        assert status == 0, stderr
+        drawn = _drawn(stderr)
+        labels = [line.removeprefix("facebook:spd: ").split(":")[0] for line in drawn
+                  if line.startswith("facebook:spd: ")]
+        # The first time each phase is drawn, in order; the index commit is named before it runs.
+        assert list(dict.fromkeys(labels)) == ["storing", "indexing", "downloading media"], drawn
+        assert any(re.match(r"facebook:spd: indexing: +0%.* 0/49 ", line) for line in drawn), \
+            drawn
+        media = [line for line in drawn if "downloading media" in line]
+        assert re.search(r"100%.* (\d+)/\1 \[.* files/s\]", media[-1]), media
+
+        srv.apply_second_state()  # a comment deleted: its removal is looked up
+        status, stderr, _ = _run_with_stderr_on_a_terminal(run_env, "capture")
+        assert status == 0, stderr
+        checks = [line for line in _drawn(stderr) if "checking removals" in line]
+        assert checks and re.search(r"100%.* (\d+)/\1 ", checks[-1]), _drawn(stderr)
+
+        # --json on a terminal and any run into a pipe (cron): no bar, nothing but the result.
+        status, stderr, stdout = _run_with_stderr_on_a_terminal(run_env, "capture", "--json")
+        assert status == 0 and _drawn(stderr) == [], stderr
+        assert json.loads(stdout)["runs"][0]["status"] == "succeeded"
+        piped = archiver(run_env, "capture")
+        assert piped.returncode == 0 and piped.stderr == "", piped.stderr
 
 
 # -- reading the output ------------------------------------------------------------------------

@@ -79,7 +79,6 @@ class CaptureBar:
     def __init__(self, desc: str) -> None:
         self._desc = visible(desc)
         self._bar: tqdm[None] | None = None
-        self._phase: str | None = None
         self._counts: dict[str, int] = {}
 
     def _draw(self, label: str, total: int | None, unit: str) -> tqdm[None]:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 import httpx
 from sqlalchemy import bindparam, insert, select, update
@@ -132,7 +133,23 @@ class _RunState:
     closed: bool = False
 
 
+class Phase(StrEnum):
+    """The steps of a capture run, as a progress display names them."""
+
+    STORING = "storing"  # records read and stored; how many is not known ahead
+    INDEXING = "indexing"  # items put in the search index, whose commit takes a while
+    REMOVALS = "checking removals"  # items a complete listing lacked, looked up one by one
+    MEDIA = "downloading media"  # media files not stored yet
+
+    @property
+    def unit(self) -> str:
+        return "files" if self is Phase.MEDIA else "items"
+
+
 ProgressCallback = Callable[[int], None]
+# Told each time a run starts (or comes back to) a phase, with the phase's total when known;
+# ``progress`` then counts that phase's steps.
+PhaseCallback = Callable[[Phase, int | None], None]
 
 
 class Capture:
@@ -146,6 +163,7 @@ class Capture:
         *,
         trigger: str = "manual",
         progress: ProgressCallback | None = None,
+        on_phase: PhaseCallback | None = None,
         batch_size: int = BATCH_SIZE,
     ) -> None:
         self.archive = archive
@@ -153,6 +171,8 @@ class Capture:
         self.connector = connector
         self.trigger = trigger
         self.progress = progress
+        self.on_phase = on_phase
+        self._current: tuple[Phase, int | None] | None = None
         self.batch_size = batch_size
         self.assigner = CaptureAssigner(archive.settings.tz)
 
@@ -165,6 +185,7 @@ class Capture:
 
     def _run(self, state: _RunState, scopes: list[str] | None) -> CaptureResult:
         batch: list[Record] = []
+        self._phase(Phase.STORING)
         try:
             # The next pages are read while this batch is stored (archiver.prefetch).
             with Prefetched(self.connector.read(scopes)) as events:
@@ -179,11 +200,11 @@ class Capture:
                         continue
                     batch.append(event)
                     if len(batch) >= self.batch_size:
-                        self._flush(state, batch)
-            self._flush(state, batch)
+                        self._advance(self._flush(state, batch))
+            self._advance(self._flush(state, batch))
         except ConnectorError as exc:
             # What was read before the failure is real and is kept; nothing is marked removed.
-            self._flush(state, batch)
+            self._advance(self._flush(state, batch))
             return self._finish(state, "failed", self._describe(exc))
         self._detect_removals(state)
         return self._finish(state, "succeeded", None)
@@ -213,6 +234,15 @@ class Capture:
         except ConnectorError as exc:
             return self._finish(state, "failed", self._describe(exc))
         return self._finish(state, "succeeded", None)
+
+    def _phase(self, phase: Phase, total: int | None = None) -> None:
+        self._current = (phase, total)
+        if self.on_phase:
+            self.on_phase(phase, total)
+
+    def _advance(self, steps: int) -> None:
+        if self.progress and steps:
+            self.progress(steps)
 
     def _describe(self, exc: ConnectorError | str) -> str:
         return self.connector.scrub(f"account {self.account.id} ({self.account.handle}): {exc}")
@@ -310,9 +340,10 @@ class Capture:
         return result
 
     # -- storing records ------------------------------------------------------------------
-    def _flush(self, state: _RunState, batch: list[Record]) -> None:
+    def _flush(self, state: _RunState, batch: list[Record]) -> int:
+        """Store ``batch`` (emptied) in one transaction; returns how many records it held."""
         if not batch:
-            return
+            return 0
         # Last word wins; no secret gets past this point, whoever built the record.
         records = [self.connector.scrub_record(r)
                    for r in {r.external_id: r for r in batch}.values()]
@@ -328,8 +359,7 @@ class Capture:
         if len(state.unindexed) >= INDEX_BATCH:
             self._index_pending(state)
         state.result.seen += len(records)
-        if self.progress:
-            self.progress(len(records))
+        return len(records)
 
     def _storable(
         self, state: _RunState, records: list[Record]
@@ -368,8 +398,13 @@ class Capture:
         """Index what was stored since the last call. Index commits are costly, so they come in
         large batches; ``indexed_seq`` makes a batch lost to a crash get indexed next time."""
         if state.unindexed:
+            resume, count = self._current, len(state.unindexed)
+            self._phase(Phase.INDEXING, count)  # shown before the commit, which sits still
             index_items(self.archive, item_ids=state.unindexed)
             state.unindexed = []
+            self._advance(count)
+            if resume is not None:
+                self._phase(*resume)
 
     def _store_records(
         self, s: Session, state: _RunState, records: list[Record], changed: list[int]
@@ -514,13 +549,23 @@ class Capture:
         missing = self._missing(state.run.id)
         for scope in state.window_scopes:
             state.result.no_longer_listed += len(missing.get(scope, ()))
+        completed = set(state.completed_scopes)
+        lookups = sum(len(missing.get(scope, ())) for scope in completed)
+        if lookups:
+            self._phase(Phase.REMOVALS, lookups)
         for scope in state.completed_scopes:
             for item_id in missing.pop(scope, ()):
                 gone_post = self._confirm_removal(state, item_id)
+                self._advance(1)
                 if gone_post is not None:
                     # A deleted post takes its comments with it; each is still looked up.
-                    for child_id in missing.pop(gone_post, ()):
+                    children = missing.pop(gone_post, [])
+                    if children and gone_post not in completed:
+                        lookups += len(children)
+                        self._phase(Phase.REMOVALS, lookups)
+                    for child_id in children:
                         self._confirm_removal(state, child_id)
+                        self._advance(1)
 
     def _missing(self, run_id: int) -> dict[str, list[int]]:
         """Items of the account not seen by this run and not yet removed, by scope (one read:
@@ -607,13 +652,15 @@ def capture_account(
     trigger: str = "manual",
     scopes: list[str] | None = None,
     progress: ProgressCallback | None = None,
+    on_phase: PhaseCallback | None = None,
     sleep: Callable[[float], None] | None = None,
     media: bool = True,
     media_client: httpx.Client | None = None,
     on_retry: RetryCallback | None = None,
 ) -> CaptureResult:
     """One run for one account through :func:`archiver.connector_setup.connector_for`;
-    ``on_retry`` is told of every wait before a request is asked again.
+    ``on_retry`` is told of every wait before a request is asked again, ``on_phase`` of each
+    :class:`Phase` the run starts and ``progress`` of the steps of it.
 
     The run holds the account's capture lock (:mod:`archiver.capture_lock`) throughout: a second
     capture of the same account, from any process, raises ``CaptureLocked`` instead of running.
@@ -632,17 +679,24 @@ def capture_account(
         return _failed_without_run(archive, account, str(exc), trigger)
     with connector, capture_lock(archive, account.id):
         result = Capture(archive, account, connector, trigger=trigger,
-                         progress=progress).run(scopes)
+                         progress=progress, on_phase=on_phase).run(scopes)
         if media:
-            _download_media(archive, result, media_client)
+            _download_media(archive, result, media_client, progress, on_phase)
     return result
 
 
-def _download_media(archive: Archive, result: CaptureResult, client: httpx.Client | None) -> None:
+def _download_media(archive: Archive, result: CaptureResult, client: httpx.Client | None,
+                    progress: ProgressCallback | None = None,
+                    on_phase: PhaseCallback | None = None) -> None:
     """Fetch the account's media not stored yet; counts go into ``result`` and the audit log."""
     from archiver.media import download_media
 
-    report = download_media(archive, result.account_id, client=client)
+    def planned(files: int) -> None:
+        if on_phase:
+            on_phase(Phase.MEDIA, files)
+
+    report = download_media(archive, result.account_id, client=client, planned=planned,
+                            fetched=progress)
     result.media_stored, result.media_failed = report.stored, report.outstanding
     if report.linked or report.stored or report.failed:
         now = archive.clock()

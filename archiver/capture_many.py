@@ -16,15 +16,28 @@ import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 from archiver.archive import Archive, open_archive
-from archiver.capture import CaptureResult, capture_account
+from archiver.capture import CaptureResult, Phase, capture_account
 from archiver.capture_lock import CaptureLocked
 from archiver.config import Settings
 from archiver.models import Account
 from connectors.base import RetryCallback
 
-ProgressFactory = Callable[[Account], tuple[Callable[[int], None] | None, Callable[[], None]]]
+
+class CaptureDisplay(Protocol):
+    """Shows one account's capture as it goes (the CLI's bar): its phases and their steps."""
+
+    def phase(self, phase: Phase, total: int | None) -> None: ...
+
+    def update(self, steps: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# The display for an account, or None to show nothing (not a terminal, --json).
+ProgressFactory = Callable[[Account], CaptureDisplay | None]
 
 
 @dataclass(frozen=True)
@@ -65,14 +78,17 @@ def capture_accounts(
 def _capture_here(archive: Archive, account: Account, environ: Mapping[str, str],
                   progress: ProgressFactory | None,
                   on_retry: RetryCallback | None = None) -> CaptureResult:
-    update, close = progress(account) if progress else (None, lambda: None)
+    display = progress(account) if progress else None
     try:
-        return capture_account(archive, account, environ, progress=update, on_retry=on_retry)
+        return capture_account(archive, account, environ,
+                               progress=display.update if display else None,
+                               on_phase=display.phase if display else None, on_retry=on_retry)
     except CaptureLocked as exc:
         # Another process is capturing it: go on with the others, report it at the end.
         return CaptureResult(run_id=None, account_id=account.id, status="locked", error=str(exc))
     finally:
-        close()
+        if display:
+            display.close()
 
 
 def _capture_in_worker(job: _Job) -> CaptureResult:

@@ -23,15 +23,16 @@ from archiver.cli_support import (
     JSON_OPTION,
     actor,
     archive_from_env,
+    capture_bar,
     echo,
     print_json,
-    progress_bar,
     retry_reporter,
 )
 from archiver.config import load_settings
 from archiver.errors import ArchiverError
 from archiver.platform_guide import accounts_add_epilog
-from archiver.terminal import visible
+from archiver.terminal import visible, visible_values
+from archiver.wording import author_or_unknown, counted
 
 
 @click.group()
@@ -130,15 +131,16 @@ def capture(account_id: int | None, jobs: int, as_json: bool) -> None:
             raise ArchiverError("no accounts to capture: add one with 'archiver accounts add'")
         results = capture_accounts(
             archive, targets, os.environ, jobs=jobs,
-            progress=lambda a: progress_bar(not as_json, f"{a.platform}:{a.handle}"),
+            progress=lambda a: capture_bar(not as_json, f"{a.platform}:{a.handle}"),
             on_retry=retry_reporter())
     if as_json:
         print_json({"runs": [r.as_json() for r in results]})
     else:
         platforms = {a.id: a.platform for a in targets}
         for r in results:
-            line = (f"account {r.account_id}: {r.status}: {r.seen} seen, {r.new_items} new items, "
-                    f"{r.new_versions} new versions, {r.removed} removed")
+            line = (f"account {r.account_id}: {r.status}: {r.seen} seen, "
+                    f"{counted(r.new_items, 'new item')}, "
+                    f"{counted(r.new_versions, 'new version')}, {r.removed} removed")
             if r.unconfirmed:
                 line += f", {r.unconfirmed} missing but not confirmed gone"
             if r.no_longer_listed:
@@ -157,13 +159,16 @@ def capture(account_id: int | None, jobs: int, as_json: bool) -> None:
 
 def _no_longer_listed(count: int, platform: str) -> str:
     if platform == "feed":
-        noun = "entry" if count == 1 else "entries"
-        return f"{count} {noun} no longer in the feed (a feed cannot prove removal)"
-    noun = "item" if count == 1 else "items"
-    return f"{count} {noun} no longer listed (absence from this listing cannot prove removal)"
+        return f"{counted(count, 'entry')} no longer in the feed (a feed cannot prove removal)"
+    return (f"{counted(count, 'item')} no longer listed (absence from this listing cannot prove "
+            "removal)")
 
 
 # -- search and items -------------------------------------------------------------------------
+# The columns of a search row in text output (their keys in --json).
+SEARCH_COLUMNS = ("item_id", "status", "kind", "created_at", "author", "text")
+
+
 @cli.command()
 @click.argument("query")
 @click.option("--account", "account_id", type=int, shell_complete=completion.account_ids)
@@ -189,13 +194,18 @@ def search(query: str, limit: int, offset: int, as_json: bool, **options: Any) -
     if as_json:
         print_json(outcome.as_json())
         return
-    echo(f"{outcome.total} items in {outcome.threads} threads")
+    summary = f"{counted(outcome.total, 'item')} in {counted(outcome.threads, 'thread')}"
+    if outcome.results and len(outcome.results) < outcome.total:
+        summary += f", showing {offset + 1} to {offset + len(outcome.results)}"
+    echo(summary)
+    if outcome.results:
+        echo("\t".join(SEARCH_COLUMNS))
     for row in outcome.results:
         text = (row["text"] or "").replace("\n", " ")
         if len(text) > 100:
             text = text[:99] + "…"
         echo(f"{row['item_id']}\t{row['status']}\t{row['kind']}\t{row['created_at']}\t"
-             f"{visible(row['author'] or '')}\t{visible(text)}")
+             f"{visible(author_or_unknown(row['author']))}\t{visible(text)}")
 
 
 @cli.group()
@@ -222,10 +232,34 @@ def items_show(item_id: int, as_json: bool) -> None:
             echo(f"{key}: {visible(str(detail[key]))}")
     if detail["removal_evidence"] is not None:
         echo(f"removal evidence: {json.dumps(detail['removal_evidence'])}")
+    for d in detail["dispositions"]:
+        _print_disposition(d)
+    destroyed = max((d["versions_destroyed"] for d in detail["dispositions"]), default=0)
     for v in detail["versions"]:
         echo(f"--- version {v['seq']} captured {v['captured_at']} status {v['status']}"
              f" sha256 {v['sha256']}")
-        echo(v["text"] or "")  # the comment's own lines stay lines
+        if v["seq"] <= destroyed:
+            echo("(content destroyed)")
+        else:
+            echo(v["text"] or "")  # the comment's own lines stay lines
+
+
+def _print_disposition(d: dict[str, Any]) -> None:
+    """Where the content of an item went: the disposition, the series, the certificate."""
+    d = visible_values(d)  # the approver's name and the authority, as typed
+    last = d["versions_destroyed"]
+    echo(f"DESTROYED {d['destroyed_at']} by disposition {d['disposition_id']} (as of "
+         f"{d['as_of']}, approved by {d['approved_by']})")
+    echo(f"  under series {d['series']} ({d['action']}), authority {d['authority']}; "
+         f"disposition date {d['disposition_date']}")
+    echo(f"  {'version 1' if last == 1 else f'versions 1 to {last}'} destroyed; "
+         f"tombstone sha256 {d['tombstone_sha256']}")
+    if d["certificate_sha256"] is None:
+        echo(f"  certificate not written yet: disposition {d['disposition_id']} is still running "
+             "(run 'archiver retention purge --approve --approved-by NAME' again to finish it)")
+    else:
+        where = d["certificate_path"] or f"disposition-{d['disposition_id']}-certificate.json"
+        echo(f"  certificate {where} sha256 {d['certificate_sha256']} (also in the blob store)")
 
 
 @cli.group()
@@ -240,7 +274,7 @@ def index_rebuild() -> None:
 
     with archive_from_env() as archive:
         count = rebuild_index(archive)
-    echo(f"indexed {count} items")
+    echo(f"indexed {counted(count, 'item')}")
 
 
 # -- verify -----------------------------------------------------------------------------------
@@ -255,12 +289,12 @@ def verify(as_json: bool) -> None:
     if as_json:
         print_json(report.as_json())
     else:
-        echo(f"checked {report.blobs} blobs ({report.bytes_hashed} bytes), {report.items} "
-                   f"items, {report.versions} versions, {report.audit_events} audit events "
-                   f"in {report.seconds:.2f}s")
+        echo(f"checked {counted(report.blobs, 'blob')} ({counted(report.bytes_hashed, 'byte')}), "
+             f"{counted(report.items, 'item')}, {counted(report.versions, 'version')}, "
+             f"{counted(report.audit_events, 'audit event')} in {report.seconds:.2f}s")
         for p in report.problems:
             echo(f"DAMAGED {p.kind} {p.id}: {p.reason}")
-        echo("ok" if report.ok else f"{len(report.problems)} problems found")
+        echo("ok" if report.ok else f"{counted(len(report.problems), 'problem')} found")
     if not report.ok:
         sys.exit(1)
 

@@ -17,6 +17,7 @@ from archiver.cli_retention import scope_from_options, scope_options
 from archiver.cli_support import JSON_OPTION, actor, archive_from_env, print_json, progress_bar
 from archiver.errors import ArchiverError
 from archiver.terminal import visible
+from archiver.wording import counted
 
 F = Callable[..., Any]
 
@@ -64,12 +65,12 @@ def _report(result: Any, as_json: bool) -> None:
     if as_json:
         print_json(result.as_json())
         return
-    line = (f"wrote {result.path}: {result.items} items in {result.threads} threads, "
-            f"sha256 {result.sha256}")
+    line = (f"wrote {result.path}: {counted(result.items, 'item')} in "
+            f"{counted(result.threads, 'thread')}, sha256 {result.sha256}")
     if result.bates_first:
         line += f", Bates {result.bates_first} to {result.bates_last}"
     if result.redactions:
-        line += f", {result.redactions} redactions"
+        line += f", {counted(result.redactions, 'redaction')}"
     click.echo(line)
 
 
@@ -210,7 +211,7 @@ def _print_request(view: Any, as_json: bool) -> None:
                    f"one ('archiver requests scope {view.request_id} --query Q' or --all)")
     else:
         scopes = "; and ".join(s["describe"] for s in view.scope)
-        click.echo(f"protects {view.protected_items} items (scope: {scopes})")
+        click.echo(f"protects {counted(view.protected_items, 'item')} (scope: {scopes})")
 
 
 @requests.command("list")
@@ -231,9 +232,9 @@ def requests_list(include_closed: bool, as_json: bool) -> None:
         if v.status != "open":
             state = "closed"
         elif v.overdue:
-            state = f"OVERDUE by {-v.business_days_left} business days"
+            state = f"OVERDUE by {counted(-v.business_days_left, 'business day')}"
         else:
-            state = f"{v.business_days_left} business days left"
+            state = f"{counted(v.business_days_left, 'business day')} left"
         if v.blocks_disposition:
             state += ", NO SCOPE: blocks every purge"
         click.echo(f"{visible(v.request_id)}\treceived {v.received_on}\tdue {v.due_on}\t"

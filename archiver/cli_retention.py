@@ -13,6 +13,7 @@ import click
 from archiver import cli_completion as completion
 from archiver.cli_support import JSON_OPTION, actor, archive_from_env, print_json
 from archiver.terminal import visible, visible_values
+from archiver.wording import counted
 
 if TYPE_CHECKING:
     from archiver.retention.scope import ProtectionScope
@@ -76,8 +77,9 @@ def retention_validate(file: Path, as_json: bool) -> None:
         for p in problems:
             click.echo(visible(str(p)))  # quotes the file, which may be anyone's
         if schedule is not None:
-            click.echo(f"{file}: ok: schedule {schedule.name}, {len(schedule.series)} series, "
-                       f"{len(schedule.rules)} rules, default {schedule.default_series}")
+            click.echo(f"{file}: ok: schedule {schedule.name}, "
+                       f"{counted(len(schedule.series), 'series', 'series')}, "
+                       f"{counted(len(schedule.rules), 'rule')}, default {schedule.default_series}")
     if problems:
         sys.exit(1)
 
@@ -93,7 +95,8 @@ def retention_load(file: Path) -> None:
     with archive_from_env() as archive:
         change = apply_schedule(archive, schedule, str(file), actor=actor())
     click.echo(f"schedule {change.name}: " + (
-        f"{change.items_changed} of {change.items_recomputed} items got a new disposition"
+        f"{change.items_changed} of {counted(change.items_recomputed, 'item')} got a new "
+        "disposition"
         if change.changed else "already active, nothing changed"))
 
 
@@ -129,18 +132,21 @@ def retention_report_cmd(as_of: str | None, csv_file: Path | None, pdf_file: Pat
 def _print_report(data: dict[str, Any]) -> None:
     data = visible_values(data)  # hold names and matters, as typed; series from the schedule
     click.echo(f"as of {data['as_of']}, schedule {data['schedule']}: "
-               f"{data['eligible']} items eligible for disposition")
+               f"{counted(data['eligible'], 'item')} eligible for disposition")
     for b in data["blocked_by_requests"]:
         click.echo(f"  disposition blocked: {b['reason']}")
     for s in data["series"]:
-        click.echo(f"  {s['code']} ({s['action']}): {s['count']} items, published "
+        click.echo(f"  {s['code']} ({s['action']}): {counted(s['count'], 'item')}, published "
                    f"{s['oldest_published']} .. {s['newest_published']}; {s['authority']}")
     for h in data["held_back_by_hold"]:
-        click.echo(f"  held back by hold {h['hold']} ({h['matter']}): {h['items']} items")
+        click.echo(f"  held back by hold {h['hold']} ({h['matter']}): "
+                   f"{counted(h['items'], 'item')}")
     if data["held_back_by_requests"]:
-        click.echo(f"  held back by open records requests: {data['held_back_by_requests']} items")
+        click.echo("  held back by open records requests: "
+                   f"{counted(data['held_back_by_requests'], 'item')}")
     for u in data["held_back_unconfirmed"]:
-        click.echo(f"  not disposable, series {u['series']}: {u['items']} items: {u['reason']}")
+        click.echo(f"  not disposable, series {u['series']}: {counted(u['items'], 'item')}: "
+                   f"{u['reason']}")
 
 
 @retention.command("purge")
@@ -177,9 +183,10 @@ def retention_purge(as_of: str | None, approve: bool, approved_by: str | None,
     if result.resumed:
         click.echo(f"resumed disposition {result.disposition_id} (as of {result.as_of}, "
                    f"approved by {result.approved_by})")
-    click.echo(f"disposition {result.disposition_id}: {result.destroyed} items destroyed, "
-               f"{len(result.skipped)} skipped (held), {result.blobs_deleted} blobs deleted, "
-               f"{len(result.blobs_locked)} blobs still locked by the store")
+    click.echo(f"disposition {result.disposition_id}: {counted(result.destroyed, 'item')} "
+               f"destroyed, {len(result.skipped)} skipped (held), "
+               f"{counted(result.blobs_deleted, 'blob')} deleted, "
+               f"{counted(len(result.blobs_locked), 'blob')} still locked by the store")
     click.echo(f"certificate {result.certificate_path} sha256 {result.certificate_sha256}")
     if result.transfer:
         click.echo(f"transfer package {result.transfer['path']}")
@@ -215,7 +222,7 @@ def hold_create(name: str, matter: str, query: str | None, account_id: int | Non
     if as_json:
         print_json(data)
     else:
-        click.echo(f"hold {data['name']} created: {data['items']} items held "
+        click.echo(f"hold {data['name']} created: {counted(data['items'], 'item')} held "
                    f"(scope: {data['scope']})")
 
 
@@ -232,7 +239,7 @@ def hold_list(as_json: bool) -> None:
         return
     rows = visible_values(rows)
     for r in rows:
-        click.echo(f"{r['name']}\t{r['status']}\t{r['items']} items\t{r['matter']}")
+        click.echo(f"{r['name']}\t{r['status']}\t{counted(r['items'], 'item')}\t{r['matter']}")
 
 
 @hold.command("show")
@@ -270,4 +277,5 @@ def hold_release(name: str, released_by: str, reason: str, as_json: bool) -> Non
     if as_json:
         print_json(data)
     else:
-        click.echo(f"hold {name} released ({data['items']} items no longer held by it)")
+        click.echo(f"hold {name} released ({counted(data['items'], 'item')} no longer "
+                   "held by it)")

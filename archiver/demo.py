@@ -7,10 +7,13 @@ archive and can be run any number of times.
 
 from __future__ import annotations
 
+import shlex
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 from archiver.accounts import AccountSpec, add_account
 from archiver.archive import Archive, open_archive
@@ -25,6 +28,7 @@ from archiver.sample.graph_server import GraphServer
 from archiver.search import search_items
 from archiver.search_index import SearchFilters
 from archiver.verify import verify_archive
+from archiver.wording import author_or_unknown, counted
 
 DEMO_TOKEN_ENV = "ARCHIVER_TOKEN_DEMO"  # noqa: S105 - a variable name, not a secret
 DEMO_ACTOR = "archiver demo"
@@ -85,12 +89,26 @@ def run_demo(settings: Settings, echo: Echo) -> None:
         _export(archive, settings, echo)
 
         report = verify_archive(archive)
-        echo(f"verify: {report.blobs} blobs, {report.versions} versions, "
-             f"{report.audit_events} audit events: {'ok' if report.ok else 'DAMAGED'}")
+        echo(f"verify: {counted(report.blobs, 'blob')}, {counted(report.versions, 'version')}, "
+             f"{counted(report.audit_events, 'audit event')}: "
+             f"{'ok' if report.ok else 'DAMAGED'}")
         if not report.ok:
-            raise ArchiverError(f"verify found {len(report.problems)} problems in the demo archive")
+            raise ArchiverError(f"verify found {counted(len(report.problems), 'problem')} in the "
+                                "demo archive")
         echo("")
-        echo(f"try: ARCHIVER_HOME={settings.home} archiver search '*' --status removed")
+        echo(f"try: ARCHIVER_HOME={shlex.quote(str(settings.home))} {archiver_command()} "
+             "search '*' --status removed")
+
+
+def archiver_command() -> str:
+    """How to run ``archiver`` again from a shell, the way it runs now: a virtualenv's console
+    script is not on the PATH unless the virtualenv is activated, so it is named by its path."""
+    script = Path(sys.argv[0])
+    if script.name == "archiver" and script.is_file():
+        return shlex.quote(str(script.absolute()))
+    # Started as ``python -m archiver.cli``: the same interpreter the same way, so the same code
+    # (a console script next to it may belong to another install).
+    return f"{shlex.quote(sys.executable)} -m archiver.cli"
 
 
 def _export(archive: Archive, settings: Settings, echo: Echo) -> None:
@@ -117,8 +135,9 @@ def _export(archive: Archive, settings: Settings, echo: Echo) -> None:
     )
     echo(f"open-records request {request.request_id} received {received}, due "
          f"{request.due_on} (3 business days)")
-    echo(f"package: {result.path} ({result.items} items in {result.threads} threads, "
-         f"{result.redactions} redactions, {result.pages} PDF pages), sha256 {result.sha256}")
+    echo(f"package: {result.path} ({counted(result.items, 'item')} in "
+         f"{counted(result.threads, 'thread')}, {counted(result.redactions, 'redaction')}, "
+         f"{counted(result.pages, 'PDF page')}), sha256 {result.sha256}")
 
 
 def _capture(archive: Archive, account: Account, environ: dict[str, str]) -> CaptureResult:
@@ -129,8 +148,9 @@ def _capture(archive: Archive, account: Account, environ: dict[str, str]) -> Cap
 
 
 def _report(title: str, r: CaptureResult, echo: Echo) -> None:
-    echo(f"{title}: {r.seen} items seen, {r.new_items} new, {r.new_versions} new versions, "
-         f"{r.removed} removed ({r.requests} API requests)")
+    echo(f"{title}: {counted(r.seen, 'item')} seen, {r.new_items} new, "
+         f"{counted(r.new_versions, 'new version')}, {r.removed} removed "
+         f"({counted(r.requests, 'API request')})")
 
 
 def _show_search(
@@ -140,7 +160,8 @@ def _show_search(
     echo(f"{title}: {outcome.total} found")
     for row in outcome.results:
         text = (row["text"] or "").replace("\n", " ")[:70]
-        echo(f"  item {row['item_id']} [{row['status']}] {row['kind']} by {row['author']}: {text}")
+        echo(f"  item {row['item_id']} [{row['status']}] {row['kind']} by "
+             f"{author_or_unknown(row['author'])}: {text}")
 
 
 def _show_history(archive: Archive, echo: Echo) -> None:

@@ -10,11 +10,13 @@ from sqlalchemy import select
 from archiver.archive import Archive
 from archiver.errors import NotFound
 from archiver.models import Account, Item, ItemVersion
+from archiver.retention.tombstones import item_dispositions
 from archiver.search import result_row
 
 
 def item_detail(archive: Archive, item_id: int) -> dict[str, Any]:
-    """The item (contract fields plus capture facts) and all its versions, oldest first."""
+    """The item (contract fields plus capture facts) and all its versions, oldest first; a
+    destroyed item's ``dispositions`` say when, under what and on which certificate."""
     with archive.sessions() as s:
         item = s.get(Item, item_id)
         if item is None:
@@ -27,6 +29,7 @@ def item_detail(archive: Archive, item_id: int) -> dict[str, Any]:
                 .order_by(ItemVersion.seq)
             )
         )
+        dispositions = item_dispositions(s, item_id)
     if not versions:
         raise NotFound(f"item {item_id} has no versions (run 'archiver verify')")
     detail = result_row(item, versions[-1], account.platform)
@@ -41,6 +44,8 @@ def item_detail(archive: Archive, item_id: int) -> dict[str, Any]:
         removal_evidence_sha256=item.removal_evidence_sha256,
         removal_evidence=_evidence(archive, item.removal_evidence_sha256),
         versions=[version_json(v) for v in versions],
+        disposed_at=item.disposed_at.isoformat() if item.disposed_at else None,
+        dispositions=dispositions,
     )
     return detail
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -170,8 +170,14 @@ def download_media(
     client: httpx.Client | None = None,
     max_bytes: int = MAX_BYTES,
     timeout: float = TIMEOUT_S,
+    planned: Callable[[int], None] | None = None,
+    fetched: Callable[[int], None] | None = None,
 ) -> MediaReport:
-    """Link the account's new media, then fetch every file of it not stored yet."""
+    """Link the account's new media, then fetch every file of it not stored yet.
+
+    ``planned`` is told how many files there are to fetch (when there are any), ``fetched`` of
+    each one done, stored or failed.
+    """
     report = MediaReport(linked=link_media(archive, account_id))
     own = client is None
     http = client if client is not None else httpx.Client()
@@ -180,7 +186,10 @@ def download_media(
     group_bytes = 0
     failures: list[tuple[int, str]] = []
     try:
-        for media_id in _account_media_ids(archive, account_id, ("pending", "failed")):
+        wanted = _account_media_ids(archive, account_id, ("pending", "failed"))
+        if wanted and planned:
+            planned(len(wanted))
+        for media_id in wanted:
             with archive.sessions() as s:
                 media = s.get(MediaFile, media_id)
                 assert media is not None
@@ -199,6 +208,8 @@ def download_media(
             if len(group) + len(failures) >= GROUP_FILES or group_bytes >= GROUP_BYTES:
                 _record(archive, group, failures)
                 group_bytes = 0
+            if fetched:
+                fetched(1)
         _record(archive, group, failures)
     finally:
         if own:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from archiver.accounts import AccountSpec, add_account
 from archiver.archive import Archive
-from archiver.capture import CaptureResult, capture_account
+from archiver.capture import CaptureResult, Phase, capture_account
 from archiver.items import item_detail
 from archiver.models import Account, AuditEvent, CaptureRun, Item, ItemVersion
 from archiver.sample.dataset import Comment, load_sample
@@ -323,3 +323,38 @@ def test_a_run_never_stays_running_after_an_error(
     assert type(error).__name__ in (run_row.error or "")
     # What the first batch stored is kept.
     assert count(archive, ItemVersion) > 0
+
+
+def test_a_run_names_each_phase_before_it_and_counts_its_steps(
+    archive: Archive, account: Account, server: GraphServer
+) -> None:
+    """What a progress display is told: each phase as it starts (the index commit before it
+    runs), its total when known, and the steps that follow it."""
+    told: list[tuple[str, int | None, int]] = []  # phase, total, documents in the index then
+    steps: dict[str, int] = {}
+
+    def on_phase(phase: Phase, total: int | None) -> None:
+        told.append((str(phase), total, archive.index.search("*", SearchFilters()).total))
+
+    def progress(n: int) -> None:
+        steps[told[-1][0]] = steps.get(told[-1][0], 0) + n
+
+    def capture() -> CaptureResult:
+        return capture_account(archive, account, {TOKEN_ENV: server.token},
+                               sleep=SleepRecorder(), progress=progress, on_phase=on_phase)
+
+    first = capture()
+    seen = len(server.dataset.posts) + len(server.dataset.comments)
+    assert [t[:2] for t in told[:3]] == [("storing", None), ("indexing", seen),
+                                         ("storing", None)]
+    assert told[1][2] == 0  # told before the commit: nothing indexed yet
+    assert told[3][0] == "downloading media" and told[3][1] == first.media_stored > 0
+    assert steps == {"storing": seen, "indexing": seen, "downloading media": first.media_stored}
+
+    server.apply_second_state()
+    told.clear()
+    steps.clear()
+    second = capture()
+    assert second.removed == 1
+    lookups = [t for t in told if t[0] == "checking removals"]
+    assert lookups and steps["checking removals"] == lookups[-1][1] >= 1

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
 import re
+import struct
 import subprocess
 import sys
+import termios
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+import archiver as archiver_package
 from archiver.accounts import AccountSpec, add_account
 from archiver.archive import Archive, open_archive
 from archiver.capture import capture_account
 from archiver.config import load_settings
-from archiver.exports.business_days import HolidayCalendar
-from archiver.exports.requests import add_request, close_request
+from archiver.exports.business_days import HolidayCalendar, calendar_from_env
+from archiver.exports.requests import add_request, close_request, due_date
 from archiver.initialise import initialise
 from archiver.retention.holds import HoldSpec, create_hold, release_hold
 from archiver.sample.dataset import Author, Comment, load_sample
@@ -212,7 +216,7 @@ def test_stored_text_reaches_the_terminal_as_visible_escapes(tmp_path: Path) -> 
     code, out, _ = run_raw(env, "search", "zanzibar")
     assert code == 0
     assert_shown_visibly(out)
-    assert "Mallory \\x1b[2J" in out and len(out.splitlines()) == 2  # one row, one line
+    assert "Mallory \\x1b[2J" in out and len(out.splitlines()) == 3  # count, header, one row
 
     code, out, _ = run_raw(env, "items", "show", item_id)
     assert code == 0
@@ -292,9 +296,12 @@ def test_public_feed_runs_without_credentials_and_reports_what_left_it(
                                 "consider registering the final address"]
 
 
-def _run_with_stderr_on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
-    """Run the CLI with stderr on a pseudo-terminal (stdout a pipe); (exit status, stderr)."""
+def _run_with_stderr_on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """Run the CLI with stderr on a pseudo-terminal (stdout a pipe); (exit status, stderr,
+    stdout)."""
     master, slave = pty.openpty()
+    # A new pseudo-terminal is 0 columns wide, and a bar fits itself into none.
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
     chunks: list[bytes] = []
 
     def drain() -> None:
@@ -312,10 +319,10 @@ def _run_with_stderr_on_a_terminal(env: dict[str, str], *args: str) -> tuple[int
     proc = subprocess.Popen([sys.executable, "-m", "archiver.cli", *args],
                             env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)
-    proc.communicate(timeout=120)
+    stdout, _ = proc.communicate(timeout=120)
     reader.join(timeout=10)
     os.close(master)
-    return proc.returncode, b"".join(chunks).decode(errors="replace")
+    return proc.returncode, b"".join(chunks).decode(errors="replace"), stdout.decode()
 
 
 def test_retries_are_said_on_a_terminal(settings_env: dict[str, str]) -> None:
@@ -324,7 +331,7 @@ def test_retries_are_said_on_a_terminal(settings_env: dict[str, str]) -> None:
         assert archiver(settings_env, "accounts", "add", "feed", feed.rss_url,
                         "--handle", "news").returncode == 0
         feed.fail_status(500, times=2)
-        status, stderr = _run_with_stderr_on_a_terminal(settings_env, "capture")
+        status, stderr, _ = _run_with_stderr_on_a_terminal(settings_env, "capture")
         assert status == 0, stderr
         said = [line.strip() for line in stderr.replace("\r", "\n").splitlines()
                 if "attempt" in line]
@@ -390,3 +397,137 @@ def test_completion_scripts_for_each_shell(tmp_path: Path, shell: str) -> None:
     done = archiver({"ARCHIVER_HOME": str(tmp_path), "_ARCHIVER_COMPLETE": f"{shell}_source"})
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert "_ARCHIVER_COMPLETE" in done.stdout and f"{shell}_complete" in done.stdout
+
+
+def _drawn(stderr: str) -> list[str]:
+    """What a bar drew on the terminal, one line per redraw (ANSI controls left out)."""
+    plain = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", stderr)
+    return [line.strip() for line in plain.replace("\r", "\n").splitlines() if line.strip()]
+
+
+def test_capture_bar_names_every_phase_with_its_total(tmp_path: Path) -> None:
+    env = {"ARCHIVER_HOME": str(tmp_path / "home")}  # the display is the same on any database
+    settings = load_settings(env)
+    initialise(settings)
+    with GraphServer(load_sample()) as srv:
+        archive = open_archive(settings)
+        try:
+            add_account(archive, AccountSpec(platform="facebook", external_id=srv.dataset.page_id,
+                                             handle="spd", api_base=srv.base_url,
+                                             token_env=TOKEN_ENV), actor="test")
+        finally:
+            archive.close()
+        run_env = {**env, TOKEN_ENV: srv.token}
+        status, stderr, _ = _run_with_stderr_on_a_terminal(run_env, "capture")
+        assert status == 0, stderr
+        drawn = _drawn(stderr)
+        labels = [line.removeprefix("facebook:spd: ").split(":")[0] for line in drawn
+                  if line.startswith("facebook:spd: ")]
+        # The first time each phase is drawn, in order; the index commit is named before it runs.
+        assert list(dict.fromkeys(labels)) == ["storing", "indexing", "downloading media"], drawn
+        assert any(re.match(r"facebook:spd: indexing: +0%.* 0/49 ", line) for line in drawn), \
+            drawn
+        media = [line for line in drawn if "downloading media" in line]
+        assert re.search(r"100%.* (\d+)/\1 \[.* files/s\]", media[-1]), media
+
+        srv.apply_second_state()  # a comment deleted: its removal is looked up
+        status, stderr, _ = _run_with_stderr_on_a_terminal(run_env, "capture")
+        assert status == 0, stderr
+        checks = [line for line in _drawn(stderr) if "checking removals" in line]
+        assert checks and re.search(r"100%.* (\d+)/\1 ", checks[-1]), _drawn(stderr)
+
+        # --json on a terminal and any run into a pipe (cron): no bar, nothing but the result.
+        status, stderr, stdout = _run_with_stderr_on_a_terminal(run_env, "capture", "--json")
+        assert status == 0 and _drawn(stderr) == [], stderr
+        assert json.loads(stdout)["runs"][0]["status"] == "succeeded"
+        piped = archiver(run_env, "capture")
+        assert piped.returncode == 0 and piped.stderr == "", piped.stderr
+
+
+# -- reading the output ------------------------------------------------------------------------
+
+def _received_for(left: int, today: date, calendar: HolidayCalendar) -> date:
+    """A receipt date whose request has ``left`` business days left today (negative: overdue)."""
+    for back in range(30):
+        received = today - timedelta(days=back)
+        if calendar.business_days_between(today, due_date(received, calendar)) == left:
+            return received
+    raise AssertionError(f"no receipt date leaves {left} business days")
+
+
+def test_text_output_has_headers_unknown_authors_and_counts_in_number(tmp_path: Path) -> None:
+    # Printing does not depend on the database: SQLite only, filled through the library.
+    env = {"ARCHIVER_HOME": str(tmp_path / "home")}
+    settings = load_settings(env)
+    initialise(settings)
+    sample = load_sample()
+    post = sample.posts[0]
+    anonymous = Comment(id=f"{post.id.split('_')[-1]}_88888", post_id=post.id,
+                        message="a quokka sighting on Elm St", created_time=post.created_time,
+                        author=None)  # Graph leaves out "from" without the permission to see it
+    calendar = calendar_from_env({})
+    today = datetime.now(settings.tz).date()
+    archive = open_archive(settings)
+    try:
+        with GraphServer(replace(sample, comments=(*sample.comments, anonymous))) as srv:
+            account = add_account(archive, AccountSpec(
+                platform="facebook", external_id=srv.dataset.page_id, handle="spd",
+                api_base=srv.base_url, token_env=TOKEN_ENV), actor="test")
+            first = capture_account(archive, account, {TOKEN_ENV: srv.token},
+                                    sleep=lambda _s: None)
+            assert first.status == "succeeded", first.error
+            srv.apply_second_state()  # one new comment, one deleted
+            captured = archiver({**env, TOKEN_ENV: srv.token}, "capture")
+        for request_id, left in (("K-1", 1), ("K-2", -1)):
+            add_request(archive, request_id, calendar=calendar, actor="test",
+                        received_on=_received_for(left, today, calendar))
+    finally:
+        archive.close()
+    assert captured.returncode == 0, captured.stderr
+    assert ", 1 new item, " in captured.stdout and ", 1 removed" in captured.stdout, \
+        captured.stdout
+
+    done = archiver(env, "search", "quokka")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "1 item in 1 thread", lines
+    assert lines[1].split("\t") == ["item_id", "status", "kind", "created_at", "author", "text"]
+    assert len(lines) == 3 and lines[2].split("\t")[4] == "(unknown)", lines
+    assert json.loads(archiver(env, "search", "quokka", "--json").stdout)[
+        "results"][0]["author"] is None  # the JSON keeps null
+
+    held = archiver(env, "hold", "create", "h1", "--matter", "M", "--query", "quokka")
+    assert held.returncode == 0 and held.stdout.startswith("hold h1 created: 1 item held "), \
+        held.stdout + held.stderr
+    assert "\t1 item\t" in archiver(env, "hold", "list").stdout
+    listed = archiver(env, "requests", "list").stdout
+    assert "\tOVERDUE by 1 business day, " in listed and "\t1 business day left, " in listed, \
+        listed
+
+
+def test_demo_ends_with_a_command_that_runs_as_shown(tmp_path: Path) -> None:
+    # The README's way: a virtualenv's console script run by its path, the virtualenv not on
+    # the PATH. The script is what pip writes for a console_scripts entry point.
+    bin_dir = tmp_path / "venv bin"
+    bin_dir.mkdir()
+    script = bin_dir / "archiver"
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom archiver.cli import main\n"
+                      "sys.exit(main())\n")
+    script.chmod(0o755)
+    source = str(Path(archiver_package.__file__).parents[1])
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    user = {**clean, "PATH": "/usr/bin:/bin", "PYTHONPATH": source}
+    home = tmp_path / "it's a home"  # a space and a quote: the line must quote it
+    done = subprocess.run([str(script), "demo"], cwd=tmp_path,
+                          env={**user, "ARCHIVER_HOME": str(home)}, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith("try: "), last
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ran = subprocess.run(["/bin/sh", "-c", last.removeprefix("try: ")], cwd=elsewhere, env=user,
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, (last, ran.stderr)
+    assert ran.stdout.startswith("1 item in 1 thread\n") and "\tremoved\t" in ran.stdout, \
+        ran.stdout

@@ -271,3 +271,117 @@ def test_certificate_pdf_counts_the_items_it_does_not_list() -> None:
 def test_utc_text_is_iso_utc(moment: datetime) -> None:
     assert utc_text(moment) == iso_utc(moment)
     assert utc_text(None) is None and utc_text(moment.replace(tzinfo=None)).tzinfo is None
+
+
+def test_items_show_says_when_and_under_what_an_item_was_destroyed(
+        captured: Captured, settings_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    from archiver.items import item_detail
+
+    archive = captured.archive
+    with archive.sessions() as s:
+        post_id = s.scalar(select(Item.id).where(Item.kind == "post").order_by(Item.id))
+        kept_id = s.scalar(select(Item.id).where(Item.series_code == "KEEP"))
+    assert post_id is not None
+    assert item_detail(archive, post_id)["dispositions"] == []
+    set_today(archive, LATE)
+    result = purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path / "out")
+    detail = item_detail(archive, post_id)
+    with archive.sessions() as s:
+        tomb = s.scalar(select(Tombstone).where(Tombstone.item_id == post_id))
+    assert tomb is not None
+    assert detail["disposed_at"] == tomb.destroyed_at.isoformat()
+    [destroyed] = detail["dispositions"]
+    assert destroyed == {
+        "disposition_id": result.disposition_id, "destroyed_at": tomb.destroyed_at.isoformat(),
+        "as_of": LATE.isoformat(), "approved_by": "R. Manager",
+        "disposition_date": tomb.disposition_date.isoformat(), "series": "POSTS",
+        "action": "destroy", "authority": "Test authority A https://example.org/a",
+        "versions_destroyed": tomb.last_seq, "tombstone_sha256": tomb.sha256,
+        "certificate_sha256": result.certificate_sha256,
+        "certificate_path": result.certificate_path,
+        "certificate_pdf_path": result.certificate_pdf_path}
+    if kept_id is not None:
+        assert item_detail(archive, kept_id)["dispositions"] == []
+
+    done = subprocess.run([sys.executable, "-m", "archiver.cli", "items", "show", str(post_id)],
+                          env={**os.environ, **settings_env}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    said = done.stdout
+    assert (f"DESTROYED {tomb.destroyed_at.isoformat()} by disposition {result.disposition_id} "
+            f"(as of {LATE.isoformat()}, approved by R. Manager)") in said, said
+    assert ("under series POSTS (destroy), authority Test authority A https://example.org/a"
+            in said), said
+    assert f"certificate {result.certificate_path} sha256 {result.certificate_sha256}" in said
+    assert "(content destroyed)" in said
+
+
+def _said(pdf: bytes) -> str:
+    """The PDF's text as a reader takes it in: one line, wrapped lines joined."""
+    from tests.support.pdftext import pdf_text
+
+    return " ".join(pdf_text(pdf).split())
+
+
+def test_report_pdf_reads_as_sentences(captured: Captured) -> None:  # noqa: F811
+    from archiver.exports.business_days import HolidayCalendar
+    from archiver.exports.requests import add_request
+    from archiver.retention.holds import HoldSpec, create_hold
+    from archiver.retention.report import retention_report
+    from archiver.retention.scope import ProtectionScope
+
+    archive = captured.archive
+    create_hold(archive, HoldSpec(name="h1", matter="Doe v. City", query="road",
+                                  created_by="test"))
+    add_request(archive, "K-1", received_on=date(2024, 5, 6), calendar=HolidayCalendar(),
+                actor="test", scope=ProtectionScope(query="detour"))
+    report = retention_report(archive, LATE).as_json()
+    said = _said(cert.report_pdf(report))
+    assert "items_without_series" not in said and "{" not in said, said
+    schedule = f"under the retention schedule test-schedule (sha256 {report['schedule_sha256']})"
+    assert f"As of {LATE.isoformat()}, {schedule}" in said, said
+    assert f"{report['eligible']} items are eligible for disposition." in said, said
+    posts = next(s for s in report["series"] if s["code"] == "POSTS")
+    assert (f"Series POSTS (Posts): {posts['count']} items to be destroyed, published from "
+            f"{posts['oldest_published']} to {posts['newest_published']}; authority: Test "
+            "authority A, https://example.org/a.") in said, said
+    [held] = report["held_back_by_hold"]
+    assert (f"{held['items']} items are held back by the legal hold h1 (matter: Doe v. City)."
+            in said) or (held["items"] == 1 and "1 item is held back by the legal hold h1 "
+                         "(matter: Doe v. City)." in said), said
+    assert " held back by open records requests." in said, said
+    assert "Every item has a record series." in said, said
+
+
+def test_report_lines_are_sentences_in_every_case() -> None:
+    report = {"as_of": "2030-01-01", "schedule": "s", "schedule_sha256": "0" * 64,
+              "eligible": 1, "blocked_by_requests": [{"reason": "request 'K-9' has no scope"}],
+              "series": [{"code": "C", "title": "Comments", "count": 1, "action": "transfer",
+                          "oldest_published": None, "newest_published": None,
+                          "authority": "GS 1", "authority_url": None}],
+              "held_back_by_hold": [{"hold": "h", "matter": "m", "items": 1}],
+              "held_back_by_requests": 0,
+              "held_back_unconfirmed": [{"series": "X", "items": 2, "reason": "not confirmed"}],
+              "without_series": 1}
+    lines = [line for line in cert.report_lines(report) if line]
+    assert lines == [
+        "As of 2030-01-01, under the retention schedule s (sha256 " + "0" * 64 + "):",
+        "1 item is eligible for disposition.",
+        "Disposition is blocked: request 'K-9' has no scope.",
+        "Series C (Comments): 1 item to be transferred, publication dates unknown; "
+        "authority: GS 1.",
+        "1 item is held back by the legal hold h (matter: m).",
+        "No item is held back by an open records request.",
+        "2 items of series X are not disposable: not confirmed.",
+        "1 item has no record series yet, so it is not eligible for disposition.",
+    ]
+    empty = cert.report_lines({**report, "schedule": None, "schedule_sha256": None,
+                               "eligible": 0, "blocked_by_requests": [], "series": [],
+                               "held_back_by_hold": [], "held_back_unconfirmed": [],
+                               "without_series": 3})
+    assert [line for line in empty if line] == [
+        "As of 2030-01-01 no retention schedule is loaded ('archiver init' loads the shipped "
+        "one), so nothing is eligible for disposition.",
+        "No item is held back by an open records request.",
+        "3 items have no record series yet, so they are not eligible for disposition.",
+    ]

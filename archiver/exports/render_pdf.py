@@ -180,4 +180,5 @@ def render_item_pdf(target: Path | BinaryIO, item: ItemView, header: PackageHead
                     about: DocumentInfo) -> int:
     """Write one item's PDF (a production image, ``label`` its Bates number in the footer) to
     ``target`` under ``header``; returns the page count."""
-    return _render(target, item_title(item), header, [item], label, store, tz, about)
+    return _render(target, f"{label} — {item_title(item)}", header, [item], label, store, tz,
+                   about)

@@ -8,12 +8,12 @@ with the ``retention.purge.completed`` event. The PDF lists every disposed item 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from archiver.canonical import canonical_json
+from archiver.wording import counted
 
 if TYPE_CHECKING:
     from archiver.pdf import DocumentInfo
@@ -116,8 +116,8 @@ def certificate_pdf(certificate: dict[str, Any], json_sha256: str, *,
         f"Certificate JSON sha256: {json_sha256}", "",
     ]
     for s in certificate["series"]:
-        lines.append(f"{s['code']} {s['title']}: {s['count']} items, action {s['action']}; "
-                     f"authority: {s['authority']} {s['authority_url'] or ''}")
+        lines.append(f"{s['code']} {s['title']}: {counted(s['count'], 'item')}, action "
+                     f"{s['action']}; authority: {s['authority']} {s['authority_url'] or ''}")
     blobs = certificate["blobs"]
     lines += ["", f"Blobs deleted: {blobs['deleted']}; kept (still used by kept records): "
                   f"{blobs['kept']}; not yet deletable (storage lock): {len(blobs['locked'])}"]
@@ -129,8 +129,8 @@ def certificate_pdf(certificate: dict[str, Any], json_sha256: str, *,
     lines += ["", "Item  Platform  External id  Series  Published  Disposition date  Tombstone"]
     for n, item in enumerate(certificate["items"]):
         if n >= PDF_ITEM_LIMIT:
-            lines.append(f"... {certificate['item_count'] - n} more items: see the certificate "
-                         f"JSON (sha256 {json_sha256})")
+            rest = counted(certificate["item_count"] - n, "more item")
+            lines.append(f"... {rest}: see the certificate JSON (sha256 {json_sha256})")
             break
         lines.append(f"{item['item_id']}  {item['platform']}  {item['external_id']}  "
                      f"{item['series']}  {item['published_at'] or '-'}  "
@@ -138,25 +138,50 @@ def certificate_pdf(certificate: dict[str, Any], json_sha256: str, *,
     return _pdf("Certificate of records destruction", lines, True, about)
 
 
+# What happens to a series' items, as the report says it.
+_ACTIONS = {"destroy": "to be destroyed", "transfer": "to be transferred"}
+
+
+def _are(count: int, singular: str = "is", plural: str = "are") -> str:
+    """The verb agreeing with ``count`` (``1 item is``, ``2 items are``)."""
+    return singular if count == 1 else plural
+
+
 def report_lines(report: dict[str, Any]) -> list[str]:
-    """The lines of the disposition report's PDF (``report`` is ``RetentionReport.as_json()``)."""
-    lines = [f"As of {report['as_of']}; schedule {report['schedule']} "
-             f"(sha256 {report['schedule_sha256']})",
-             f"Eligible for disposition: {report['eligible']} items"]
+    """The disposition report's PDF as sentences (``report`` is ``RetentionReport.as_json()``)."""
+    if report["schedule"] is None:
+        lines = [f"As of {report['as_of']} no retention schedule is loaded ('archiver init' loads "
+                 "the shipped one), so nothing is eligible for disposition."]
+    else:
+        lines = [f"As of {report['as_of']}, under the retention schedule {report['schedule']} "
+                 f"(sha256 {report['schedule_sha256']}):",
+                 f"{counted(report['eligible'], 'item')} {_are(report['eligible'])} eligible for "
+                 "disposition."]
     for b in report.get("blocked_by_requests", []):
-        lines.append(f"Disposition blocked: {b['reason']}")
+        lines.append(f"Disposition is blocked: {b['reason']}.")
     lines.append("")
     for s in report["series"]:
-        lines.append(f"{s['code']} {s['title']}: {s['count']} items ({s['action']}); published "
-                     f"{s['oldest_published']} to {s['newest_published']}; authority "
-                     f"{s['authority']} {s['authority_url'] or ''}")
+        action = _ACTIONS.get(s["action"], f"to {s['action']}")
+        published = (f"published from {s['oldest_published']} to {s['newest_published']}"
+                     if s["oldest_published"] else "publication dates unknown")
+        authority = ", ".join(filter(None, (s["authority"], s["authority_url"])))
+        lines.append(f"Series {s['code']} ({s['title']}): {counted(s['count'], 'item')} {action}, "
+                     f"{published}; authority: {authority}.")
     lines.append("")
     for h in report["held_back_by_hold"]:
-        lines.append(f"Held back by hold {h['hold']} (matter {h['matter']}): {h['items']} items")
-    lines.append(f"Held back by open records requests: {report['held_back_by_requests']} items")
+        lines.append(f"{counted(h['items'], 'item')} {_are(h['items'])} held back by the legal "
+                     f"hold {h['hold']} (matter: {h['matter']}).")
+    requested = report["held_back_by_requests"]
+    lines.append(f"{counted(requested, 'item')} {_are(requested)} held back by open records "
+                 "requests." if requested else
+                 "No item is held back by an open records request.")
     for u in report["held_back_unconfirmed"]:
-        lines.append(f"Held back, series {u['series']}: {u['items']} items: {u['reason']}")
-    lines.append(json.dumps({"items_without_series": report["without_series"]}))
+        lines.append(f"{counted(u['items'], 'item')} of series {u['series']} "
+                     f"{_are(u['items'])} not disposable: {u['reason']}.")
+    unassigned = report["without_series"]
+    lines.append(f"{counted(unassigned, 'item')} {_are(unassigned, 'has', 'have')} no record "
+                 f"series yet, so {_are(unassigned, 'it is', 'they are')} not eligible for "
+                 "disposition." if unassigned else "Every item has a record series.")
     return lines
 
 

@@ -441,6 +441,8 @@ def _finish(archive: Archive, d: Disposition, schedule: Schedule, folder: Path, 
             record_event(s, action="retention.purge.completed", occurred_at=now,
                          actor=d.approved_by, target_type="disposition", target_id=d.id,
                          details={"certificate_sha256": sha, "certificate_pdf_sha256": pdf_sha,
+                                  "certificate_path": str(json_path),
+                                  "certificate_pdf_path": str(pdf_path),
                                   "destroyed": result.destroyed, "skipped": len(skipped),
                                   "blobs_deleted": result.blobs_deleted,
                                   "blobs_locked": len(result.blobs_locked)})

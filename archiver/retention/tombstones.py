@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiver.canonical import hash_record, iso_utc
-from archiver.models import Tombstone
+from archiver.models import AuditEvent, Disposition, Tombstone
 
 # The tombstone columns its ``sha256`` covers as they are; ``disposition_date`` and the two hash
 # lists are covered too, in the forms :func:`payload_from_values` gives them.
@@ -119,3 +119,39 @@ def check_tombstones(session: Session) -> Iterator[tuple[int, str]]:
                              .execution_options(yield_per=2000)):
         if hash_record(tombstone_payload(t)) != t.sha256:
             yield t.id, f"tombstone of item {t.item_id}: hash mismatch (altered)"
+
+
+def item_dispositions(session: Session, item_id: int) -> list[dict[str, Any]]:
+    """Every disposition that destroyed the item's content, oldest first: when, who approved it,
+    the series and authority it went under, and the certificate that lists it.
+
+    More than one when content captured after a disposition was itself destroyed later.
+    ``certificate_path`` is where the purge wrote the certificate (None if it did not say); the
+    certificate is also in the blob store under ``certificate_sha256``.
+    """
+    rows = session.execute(
+        select(Tombstone, Disposition).join(Disposition, Disposition.id == Tombstone.disposition_id)
+        .where(Tombstone.item_id == item_id).order_by(Tombstone.id)).all()
+    out: list[dict[str, Any]] = []
+    for tomb, disposition in rows:
+        files = _certificate_files(session, disposition.id)
+        out.append({
+            "disposition_id": disposition.id, "destroyed_at": tomb.destroyed_at.isoformat(),
+            "as_of": disposition.as_of.isoformat(), "approved_by": disposition.approved_by,
+            "disposition_date": tomb.disposition_date.isoformat(), "series": tomb.series_code,
+            "action": tomb.action, "authority": tomb.authority,
+            "versions_destroyed": tomb.last_seq, "tombstone_sha256": tomb.sha256,
+            "certificate_sha256": disposition.certificate_sha256,
+            "certificate_path": files.get("certificate_path"),
+            "certificate_pdf_path": files.get("certificate_pdf_path"),
+        })
+    return out
+
+
+def _certificate_files(session: Session, disposition_id: int) -> dict[str, Any]:
+    """The file paths the purge's completion event recorded for its certificate."""
+    details = session.scalar(select(AuditEvent.details_json).where(
+        AuditEvent.action == "retention.purge.completed", AuditEvent.target_type == "disposition",
+        AuditEvent.target_id == str(disposition_id)).order_by(AuditEvent.id).limit(1))
+    data = json.loads(details) if details else {}
+    return {key: data.get(key) for key in ("certificate_path", "certificate_pdf_path")}

@@ -19,6 +19,7 @@ from archiver.accounts import AccountSpec, add_account
 from archiver.archive import Archive, open_archive
 from archiver.capture import CaptureResult, capture_account
 from archiver.config import Settings
+from archiver.dates import show_iso
 from archiver.errors import ArchiverError
 from archiver.initialise import initialise
 from archiver.items import item_detail
@@ -171,6 +172,7 @@ def _show_history(archive: Archive, echo: Echo) -> None:
     detail = item_detail(archive, outcome.results[0]["item_id"])
     echo(f"history of item {detail['item_id']} (removed comment, still on record):")
     for v in detail["versions"]:
-        echo(f"  v{v['seq']} {v['captured_at']} {v['status']} sha256 {v['sha256'][:16]}…")
+        shown = show_iso(v["captured_at"], archive.settings.tz)
+        echo(f"  v{v['seq']} {shown} {v['status']} sha256 {v['sha256'][:16]}…")
     evidence = detail["removal_evidence"] or {}
     echo(f"  evidence of removal: {str(evidence)[:110]}")

@@ -8,8 +8,9 @@ with back-off, sleeping with the injected ``sleep``.
 
 The query language is Whoosh's, parsed by Whoosh's own parser with the Whoosh engine's schema,
 so both engines read a query identically; the tree is then compiled to an FTS5 MATCH expression
-(the text part) plus SQL conditions on ``docs`` (ids, keywords, dates). What FTS5 cannot express
-(leading or inner wildcards, sloppy phrases, ranges over text) is a :class:`QueryError`.
+(the text part) plus SQL conditions on ``docs`` (ids, keywords, dates). Wildcards and ranges over
+words are answered from FTS5's own word list (``fts5vocab`` tables on each connection) as Whoosh
+answers them; what FTS5 cannot answer exactly (sloppy phrases) is a :class:`QueryError`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from archiver.errors import QueryError
 from archiver.fts5_query import (
     PRESENT_BITS,
     CompiledQuery,
+    TermScan,
     compile_query,
     parse_query,
     sql_filters,
@@ -103,6 +106,29 @@ def _doc_rows(doc: IndexDoc) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         epoch_seconds(doc.last_captured_at), present,
     )
     return row, (doc.item_id, text, history, author)
+
+
+def _term_docs(con: sqlite3.Connection, scan: TermScan) -> set[int]:
+    """The items holding a word ``scan`` takes in: the words from the word list (within the
+    bounds, then ``accept``), then the items from each word's places, a chunk of words at once."""
+    cols = ", ".join("?" * len(scan.columns))
+    where, args = [f"col IN ({cols})"], list(scan.columns)
+    if scan.start is not None:
+        where.append("term > ?" if scan.start_excl else "term >= ?")
+        args.append(scan.start)
+    if scan.end is not None:
+        where.append("term < ?" if scan.end_excl else "term <= ?")
+        args.append(scan.end)
+    sql = f"SELECT DISTINCT term FROM temp.fts_words WHERE {' AND '.join(where)}"  # noqa: S608
+    terms = [t for (t,) in con.execute(sql, args) if scan.accept is None or scan.accept(t)]
+    found: set[int] = set()
+    for start in range(0, len(terms), CHUNK):
+        chunk = terms[start:start + CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        found.update(doc for (doc,) in con.execute(
+            f"SELECT DISTINCT doc FROM temp.fts_places WHERE term IN ({marks}) "  # noqa: S608
+            f"AND col IN ({cols})", [*chunk, *scan.columns]))
+    return found
 
 
 def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
@@ -199,6 +225,10 @@ class Fts5SearchIndex(SearchIndex):
                 f"search index at {self._path} has layout {version}, this version reads "
                 f"{SCHEMA_VERSION}: delete the file and run `archiver index rebuild`"
             )
+        # The word lists wildcards and ranges scan: per connection, nothing written to the file.
+        for name, kind in (("fts_words", "col"), ("fts_places", "instance")):
+            con.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{name} "
+                        f"USING fts5vocab(main, fts, {kind})")
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -303,11 +333,12 @@ class Fts5SearchIndex(SearchIndex):
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
         parsed = parse_query(query)
-        compiled = compile_query(parsed.tree, query) if parsed.tree is not None else None
         where, params = sql_filters(filters)
         with self._guard:
             con = self._connection()
             try:
+                compiled = (compile_query(parsed.tree, query, partial(_term_docs, con))
+                            if parsed.tree is not None else None)
                 return self._search(con, parsed, compiled, where, params, limit, offset, query)
             except sqlite3.OperationalError as exc:
                 # Only a MATCH expression we built can fail here: report it, do not crash.
@@ -351,7 +382,7 @@ class Fts5SearchIndex(SearchIndex):
     def _current_matches(con: sqlite3.Connection, parsed: Any, query: str,
                          ids: list[int]) -> set[int]:
         """Which of ``ids`` the query matches with earlier versions' text left out."""
-        current = compile_query(parsed.current_only(), query)
+        current = compile_query(parsed.current_only(), query, partial(_term_docs, con))
         cond, args = current.sql_condition(include_match=True)
         marks = ", ".join("?" * len(ids))
         sql = f"SELECT d.item_id FROM docs d WHERE d.item_id IN ({marks}) AND {cond}"  # noqa: S608

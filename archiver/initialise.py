@@ -19,6 +19,7 @@ def initialise(settings: Settings, environ: Mapping[str, str] | None = None) -> 
         engine.dispose()
     store = open_blob_store(settings)
     store.check()
+    _check_saved_queries(settings)
     from archiver.search_index import open_index
 
     with open_index(settings.index_dir, engine=settings.index_engine) as index:
@@ -59,3 +60,35 @@ def _load_schedule(settings: Settings, environ: Mapping[str, str] | None) -> str
 
     with open_archive(settings) as archive:
         return load_configured_schedule(archive, os.environ if environ is None else environ)
+
+
+def _check_saved_queries(settings: Settings) -> None:
+    """Refuse an index engine that cannot run a saved query: every later capture would fail
+    when it matches new items against an active hold, and a request's scope could not be
+    searched. Raises ConfigError naming each query and why."""
+    from sqlalchemy import select
+
+    from archiver.archive import open_archive
+    from archiver.errors import ConfigError, QueryError
+    from archiver.models import Hold, OpenRecordsRequest, RequestScope
+    from archiver.search_index import check_query
+
+    with open_archive(settings) as archive, archive.sessions() as s:
+        saved = [(f"hold {name!r}", query) for name, query in s.execute(
+            select(Hold.name, Hold.query).where(Hold.released_at.is_(None),
+                                               Hold.query.is_not(None)).order_by(Hold.id))]
+        saved += [(f"request {request_id!r}", query) for request_id, query in s.execute(
+            select(OpenRecordsRequest.request_id, RequestScope.query)
+            .join(RequestScope, RequestScope.request_pk == OpenRecordsRequest.id)
+            .where(OpenRecordsRequest.status == "open").order_by(RequestScope.id))]
+    refused = []
+    for owner, query in saved:
+        try:
+            check_query(query, settings.index_engine)
+        except QueryError as exc:
+            refused.append(f"{owner}: {exc}")
+    if refused:
+        raise ConfigError(
+            f"the {settings.index_engine} search index (ARCHIVER_INDEX_ENGINE) cannot run "
+            f"{len(refused)} saved quer{'y' if len(refused) == 1 else 'ies'}; change or release "
+            f"them first, or keep the other engine: " + "; ".join(refused))

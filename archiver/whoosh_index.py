@@ -28,12 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh import qparser, query
+from whoosh import query
 from whoosh.index import LockError
 from whoosh.reading import IndexReader, SegmentReader
 from whoosh.writing import CLEAR, MERGE_SMALL, IndexWriter
 
-from archiver.errors import QueryError
 from archiver.search_index import (
     NO_FILTERS,
     IndexDoc,
@@ -42,21 +41,16 @@ from archiver.search_index import (
     SearchIndex,
     SearchIndexError,
     SearchResults,
-    check_balanced,
-    clean_text,
-    echo_query,
     retry_until,
 )
 from archiver.whoosh_schema import (
     CODEC,
-    DEFAULT_FIELDS,
-    FIELD_BOOSTS,
     INDEX_NAME,
     build_schema,
     current_text_only,
     doc_fields,
     mentions_history,
-    query_errors,
+    parse_user_query,
 )
 from archiver.whoosh_search import SearchView, SegmentColumns, column_array
 from archiver.whoosh_storage import MappedFileStorage
@@ -269,23 +263,10 @@ class WhooshSearchIndex(SearchIndex):
         ]
         return SearchResults(total=found.total, hits=hits, threads=found.threads)
 
-    def _parse(self, text: str) -> tuple[query.Query, bool]:
-        text = clean_text(text).strip()
-        if text in ("", "*"):
-            return query.Every(), True
-        check_balanced(text)
-        parser = qparser.MultifieldParser(
-            list(DEFAULT_FIELDS), self._ix.schema, fieldboosts=FIELD_BOOSTS
-        )
-        parser.add_plugin(qparser.GtLtPlugin())
-        try:
-            parsed = parser.parse(text)
-        except Exception as exc:  # any parser failure comes from the user's query
-            raise QueryError(f"cannot parse search query {echo_query(text)}: {exc}") from None
-        errors = query_errors(parsed)
-        if errors:
-            raise QueryError(f"cannot parse search query {echo_query(text)}: {errors[0]}")
-        return parsed, False
+    @staticmethod
+    def _parse(text: str) -> tuple[query.Query, bool]:
+        parsed = parse_user_query(text)
+        return (query.Every(), True) if parsed is None else (parsed, False)
 
     def _current_view(self) -> SearchView:
         self._check_open()

@@ -34,7 +34,7 @@ from archiver.blob_records import store_blob, store_blobs
 from archiver.canonical import canonical_json
 from archiver.errors import ConfigError
 from archiver.indexing import CHUNK as INDEX_BATCH  # index a whole commit's worth at a time
-from archiver.indexing import index_items
+from archiver.indexing import catch_up_index, index_items
 from archiver.models import Account, CaptureRun, Item, ItemVersion
 from archiver.prefetch import Prefetched
 from archiver.retention.assign import CaptureAssigner, needs_thread_activity
@@ -190,8 +190,8 @@ class Capture:
         result = CaptureResult(
             run_id=run.id, account_id=self.account.id, status="running", started_at=now
         )
-        # Items a crashed run stored but never indexed are indexed now.
-        index_items(self.archive, account_id=self.account.id)
+        # Whatever a crashed run (of any account) stored but never indexed is indexed now.
+        catch_up_index(self.archive, account_id=self.account.id)
         return _RunState(run=run, result=result)
 
     def _close_interrupted_runs(self, s: Session, now: datetime) -> None:

@@ -36,6 +36,7 @@ from archiver.fts5_query import (
 from archiver.search_index import (
     NO_FILTERS,
     IndexDoc,
+    IndexMark,
     SearchFilters,
     SearchHit,
     SearchIndex,
@@ -49,21 +50,26 @@ from archiver.search_index import (
 )
 
 FILE_NAME = "fts5.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CHUNK = 500  # ids per IN (...) look-up
+ENTRIES_PAGE = 10_000  # rows per read when listing every entry
 _WORD = re.compile(r"\w")
 
 # tokenchars '_': Whoosh's tokenizer keeps "foo_bar" one word; FTS5 would split it.
 _TOKENIZER = "unicode61 remove_diacritics 2 tokenchars '_'"
 # Whoosh boosts text 2, history 1, author 1.5 (whoosh_index.FIELD_BOOSTS): same weights here.
 _RANK = "bm25(2.0, 1.0, 1.5)"
+# The index's mark (archiver.search_index.IndexMark): one row per field.
+_MARKS = "CREATE TABLE marks (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
 _SCHEMA = [
     """CREATE TABLE docs (
         item_id INTEGER PRIMARY KEY, thread_id INTEGER NOT NULL, account_id INTEGER NOT NULL,
         parent_id INTEGER, platform TEXT NOT NULL, account TEXT NOT NULL,
         external_id TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, author_exact TEXT,
         created_at INTEGER, created_sort INTEGER NOT NULL, first_captured_at INTEGER NOT NULL,
-        last_captured_at INTEGER NOT NULL, present INTEGER NOT NULL)""",
+        last_captured_at INTEGER NOT NULL, present INTEGER NOT NULL,
+        seq INTEGER NOT NULL DEFAULT 0)""",
+    _MARKS,
     f'CREATE VIRTUAL TABLE fts USING fts5(text, history_text, author, tokenize="{_TOKENIZER}")',
     f"INSERT INTO fts(fts, rank) VALUES ('rank', '{_RANK}')",  # noqa: S608 - constants
     # "*" lists newest first: (created_sort DESC, rowid) is exactly that order; date filters
@@ -83,9 +89,13 @@ _SCHEMA = [
     "CREATE INDEX docs_last_captured ON docs(last_captured_at)",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 ]
+# Layout 1 lacked the version number and the mark: its docs read as version 0, which verify
+# and the index catch-up (archiver.indexing) see as out of date and index again.
+_UPGRADE_FROM_1 = ["ALTER TABLE docs ADD COLUMN seq INTEGER NOT NULL DEFAULT 0", _MARKS,
+                   f"PRAGMA user_version = {SCHEMA_VERSION}"]
 _DOC_COLUMNS = (
     "item_id, thread_id, account_id, parent_id, platform, account, external_id, kind, status, "
-    "author_exact, created_at, created_sort, first_captured_at, last_captured_at, present"
+    "author_exact, created_at, created_sort, first_captured_at, last_captured_at, present, seq"
 )
 
 
@@ -103,7 +113,7 @@ def _doc_rows(doc: IndexDoc) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         author_key(doc.author).lower() if doc.author else None,
         epoch_seconds(doc.created_at) if doc.created_at is not None else None,
         date_sort_key(doc.created_at), epoch_seconds(doc.first_captured_at),
-        epoch_seconds(doc.last_captured_at), present,
+        epoch_seconds(doc.last_captured_at), present, doc.seq,
     )
     return row, (doc.item_id, text, history, author)
 
@@ -215,11 +225,11 @@ class Fts5SearchIndex(SearchIndex):
             version = con.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise SearchIndexError(f"cannot open search index at {self._path}: {exc}") from None
-        if version == 0:
+        if version in (0, 1):
             with self._writing() as con:
-                if con.execute("PRAGMA user_version").fetchone()[0] == 0:  # lost a race?
-                    for statement in _SCHEMA:
-                        con.execute(statement)
+                version = con.execute("PRAGMA user_version").fetchone()[0]  # lost a race?
+                for statement in {0: _SCHEMA, 1: _UPGRADE_FROM_1}.get(version, []):
+                    con.execute(statement)
         elif version != SCHEMA_VERSION:
             raise SearchIndexError(
                 f"search index at {self._path} has layout {version}, this version reads "
@@ -277,7 +287,7 @@ class Fts5SearchIndex(SearchIndex):
         with self._writing() as con:
             # FTS5 keeps its own copy of a row's terms: replace means delete, then insert.
             self._remove(con, list(latest))
-            marks = ", ".join("?" * 15)
+            marks = ", ".join("?" * 16)
             insert = f"INSERT OR REPLACE INTO docs ({_DOC_COLUMNS}) VALUES ({marks})"  # noqa: S608
             con.executemany(insert, [row for row, _ in rows])
             con.executemany("INSERT INTO fts (rowid, text, history_text, author) "
@@ -307,12 +317,36 @@ class Fts5SearchIndex(SearchIndex):
             return self._remove(con, wanted)
 
     def clear(self) -> None:
-        """Remove every item: drop and re-create the tables (instant, unlike row deletes)."""
+        """Remove every item and the mark: drop and re-create the tables (instant, unlike row
+        deletes)."""
         with self._writing() as con:
-            con.execute("DROP TABLE IF EXISTS fts")
-            con.execute("DROP TABLE IF EXISTS docs")
+            for table in ("fts", "docs", "marks"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
             for statement in _SCHEMA:
                 con.execute(statement)
+
+    # -- the mark --------------------------------------------------------------------------
+
+    @staticmethod
+    def _read_mark(con: sqlite3.Connection) -> IndexMark | None:
+        values = dict(con.execute("SELECT name, value FROM marks").fetchall())
+        if "versions" not in values or "tombstones" not in values:
+            return None
+        return IndexMark(int(values["versions"]), int(values["tombstones"]))
+
+    def mark(self) -> IndexMark | None:
+        """The mark last set (None: never, or cleared since)."""
+        with self._guard:
+            return self._read_mark(self._connection())
+
+    def set_mark(self, mark: IndexMark, *, expected: IndexMark | None) -> bool:
+        """Set ``mark`` if the current one is still ``expected``, in one write transaction."""
+        with self._writing() as con:
+            if self._read_mark(con) != expected:
+                return False
+            con.executemany("INSERT OR REPLACE INTO marks (name, value) VALUES (?, ?)",
+                            [("versions", mark.versions), ("tombstones", mark.tombstones)])
+            return True
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -320,6 +354,19 @@ class Fts5SearchIndex(SearchIndex):
         """How many items are in the index."""
         with self._guard:
             return int(self._connection().execute("SELECT count(*) FROM docs").fetchone()[0])
+
+    def entries(self) -> Iterator[tuple[int, int]]:
+        """``(item_id, seq)`` of every item, a page of rows at a time (in item_id order)."""
+        after = -(2**63)
+        while True:
+            with self._guard:
+                rows = self._connection().execute(
+                    "SELECT item_id, seq FROM docs WHERE item_id > ? ORDER BY item_id LIMIT ?",
+                    (after, ENTRIES_PAGE)).fetchall()
+            yield from rows
+            if len(rows) < ENTRIES_PAGE:
+                return
+            after = rows[-1][0]
 
     def search(
         self,

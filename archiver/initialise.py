@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from archiver import db
 from archiver.blobstore import open_blob_store
 from archiver.config import Settings
+
+if TYPE_CHECKING:
+    from archiver.indexing import CatchUp
 
 
 def initialise(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -26,10 +30,12 @@ def initialise(settings: Settings, environ: Mapping[str, str] | None = None) -> 
         empty = index.count() == 0
     retention = _load_schedule(settings, environ)
     index_note = f"{settings.index_dir} ({settings.index_engine})"
-    if empty:
-        refilled = _fill_new_index(settings)
-        if refilled:
-            index_note += f", rebuilt from the database: {refilled} items"
+    done = _catch_up(settings)
+    if empty and done.indexed:
+        index_note += f", rebuilt from the database: {done.indexed} items"
+    elif done.indexed or done.removed:
+        index_note += (f", brought up to date with the database: {done.indexed} items indexed, "
+                       f"{done.removed} taken out")
     return {
         "database": "ready (schema up to date)",
         "blob store": store.url,
@@ -38,19 +44,14 @@ def initialise(settings: Settings, environ: Mapping[str, str] | None = None) -> 
     }
 
 
-def _fill_new_index(settings: Settings) -> int:
-    """Index every item again when the index is new but items were indexed before (the
-    engine was switched, or the index folder was lost), so search never silently misses them."""
-    from sqlalchemy import select
-
+def _catch_up(settings: Settings) -> CatchUp:
+    """Compare the index with the database item by item and repair what differs: the engine was
+    switched, the index folder lost or restored, or a capture died before indexing."""
     from archiver.archive import open_archive
-    from archiver.indexing import rebuild_index
-    from archiver.models import Item
+    from archiver.indexing import catch_up_index
 
     with open_archive(settings) as archive:
-        with archive.sessions() as s:
-            indexed = s.scalar(select(Item.id).where(Item.indexed_seq.is_not(None)).limit(1))
-        return rebuild_index(archive) if indexed is not None else 0
+        return catch_up_index(archive, compare=True)
 
 
 def _load_schedule(settings: Settings, environ: Mapping[str, str] | None) -> str:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -127,6 +127,7 @@ class IndexDoc:
     last_captured_at: datetime  # capture time of the latest version
     parent_id: int | None
     thread_id: int  # item id of the root post of its thread (itself for a post)
+    seq: int  # the item's version this doc was built from (its current one then)
 
     def __post_init__(self) -> None:
         require_aware("created_at", self.created_at)
@@ -182,6 +183,16 @@ class SearchResults:
 NO_FILTERS = SearchFilters()
 
 
+@dataclass(frozen=True)
+class IndexMark:
+    """How far the index is known to follow the database, by row ids there: every item version
+    with an id up to ``versions`` is in the index (its item at that version or a later one), and
+    every item destroyed by a tombstone with an id up to ``tombstones`` is out of it."""
+
+    versions: int
+    tombstones: int
+
+
 class SearchIndex(ABC):
     """A full-text index of archive items that returns item ids."""
 
@@ -217,8 +228,21 @@ class SearchIndex(ABC):
         """How many items are in the index."""
 
     @abstractmethod
+    def entries(self) -> Iterator[tuple[int, int]]:
+        """``(item_id, seq)`` of every item in the index, in no particular order."""
+
+    @abstractmethod
+    def mark(self) -> IndexMark | None:
+        """The mark last set (None: never set, or the index was cleared since)."""
+
+    @abstractmethod
+    def set_mark(self, mark: IndexMark, *, expected: IndexMark | None) -> bool:
+        """Set ``mark`` if the current mark is still ``expected`` (under the write lock, so two
+        processes never overwrite each other's newer mark); return whether it was set."""
+
+    @abstractmethod
     def clear(self) -> None:
-        """Remove every item (used before a full rebuild)."""
+        """Remove every item and the mark (used before a full rebuild)."""
 
     @abstractmethod
     def close(self) -> None:

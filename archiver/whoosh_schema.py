@@ -38,7 +38,7 @@ from archiver.search_index import (
 )
 
 # A new layout gets a new name: an old index is then simply absent and gets rebuilt.
-INDEX_NAME = "archiver_v1"
+INDEX_NAME = "archiver_v2"
 # Tiers of 8 bits keep a date range to a few hundred terms; wider tiers made ranges 3x slower.
 DATE_SHIFT_STEP = 8
 # Terms longer than this are noise (base64 blobs, keyboard mashing) and only bloat the index.
@@ -108,7 +108,8 @@ def _date_field() -> NUMERIC:
 
 
 def build_schema() -> Schema:
-    """The index layout: two stored ids, exact keyword fields, analyzed text, dates."""
+    """The index layout: two stored ids, exact keyword fields, analyzed text, dates, and the
+    version number each doc was built from."""
     return Schema(
         item_id=_id_field(stored=True, unique=True, sortable=True),
         thread_id=_id_field(stored=True, sortable=True),
@@ -125,6 +126,8 @@ def build_schema() -> Schema:
         history_text=TEXT(analyzer=_TEXT_ANALYZER),
         created_at=_date_field(),
         created_sort=COLUMN(NumericColumn("q", default=NO_DATE_SORT_KEY)),
+        # The version each doc was built from: verify compares it with the database.
+        seq=COLUMN(NumericColumn("q", default=0)),
         first_captured_at=_date_field(),
         last_captured_at=_date_field(),
     )
@@ -143,6 +146,7 @@ def doc_fields(doc: IndexDoc) -> dict[str, Any]:
         "status": clean_text(doc.status),
         "history_text": clean_text(doc.history_text or ""),
         "created_sort": date_sort_key(doc.created_at),
+        "seq": doc.seq,
         "first_captured_at": epoch_seconds(doc.first_captured_at),
         "last_captured_at": epoch_seconds(doc.last_captured_at),
     }

@@ -57,6 +57,7 @@ def make_doc(item_id: int, **changes: object) -> IndexDoc:
         last_captured_at=T0 + timedelta(hours=item_id, minutes=5),
         parent_id=None,
         thread_id=item_id,
+        seq=1,
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
@@ -548,7 +549,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path, engine: str)
             for batch in range(5):
                 base = start + batch * 40
                 ix.add(IndexDoc(i, 1, "facebook", "pd", str(i), "post", "active", None,
-                                f"doc {i}", f"doc {i}", t, t, t, None, i)
+                                f"doc {i}", f"doc {i}", t, t, t, None, i, 1)
                        for i in range(base, base + 40))
                 ix.search("doc")
         """

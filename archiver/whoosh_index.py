@@ -67,8 +67,9 @@ SETTLED_DOCS = 10_000
 # (the final merge) and leaves no core to searches on a 2-core host.
 LIMIT_MB = 256
 WRITER_PROCS = 1
-# Not named like Whoosh's own files ("<index name>_..."), which its commits clean away.
-MARK_FILE = "whoosh_mark.json"
+# Named for the layout, but not like Whoosh's own files ("<index name>_..."), which its
+# commits clean away.
+MARK_FILE = f"{INDEX_NAME}.mark.json"
 
 
 class WhooshSearchIndex(SearchIndex):

@@ -203,3 +203,48 @@ def test_an_index_restored_from_an_older_backup_is_repaired_by_the_next_capture(
         assert report.ok, report.problems
         removed = archive.index.search("*", SearchFilters(status="removed"), limit=0).total
     assert removed >= 1
+
+
+def test_after_a_clean_capture_the_next_start_has_nothing_to_catch_up(
+    engine_settings: Settings, sample_server: GraphServer
+) -> None:
+    from archiver.indexing import CatchUp, catch_up_index, database_head
+
+    settings = engine_settings
+    _register(settings, sample_server)
+    for _ in range(2):
+        _capture_sample(settings, sample_server)
+        with open_archive(settings) as archive:
+            with archive.sessions() as s:
+                head = database_head(s)
+            # Indexing moved the mark over everything the run stored: two look-ups, no work.
+            assert archive.index.mark() == head
+            assert catch_up_index(archive) == CatchUp()
+        sample_server.apply_second_state()
+
+
+def test_an_fts5_index_of_the_first_layout_is_upgraded_and_caught_up(
+    settings: Settings, sample_server: GraphServer
+) -> None:
+    import sqlite3
+
+    from archiver.fts5_index import FILE_NAME
+
+    settings = replace(settings, index_engine="fts5")
+    _register(settings, sample_server)
+    _capture_sample(settings, sample_server)
+    stored = _stored(settings)
+    # Layout 1, as an earlier version wrote it: no version numbers, no mark.
+    con = sqlite3.connect(settings.index_dir / FILE_NAME)
+    con.executescript("ALTER TABLE docs DROP COLUMN seq; DROP TABLE marks; "
+                      "PRAGMA user_version = 1;")
+    con.close()
+    with open_archive(settings) as archive:
+        assert archive.index.search("*", SearchFilters(), limit=0).total == stored  # still works
+        report = verify_archive(archive)
+    drift = {p.id: p.reason for p in report.problems if p.kind == "index"}
+    assert set(drift) == {"stale"} and drift["stale"].startswith(f"{stored} items")
+    _capture_sample(settings, sample_server)
+    with open_archive(settings) as archive:
+        report = verify_archive(archive)
+    assert report.ok, report.problems

@@ -181,6 +181,8 @@ def compile_query(tree: query.Query, text: str, term_docs: TermDocs | None = Non
 
 
 _PATTERN_LEAVES = (query.Wildcard, query.TermRange)
+# A character no indexed word holds (Whoosh's words are \w runs, joined by single dots).
+_NOT_IN_A_WORD = re.compile(r"[^\w.]")
 
 
 class _Compiler:
@@ -259,14 +261,21 @@ class _Compiler:
         return self._text_leaf(node)
 
     def _text_part(self, fields: set[str], node: query.Query) -> _Part:
-        if type(node) in _PATTERN_LEAVES:
+        if type(node) in _PATTERN_LEAVES or (
+                type(node) is query.Prefix and _NOT_IN_A_WORD.search(str(node.text))):
             return self._scanned(fields, node)
         return _Part(fts=_columns(fields) + self._text_leaf(node))
 
     def _scanned(self, fields: set[str], node: query.Query) -> _Part:
         """A wildcard or range over words: the items holding a word it takes in."""
         columns = tuple(f for f in TEXT_FIELDS if f in fields)
-        if isinstance(node, query.Wildcard):
+        if type(node) is query.Prefix:
+            # FTS5 would read "[cl]*" as the prefix "cl"; to Whoosh it is literal, and no word
+            # holds a "[": scanned like a wildcard, it matches what Whoosh matches.
+            prefix = str(node.text)
+            scan = TermScan(columns, start=prefix, end=_after_prefix(prefix), end_excl=True,
+                            accept=lambda term: term.startswith(prefix))
+        elif isinstance(node, query.Wildcard):
             pattern = str(node.text)
             if "." in pattern:
                 raise _unsupported(self.text, "a wildcard with '.' inside a word")

@@ -76,8 +76,8 @@ def _check_saved_queries(settings: Settings) -> None:
 
     with open_archive(settings) as archive, archive.sessions() as s:
         saved = [(f"hold {name!r}", query) for name, query in s.execute(
-            select(Hold.name, Hold.query).where(Hold.released_at.is_(None),
-                                               Hold.query.is_not(None)).order_by(Hold.id))]
+            select(Hold.name, Hold.query).where(Hold.released_at.is_(None)).order_by(Hold.id))
+            if query is not None]
         saved += [(f"request {request_id!r}", query) for request_id, query in s.execute(
             select(OpenRecordsRequest.request_id, RequestScope.query)
             .join(RequestScope, RequestScope.request_pk == OpenRecordsRequest.id)

@@ -41,7 +41,7 @@ from archiver.blob_records import store_blob, store_blobs
 from archiver.canonical import canonical_json, safe_text
 from archiver.errors import ConfigError
 from archiver.indexing import CHUNK as INDEX_BATCH  # index a whole commit's worth at a time
-from archiver.indexing import index_items
+from archiver.indexing import catch_up_index, index_items
 from archiver.models import Account, CaptureRun, Item, ItemVersion
 from archiver.prefetch import Prefetched
 from archiver.retention.assign import CaptureAssigner, needs_thread_activity
@@ -284,8 +284,8 @@ class Capture:
         )
         state = _RunState(run=run, result=result)
         with self._closed_on_error(state):
-            # Items a crashed run stored but never indexed are indexed now.
-            index_items(self.archive, account_id=self.account.id)
+            # Whatever a crashed run (of any account) stored but never indexed is indexed now.
+            catch_up_index(self.archive, account_id=self.account.id)
         return state
 
     def _close_interrupted_runs(self, s: Session, now: datetime) -> None:

@@ -8,8 +8,9 @@ with back-off, sleeping with the injected ``sleep``.
 
 The query language is Whoosh's, parsed by Whoosh's own parser with the Whoosh engine's schema,
 so both engines read a query identically; the tree is then compiled to an FTS5 MATCH expression
-(the text part) plus SQL conditions on ``docs`` (ids, keywords, dates). What FTS5 cannot express
-(leading or inner wildcards, sloppy phrases, ranges over text) is a :class:`QueryError`.
+(the text part) plus SQL conditions on ``docs`` (ids, keywords, dates). Wildcards and ranges over
+words are answered from FTS5's own word list (``fts5vocab`` tables on each connection) as Whoosh
+answers them; what FTS5 cannot answer exactly (sloppy phrases) is a :class:`QueryError`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from archiver.errors import QueryError
 from archiver.fts5_query import (
     PRESENT_BITS,
     CompiledQuery,
+    TermScan,
     compile_query,
     parse_query,
     sql_filters,
@@ -33,6 +36,7 @@ from archiver.fts5_query import (
 from archiver.search_index import (
     NO_FILTERS,
     IndexDoc,
+    IndexMark,
     SearchFilters,
     SearchHit,
     SearchIndex,
@@ -46,21 +50,26 @@ from archiver.search_index import (
 )
 
 FILE_NAME = "fts5.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CHUNK = 500  # ids per IN (...) look-up
+ENTRIES_PAGE = 10_000  # rows per read when listing every entry
 _WORD = re.compile(r"\w")
 
 # tokenchars '_': Whoosh's tokenizer keeps "foo_bar" one word; FTS5 would split it.
 _TOKENIZER = "unicode61 remove_diacritics 2 tokenchars '_'"
 # Whoosh boosts text 2, history 1, author 1.5 (whoosh_index.FIELD_BOOSTS): same weights here.
 _RANK = "bm25(2.0, 1.0, 1.5)"
+# The index's mark (archiver.search_index.IndexMark): one row per field.
+_MARKS = "CREATE TABLE marks (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
 _SCHEMA = [
     """CREATE TABLE docs (
         item_id INTEGER PRIMARY KEY, thread_id INTEGER NOT NULL, account_id INTEGER NOT NULL,
         parent_id INTEGER, platform TEXT NOT NULL, account TEXT NOT NULL,
         external_id TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, author_exact TEXT,
         created_at INTEGER, created_sort INTEGER NOT NULL, first_captured_at INTEGER NOT NULL,
-        last_captured_at INTEGER NOT NULL, present INTEGER NOT NULL)""",
+        last_captured_at INTEGER NOT NULL, present INTEGER NOT NULL,
+        seq INTEGER NOT NULL DEFAULT 0)""",
+    _MARKS,
     f'CREATE VIRTUAL TABLE fts USING fts5(text, history_text, author, tokenize="{_TOKENIZER}")',
     f"INSERT INTO fts(fts, rank) VALUES ('rank', '{_RANK}')",  # noqa: S608 - constants
     # "*" lists newest first: (created_sort DESC, rowid) is exactly that order; date filters
@@ -80,9 +89,13 @@ _SCHEMA = [
     "CREATE INDEX docs_last_captured ON docs(last_captured_at)",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 ]
+# Layout 1 lacked the version number and the mark: its docs read as version 0, which verify
+# and the index catch-up (archiver.indexing) see as out of date and index again.
+_UPGRADE_FROM_1 = ["ALTER TABLE docs ADD COLUMN seq INTEGER NOT NULL DEFAULT 0", _MARKS,
+                   f"PRAGMA user_version = {SCHEMA_VERSION}"]
 _DOC_COLUMNS = (
     "item_id, thread_id, account_id, parent_id, platform, account, external_id, kind, status, "
-    "author_exact, created_at, created_sort, first_captured_at, last_captured_at, present"
+    "author_exact, created_at, created_sort, first_captured_at, last_captured_at, present, seq"
 )
 
 
@@ -100,9 +113,32 @@ def _doc_rows(doc: IndexDoc) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         author_key(doc.author).lower() if doc.author else None,
         epoch_seconds(doc.created_at) if doc.created_at is not None else None,
         date_sort_key(doc.created_at), epoch_seconds(doc.first_captured_at),
-        epoch_seconds(doc.last_captured_at), present,
+        epoch_seconds(doc.last_captured_at), present, doc.seq,
     )
     return row, (doc.item_id, text, history, author)
+
+
+def _term_docs(con: sqlite3.Connection, scan: TermScan) -> set[int]:
+    """The items holding a word ``scan`` takes in: the words from the word list (within the
+    bounds, then ``accept``), then the items from each word's places, a chunk of words at once."""
+    cols = ", ".join("?" * len(scan.columns))
+    where, args = [f"col IN ({cols})"], list(scan.columns)
+    if scan.start is not None:
+        where.append("term > ?" if scan.start_excl else "term >= ?")
+        args.append(scan.start)
+    if scan.end is not None:
+        where.append("term < ?" if scan.end_excl else "term <= ?")
+        args.append(scan.end)
+    sql = f"SELECT DISTINCT term FROM temp.fts_words WHERE {' AND '.join(where)}"  # noqa: S608
+    terms = [t for (t,) in con.execute(sql, args) if scan.accept is None or scan.accept(t)]
+    found: set[int] = set()
+    for start in range(0, len(terms), CHUNK):
+        chunk = terms[start:start + CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        found.update(doc for (doc,) in con.execute(
+            f"SELECT DISTINCT doc FROM temp.fts_places WHERE term IN ({marks}) "  # noqa: S608
+            f"AND col IN ({cols})", [*chunk, *scan.columns]))
+    return found
 
 
 def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
@@ -189,16 +225,20 @@ class Fts5SearchIndex(SearchIndex):
             version = con.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise SearchIndexError(f"cannot open search index at {self._path}: {exc}") from None
-        if version == 0:
+        if version in (0, 1):
             with self._writing() as con:
-                if con.execute("PRAGMA user_version").fetchone()[0] == 0:  # lost a race?
-                    for statement in _SCHEMA:
-                        con.execute(statement)
+                version = con.execute("PRAGMA user_version").fetchone()[0]  # lost a race?
+                for statement in {0: _SCHEMA, 1: _UPGRADE_FROM_1}.get(version, []):
+                    con.execute(statement)
         elif version != SCHEMA_VERSION:
             raise SearchIndexError(
                 f"search index at {self._path} has layout {version}, this version reads "
                 f"{SCHEMA_VERSION}: delete the file and run `archiver index rebuild`"
             )
+        # The word lists wildcards and ranges scan: per connection, nothing written to the file.
+        for name, kind in (("fts_words", "col"), ("fts_places", "instance")):
+            con.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{name} "
+                        f"USING fts5vocab(main, fts, {kind})")
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -247,7 +287,7 @@ class Fts5SearchIndex(SearchIndex):
         with self._writing() as con:
             # FTS5 keeps its own copy of a row's terms: replace means delete, then insert.
             self._remove(con, list(latest))
-            marks = ", ".join("?" * 15)
+            marks = ", ".join("?" * 16)
             insert = f"INSERT OR REPLACE INTO docs ({_DOC_COLUMNS}) VALUES ({marks})"  # noqa: S608
             con.executemany(insert, [row for row, _ in rows])
             con.executemany("INSERT INTO fts (rowid, text, history_text, author) "
@@ -277,12 +317,36 @@ class Fts5SearchIndex(SearchIndex):
             return self._remove(con, wanted)
 
     def clear(self) -> None:
-        """Remove every item: drop and re-create the tables (instant, unlike row deletes)."""
+        """Remove every item and the mark: drop and re-create the tables (instant, unlike row
+        deletes)."""
         with self._writing() as con:
-            con.execute("DROP TABLE IF EXISTS fts")
-            con.execute("DROP TABLE IF EXISTS docs")
+            for table in ("fts", "docs", "marks"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
             for statement in _SCHEMA:
                 con.execute(statement)
+
+    # -- the mark --------------------------------------------------------------------------
+
+    @staticmethod
+    def _read_mark(con: sqlite3.Connection) -> IndexMark | None:
+        values = dict(con.execute("SELECT name, value FROM marks").fetchall())
+        if "versions" not in values or "tombstones" not in values:
+            return None
+        return IndexMark(int(values["versions"]), int(values["tombstones"]))
+
+    def mark(self) -> IndexMark | None:
+        """The mark last set (None: never, or cleared since)."""
+        with self._guard:
+            return self._read_mark(self._connection())
+
+    def set_mark(self, mark: IndexMark, *, expected: IndexMark | None) -> bool:
+        """Set ``mark`` if the current one is still ``expected``, in one write transaction."""
+        with self._writing() as con:
+            if self._read_mark(con) != expected:
+                return False
+            con.executemany("INSERT OR REPLACE INTO marks (name, value) VALUES (?, ?)",
+                            [("versions", mark.versions), ("tombstones", mark.tombstones)])
+            return True
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -290,6 +354,19 @@ class Fts5SearchIndex(SearchIndex):
         """How many items are in the index."""
         with self._guard:
             return int(self._connection().execute("SELECT count(*) FROM docs").fetchone()[0])
+
+    def entries(self) -> Iterator[tuple[int, int]]:
+        """``(item_id, seq)`` of every item, a page of rows at a time (in item_id order)."""
+        after = -(2**63)
+        while True:
+            with self._guard:
+                rows = self._connection().execute(
+                    "SELECT item_id, seq FROM docs WHERE item_id > ? ORDER BY item_id LIMIT ?",
+                    (after, ENTRIES_PAGE)).fetchall()
+            yield from rows
+            if len(rows) < ENTRIES_PAGE:
+                return
+            after = rows[-1][0]
 
     def search(
         self,
@@ -303,11 +380,12 @@ class Fts5SearchIndex(SearchIndex):
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
         parsed = parse_query(query)
-        compiled = compile_query(parsed.tree, query) if parsed.tree is not None else None
         where, params = sql_filters(filters)
         with self._guard:
             con = self._connection()
             try:
+                compiled = (compile_query(parsed.tree, query, partial(_term_docs, con))
+                            if parsed.tree is not None else None)
                 return self._search(con, parsed, compiled, where, params, limit, offset, query)
             except sqlite3.OperationalError as exc:
                 # Only a MATCH expression we built can fail here: report it, do not crash.
@@ -351,7 +429,7 @@ class Fts5SearchIndex(SearchIndex):
     def _current_matches(con: sqlite3.Connection, parsed: Any, query: str,
                          ids: list[int]) -> set[int]:
         """Which of ``ids`` the query matches with earlier versions' text left out."""
-        current = compile_query(parsed.current_only(), query)
+        current = compile_query(parsed.current_only(), query, partial(_term_docs, con))
         cond, args = current.sql_condition(include_match=True)
         marks = ", ".join("?" * len(ids))
         sql = f"SELECT d.item_id FROM docs d WHERE d.item_id IN ({marks}) AND {cond}"  # noqa: S608

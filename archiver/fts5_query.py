@@ -1,38 +1,42 @@
 """Whoosh query syntax, compiled for the FTS5 index: an FTS5 MATCH expression plus SQL conditions.
 
-The query is parsed by Whoosh's own parser with the Whoosh engine's schema and default fields,
-so ``traffic``, ``"road closed"``, ``offic*``, ``author:jane``, ``status:removed``,
-``item_id:[2 TO 9]``, ``NOT x`` mean exactly what they mean on the Whoosh engine. The tree is
-then compiled: leaves on the three text fields become FTS5 phrases (Whoosh has already
-lower-cased and accent-folded each word; FTS5 re-tokenizes it the same way), leaves on id,
-keyword and date fields become SQL on the ``docs`` table (alias ``d``). A conjunction keeps its
-text part in one MATCH expression so FTS5 can rank it; an OR mixing text and SQL leaves falls back
-to ``d.item_id IN (SELECT rowid FROM fts WHERE fts MATCH ?)``.
+The query is parsed by Whoosh's own parser with the Whoosh engine's schema and default fields
+(:func:`archiver.whoosh_schema.parse_user_query`), so ``traffic``, ``"road closed"``, ``offic*``,
+``?losure``, ``text:[a TO c]``, ``author:jane``, ``status:removed``, ``item_id:[2 TO 9]``,
+``NOT x`` mean exactly what they mean on the Whoosh engine. The tree is then compiled: words,
+phrases and prefixes on the three text fields become FTS5 phrases (Whoosh has already lower-cased
+and accent-folded each word; FTS5 re-tokenizes it the same way), leaves on id, keyword and date
+fields become SQL on the ``docs`` table (alias ``d``). A conjunction keeps its text part in one
+MATCH expression so FTS5 can rank it; an OR mixing text and SQL leaves falls back to
+``d.item_id IN (SELECT rowid FROM fts WHERE fts MATCH ?)``.
+
+FTS5 has no wildcard but a trailing ``*``, and no ranges over words. Those leaves are answered
+the way Whoosh answers them: the index's own word list is scanned for the words the pattern or
+range takes in (Whoosh's pattern, so ``?``, ``*`` and ``[...]`` match alike), and the items
+holding one of those words become a set of ids (:class:`TermScan`, given a ``term_docs``
+function by the index). Whoosh scores such leaves as constants, so they add nothing to the rank
+here either. Still refused, as FTS5 cannot answer them exactly: a phrase with slop (``~N``), and
+a wildcard or range with a ``.`` inside a word (Whoosh keeps ``3.14`` one word, FTS5 two).
 """
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from whoosh import qparser, query
+from whoosh import query
 
 from archiver.errors import QueryError
-from archiver.search_index import (
-    SearchFilters,
-    author_key,
-    check_balanced,
-    clean_text,
-    echo_query,
-    epoch_seconds,
-)
+from archiver.query_text import echo_query
+from archiver.search_index import SearchFilters, author_key, clean_text, epoch_seconds
 from archiver.whoosh_schema import (
-    DEFAULT_FIELDS,
-    FIELD_BOOSTS,
     build_schema,
     current_text_only,
     mentions_history,
-    query_errors,
+    parse_user_query,
 )
 
 TEXT_FIELDS = ("text", "history_text", "author")
@@ -53,7 +57,7 @@ def _unsupported(text: str, what: str) -> QueryError:
 
 @dataclass(frozen=True)
 class ParsedQuery:
-    """A query parsed by Whoosh; ``tree`` is None for ``*``/empty (match everything)."""
+    """A query parsed by Whoosh; ``tree`` is None for ``*`` (match everything)."""
 
     tree: query.Query | None
 
@@ -70,21 +74,31 @@ class ParsedQuery:
 
 def parse_query(text: str) -> ParsedQuery:
     """Parse ``text`` exactly as the Whoosh engine does; QueryError (one line) when malformed."""
-    text = clean_text(text).strip()
-    if text in ("", "*"):
-        return ParsedQuery(None)
-    check_balanced(text)
-    parser = qparser.MultifieldParser(list(DEFAULT_FIELDS), _SCHEMA, fieldboosts=FIELD_BOOSTS)
-    parser.add_plugin(qparser.GtLtPlugin())
-    try:
-        parsed = parser.parse(text)
-    except Exception as exc:  # any parser failure comes from the user's query
-        message = str(exc).replace("\n", " ")
-        raise QueryError(f"cannot parse search query {echo_query(text)}: {message}") from None
-    errors = query_errors(parsed)
-    if errors:
-        raise QueryError(f"cannot parse search query {echo_query(text)}: {errors[0]}")
-    return ParsedQuery(parsed)
+    return ParsedQuery(parse_user_query(text))
+
+
+@dataclass(frozen=True)
+class TermScan:
+    """Which indexed words a wildcard or range takes in: those of ``columns`` from ``start`` to
+    ``end`` (None: unbounded; ``*_excl``: the bound itself left out) that ``accept`` passes."""
+
+    columns: tuple[str, ...]
+    start: str | None = None
+    start_excl: bool = False
+    end: str | None = None
+    end_excl: bool = False
+    accept: Callable[[str], bool] | None = None
+
+
+# The ids of the items holding at least one word the scan takes in (the index answers it).
+TermDocs = Callable[[TermScan], Collection[int]]
+
+
+def _after_prefix(prefix: str) -> str | None:
+    """The lowest string above every string that starts with ``prefix`` (None: no bound)."""
+    while prefix and ord(prefix[-1]) == 0x10FFFF:
+        prefix = prefix[:-1]
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else None
 
 
 def fts_string(text: str) -> str:
@@ -153,18 +167,28 @@ class CompiledQuery:
         return sql, list(args)
 
 
-def compile_query(tree: query.Query, text: str) -> CompiledQuery:
-    """Compile a parsed tree; ``text`` (the user's query) is only quoted in errors."""
-    part = _Compiler(text).compile(tree)
+def compile_query(tree: query.Query, text: str, term_docs: TermDocs | None = None) -> CompiledQuery:
+    """Compile a parsed tree; ``text`` (the user's query) is only quoted in errors.
+
+    ``term_docs`` answers wildcards and ranges over words from the index; without it they match
+    nothing (enough to learn whether the engine can run a query at all).
+    """
+    part = _Compiler(text, term_docs).compile(tree)
     if part.fts is not None:
         return CompiledQuery(_fold(part.fts, part.neg), tuple(part.sql))
     negs = [(f"NOT {_IN_FTS}", (n,)) for n in part.neg]
     return CompiledQuery(None, tuple(negs + part.sql))
 
 
+_PATTERN_LEAVES = (query.Wildcard, query.TermRange)
+# A character no indexed word holds (Whoosh's words are \w runs, joined by single dots).
+_NOT_IN_A_WORD = re.compile(r"[^\w.]")
+
+
 class _Compiler:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, term_docs: TermDocs | None) -> None:
         self.text = text
+        self.term_docs = term_docs
 
     def compile(self, node: query.Query) -> _Part:
         kind = type(node)
@@ -184,7 +208,7 @@ class _Compiler:
             return self._every(node.fieldname)
         fieldname = getattr(node, "fieldname", None)
         if fieldname in TEXT_FIELDS:
-            return _Part(fts=_columns({fieldname}) + self._text_leaf(node))
+            return self._text_part({fieldname}, node)
         if fieldname in KEY_FIELDS or fieldname in NUMBER_FIELDS:
             return _Part(sql=[self._sql_leaf(node, fieldname)])
         raise _unsupported(self.text, f"{kind.__name__} on {fieldname or 'no field'}")
@@ -213,18 +237,62 @@ class _Compiler:
 
     def _same_leaf_over_fields(self, children: list[query.Query]) -> _Part | None:
         """``word`` becomes Or(text:word, history_text:word, author:word): one FTS5 phrase
-        over those columns, so bm25 weighs the columns together as Whoosh's boosts do."""
+        over those columns, so bm25 weighs the columns together as Whoosh's boosts do. A
+        wildcard or range over several fields is one scan of their words."""
         first = children[0]
-        if type(first) not in (query.Term, query.Phrase, query.Prefix):
+        if type(first) not in (query.Term, query.Phrase, query.Prefix, *_PATTERN_LEAVES):
             return None
         fields = set()
+        key = self._leaf_key(first)
         for child in children:
             if type(child) is not type(first) or child.fieldname not in TEXT_FIELDS:
                 return None
-            if self._text_leaf(child) != self._text_leaf(first):
+            if self._leaf_key(child) != key:
                 return None
             fields.add(child.fieldname)
-        return _Part(fts=_columns(fields) + self._text_leaf(first))
+        return self._text_part(fields, first)
+
+    def _leaf_key(self, node: query.Query) -> object:
+        """What a text leaf asks, whatever its field."""
+        if isinstance(node, query.Wildcard):
+            return ("wildcard", node.text)
+        if isinstance(node, query.TermRange):
+            return ("range", node.start, node.startexcl, node.end, node.endexcl)
+        return self._text_leaf(node)
+
+    def _text_part(self, fields: set[str], node: query.Query) -> _Part:
+        if type(node) in _PATTERN_LEAVES or (
+                type(node) is query.Prefix and _NOT_IN_A_WORD.search(str(node.text))):
+            return self._scanned(fields, node)
+        return _Part(fts=_columns(fields) + self._text_leaf(node))
+
+    def _scanned(self, fields: set[str], node: query.Query) -> _Part:
+        """A wildcard or range over words: the items holding a word it takes in."""
+        columns = tuple(f for f in TEXT_FIELDS if f in fields)
+        if type(node) is query.Prefix:
+            # FTS5 would read "[cl]*" as the prefix "cl"; to Whoosh it is literal, and no word
+            # holds a "[": scanned like a wildcard, it matches what Whoosh matches.
+            prefix = str(node.text)
+            scan = TermScan(columns, start=prefix, end=_after_prefix(prefix), end_excl=True,
+                            accept=lambda term: term.startswith(prefix))
+        elif isinstance(node, query.Wildcard):
+            pattern = str(node.text)
+            if "." in pattern:
+                raise _unsupported(self.text, "a wildcard with '.' inside a word")
+            prefix = node._find_prefix(pattern)  # Whoosh's own reading of the pattern
+            matches = re.compile(node._get_pattern()).match
+            scan = TermScan(columns, start=prefix or None, end=_after_prefix(prefix),
+                            end_excl=True, accept=lambda term: matches(term) is not None)
+        else:
+            bounds = [b for b in (node.start, node.end) if b is not None]
+            if any("." in str(b) for b in bounds):
+                raise _unsupported(self.text, "a range with '.' inside a word")
+            scan = TermScan(columns, start=node.start, start_excl=node.startexcl,
+                            end=node.end, end_excl=node.endexcl)
+        ids = sorted(self.term_docs(scan)) if self.term_docs is not None else []
+        if not ids:
+            return _Part(sql=[("0", ())])
+        return _Part(sql=[("d.item_id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))])
 
     def _not(self, node: query.Query) -> _Part:
         part = self.compile(node)
@@ -255,8 +323,6 @@ class _Compiler:
             if not node.text:
                 raise _unsupported(self.text, "an empty prefix")
             return fts_string(str(node.text)) + " *"
-        if kind is query.Wildcard:
-            raise _unsupported(self.text, "a wildcard other than a trailing '*'")
         raise _unsupported(self.text, f"{kind.__name__} on {node.fieldname}")
 
     def _sql_leaf(self, node: query.Query, name: str) -> Condition:

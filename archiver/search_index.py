@@ -15,25 +15,28 @@ Typical use::
 
 Query syntax (Whoosh's): ``AND``/``OR``/``NOT``, ``"phrases"``, ``field:value`` (``author:jane``,
 ``status:removed``, ``kind:comment``, ``account:handle``, ``platform:facebook``), wildcards
-(``offic*``), ids (``parent_id:42``, ``thread_id:7``, ``item_id:>100``). Bare words search the
-current text, every earlier version's text and the author. ``*`` or an empty query matches
-every item (narrowed by the filters). Dates are narrowed with :class:`SearchFilters`, which
-compare whole seconds: a bound's fraction of a second is dropped, so a range never misses an
-item at its edges.
+(``offic*``, ``?losure``, ``tr*fic``), ranges (``text:[closure TO closures]``,
+``item_id:[2 TO 9]``, ``created_at:>=1704067200``), ids (``parent_id:42``, ``thread_id:7``).
+Bare words search the current text, every earlier version's text and the author. ``*`` matches
+every item (narrowed by the filters). A query that means nothing is a QueryError rather than
+some other search (:mod:`archiver.query_text`): empty, an operator without a term on each side,
+an empty ``()``, more than 4,096 characters. Dates are narrowed with :class:`SearchFilters`,
+which compare whole seconds: a bound's fraction of a second is dropped, so a range never misses
+an item at its edges.
 """
 
 from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
-from archiver.errors import ArchiverError, QueryError
+from archiver.errors import ArchiverError
 
 ENGINES = ("whoosh", "fts5")
 DEFAULT_ENGINE = "whoosh"
@@ -94,9 +97,6 @@ def date_sort_key(value: datetime | None) -> int:
     return (value.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
 
 
-MAX_QUERY_ECHO = 120
-
-
 def clean_text(text: str) -> str:
     """``text`` with anything UTF-8 cannot encode replaced (any engine stores UTF-8)."""
     # Visitor text can carry lone surrogates (from JSON escapes) that UTF-8 cannot encode.
@@ -106,33 +106,6 @@ def clean_text(text: str) -> str:
 def author_key(author: str) -> str:
     """The form in which author names are compared exactly: spacing collapsed (lower-case it)."""
     return " ".join(clean_text(author).split())
-
-
-def echo_query(text: str) -> str:
-    """A query quoted for an error message: one line, however long or odd the query."""
-    shown = text if len(text) <= MAX_QUERY_ECHO else text[:MAX_QUERY_ECHO] + "..."
-    return repr(shown)
-
-
-def check_balanced(text: str) -> None:
-    """Raise QueryError for an unmatched '(' or ')' outside quotes, or an unclosed '"'."""
-    # Whoosh silently drops an unmatched "(" or '"', which changes what is searched; a records
-    # search must not quietly answer a different question, so refuse instead.
-    depth = 0
-    in_quote = False
-    for char in text:
-        if char == '"':
-            in_quote = not in_quote
-        elif not in_quote and char == "(":
-            depth += 1
-        elif not in_quote and char == ")":
-            depth -= 1
-            if depth < 0:
-                raise QueryError(f"search query {echo_query(text)}: ')' without a matching '('")
-    if in_quote:
-        raise QueryError(f"search query {echo_query(text)}: a '\"' is not closed")
-    if depth:
-        raise QueryError(f"search query {echo_query(text)}: a '(' is not closed")
 
 
 @dataclass(frozen=True)
@@ -154,6 +127,7 @@ class IndexDoc:
     last_captured_at: datetime  # capture time of the latest version
     parent_id: int | None
     thread_id: int  # item id of the root post of its thread (itself for a post)
+    seq: int  # the item's version this doc was built from (its current one then)
 
     def __post_init__(self) -> None:
         require_aware("created_at", self.created_at)
@@ -209,6 +183,16 @@ class SearchResults:
 NO_FILTERS = SearchFilters()
 
 
+@dataclass(frozen=True)
+class IndexMark:
+    """How far the index is known to follow the database, by row ids there: every item version
+    with an id up to ``versions`` is in the index (its item at that version or a later one), and
+    every item destroyed by a tombstone with an id up to ``tombstones`` is out of it."""
+
+    versions: int
+    tombstones: int
+
+
 class SearchIndex(ABC):
     """A full-text index of archive items that returns item ids."""
 
@@ -230,7 +214,8 @@ class SearchIndex(ABC):
         offset: int = 0,
     ) -> SearchResults:
         """Items matching ``query`` and ``filters``: by relevance for a real query, newest first
-        for ``*``/empty; ties broken by item_id. Raises QueryError for a query it cannot parse."""
+        for ``*``; ties broken by item_id. Raises QueryError (one line) for a query it cannot
+        parse or run."""
 
     def matching(self, query: str, filters: SearchFilters | None = None) -> set[int]:
         """The ids of every item matching ``query`` and ``filters`` (no paging)."""
@@ -243,8 +228,21 @@ class SearchIndex(ABC):
         """How many items are in the index."""
 
     @abstractmethod
+    def entries(self) -> Iterator[tuple[int, int]]:
+        """``(item_id, seq)`` of every item in the index, in no particular order."""
+
+    @abstractmethod
+    def mark(self) -> IndexMark | None:
+        """The mark last set (None: never set, or the index was cleared since)."""
+
+    @abstractmethod
+    def set_mark(self, mark: IndexMark, *, expected: IndexMark | None) -> bool:
+        """Set ``mark`` if the current mark is still ``expected`` (under the write lock, so two
+        processes never overwrite each other's newer mark); return whether it was set."""
+
+    @abstractmethod
     def clear(self) -> None:
-        """Remove every item (used before a full rebuild)."""
+        """Remove every item and the mark (used before a full rebuild)."""
 
     @abstractmethod
     def close(self) -> None:
@@ -266,6 +264,24 @@ def _check_engine(engine: str) -> None:
     if engine not in ENGINES:
         raise SearchIndexError(f"unknown search index engine {engine!r} "
                                f"(use one of {', '.join(ENGINES)})")
+
+
+def check_query(text: str, engine: str) -> None:
+    """Raise QueryError (one line) unless ``engine`` can run ``text``: the same parse and checks
+    a search makes, without an index (so a saved query can be checked before it must run)."""
+    _check_engine(engine)
+    if engine == "fts5":
+        from archiver.fts5_query import compile_query, parse_query
+
+        parsed = parse_query(text)
+        if parsed.tree is not None:
+            compile_query(parsed.tree, text)
+            if parsed.mentions_history:
+                compile_query(parsed.current_only(), text)
+        return
+    from archiver.whoosh_schema import parse_user_query
+
+    parse_user_query(text)
 
 
 def open_index(

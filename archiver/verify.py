@@ -5,9 +5,13 @@ Three independent checks, each reporting every damaged record by id:
 * every blob is re-read from the store and re-hashed (content addressing: its name is its hash);
 * every item's versions are re-hashed and their chain re-walked (sequence numbers without gaps,
   each ``prev_sha256`` equal to the version before, the item's chain head equal to the last);
-* the audit log's hash chain is re-walked against its head row.
+* the audit log's hash chain is re-walked against its head row;
+* the search index is compared with the database (:mod:`archiver.index_drift`): an item the
+  index lacks or holds at an older version cannot be found, one it holds after its destruction
+  can, and either is reported (``index`` problems, one per kind of difference).
 
-Everything streams, so memory does not grow with the archive.
+Everything streams, so memory does not grow with the archive (the index comparison keeps 16
+bytes per indexed item).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from archiver.archive import Archive
 from archiver.audit import AuditProblem, check_chain
 from archiver.canonical import hash_record
 from archiver.errors import BlobNotFound, StoreError
+from archiver.index_drift import compare_index
 from archiver.models import Blob, Item, ItemVersion
 from archiver.retention.tombstones import (
     check_destroyed_version,
@@ -41,7 +46,7 @@ _VERSION_COLUMNS = ("id", "sha256", *HASHED_FIELDS)
 class Problem:
     """One damaged record: what it is, its id, and what is wrong."""
 
-    kind: str  # blob | version | item | tombstone | audit
+    kind: str  # blob | version | item | tombstone | audit | index
     id: str
     reason: str
 
@@ -54,6 +59,7 @@ class VerifyReport:
     items: int = 0
     versions: int = 0
     audit_events: int = 0
+    indexed: int = 0  # items in the search index
     seconds: float = 0.0
     blob_seconds: float = 0.0
 
@@ -78,6 +84,7 @@ def verify_archive(archive: Archive, progress: Progress | None = None) -> Verify
     _check_versions(archive, report, progress)
     _check_blob_references(archive, report)
     _check_audit(archive, report)
+    _check_index(archive, report)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -242,3 +249,26 @@ def _check_audit(archive: Archive, report: VerifyReport) -> None:
                 report.problems.append(Problem("audit", ident, entry.reason))
             else:
                 report.audit_events = entry
+
+
+SHOWN_IDS = 10  # item ids named per kind of index difference
+
+
+def _check_index(archive: Archive, report: VerifyReport) -> None:
+    drift = compare_index(archive)
+    report.indexed = drift.index_items
+    fix = "`archiver init` or the next capture brings the index up to date"
+    for kind, ids, what in (
+        ("missing", drift.missing, "in the database are missing from the search index"),
+        ("stale", drift.stale, "are in the search index at another version than the database's"),
+        ("extra", drift.extra, "are in the search index but not (or no longer) in the database"),
+    ):
+        if ids:
+            shown = ", ".join(str(i) for i in ids[:SHOWN_IDS]) + (", ..." if len(ids) > SHOWN_IDS
+                                                                 else "")
+            report.problems.append(Problem(
+                "index", kind, f"{len(ids)} items {what} (item ids {shown}); {fix}"))
+    for status, (stored, indexed) in sorted(drift.statuses.items()):
+        report.problems.append(Problem(
+            "index", f"status {status}",
+            f"{stored} {status} items in the database, {indexed} in the search index"))

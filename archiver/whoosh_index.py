@@ -21,42 +21,39 @@ Import name ``whoosh``; only this module, :mod:`archiver.whoosh_schema` (the lay
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh import qparser, query
+from whoosh import query
 from whoosh.index import LockError
 from whoosh.reading import IndexReader, SegmentReader
 from whoosh.writing import CLEAR, MERGE_SMALL, IndexWriter
 
-from archiver.errors import QueryError
 from archiver.search_index import (
     NO_FILTERS,
     IndexDoc,
+    IndexMark,
     SearchFilters,
     SearchHit,
     SearchIndex,
     SearchIndexError,
     SearchResults,
-    check_balanced,
-    clean_text,
-    echo_query,
     retry_until,
 )
 from archiver.whoosh_schema import (
     CODEC,
-    DEFAULT_FIELDS,
-    FIELD_BOOSTS,
     INDEX_NAME,
     build_schema,
     current_text_only,
     doc_fields,
     mentions_history,
-    query_errors,
+    parse_user_query,
 )
 from archiver.whoosh_search import SearchView, SegmentColumns, column_array
 from archiver.whoosh_storage import MappedFileStorage
@@ -70,6 +67,9 @@ SETTLED_DOCS = 10_000
 # (the final merge) and leaves no core to searches on a 2-core host.
 LIMIT_MB = 256
 WRITER_PROCS = 1
+# Named for the layout, but not like Whoosh's own files ("<index name>_..."), which its
+# commits clean away.
+MARK_FILE = f"{INDEX_NAME}.mark.json"
 
 
 class WhooshSearchIndex(SearchIndex):
@@ -195,8 +195,58 @@ class WhooshSearchIndex(SearchIndex):
         return len(doomed)
 
     def clear(self) -> None:
-        """Remove every item; the CLEAR merge policy drops all segments in one commit."""
-        self._commit(self._writer(), mergetype=CLEAR)
+        """Remove every item and the mark; the CLEAR merge policy drops all segments in one
+        commit. The mark goes first, under the same lock: no reader may trust it meanwhile."""
+        writer = self._writer()
+        try:
+            self._mark_path.unlink(missing_ok=True)
+        except OSError as exc:
+            writer.cancel()
+            raise SearchIndexError(f"cannot write search index at {self._path}: {exc}") from None
+        self._commit(writer, mergetype=CLEAR)
+
+    # -- the mark --------------------------------------------------------------------------
+    # Whoosh keeps no data of ours beside its segments, so the mark is a small file next to
+    # them, written whole (temporary file, then rename) under the writers' lock. It names the
+    # index generation it was written at: a folder whose index is older than its mark file
+    # (the index restored from a backup, the mark file not) has no mark.
+
+    @property
+    def _mark_path(self) -> Path:
+        return self._path / MARK_FILE
+
+    def mark(self) -> IndexMark | None:
+        """The mark last set, if it belongs to this index (see above)."""
+        self._check_open()
+        try:
+            data = json.loads(self._mark_path.read_text(encoding="utf-8"))
+            mark = IndexMark(int(data["versions"]), int(data["tombstones"]))
+            generation = int(data["generation"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # absent, or not ours: the index is compared with the database anew
+        return mark if self._ix.latest_generation() >= generation else None
+
+    def set_mark(self, mark: IndexMark, *, expected: IndexMark | None) -> bool:
+        """Write ``mark`` if the current one is still ``expected`` (under the writers' lock)."""
+        self._check_open()
+        lock = self._ix.storage.lock(f"{INDEX_NAME}_WRITELOCK")
+        retry_until(lambda: lock.acquire() or None, self._path, self._lock_timeout,
+                    self._sleep, self._monotonic)
+        try:
+            if self.mark() != expected:
+                return False
+            data = {"versions": mark.versions, "tombstones": mark.tombstones,
+                    "generation": self._ix.latest_generation()}
+            temporary = self._mark_path.with_suffix(".tmp")
+            try:
+                temporary.write_text(json.dumps(data), encoding="utf-8")
+                os.replace(temporary, self._mark_path)
+            except OSError as exc:
+                raise SearchIndexError(f"cannot write search index at {self._path}: "
+                                       f"{exc}") from None
+            return True
+        finally:
+            lock.release()
 
     def _commit(self, writer: IndexWriter, **options: Any) -> None:
         try:
@@ -235,6 +285,22 @@ class WhooshSearchIndex(SearchIndex):
         with self._guard:
             return self._current_view().searcher.doc_count()
 
+    def entries(self) -> Iterator[tuple[int, int]]:
+        """``(item_id, seq)`` of every item, read from two columns of each segment by a reader
+        of its own (the shared searcher stays free for searches)."""
+        self._check_open()
+        field = self._ix.schema["item_id"]
+        with self._ix.reader() as reader:
+            for leaf, _base in reader.leaf_readers():
+                if leaf.doc_count() == 0:
+                    continue
+                ids = column_array(leaf.column_reader("item_id", translate=False))
+                seqs = column_array(leaf.column_reader("seq", translate=False))
+                deleted = leaf.has_deletions()
+                for docnum, (raw, seq) in enumerate(zip(ids, seqs, strict=True)):
+                    if not (deleted and leaf.is_deleted(docnum)):
+                        yield field.from_column_value(raw), seq
+
     def search(
         self,
         query: str,
@@ -269,23 +335,10 @@ class WhooshSearchIndex(SearchIndex):
         ]
         return SearchResults(total=found.total, hits=hits, threads=found.threads)
 
-    def _parse(self, text: str) -> tuple[query.Query, bool]:
-        text = clean_text(text).strip()
-        if text in ("", "*"):
-            return query.Every(), True
-        check_balanced(text)
-        parser = qparser.MultifieldParser(
-            list(DEFAULT_FIELDS), self._ix.schema, fieldboosts=FIELD_BOOSTS
-        )
-        parser.add_plugin(qparser.GtLtPlugin())
-        try:
-            parsed = parser.parse(text)
-        except Exception as exc:  # any parser failure comes from the user's query
-            raise QueryError(f"cannot parse search query {echo_query(text)}: {exc}") from None
-        errors = query_errors(parsed)
-        if errors:
-            raise QueryError(f"cannot parse search query {echo_query(text)}: {errors[0]}")
-        return parsed, False
+    @staticmethod
+    def _parse(text: str) -> tuple[query.Query, bool]:
+        parsed = parse_user_query(text)
+        return (query.Every(), True) if parsed is None else (parsed, False)
 
     def _current_view(self) -> SearchView:
         self._check_open()

@@ -1,7 +1,8 @@
-"""The Whoosh side of the search index's layout: schema, codec, document fields and the
-query pieces (date ranges, history retargeting) that :mod:`archiver.whoosh_index` builds on.
-
-:mod:`archiver.fts5_query` reads the schema too, to parse the same query language.
+"""The Whoosh side of the search index's layout: schema, codec, document fields, and the query
+language both engines read: :func:`parse_user_query` (Whoosh's parser on this schema, after the
+checks of :mod:`archiver.query_text`) and the query pieces (date ranges, history retargeting)
+that :mod:`archiver.whoosh_index` builds on. :mod:`archiver.fts5_query` compiles the same parsed
+tree for FTS5.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import string
 from datetime import datetime
 from typing import Any
 
-from whoosh import query
+from whoosh import qparser, query
 from whoosh.analysis import (
     CharsetFilter,
     IDTokenizer,
@@ -25,6 +26,8 @@ from whoosh.columns import NumericColumn
 from whoosh.fields import COLUMN, ID, NUMERIC, TEXT, Schema
 from whoosh.support.charset import accent_map
 
+from archiver.errors import QueryError
+from archiver.query_text import check_query_text, echo_query
 from archiver.search_index import (
     NO_DATE_SORT_KEY,
     IndexDoc,
@@ -35,7 +38,7 @@ from archiver.search_index import (
 )
 
 # A new layout gets a new name: an old index is then simply absent and gets rebuilt.
-INDEX_NAME = "archiver_v1"
+INDEX_NAME = "archiver_v2"
 # Tiers of 8 bits keep a date range to a few hundred terms; wider tiers made ranges 3x slower.
 DATE_SHIFT_STEP = 8
 # Terms longer than this are noise (base64 blobs, keyboard mashing) and only bloat the index.
@@ -105,7 +108,8 @@ def _date_field() -> NUMERIC:
 
 
 def build_schema() -> Schema:
-    """The index layout: two stored ids, exact keyword fields, analyzed text, dates."""
+    """The index layout: two stored ids, exact keyword fields, analyzed text, dates, and the
+    version number each doc was built from."""
     return Schema(
         item_id=_id_field(stored=True, unique=True, sortable=True),
         thread_id=_id_field(stored=True, sortable=True),
@@ -122,6 +126,8 @@ def build_schema() -> Schema:
         history_text=TEXT(analyzer=_TEXT_ANALYZER),
         created_at=_date_field(),
         created_sort=COLUMN(NumericColumn("q", default=NO_DATE_SORT_KEY)),
+        # The version each doc was built from: verify compares it with the database.
+        seq=COLUMN(NumericColumn("q", default=0)),
         first_captured_at=_date_field(),
         last_captured_at=_date_field(),
     )
@@ -140,6 +146,7 @@ def doc_fields(doc: IndexDoc) -> dict[str, Any]:
         "status": clean_text(doc.status),
         "history_text": clean_text(doc.history_text or ""),
         "created_sort": date_sort_key(doc.created_at),
+        "seq": doc.seq,
         "first_captured_at": epoch_seconds(doc.first_captured_at),
         "last_captured_at": epoch_seconds(doc.last_captured_at),
     }
@@ -192,3 +199,32 @@ def mentions_history(node: query.Query) -> bool:
     if getattr(node, "fieldname", None) == "history_text":
         return True
     return any(mentions_history(child) for child in node.children())
+
+
+_QUERY_SCHEMA = build_schema()
+
+
+def parse_user_query(text: str) -> query.Query | None:
+    """Parse a user's query as both engines read it; None for ``*`` (every item).
+
+    Raises QueryError (one line) for a query that is too long, empty, malformed or means nothing
+    (see :mod:`archiver.query_text`), checked before Whoosh's parser runs.
+    """
+    text = check_query_text(clean_text(text))
+    if text == "*":
+        return None
+    parser = qparser.MultifieldParser(list(DEFAULT_FIELDS), _QUERY_SCHEMA,
+                                      fieldboosts=FIELD_BOOSTS)
+    parser.add_plugin(qparser.GtLtPlugin())
+    try:
+        parsed = parser.parse(text)
+    except Exception as exc:  # any parser failure comes from the user's query
+        message = str(exc).replace("\n", " ")
+        raise QueryError(f"cannot parse search query {echo_query(text)}: {message}") from None
+    errors = query_errors(parsed)
+    if errors:
+        raise QueryError(f"cannot parse search query {echo_query(text)}: {errors[0]}")
+    if parsed is query.NullQuery:
+        raise QueryError(f"search query {echo_query(text)}: nothing to search for (no word in "
+                         "it; '*' matches everything)")
+    return parsed

@@ -135,3 +135,32 @@ def test_hold_without_scope_is_refused_unless_all(captured: Captured,  # noqa: F
             if x.startswith("scope: ")]
     assert line == [f"scope: query 'parade'; account {captured.account.id}; "
                     "published until 2025-01-01T05:59:59.999999+00:00"]
+
+
+def test_a_saved_query_the_rules_now_refuse_holds_more_and_never_stops_capture(
+        captured: Captured) -> None:  # noqa: F811
+    """A hold saved before the query rules tightened ('closure OR' was once accepted) must not
+    make capture fail, and must not protect less: the items it cannot test are all held."""
+    archive = captured.archive
+    create_hold(archive, HoldSpec(name="old-matter", matter="Old matter", created_by="Counsel",
+                                  query="zanzibar"))
+    with archive.transaction() as s:
+        hold = s.scalars(select(Hold).where(Hold.name == "old-matter")).one()
+        hold.query = "closure OR"  # as an archive made before the rules would hold it
+    dataset = captured.server.dataset
+    post = dataset.posts[0]
+    new = Comment(id=f"{post.id.split('_')[-1]}_99998", post_id=post.id,
+                  message="Any news on the closure?",
+                  created_time=datetime(2024, 6, 1, tzinfo=UTC).strftime(GRAPH_TIME),
+                  author=Author(id="778", name="Visitor"))
+    from dataclasses import replace
+
+    captured.server.set_dataset(replace(dataset, comments=(*dataset.comments, new)))
+    result = capture_account(archive, captured.account, {TOKEN_ENV: captured.server.token},
+                             sleep=lambda _s: None)
+    assert result.status == "succeeded" and result.new_items == 1
+    assert len(hold_detail(archive, "old-matter")["item_ids"]) == 1
+    with archive.sessions() as s:
+        events = [e for e in s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "hold.query_unrunnable"))]
+    assert events and "closure OR" in events[0].details_json

@@ -26,7 +26,13 @@ from archiver.db import insert_ignore
 from archiver.errors import ArchiverError, BlobNotFound, NotFound
 from archiver.models import Hold, HoldItem, Item, ItemVersion
 from archiver.retention.protection import lock_protection
-from archiver.retention.scope import ProtectionScope, describe_scope, live_ids, matching_ids
+from archiver.retention.scope import (
+    ProtectionScope,
+    describe_scope,
+    live_ids,
+    matching_ids,
+    new_items_in_scope,
+)
 from archiver.search_index import SearchFilters, SearchIndex
 
 CHUNK = 1000
@@ -123,7 +129,13 @@ def hold_new_items(session: Session, archive: Archive, holds: Sequence[Hold],
     now = archive.clock()
     newly: set[int] = set()
     for hold in holds:
-        ids = sorted(index.matching(hold.query or "*", _filters(hold)))
+        found, problem = new_items_in_scope(index, hold.query or "*", _filters(hold))
+        if problem is not None:
+            record_event(session, action="hold.query_unrunnable", occurred_at=now,
+                         target_type="hold", target_id=hold.name,
+                         details={"query": hold.query, "error": problem,
+                                  "held_instead": "every new item its other filters admit"})
+        ids = sorted(found)
         already = set(session.scalars(select(HoldItem.item_id).where(
             HoldItem.hold_id == hold.id, HoldItem.item_id.in_(ids)))) if ids else set()
         fresh = [i for i in ids if i not in already]

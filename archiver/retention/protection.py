@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from archiver.audit import record_event
 from archiver.db import insert_ignore, rows_changed
 from archiver.models import Item, OpenRecordsRequest, ProtectionLock, RequestItem, RequestScope
-from archiver.retention.scope import filters_from_json
+from archiver.retention.scope import filters_from_json, new_items_in_scope
 from archiver.search_index import SearchIndex
 
 OPEN = "open"  # archiver.exports.requests.OPEN
@@ -135,7 +135,13 @@ def request_new_items(session: Session, scopes: Sequence[OpenScope], index: Sear
     open request's scope matches; returns the ids newly protected."""
     matched: dict[tuple[int, str], set[int]] = {}
     for scope in scopes:
-        ids = index.matching(scope.query, filters_from_json(scope.filters_json))
+        ids, problem = new_items_in_scope(index, scope.query,
+                                          filters_from_json(scope.filters_json))
+        if problem is not None:
+            record_event(session, action="request.query_unrunnable", occurred_at=now,
+                         target_type="open_records_request", target_id=scope.request_id,
+                         details={"query": scope.query, "error": problem,
+                                  "protected_instead": "every new item its other filters admit"})
         if ids:
             matched.setdefault((scope.request_pk, scope.request_id), set()).update(ids)
     newly: set[int] = set()

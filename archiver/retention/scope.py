@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiver.archive import Archive
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, QueryError
 from archiver.indexing import index_items
 from archiver.models import Item
-from archiver.search_index import SearchFilters
+from archiver.search_index import SearchFilters, SearchIndex
 
 CHUNK = 1000
 EVERYTHING = "everything (--all)"
@@ -127,3 +127,18 @@ def live_ids(session: Session, item_ids: Sequence[int]) -> list[int]:
         out.extend(session.scalars(select(Item.id).where(
             Item.id.in_(item_ids[start:start + CHUNK]), Item.disposed_at.is_(None))))
     return out
+
+
+def new_items_in_scope(index: SearchIndex, query: str,
+                       filters: SearchFilters) -> tuple[set[int], str | None]:
+    """The ids in ``index`` (capture's batch) that a saved scope covers, and why its query could
+    not run, if it could not.
+
+    A query saved before the query rules tightened may no longer parse. Capture must not fail
+    for it, and a duty to preserve must not shrink: every item the scope's other filters admit
+    is then covered, and the reason is returned so the caller can audit it.
+    """
+    try:
+        return index.matching(query, filters), None
+    except QueryError as exc:
+        return index.matching("*", filters), str(exc)

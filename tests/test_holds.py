@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from archiver.capture import capture_account
 from archiver.cli import cli
 from archiver.errors import ArchiverError
 from archiver.models import AuditEvent, Hold, Item, ItemVersion, Tombstone
 from archiver.retention.holds import HoldSpec, create_hold, hold_detail, release_hold
 from archiver.retention.purge import purge
 from archiver.retention.report import retention_report
-from archiver.sample.dataset import GRAPH_TIME, Author, Comment
 from tests.support.retention import TOKEN_ENV, Captured, captured, set_today  # noqa: F401
 
 LATE = date(2030, 1, 1)
@@ -62,23 +60,13 @@ def test_item_captured_later_is_held_at_once(captured: Captured) -> None:  # noq
     create_hold(archive, HoldSpec(name="threats", matter="Threat investigation",
                                   created_by="Detective", query="zanzibar"))
     assert hold_detail(archive, "threats")["items"] == 0
-    dataset = captured.server.dataset
-    post = dataset.posts[0]
-    new = Comment(id=f"{post.id.split('_')[-1]}_99999", post_id=post.id,
-                  message="I will bring the zanzibar crew",
-                  created_time=datetime(2024, 6, 1, tzinfo=UTC).strftime(GRAPH_TIME),
-                  author=Author(id="777", name="Visitor"))
-    from dataclasses import replace
-
-    captured.server.set_dataset(replace(dataset, comments=(*dataset.comments, new)))
-    result = capture_account(archive, captured.account, {TOKEN_ENV: captured.server.token},
-                             sleep=lambda _s: None)
+    result = captured.comment_later("I will bring the zanzibar crew")
     assert result.status == "succeeded" and result.new_items == 1
     detail = hold_detail(archive, "threats")
     assert len(detail["item_ids"]) == 1
     with archive.sessions() as s:
         item = s.get(Item, detail["item_ids"][0])
-        assert item is not None and item.external_id == new.id
+        assert item is not None and item.external_id.endswith("_99999")
         # Published 2024-06-01 00:00 UTC is May 31 in the agency's zone (America/Chicago).
         assert item.series_code == "COMMENTS" and item.disposition_date == date(2024, 6, 30)
     set_today(archive, LATE)
@@ -147,17 +135,7 @@ def test_a_saved_query_the_rules_now_refuse_holds_more_and_never_stops_capture(
     with archive.transaction() as s:
         hold = s.scalars(select(Hold).where(Hold.name == "old-matter")).one()
         hold.query = "closure OR"  # as an archive made before the rules would hold it
-    dataset = captured.server.dataset
-    post = dataset.posts[0]
-    new = Comment(id=f"{post.id.split('_')[-1]}_99998", post_id=post.id,
-                  message="Any news on the closure?",
-                  created_time=datetime(2024, 6, 1, tzinfo=UTC).strftime(GRAPH_TIME),
-                  author=Author(id="778", name="Visitor"))
-    from dataclasses import replace
-
-    captured.server.set_dataset(replace(dataset, comments=(*dataset.comments, new)))
-    result = capture_account(archive, captured.account, {TOKEN_ENV: captured.server.token},
-                             sleep=lambda _s: None)
+    result = captured.comment_later("Any news on the closure?")
     assert result.status == "succeeded" and result.new_items == 1
     assert len(hold_detail(archive, "old-matter")["item_ids"]) == 1
     with archive.sessions() as s:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from archiver.archive import Archive
-from archiver.capture import capture_account
 from archiver.cli import cli
 from archiver.errors import ArchiverError, ConfigError
 from archiver.exports.business_days import (
@@ -28,7 +26,6 @@ from archiver.retention.certificate import report_lines
 from archiver.retention.purge import purge
 from archiver.retention.report import retention_report
 from archiver.retention.scope import ProtectionScope
-from archiver.sample.dataset import GRAPH_TIME, Author, Comment
 from tests.support.retention import TOKEN_ENV, Captured, captured, set_today  # noqa: F401
 
 NONE = HolidayCalendar()
@@ -137,18 +134,10 @@ def test_item_captured_later_in_a_request_scope_is_protected(
     archive = captured.archive
     add_request(archive, "K-3", received_on=date(2024, 6, 3), calendar=NONE, actor="clerk",
                 scope=ProtectionScope(query="zanzibar"))
-    dataset = captured.server.dataset
-    post = dataset.posts[0]
-    new = Comment(id=f"{post.id.split('_')[-1]}_99999", post_id=post.id,
-                  message="the zanzibar crew was here",
-                  created_time=datetime(2024, 6, 1, tzinfo=UTC).strftime(GRAPH_TIME),
-                  author=Author(id="777", name="Visitor"))
-    captured.server.set_dataset(replace(dataset, comments=(*dataset.comments, new)))
-    result = capture_account(archive, captured.account, {TOKEN_ENV: captured.server.token},
-                             sleep=lambda _s: None)
+    result = captured.comment_later("the zanzibar crew was here")
     assert result.status == "succeeded" and result.new_items == 1
     with archive.sessions() as s:
-        new_id = s.scalar(select(Item.id).where(Item.external_id == new.id))
+        new_id = s.scalar(select(Item.id).where(Item.external_id.endswith("_99999")))
     assert new_id is not None
     set_today(archive, LATE)
     assert purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path).destroyed > 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -11,11 +11,11 @@ import pytest
 
 from archiver.accounts import AccountSpec, add_account
 from archiver.archive import Archive
-from archiver.capture import capture_account
+from archiver.capture import CaptureResult, capture_account
 from archiver.models import Account
 from archiver.retention.loading import apply_schedule
 from archiver.retention.schedule import load_schedule
-from archiver.sample.dataset import load_sample
+from archiver.sample.dataset import GRAPH_TIME, Author, Comment, load_sample
 from archiver.sample.graph_server import GraphServer
 
 __all__ = ["TEST_SCHEDULE", "TOKEN_ENV", "Captured", "capture_sample", "captured", "set_today",
@@ -71,11 +71,27 @@ def set_today(archive: Archive, day: date) -> None:
     archive.clock = lambda: datetime.combine(day, time(12), UTC)
 
 
+VISITOR = Author(id="777", name="Visitor")
+
+
 @dataclass
 class Captured:
     archive: Archive
     account: Account
     server: GraphServer
+
+    def comment_later(self, message: str, *, suffix: str = "99999",
+                      author: Author = VISITOR) -> CaptureResult:
+        """A visitor comments on the first post (published 2024-06-01 UTC); capture runs again.
+        Returns the run's result; the new comment's external id ends with ``_<suffix>``."""
+        dataset = self.server.dataset
+        post = dataset.posts[0]
+        new = Comment(id=f"{post.id.split('_')[-1]}_{suffix}", post_id=post.id, message=message,
+                      created_time=datetime(2024, 6, 1, tzinfo=UTC).strftime(GRAPH_TIME),
+                      author=author)
+        self.server.set_dataset(replace(dataset, comments=(*dataset.comments, new)))
+        return capture_account(self.archive, self.account, {TOKEN_ENV: self.server.token},
+                               sleep=lambda _s: None)
 
 
 def capture_sample(archive: Archive, server: GraphServer) -> Account:

@@ -326,6 +326,7 @@ def _said(pdf: bytes) -> str:
 def test_report_pdf_reads_as_sentences(captured: Captured) -> None:  # noqa: F811
     from archiver.exports.business_days import HolidayCalendar
     from archiver.exports.requests import add_request
+    from archiver.pdf import document_info
     from archiver.retention.holds import HoldSpec, create_hold
     from archiver.retention.report import retention_report
     from archiver.retention.scope import ProtectionScope
@@ -336,7 +337,7 @@ def test_report_pdf_reads_as_sentences(captured: Captured) -> None:  # noqa: F81
     add_request(archive, "K-1", received_on=date(2024, 5, 6), calendar=HolidayCalendar(),
                 actor="test", scope=ProtectionScope(query="detour"))
     report = retention_report(archive, LATE).as_json()
-    said = _said(cert.report_pdf(report))
+    said = _said(cert.report_pdf(report, about=document_info(archive, "Retention report")))
     assert "items_without_series" not in said and "{" not in said, said
     schedule = f"under the retention schedule test-schedule (sha256 {report['schedule_sha256']})"
     assert f"As of {LATE.isoformat()}, {schedule}" in said, said

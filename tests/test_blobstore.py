@@ -19,9 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.blobstore import BlobStore, open_blob_store, verify_blob
-from archiver.blobstore_local import LocalBlobStore
-from archiver.blobstore_s3 import S3BlobStore, make_s3_client
+from archiver.blobs.factory import open_blob_store
+from archiver.blobs.interface import BlobStore, verify_blob
+from archiver.blobs.local import LocalBlobStore
+from archiver.blobs.s3 import S3BlobStore, make_s3_client
 from archiver.config import load_settings
 from archiver.errors import BlobLocked, BlobNotFound, ConfigError, StoreError
 
@@ -531,7 +532,7 @@ def test_open_blob_store_s3(
 
 
 def test_lazy_reexports() -> None:
-    import archiver.blobstore as blobstore
+    import archiver.blobs.interface as blobstore
 
     assert blobstore.LocalBlobStore is LocalBlobStore
     assert blobstore.S3BlobStore is S3BlobStore

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.sample.graph_server import GraphServer
+from archiver.standins.graph_server import GraphServer
 from connectors.errors import (
     AuthError,
     ConnectorError,

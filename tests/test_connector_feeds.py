@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.archive import Archive
-from archiver.items import item_detail
-from archiver.sample.feed_server import DELETED_ID, EDITED_ID, FeedServer
+from archiver.standins.feed_server import DELETED_ID, EDITED_ID, FeedServer
+from archiver.store.archive import Archive
+from archiver.store.items import item_detail
 from connectors.base import ConnectorConfig
 from connectors.errors import ConnectorError, MalformedResponse, TransientError
 from connectors.feeds import FeedConnector, parse_feed_body

@@ -9,9 +9,9 @@ from collections import Counter
 import pytest
 from hypothesis import given
 
-from archiver.archive import Archive
-from archiver.items import item_detail
-from archiver.sample.mediawiki_server import DELETED_PAGE, HIDDEN_REV, MediaWikiServer
+from archiver.standins.mediawiki_server import DELETED_PAGE, HIDDEN_REV, MediaWikiServer
+from archiver.store.archive import Archive
+from archiver.store.items import item_detail
 from connectors.errors import AuthError, ConnectorError, PagingLoop
 from connectors.mediawiki import MediaWikiConnector, parse_revisions_body
 from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown

@@ -9,15 +9,15 @@ from collections import Counter
 import pytest
 from hypothesis import given
 
-from archiver.archive import Archive
-from archiver.items import item_detail
-from archiver.sample.wordpress_server import (
+from archiver.standins.wordpress_server import (
     DELETED_COMMENT,
     EDITED_COMMENT,
     SPAMMED,
     TRASHED_POST,
     WordPressServer,
 )
+from archiver.store.archive import Archive
+from archiver.store.items import item_detail
 from connectors.errors import AuthError, PagingLoop, TransientError
 from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown
 from connectors.wordpress import WordPressConnector, parse_comments_body

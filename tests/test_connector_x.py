@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import capture_account
-from archiver.items import item_detail
-from archiver.models import Item, ItemVersion
-from archiver.sample.x_server import XServer
+from archiver.capture.run import capture_account
+from archiver.standins.x_server import XServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.items import item_detail
+from archiver.store.models import Item, ItemVersion
 from connectors.errors import AuthError, ConnectorError, PagingLoop, TransientError
 from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown
 from connectors.x import parse_timeline_body

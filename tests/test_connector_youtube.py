@@ -9,9 +9,7 @@ from collections import Counter
 import pytest
 from hypothesis import given
 
-from archiver.archive import Archive
-from archiver.items import item_detail
-from archiver.sample.youtube_server import (
+from archiver.standins.youtube_server import (
     ADDED,
     CHANNEL_ID,
     DELETED,
@@ -19,6 +17,8 @@ from archiver.sample.youtube_server import (
     MODERATED,
     YouTubeServer,
 )
+from archiver.store.archive import Archive
+from archiver.store.items import item_detail
 from connectors.errors import AuthError, ConnectorError, PagingLoop, RateLimitExhausted
 from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown
 from connectors.youtube import YouTubeConnector, parse_threads_body

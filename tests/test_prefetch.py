@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from archiver.prefetch import Prefetched
+from archiver.capture.prefetch import Prefetched
 from connectors.errors import ConnectorError
 
 

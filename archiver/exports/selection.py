@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from archiver.archive import Archive
-from archiver.blobstore import BlobStore
+from archiver.blobs.interface import BlobStore
+from archiver.capture.media import DONE as MEDIA_STORED
 from archiver.errors import ArchiverError, BlobNotFound, NotFound
 from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
-from archiver.media import DONE as MEDIA_STORED
-from archiver.models import Account, Item, ItemVersion, MediaFile, VersionMedia
-from archiver.search_index import SearchFilters
+from archiver.search.interface import SearchFilters
+from archiver.store.archive import Archive
+from archiver.store.models import Account, Item, ItemVersion, MediaFile, VersionMedia
 from connectors.records import ROOT_SCOPE
 
 CHUNK = 500
@@ -173,7 +173,7 @@ def resolve_item_ids(archive: Archive, scope: Scope) -> list[int]:
 
 
 def _hold_items(archive: Archive, name: str) -> list[int]:
-    from archiver.models import Hold, HoldItem
+    from archiver.store.models import Hold, HoldItem
 
     with archive.sessions() as s:
         hold = s.scalar(select(Hold).where(Hold.name == name))

@@ -15,13 +15,13 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from archiver.archive import Archive
-from archiver.audit import SYSTEM_ACTOR, record_event
 from archiver.config import path_setting
 from archiver.errors import ConfigError
-from archiver.models import RetentionSchedule
 from archiver.retention.assign import assign_items, iter_item_ids
 from archiver.retention.schedule import Schedule, load_schedule
+from archiver.store.archive import Archive
+from archiver.store.audit import SYSTEM_ACTOR, record_event
+from archiver.store.models import RetentionSchedule
 
 SCHEDULES_DIR_ENV = "ARCHIVER_SCHEDULES_DIR"
 SCHEDULE_ENV = "ARCHIVER_RETENTION_SCHEDULE"

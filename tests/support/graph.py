@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from archiver.sample.dataset import PageDataset, load_sample
-from archiver.sample.graph_server import GraphServer
+from archiver.standins.dataset import PageDataset, load_sample
+from archiver.standins.graph_server import GraphServer
 from connectors.base import ConnectorConfig
 from connectors.facebook import FacebookConnector
 

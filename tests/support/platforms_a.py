@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from archiver.sample.instagram_server import InstagramServer
-from archiver.sample.x_server import XServer
+from archiver.standins.instagram_server import InstagramServer
+from archiver.standins.x_server import XServer
 from connectors.base import ConnectorConfig
 from connectors.instagram import InstagramConnector
 from connectors.x import XConnector

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import capture_account
-from archiver.models import Account
+from archiver.capture.run import capture_account
 from archiver.retention.loading import apply_schedule
 from archiver.retention.schedule import load_schedule
-from archiver.sample.dataset import load_sample
-from archiver.sample.graph_server import GraphServer
+from archiver.standins.dataset import load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import Account
 
 __all__ = ["TEST_SCHEDULE", "TOKEN_ENV", "Captured", "capture_sample", "captured", "set_today",
            "use_schedule", "write_schedule"]

@@ -535,7 +535,8 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path, engine: str)
         import sys
         from datetime import UTC, datetime
         from pathlib import Path
-        from archiver.search.interface import IndexDoc, open_index
+        from archiver.search.factory import open_index
+        from archiver.search.interface import IndexDoc
         start = int(sys.argv[2])
         t = datetime(2024, 1, 1, tzinfo=UTC)
         with open_index(Path(sys.argv[1]), engine=sys.argv[3]) as ix:

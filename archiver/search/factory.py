@@ -32,7 +32,7 @@ def check_query(text: str, engine: str) -> None:
             if parsed.mentions_history:
                 compile_query(parsed.current_only(), text)
         return
-    from archiver.search.whoosh.schema import parse_user_query
+    from archiver.search.query import parse_user_query
 
     parse_user_query(text)
 
@@ -86,8 +86,9 @@ def open_memory_index(engine: str = DEFAULT_ENGINE) -> SearchIndex:
         return Fts5SearchIndex.memory()
     from whoosh.filedb.filestore import RamStorage
 
+    from archiver.search.query import build_schema
     from archiver.search.whoosh.index import WhooshSearchIndex
-    from archiver.search.whoosh.schema import INDEX_NAME, build_schema
+    from archiver.search.whoosh.schema import INDEX_NAME
 
     ix = RamStorage().create_index(build_schema(), indexname=INDEX_NAME)
     # Same schema and query parser as the on-disk index, so a query matches identically.

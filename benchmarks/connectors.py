@@ -36,6 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
+from archiver.connectors import PLATFORMS, get_connector_class  # noqa: E402
+from archiver.connectors.base import ConnectorConfig  # noqa: E402
+from archiver.connectors.records import Record  # noqa: E402
+
 from archiver.capture.run import capture_account  # noqa: E402
 from archiver.config import Settings  # noqa: E402
 from archiver.initialise import initialise  # noqa: E402
@@ -50,9 +54,6 @@ from archiver.standins.graph_server import GraphServer  # noqa: E402
 from archiver.standins.loopback import Answer, LoopbackServer, Request  # noqa: E402
 from archiver.store.accounts import AccountSpec, add_account  # noqa: E402
 from archiver.store.archive import open_archive  # noqa: E402
-from connectors import PLATFORMS, get_connector_class  # noqa: E402
-from connectors.base import ConnectorConfig  # noqa: E402
-from connectors.records import Record  # noqa: E402
 
 TOKEN_ENV = "ARCHIVER_BENCH_CONNECTOR_TOKEN"  # noqa: S105 - a variable name, not a token
 ORDER = ("facebook", "instagram", "x", "youtube", "wordpress", "mediawiki", "feed")

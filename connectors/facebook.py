@@ -28,8 +28,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
-
-from connectors.base import (
+from archiver.connectors.base import (
     Classification,
     Connector,
     NextUrlPaging,
@@ -42,8 +41,8 @@ from connectors.base import (
     dig,
     one_line,
 )
-from connectors.errors import ConnectorError, MalformedResponse
-from connectors.records import (
+from archiver.connectors.errors import ConnectorError, MalformedResponse
+from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
     ItemRef,

@@ -44,8 +44,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import httpx
-
-from connectors.base import (
+from archiver.connectors.base import (
     Classification,
     Connector,
     PageRequest,
@@ -53,8 +52,8 @@ from connectors.base import (
     classify_http,
     strip_secrets,
 )
-from connectors.errors import ConnectorError, MalformedResponse
-from connectors.records import (
+from archiver.connectors.errors import ConnectorError, MalformedResponse
+from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
     ItemRef,

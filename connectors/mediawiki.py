@@ -38,8 +38,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
-
-from connectors.base import (
+from archiver.connectors.base import (
     Classification,
     Connector,
     PageRequest,
@@ -50,8 +49,8 @@ from connectors.base import (
     decode_json,
     one_line,
 )
-from connectors.errors import ConnectorError, MalformedResponse
-from connectors.records import (
+from archiver.connectors.errors import ConnectorError, MalformedResponse
+from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
     ItemRef,

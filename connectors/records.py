@@ -45,7 +45,8 @@ class Record:
     ``scope`` is the listing this record belongs to, matching a later :class:`ListingComplete`
     (``ROOT_SCOPE`` for the account's top level, the post id for its comments).
     ``raw`` is the platform's payload as parsed from the response; capture stores it once
-    :meth:`~connectors.base.Connector.scrub_record` has taken secrets out of it and the fields,
+    :meth:`~archiver.connectors.base.Connector.scrub_record` has taken secrets out of it and the
+    fields,
     counting them in ``secrets_scrubbed``.
     """
 

@@ -56,8 +56,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
-
-from connectors.base import (
+from archiver.connectors.base import (
     Classification,
     Connector,
     CursorPaging,
@@ -68,8 +67,8 @@ from connectors.base import (
     decode_json,
     one_line,
 )
-from connectors.errors import ConnectorError, MalformedResponse
-from connectors.records import (
+from archiver.connectors.errors import ConnectorError, MalformedResponse
+from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
     ItemRef,

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from archiver.connectors import PLATFORMS
 
 import archiver as archiver_package
 from archiver.capture.run import capture_account
@@ -34,7 +35,6 @@ from archiver.standins.graph_server import GraphServer
 from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive, open_archive
 from archiver.terminal import visible
-from connectors import PLATFORMS
 
 TOKEN_ENV = "ARCHIVER_TOKEN_CLI_TEST"
 

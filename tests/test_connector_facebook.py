@@ -9,11 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from archiver.standins.graph_server import GraphServer
-from connectors.errors import (
+from archiver.connectors.errors import (
     AuthError,
     ConnectorError,
     MalformedResponse,
@@ -21,8 +17,8 @@ from connectors.errors import (
     RateLimitExhausted,
     TransientError,
 )
-from connectors.facebook import FacebookConnector, parse_feed_body
-from connectors.records import (
+from archiver.connectors.facebook import FacebookConnector, parse_feed_body
+from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
     ItemRef,
@@ -32,6 +28,10 @@ from connectors.records import (
     Record,
     Unknown,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from archiver.standins.graph_server import GraphServer
 from tests.support.graph import (
     FIXED_NOW,
     facebook_connector,

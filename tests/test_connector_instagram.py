@@ -9,6 +9,17 @@ import time
 from collections import Counter
 
 import pytest
+from archiver.connectors.errors import AuthError, ConnectorError, PagingLoop, RateLimitExhausted
+from archiver.connectors.instagram import parse_comments_body
+from archiver.connectors.records import (
+    ROOT_SCOPE,
+    Gone,
+    ItemRef,
+    ListingComplete,
+    Present,
+    Record,
+    Unknown,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -20,9 +31,6 @@ from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive
 from archiver.store.items import item_detail
 from archiver.store.models import Item, ItemVersion
-from connectors.errors import AuthError, ConnectorError, PagingLoop, RateLimitExhausted
-from connectors.instagram import parse_comments_body
-from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown
 from tests.support.graph import SleepRecorder
 from tests.support.platforms_a import FakeClock, instagram_server, make_instagram_connector
 

@@ -7,14 +7,22 @@ import logging
 from collections import Counter
 
 import pytest
+from archiver.connectors.errors import AuthError, ConnectorError, PagingLoop
+from archiver.connectors.mediawiki import MediaWikiConnector, parse_revisions_body
+from archiver.connectors.records import (
+    ROOT_SCOPE,
+    Gone,
+    ItemRef,
+    ListingComplete,
+    Present,
+    Record,
+    Unknown,
+)
 from hypothesis import given
 
 from archiver.standins.mediawiki_server import DELETED_PAGE, HIDDEN_REV, MediaWikiServer
 from archiver.store.archive import Archive
 from archiver.store.items import item_detail
-from connectors.errors import AuthError, ConnectorError, PagingLoop
-from connectors.mediawiki import MediaWikiConnector, parse_revisions_body
-from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown
 from tests.support.parser_fuzz import FUZZ, assert_records_or_one_error, hostile_bodies
 from tests.support.platforms_b import make_connector, mediawiki_server, register, timed_capture
 

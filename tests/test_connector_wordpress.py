@@ -7,6 +7,17 @@ import logging
 from collections import Counter
 
 import pytest
+from archiver.connectors.errors import AuthError, PagingLoop, TransientError
+from archiver.connectors.records import (
+    ROOT_SCOPE,
+    Gone,
+    ItemRef,
+    ListingComplete,
+    Present,
+    Record,
+    Unknown,
+)
+from archiver.connectors.wordpress import WordPressConnector, parse_comments_body
 from hypothesis import given
 
 from archiver.standins.wordpress_server import (
@@ -18,9 +29,6 @@ from archiver.standins.wordpress_server import (
 )
 from archiver.store.archive import Archive
 from archiver.store.items import item_detail
-from connectors.errors import AuthError, PagingLoop, TransientError
-from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown
-from connectors.wordpress import WordPressConnector, parse_comments_body
 from tests.support.parser_fuzz import FUZZ, assert_records_or_one_error, hostile_bodies
 from tests.support.platforms_b import make_connector, register, timed_capture, wordpress_server
 

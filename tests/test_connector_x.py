@@ -9,6 +9,17 @@ import time
 from collections import Counter
 
 import pytest
+from archiver.connectors.errors import AuthError, ConnectorError, PagingLoop, TransientError
+from archiver.connectors.records import (
+    ROOT_SCOPE,
+    Gone,
+    ItemRef,
+    ListingComplete,
+    Present,
+    Record,
+    Unknown,
+)
+from archiver.connectors.x import parse_timeline_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -19,9 +30,6 @@ from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive
 from archiver.store.items import item_detail
 from archiver.store.models import Item, ItemVersion
-from connectors.errors import AuthError, ConnectorError, PagingLoop, TransientError
-from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown
-from connectors.x import parse_timeline_body
 from tests.support.graph import SleepRecorder
 from tests.support.platforms_a import FakeClock, fake_clock, make_x_connector, x_server
 

@@ -7,6 +7,17 @@ import logging
 from collections import Counter
 
 import pytest
+from archiver.connectors.errors import AuthError, ConnectorError, PagingLoop, RateLimitExhausted
+from archiver.connectors.records import (
+    ROOT_SCOPE,
+    Gone,
+    ItemRef,
+    ListingComplete,
+    Present,
+    Record,
+    Unknown,
+)
+from archiver.connectors.youtube import YouTubeConnector, parse_threads_body
 from hypothesis import given
 
 from archiver.standins.youtube_server import (
@@ -19,9 +30,6 @@ from archiver.standins.youtube_server import (
 )
 from archiver.store.archive import Archive
 from archiver.store.items import item_detail
-from connectors.errors import AuthError, ConnectorError, PagingLoop, RateLimitExhausted
-from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown
-from connectors.youtube import YouTubeConnector, parse_threads_body
 from tests.support.parser_fuzz import FUZZ, assert_records_or_one_error, hostile_bodies
 from tests.support.platforms_b import make_connector, register, timed_capture, youtube_server
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from archiver.migrations.env import include_object
 from sqlalchemy import inspect
 
 from archiver.config import Settings
 from archiver.initialise import initialise
 from archiver.store import db
 from archiver.store.models import Base
-from migrations.env import include_object
 
 
 def test_autogenerate_finds_no_difference(settings: Settings) -> None:

@@ -270,7 +270,7 @@ def test_the_package_ships_its_fonts_and_profile_and_needs_no_matplotlib() -> No
     project = tomllib.loads((root / "pyproject.toml").read_text())
     assert not [d for d in project["project"]["dependencies"] if d.startswith("matplotlib")]
     assert project["project"]["optional-dependencies"]["bench"] == ["matplotlib>=3.8"]
-    assert "pdf/assets/*" in project["tool"]["setuptools"]["package-data"]["archiver"]
+    assert "assets/*" in project["tool"]["setuptools"]["package-data"]["archiver.pdf"]
     shipped = {p.name for p in ASSETS.iterdir()}
     assert {"DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "LICENSE-DejaVu.txt", "sRGB.icc",
             "LICENSE-sRGB-icc.txt"} <= shipped

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from archiver.connectors import PLATFORMS
+from archiver.connectors.records import ROOT_SCOPE, MediaRef, Record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,8 +28,6 @@ from archiver.standins.mediawiki_server import MediaWikiServer, Rev, sample_wiki
 from archiver.standins.wordpress_server import WordPressServer, sample_site
 from archiver.standins.youtube_server import CHANNEL_ID, YouTubeServer, sample_channel
 from archiver.store.archive import Archive
-from connectors import PLATFORMS
-from connectors.records import ROOT_SCOPE, MediaRef, Record
 from tests.support.platforms_b import register
 from tests.support.redaction import (
     FILLER,

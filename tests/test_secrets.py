@@ -19,6 +19,11 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
+from archiver.connectors.base import ConnectorConfig
+from archiver.connectors.facebook import FacebookConnector
+from archiver.connectors.secrets import SecretScrubber
+from archiver.connectors.wordpress import WordPressConnector
+from archiver.connectors.youtube import YouTubeConnector
 from sqlalchemy import String, Text, create_engine, select, update
 
 from archiver.capture.run import capture_account
@@ -36,11 +41,6 @@ from archiver.store.archive import Archive
 from archiver.store.items import item_detail
 from archiver.store.models import Base, Blob, CaptureRun, Item, ItemVersion
 from archiver.verify import verify_archive
-from connectors.base import ConnectorConfig
-from connectors.facebook import FacebookConnector
-from connectors.secrets import SecretScrubber
-from connectors.wordpress import WordPressConnector
-from connectors.youtube import YouTubeConnector
 from tests.support.graph import SleepRecorder
 
 TOKEN = "EAAGm0PX4ZCpsBAO7kqZC1ZBwZAhZCZB4yPq+Tz/Lk9Xw7rRb2vQ=="  # noqa: S105 - made up

@@ -21,9 +21,9 @@ from typing import Protocol
 from archiver.capture.lock import CaptureLocked
 from archiver.capture.run import CaptureResult, Phase, capture_account
 from archiver.config import Settings
+from archiver.connectors.base import RetryCallback
 from archiver.store.archive import Archive, open_archive
 from archiver.store.models import Account
-from connectors.base import RetryCallback
 
 
 class CaptureDisplay(Protocol):

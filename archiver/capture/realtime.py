@@ -36,6 +36,7 @@ from sqlalchemy.orm import aliased
 
 from archiver.capture.lock import capture_lock, new_owner
 from archiver.capture.run import Capture, CaptureResult
+from archiver.connectors.records import ROOT_SCOPE, Record
 from archiver.errors import ArchiverError
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
@@ -43,7 +44,6 @@ from archiver.store.canonical import iso_utc, safe_text
 from archiver.store.models import Account, CaptureRun, Item, ItemVersion
 from archiver.store.storable import UnstorableRecord, storable_record
 from archiver.store.versions import record_fingerprint
-from connectors.records import ROOT_SCOPE, Record
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ The rules (DESIGN.md, contract):
 * a change of text, media, status or author makes a new version;
 * a hidden item is a version with status ``hidden`` and the platform's own word kept;
 * an item is removed only when a *complete* listing of its scope lacked it **and** the
-  connector's direct look-up answered :class:`~connectors.records.Gone`; the answer is kept as an
+  connector's direct look-up answered :class:`~archiver.connectors.records.Gone`; the answer is
+  kept as an
   evidence blob. Removals are decided only after the whole read succeeded, so a failed, partial
   or rate-limited read marks nothing removed.
 
@@ -36,6 +37,17 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver.capture.prefetch import Prefetched
+from archiver.connectors.base import Connector, RetryCallback
+from archiver.connectors.errors import ConnectorError
+from archiver.connectors.records import (
+    ROOT_SCOPE,
+    Gone,
+    ItemRef,
+    ListingComplete,
+    ListingWindow,
+    Present,
+    Record,
+)
 from archiver.errors import ConfigError
 from archiver.retention.assign import CaptureAssigner, needs_thread_activity
 from archiver.retention.hooks import on_items_stored
@@ -48,17 +60,6 @@ from archiver.store.canonical import canonical_json, safe_text
 from archiver.store.models import Account, CaptureRun, Item, ItemVersion
 from archiver.store.storable import UnstorableRecord, error_reason, storable_record
 from archiver.store.versions import content_fingerprint, record_fingerprint, version_row
-from connectors.base import Connector, RetryCallback
-from connectors.errors import ConnectorError
-from connectors.records import (
-    ROOT_SCOPE,
-    Gone,
-    ItemRef,
-    ListingComplete,
-    ListingWindow,
-    Present,
-    Record,
-)
 
 # Larger batches mean fewer commits and store syncs (each costs a disk flush); 2000 records
 # of a few KB each stay small in memory.
@@ -88,7 +89,8 @@ class CaptureResult:
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
-    # Credentials taken out of what was read before anything was stored (connectors.secrets).
+    # Credentials taken out of what was read before anything was stored
+    # (archiver.connectors.secrets).
     secrets_scrubbed: int = 0
     # Media files of the account not stored yet: fetched now, failed now (retried next run).
     media_stored: int = 0

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from archiver.connectors import get_connector_class
+from archiver.connectors.base import Connector, ConnectorConfig
 from archiver.errors import ConfigError
 from archiver.store.models import Account
-from connectors import get_connector_class
-from connectors.base import Connector, ConnectorConfig
 
 
 def token_required(platform: str) -> bool:

@@ -32,7 +32,7 @@ _CONNECT_TIMEOUT_SECONDS = "2"
 def platform_names(ctx: click.Context, param: click.Parameter,
                    incomplete: str) -> list[CompletionItem]:
     """The platforms a connector exists for."""
-    from connectors import PLATFORMS
+    from archiver.connectors import PLATFORMS
 
     return [CompletionItem(p) for p in PLATFORMS if p.startswith(incomplete)]
 

@@ -29,10 +29,10 @@ from archiver.cli.support import (
     retry_reporter,
 )
 from archiver.config import load_settings
+from archiver.connectors.guide import accounts_add_epilog
 from archiver.errors import ArchiverError
 from archiver.terminal import visible, visible_values
 from archiver.wording import author_or_unknown, counted
-from connectors.guide import accounts_add_epilog
 
 
 @click.group()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from tqdm import tqdm
 
     from archiver.capture.run import Phase
-    from connectors.base import RetryNotice
+    from archiver.connectors.base import RetryNotice
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from archiver.connectors.records import ROOT_SCOPE
 from archiver.retention.schedule import Period, Schedule, Series
 from archiver.store.models import Account, Item, ItemVersion, RetentionSchedule
-from connectors.records import ROOT_SCOPE
 
 CHUNK = 1000
 

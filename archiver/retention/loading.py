@@ -30,9 +30,9 @@ DEFAULT_SCHEDULE = "kansas-municipal-template"
 
 def shipped_schedules_dir() -> Path:
     """The ``retention_schedules`` folder shipped with the project (a package of YAML files)."""
-    import retention_schedules
+    import archiver.retention_schedules
 
-    return Path(retention_schedules.__file__).resolve().parent
+    return Path(archiver.retention_schedules.__file__).resolve().parent
 
 
 @dataclass(frozen=True)

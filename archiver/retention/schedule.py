@@ -36,11 +36,11 @@ from pathlib import Path
 
 import yaml
 
+from archiver.connectors import PLATFORMS
+from archiver.connectors.records import KINDS
 from archiver.errors import ArchiverError
 from archiver.inputs.yaml_files import YamlDocument, YamlInputError
 from archiver.terminal import has_control_characters
-from connectors import PLATFORMS
-from connectors.records import KINDS
 
 TRIGGERS = (
     "published",

@@ -25,11 +25,11 @@ from typing import Any
 from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from archiver.connectors.records import ROOT_SCOPE
 from archiver.search.index_drift import compare_index
 from archiver.search.interface import IndexDoc, IndexMark
 from archiver.store.archive import Archive
 from archiver.store.models import Account, Item, ItemVersion, Tombstone
-from connectors.records import ROOT_SCOPE
 
 # Items per index commit. A Whoosh commit costs about one block write per distinct term, so
 # small commits pay for the common words again and again: 500 items per commit indexed 10k

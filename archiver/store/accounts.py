@@ -43,7 +43,7 @@ def default_token_env(platform: str, external_id: str) -> str:
 
 def add_account(archive: Archive, spec: AccountSpec, *, actor: str) -> Account:
     """Register an account and record who did it; a duplicate is an error."""
-    from connectors import PLATFORMS
+    from archiver.connectors import PLATFORMS
 
     if spec.platform not in PLATFORMS:
         raise ArchiverError(

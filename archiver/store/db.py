@@ -59,9 +59,9 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def migrations_dir() -> Path:
     """The Alembic scripts, installed as the ``migrations`` package beside ``archiver``."""
-    import migrations
+    import archiver.migrations
 
-    return Path(migrations.__file__).resolve().parent
+    return Path(archiver.migrations.__file__).resolve().parent
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -118,7 +118,8 @@ class CaptureRun(Base):
     requests: Mapped[int] = mapped_column(Integer, default=0)
     retries: Mapped[int] = mapped_column(Integer, default=0)
     rate_limited: Mapped[int] = mapped_column(Integer, default=0)
-    # Credentials taken out of what this run read before it was stored (connectors.secrets).
+    # Credentials taken out of what this run read before it was stored
+    # (archiver.connectors.secrets).
     secrets_scrubbed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 

@@ -22,11 +22,11 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
+from archiver.connectors.base import one_line
+from archiver.connectors.records import MediaRef, Record
 from archiver.errors import ArchiverError
 from archiver.store.canonical import is_safe_text, safe_text
 from archiver.store.models import Item, ItemVersion
-from connectors.base import one_line
-from connectors.records import MediaRef, Record
 
 # The identity columns a record's ids go into, and the bounded display columns.
 _ID_FIELDS = ("external_id", "scope", "parent_external_id")

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from archiver.connectors.records import Record
 from archiver.store.canonical import hash_record
 from archiver.store.models import ItemVersion
-from connectors.records import Record
 
 
 def media_json(media: Sequence[dict[str, Any]]) -> str:

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from archiver.connectors.base import ConnectorConfig
+from archiver.connectors.facebook import FacebookConnector
 
 from archiver.standins.dataset import PageDataset, load_sample
 from archiver.standins.graph_server import GraphServer
-from connectors.base import ConnectorConfig
-from connectors.facebook import FacebookConnector
 
 FIXED_NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 

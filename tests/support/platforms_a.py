@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from archiver.connectors.base import ConnectorConfig
+from archiver.connectors.instagram import InstagramConnector
+from archiver.connectors.x import XConnector
 
 from archiver.standins.instagram_server import InstagramServer
 from archiver.standins.x_server import XServer
-from connectors.base import ConnectorConfig
-from connectors.instagram import InstagramConnector
-from connectors.x import XConnector
 
 START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 

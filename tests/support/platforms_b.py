@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from archiver.connectors import get_connector_class
+from archiver.connectors.base import Connector, ConnectorConfig
 from sqlalchemy import func, select
 
 from archiver.capture.run import CaptureResult, capture_account
@@ -23,8 +25,6 @@ from archiver.standins.youtube_server import YouTubeServer
 from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive
 from archiver.store.models import Account, Item, ItemVersion
-from connectors import get_connector_class
-from connectors.base import Connector, ConnectorConfig
 from tests.support.graph import FIXED_NOW, SleepRecorder
 
 TOKEN_ENV = "ARCHIVER_TEST_PLATFORM_TOKEN"

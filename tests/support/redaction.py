@@ -20,6 +20,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from archiver.connectors import get_connector_class
+from archiver.connectors.base import ConnectorConfig
+from archiver.connectors.records import Record
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -32,9 +35,6 @@ from archiver.exports.selection import Scope
 from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive
 from archiver.store.models import Item
-from connectors import get_connector_class
-from connectors.base import ConnectorConfig
-from connectors.records import Record
 
 TOKEN_ENV = "ARCHIVER_TOKEN_REDACTION_TEST"
 # Nothing listens here: records are applied as a webhook applies them, no read is made.

@@ -20,13 +20,13 @@ from archiver.config import Settings
 from archiver.dates import show_iso
 from archiver.errors import ArchiverError
 from archiver.initialise import initialise
+from archiver.item_detail import item_detail
 from archiver.search.interface import SearchFilters
 from archiver.search.items import search_items
 from archiver.standins.dataset import load_sample
 from archiver.standins.graph_server import GraphServer
 from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive, open_archive
-from archiver.store.items import item_detail
 from archiver.store.models import Account
 from archiver.verify import verify_archive
 from archiver.wording import author_or_unknown, counted

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import func, select
 
 from archiver.capture.run import CaptureResult, Phase, capture_account
+from archiver.item_detail import item_detail
 from archiver.search.interface import SearchFilters
 from archiver.search.items import search_items
 from archiver.standins.dataset import Comment, load_sample
 from archiver.standins.graph_server import GraphServer
 from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive
-from archiver.store.items import item_detail
 from archiver.store.models import Account, AuditEvent, CaptureRun, Item, ItemVersion
 from archiver.verify import verify_archive
 from tests.support.graph import SleepRecorder

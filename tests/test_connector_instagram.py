@@ -9,6 +9,11 @@ import time
 from collections import Counter
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from archiver.capture.run import capture_account
 from archiver.connectors.errors import AuthError, ConnectorError, PagingLoop, RateLimitExhausted
 from archiver.connectors.instagram import parse_comments_body
 from archiver.connectors.records import (
@@ -20,16 +25,11 @@ from archiver.connectors.records import (
     Record,
     Unknown,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from sqlalchemy import func, select
-
-from archiver.capture.run import capture_account
+from archiver.item_detail import item_detail
 from archiver.standins import instagram_server as ig
 from archiver.standins.instagram_server import InstagramServer
 from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive
-from archiver.store.items import item_detail
 from archiver.store.models import Item, ItemVersion
 from tests.support.graph import SleepRecorder
 from tests.support.platforms_a import FakeClock, instagram_server, make_instagram_connector

@@ -7,6 +7,8 @@ import logging
 from collections import Counter
 
 import pytest
+from hypothesis import given
+
 from archiver.connectors.errors import AuthError, ConnectorError, PagingLoop
 from archiver.connectors.mediawiki import MediaWikiConnector, parse_revisions_body
 from archiver.connectors.records import (
@@ -18,11 +20,9 @@ from archiver.connectors.records import (
     Record,
     Unknown,
 )
-from hypothesis import given
-
+from archiver.item_detail import item_detail
 from archiver.standins.mediawiki_server import DELETED_PAGE, HIDDEN_REV, MediaWikiServer
 from archiver.store.archive import Archive
-from archiver.store.items import item_detail
 from tests.support.parser_fuzz import FUZZ, assert_records_or_one_error, hostile_bodies
 from tests.support.platforms_b import make_connector, mediawiki_server, register, timed_capture
 

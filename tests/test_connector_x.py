@@ -9,6 +9,11 @@ import time
 from collections import Counter
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from archiver.capture.run import capture_account
 from archiver.connectors.errors import AuthError, ConnectorError, PagingLoop, TransientError
 from archiver.connectors.records import (
     ROOT_SCOPE,
@@ -20,15 +25,10 @@ from archiver.connectors.records import (
     Unknown,
 )
 from archiver.connectors.x import parse_timeline_body
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from sqlalchemy import func, select
-
-from archiver.capture.run import capture_account
+from archiver.item_detail import item_detail
 from archiver.standins.x_server import XServer
 from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive
-from archiver.store.items import item_detail
 from archiver.store.models import Item, ItemVersion
 from tests.support.graph import SleepRecorder
 from tests.support.platforms_a import FakeClock, fake_clock, make_x_connector, x_server

@@ -7,6 +7,8 @@ import logging
 from collections import Counter
 
 import pytest
+from hypothesis import given
+
 from archiver.connectors.errors import AuthError, ConnectorError, PagingLoop, RateLimitExhausted
 from archiver.connectors.records import (
     ROOT_SCOPE,
@@ -18,8 +20,7 @@ from archiver.connectors.records import (
     Unknown,
 )
 from archiver.connectors.youtube import YouTubeConnector, parse_threads_body
-from hypothesis import given
-
+from archiver.item_detail import item_detail
 from archiver.standins.youtube_server import (
     ADDED,
     CHANNEL_ID,
@@ -29,7 +30,6 @@ from archiver.standins.youtube_server import (
     YouTubeServer,
 )
 from archiver.store.archive import Archive
-from archiver.store.items import item_detail
 from tests.support.parser_fuzz import FUZZ, assert_records_or_one_error, hostile_bodies
 from tests.support.platforms_b import make_connector, register, timed_capture, youtube_server
 

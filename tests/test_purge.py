@@ -275,7 +275,7 @@ def test_utc_text_is_iso_utc(moment: datetime) -> None:
 
 def test_items_show_says_when_and_under_what_an_item_was_destroyed(
         captured: Captured, settings_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
-    from archiver.store.items import item_detail
+    from archiver.item_detail import item_detail
 
     archive = captured.archive
     with archive.sessions() as s:

@@ -28,14 +28,14 @@ from sqlalchemy.orm import Session
 from archiver.store.archive import Archive
 from archiver.store.blob_records import store_blobs
 from archiver.store.db import insert_ignore
-from archiver.store.models import Item, ItemVersion, MediaFile, VersionMedia
+from archiver.store.models import MEDIA_STORED, Item, ItemVersion, MediaFile, VersionMedia
 
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 2 * 1024**3
 TIMEOUT_S = 60.0
 MAX_REDIRECTS = 5
-DONE = "stored"
+DONE = MEDIA_STORED
 
 
 @dataclass

@@ -218,7 +218,7 @@ def items() -> None:
 @JSON_OPTION
 def items_show(item_id: int, as_json: bool) -> None:
     """The item and all its versions, oldest first."""
-    from archiver.store.items import item_detail
+    from archiver.item_detail import item_detail
 
     with archive_from_env() as archive:
         detail = item_detail(archive, item_id)

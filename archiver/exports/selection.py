@@ -19,13 +19,12 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from archiver.blobs.interface import BlobStore
-from archiver.capture.media import DONE as MEDIA_STORED
 from archiver.connectors.records import ROOT_SCOPE
 from archiver.errors import ArchiverError, BlobNotFound, NotFound
 from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
 from archiver.search.interface import SearchFilters
 from archiver.store.archive import Archive
-from archiver.store.models import Account, Item, ItemVersion, MediaFile, VersionMedia
+from archiver.store.models import MEDIA_STORED, Account, Item, ItemVersion, MediaFile, VersionMedia
 
 CHUNK = 500
 

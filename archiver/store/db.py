@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
@@ -58,10 +59,9 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def migrations_dir() -> Path:
-    """The Alembic scripts, installed as the ``migrations`` package beside ``archiver``."""
-    import archiver.migrations
-
-    return Path(archiver.migrations.__file__).resolve().parent
+    """The Alembic scripts: the ``migrations`` folder, installed as ``archiver.migrations``."""
+    # Looked up as a resource: importing it would import env.py's own imports of this package.
+    return Path(str(resources.files("archiver.migrations"))).resolve()
 
 
 def alembic_config(engine: Engine) -> Config:

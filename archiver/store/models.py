@@ -465,6 +465,10 @@ class CaptureLock(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+# MediaFile.status of a file whose bytes are in the blob store.
+MEDIA_STORED = "stored"
+
+
 class MediaFile(Base):
     """A media file (image, video) some version showed: downloaded once into the blob store.
 

@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeGuard, TypeVar
 
 from archiver.errors import StoreError
 
@@ -105,7 +105,7 @@ def map_chunks(
                 future.cancel()
 
 
-def is_hash(text: object) -> bool:
+def is_hash(text: object) -> TypeGuard[str]:
     """True if ``text`` is a sha256 in the store's spelling: 64 lowercase hex digits."""
     return isinstance(text, str) and _HASH_RE.fullmatch(text) is not None
 
@@ -121,7 +121,7 @@ def check_hash(text: object) -> str:
         if len(shown) > 80:
             shown = shown[:77] + "..."
         raise StoreError(f"invalid blob hash {shown}: expected 64 lowercase hex digits (sha256)")
-    return text  # type: ignore[return-value]
+    return text
 
 
 def fan_out(sha256: str) -> str:

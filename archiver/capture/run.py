@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, cast
 
 import httpx
 from sqlalchemy import bindparam, insert, select, update
@@ -57,6 +58,7 @@ from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.blob_records import store_blob, store_blobs
 from archiver.store.canonical import canonical_json, safe_text
+from archiver.store.db import table_of
 from archiver.store.models import Account, CaptureRun, Item, ItemVersion
 from archiver.store.storable import UnstorableRecord, error_reason, storable_record
 from archiver.store.versions import content_fingerprint, record_fingerprint, version_row
@@ -480,12 +482,12 @@ class Capture:
                     plan, self.account, record.kind, published=record.created_at,
                     captured=head.first_captured_at or now, removed=head.removed_detected_at))
             head_updates.append(update_row)
-        items = Item.__table__
-        s.execute(insert(ItemVersion.__table__), versions)
+        items = table_of(Item)
+        s.execute(insert(table_of(ItemVersion)), versions)
         # One key set per batch (``plan`` is fixed for it), so one executemany.
         s.execute(items.update().where(items.c.id == bindparam("b_id")), head_updates)
         state.result.new_versions += len(versions)
-        stored = [int(u["b_id"]) for u in head_updates]  # type: ignore[call-overload]
+        stored = [cast(int, u["b_id"]) for u in head_updates]  # b_id is head.id, an int
         changed.extend(stored)
         on_items_stored(s, self.archive, stored, assigned=plan is not None)
 
@@ -524,7 +526,7 @@ class Capture:
                 "current_seq": 0, "current_sha256": "", "content_sha256": "",
             }
             rows.append(row)
-        s.execute(insert(Item.__table__), rows)
+        s.execute(insert(table_of(Item)), rows)
         ids: dict[str, int] = {ext: item_id for ext, item_id in s.execute(
             select(Item.external_id, Item.id)
             .where(Item.account_id == self.account.id,
@@ -534,14 +536,14 @@ class Capture:
             known[record.external_id] = ids[record.external_id]
         # Parents that arrived in this same batch (a new post and its new comments).
         late = [
-            {"b_id": known[row["external_id"]],  # type: ignore[index]
-             "parent_id": known[row["parent_external_id"]]}  # type: ignore[index]
+            {"b_id": known[str(row["external_id"])],
+             "parent_id": known[str(row["parent_external_id"])]}
             for row in rows
             if row["parent_id"] is None and row["parent_external_id"] in known
-            and known[row["parent_external_id"]] != known[row["external_id"]]  # type: ignore[index]
+            and known[str(row["parent_external_id"])] != known[str(row["external_id"])]
         ]
         if late:
-            items = Item.__table__
+            items = table_of(Item)
             s.execute(items.update().where(items.c.id == bindparam("b_id")), late)
 
     # -- removals -------------------------------------------------------------------------
@@ -625,10 +627,10 @@ class Capture:
                 raw_sha256=last.raw_sha256, evidence_sha256=evidence_sha,
                 content_sha256=fingerprint, secrets_scrubbed=scrubbed + late,
             )
-            s.execute(insert(ItemVersion.__table__), [version])
+            s.execute(insert(table_of(ItemVersion)), [version])
             state.result.new_versions += 1
-            item.current_seq = version["seq"]  # type: ignore[assignment]
-            item.current_sha256 = version["sha256"]  # type: ignore[assignment]
+            item.current_seq = version["seq"]
+            item.current_sha256 = version["sha256"]
             item.content_sha256 = fingerprint
             item.status = "removed"
             item.removed_detected_at = now
@@ -672,7 +674,7 @@ def capture_account(
     from archiver.capture.lock import capture_lock
     from archiver.capture.sources import connector_for
 
-    options: dict[str, object] = {"on_retry": on_retry}
+    options: dict[str, Any] = {"on_retry": on_retry}
     if sleep is not None:
         options["sleep"] = sleep
     try:

@@ -105,10 +105,11 @@ def accounts_list(as_json: bool) -> None:
         print_json(rows)
         return
     for row in rows:
-        approved = f"approved by {visible(row['approved_by'])} on {row['approved_on']}" \
+        approved = f"approved by {visible(str(row['approved_by']))} on {row['approved_on']}" \
             if row["approved_by"] else "approval not recorded"
-        echo(f"{row['account_id']}\t{row['platform']}\t{visible(row['external_id'])}\t"
-             f"{visible(row['handle'])}\tcredentials: {visible(row['credentials'])}\t{approved}")
+        echo(f"{row['account_id']}\t{row['platform']}\t{visible(str(row['external_id']))}\t"
+             f"{visible(str(row['handle']))}\t"
+             f"credentials: {visible(str(row['credentials']))}\t{approved}")
 
 
 # -- capture ----------------------------------------------------------------------------------

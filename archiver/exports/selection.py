@@ -167,8 +167,8 @@ def resolve_item_ids(archive: Archive, scope: Scope) -> list[int]:
     # count bounds the hits.
     with archive.sessions() as s:
         bound = s.scalar(select(func.count()).select_from(Item)) or 0
-    found = archive.index.search(scope.query, scope.filters, limit=max(bound, 1))
-    return sorted({hit.item_id for hit in found.hits})
+    results = archive.index.search(scope.query, scope.filters, limit=max(bound, 1))
+    return sorted({hit.item_id for hit in results.hits})
 
 
 def _hold_items(archive: Archive, name: str) -> list[int]:
@@ -286,7 +286,8 @@ def _stored_media(s: Session, version_ids: Sequence[int]) -> dict[int, list[Stor
                 .where(VersionMedia.version_id.in_(chunk), MediaFile.status == MEDIA_STORED,
                        MediaFile.sha256.is_not(None))
                 .order_by(VersionMedia.version_id, MediaFile.id)):
-            found[version_id].append(StoredMedia(sha256=sha, media_type=kind, size=size))
+            if sha is not None:  # never None here (the query says so); this tells the type
+                found[version_id].append(StoredMedia(sha256=sha, media_type=kind, size=size))
     return found
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -65,20 +65,19 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
+        # The C parser's marks have the pure-Python Mark's fields; the stubs type them apart.
+        mark = cast("yaml.error.Mark | None", event.start_mark)
         if isinstance(event, yaml.AliasEvent):
             raise yaml.composer.ComposerError(
-                None, None, f"aliases (*{event.anchor}) are not allowed in this file",
-                event.start_mark)
+                None, None, f"aliases (*{event.anchor}) are not allowed in this file", mark)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
                 raise yaml.composer.ComposerError(
-                    None, None, f"values nested more than {MAX_DEPTH} levels deep",
-                    event.start_mark)
-            node: yaml.Node = super().compose_node(parent, index)
-            return node
+                    None, None, f"values nested more than {MAX_DEPTH} levels deep", mark)
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 

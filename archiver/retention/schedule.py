@@ -156,7 +156,7 @@ class Schedule:
         )
         return cls(
             name=data["name"], title=data["title"], default_series=data["default_series"],
-            series=series, rules=rules, fiscal_year_end=tuple(data["fiscal_year_end"]),  # type: ignore[arg-type]
+            series=series, rules=rules, fiscal_year_end=tuple(data["fiscal_year_end"]),
             sha256=data["sha256"],
         )
 

@@ -58,7 +58,7 @@ def build_docs(session: Session, item_ids: Sequence[int]) -> list[IndexDoc]:
     ).all()
     if not items:
         return []
-    versions: dict[int, list[Row[Any]]] = defaultdict(list)
+    versions: dict[int, list[Row[*tuple[Any, ...]]]] = defaultdict(list)
     for v in session.execute(
         select(ItemVersion.item_id, ItemVersion.seq, ItemVersion.text, ItemVersion.author_name,
                ItemVersion.created_at, ItemVersion.captured_at)
@@ -103,7 +103,7 @@ def build_docs(session: Session, item_ids: Sequence[int]) -> list[IndexDoc]:
     return docs
 
 
-def _thread_roots(session: Session, items: Iterable[Row[Any]]) -> dict[int, int]:
+def _thread_roots(session: Session, items: Iterable[Row[*tuple[Any, ...]]]) -> dict[int, int]:
     """item id -> the id of the post that heads its thread (its scope)."""
     by_scope: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for item in items:

@@ -238,7 +238,7 @@ def current_text_only(node: query.Query) -> query.Query:
     def retarget(leaf: query.Query) -> query.Query:
         if getattr(leaf, "fieldname", None) == "history_text":
             leaf = copy.copy(leaf)
-            leaf.fieldname = "text"  # type: ignore[attr-defined]
+            leaf.fieldname = "text"
         return leaf
 
     return node.accept(retarget)

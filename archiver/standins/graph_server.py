@@ -372,7 +372,7 @@ def _absolute_media(dataset: PageDataset, origin: str) -> PageDataset:
         return a
 
     posts = tuple(
-        replace(p, attachments=tuple(fix(a) for a in p.attachments))  # type: ignore[misc]
+        replace(p, attachments=tuple(fix(a) for a in p.attachments))  # type: ignore[misc]  # fix keeps None as None
         if any(a.src and a.src.startswith("/") for a in p.attachments) else p
         for p in dataset.posts
     )

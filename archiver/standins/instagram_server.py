@@ -336,7 +336,7 @@ class InstagramServer(GraphServer):
                                "OAuthException")
         return None
 
-    def _object(self, oid: str) -> dict[str, Any] | None:  # type: ignore[override]
+    def _object(self, oid: str) -> dict[str, Any] | None:  # type: ignore[override]  # one account, no page index
         if oid == self._ig.user_id:
             return {"id": oid, "username": self._ig.username}
         if oid in self._media:

@@ -398,6 +398,7 @@ class Fts5SearchIndex(SearchIndex):
     def _search(self, con: sqlite3.Connection, parsed: Any, compiled: CompiledQuery | None,
                 where: list[str], params: list[Any], limit: int, offset: int,
                 query: str) -> SearchResults:
+        args: list[Any]
         if compiled is None:  # "*" or empty: everything, newest first
             source, args, order = "docs d", [], "d.created_sort DESC, d.item_id"
         else:

@@ -217,7 +217,8 @@ class _Compiler:
         if not parts:
             return _Part(sql=[("0", ())])
         texts = [p.fts for p in parts if p.fts is not None]
-        fts = " AND ".join(f"({t})" for t in texts) if len(texts) > 1 else (texts or [None])[0]
+        fts = (" AND ".join(f"({t})" for t in texts) if len(texts) > 1
+               else texts[0] if texts else None)
         return _Part(fts=fts, neg=[n for p in parts for n in p.neg],
                      sql=[c for p in parts for c in p.sql])
 

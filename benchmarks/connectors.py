@@ -36,12 +36,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
+from archiver.capture.run import capture_account  # noqa: E402
+from archiver.config import Settings  # noqa: E402
 from archiver.connectors import PLATFORMS, get_connector_class  # noqa: E402
 from archiver.connectors.base import ConnectorConfig  # noqa: E402
 from archiver.connectors.records import Record  # noqa: E402
-
-from archiver.capture.run import capture_account  # noqa: E402
-from archiver.config import Settings  # noqa: E402
 from archiver.initialise import initialise  # noqa: E402
 from archiver.standins import feed_server as fd  # noqa: E402
 from archiver.standins import instagram_server as ig  # noqa: E402

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
+
 from archiver.connectors.errors import (
     AuthError,
     ConnectorError,

@@ -1,6 +1,6 @@
 """Facebook Page connector (Graph API).
 
-Followed (see also shared/reference/platform-apis.md, section 1):
+Followed:
 
 * Page feed: https://developers.facebook.com/docs/graph-api/reference/page/feed
 * Comments edge (``filter=stream``, ``order``): https://developers.facebook.com/docs/graph-api/reference/object/comments
@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
+
 from archiver.connectors.base import (
     Classification,
     Connector,

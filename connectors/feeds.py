@@ -1,6 +1,6 @@
 """RSS 2.0 / Atom connector (parsed with feedparser).
 
-Followed (see also shared/reference/platform-apis.md, section 7):
+Followed:
 
 * RSS 2.0: https://www.rssboard.org/rss-specification (``guid``, ``enclosure``)
 * Atom: RFC 4287 (``atom:id``, ``atom:updated``)
@@ -44,6 +44,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import httpx
+
 from archiver.connectors.base import (
     Classification,
     Connector,

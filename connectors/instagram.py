@@ -1,6 +1,6 @@
 """Instagram business account connector (Instagram Graph API).
 
-Followed (see also shared/reference/platform-apis.md, section 2):
+Followed:
 
 * Media of the account, ``GET /{ig-user-id}/media``:
   https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media

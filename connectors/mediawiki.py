@@ -1,6 +1,6 @@
 """MediaWiki connector (Action API, ``api.php``, ``formatversion=2``).
 
-Followed (see also shared/reference/platform-apis.md, section 6):
+Followed:
 
 * https://www.mediawiki.org/wiki/API:Allpages (every page, ``apcontinue``)
 * https://www.mediawiki.org/wiki/API:Revisions (``rvlimit``/``rvdir``/continuation only for one
@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
+
 from archiver.connectors.base import (
     Classification,
     Connector,

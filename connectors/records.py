@@ -22,7 +22,7 @@ from typing import Any
 
 # What every archive item is, whatever the platform calls it.
 KINDS = ("post", "comment", "reply", "media", "page_revision")
-# The only three statuses the archive knows (DESIGN.md, capture semantics).
+# The only three statuses the archive knows (the capture rules: active, hidden, removed).
 STATUSES = ("active", "hidden", "removed")
 
 # Scope name for the account's top-level listing (the page feed, the channel's uploads, ...).

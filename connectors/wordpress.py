@@ -1,6 +1,6 @@
 """WordPress site connector (WordPress REST API, ``/wp-json/wp/v2``).
 
-Followed (see also shared/reference/platform-apis.md, section 5):
+Followed:
 
 * Posts: https://developer.wordpress.org/rest-api/reference/posts/ (``status`` takes one or more
   statuses; ``context=edit`` adds ``title.raw``/``content.raw``)
@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
+
 from archiver.connectors.base import (
     Classification,
     Connector,

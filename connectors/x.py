@@ -1,6 +1,6 @@
 """X (Twitter) account connector (X API v2).
 
-Followed (see also shared/reference/platform-apis.md, section 3):
+Followed:
 
 * User Post timeline ``GET /2/users/:id/tweets`` (``max_results`` 5-100, ``pagination_token``,
   ``exclude``; latest 3,200 only; always the most recent edit with its history):
@@ -56,6 +56,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
+
 from archiver.connectors.base import (
     Classification,
     Connector,

@@ -1,6 +1,6 @@
 """YouTube channel connector (YouTube Data API v3).
 
-Followed (see also shared/reference/platform-apis.md, section 4):
+Followed:
 
 * Uploads playlist: https://developers.google.com/youtube/v3/docs/channels/list
   (``contentDetails.relatedPlaylists.uploads``) and
@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
+
 from archiver.connectors.base import (
     Classification,
     Connector,

@@ -18,11 +18,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from archiver.connectors import PLATFORMS
 
 import archiver as archiver_package
 from archiver.capture.run import capture_account
 from archiver.config import load_settings
+from archiver.connectors import PLATFORMS
 from archiver.exports.business_days import HolidayCalendar, calendar_from_env
 from archiver.exports.requests import add_request, close_request, due_date
 from archiver.initialise import initialise

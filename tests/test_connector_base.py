@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+
 from archiver.connectors import PLATFORMS, UnknownPlatform, get_connector_class
 from archiver.connectors.base import (
     Classification,
@@ -38,7 +39,6 @@ from archiver.connectors.errors import (
 )
 from archiver.connectors.facebook import FacebookConnector
 from archiver.connectors.records import ItemRef, ListingComplete, LookupResult, Record, Unknown
-
 from tests.support.graph import SleepRecorder
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

@@ -9,6 +9,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from archiver.connectors.errors import (
     AuthError,
     ConnectorError,
@@ -28,9 +31,6 @@ from archiver.connectors.records import (
     Record,
     Unknown,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from archiver.standins.graph_server import GraphServer
 from tests.support.graph import (
     FIXED_NOW,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from archiver.migrations.env import include_object
 from sqlalchemy import inspect
 
 from archiver.config import Settings
 from archiver.initialise import initialise
+from archiver.migrations.env import include_object
 from archiver.store import db
 from archiver.store.models import Base
 

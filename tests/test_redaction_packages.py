@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archiver.connectors import PLATFORMS
-from archiver.connectors.records import ROOT_SCOPE, MediaRef, Record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from archiver.connectors import PLATFORMS
+from archiver.connectors.records import ROOT_SCOPE, MediaRef, Record
 from archiver.exports.redaction import Redactor, load_rules
 from archiver.exports.selection import Scope
 from archiver.standins.feed_server import FeedServer, sample_entries

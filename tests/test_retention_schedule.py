@@ -6,11 +6,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from archiver.connectors import PLATFORMS
-from archiver.connectors.records import KINDS
 from click.testing import CliRunner
 
 from archiver.cli import cli
+from archiver.connectors import PLATFORMS
+from archiver.connectors.records import KINDS
 from archiver.retention.assign import ItemFacts, add_period, disposition_date, retention_start
 from archiver.retention.loading import shipped_schedules_dir
 from archiver.retention.schedule import TRIGGERS, Authority, Period, Series, check_schedule

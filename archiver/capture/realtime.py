@@ -16,8 +16,9 @@ a change identical to it adds nothing: both are put on the audit log as
 ``webhook.change_ignored`` with the reason, and a delivery with nothing new runs no capture.
 Times compare Meta's clock with ours: keep the server's clock synchronised (NTP).
 
-Payload shapes (shared/reference/platform-apis.md section 1, restfb fixtures feed-comment-add /
--edited / -hide / -remove; Meta's "Webhooks for Pages" and "Instagram webhooks" reference):
+Payload shapes (Meta's https://developers.facebook.com/docs/graph-api/webhooks/reference/page/
+and https://developers.facebook.com/docs/instagram-platform/webhooks/; restfb's test fixtures
+feed-comment-add / -edited / -hide / -remove, https://github.com/restfb/restfb):
 ``from`` or the older ``sender_id``/``sender_name``; ``edit`` or ``edited``; ``created_time`` in
 Unix seconds; Instagram ``comments`` changes carry ``id``, ``text``, ``from`` and ``media.id``.
 Visitor text is hostile: it is only stored, never logged.

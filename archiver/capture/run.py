@@ -1,6 +1,6 @@
 """Capture: read an account through its connector and apply the capture rules to the archive.
 
-The rules (DESIGN.md, contract):
+The rules (part of the command line's contract):
 
 * an unchanged item gets no new version, only ``last_seen``;
 * a change of text, media, status or author makes a new version;

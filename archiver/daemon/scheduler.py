@@ -5,7 +5,7 @@ Jobs, all in the agency's time zone (``ARCHIVER_TIMEZONE``):
 * ``nightly-capture``: a full capture of every active account (cron, default ``0 2 * * *``);
 * ``comment-sweep``: every 15 minutes, the comment listings of posts younger than 14 days, so a
   comment a moderator removes is already on record when it goes;
-* ``daily-jobs``: the reports later issues plug into (:data:`DAILY_JOBS`: ``verify``, the
+* ``daily-jobs``: the daily reports (:data:`DAILY_JOBS`: ``verify``, the
   retention report). Daily jobs only *report*: they never purge or change a record.
 
 The job store is APScheduler's ``SQLAlchemyJobStore`` on the archive's engine (its own table,
@@ -65,7 +65,7 @@ class DailyJob:
     description: str
 
 
-# Later issues plug their daily reports in here (one line each). Reports only: nothing may purge.
+# The daily reports, one line each. Reports only: nothing here may purge.
 DAILY_JOBS: tuple[DailyJob, ...] = (
     DailyJob("verify", "archiver.daemon.scheduler:daily_verify",
              "re-hash every version, blob and audit event"),
@@ -76,7 +76,8 @@ DAILY_JOBS: tuple[DailyJob, ...] = (
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    """When the jobs run; the defaults are issue 3's."""
+    """When the jobs run; by default a nightly capture at 02:00, a comment sweep every
+    15 minutes and the daily reports at 06:00."""
 
     nightly_cron: str = "0 2 * * *"
     sweep_minutes: int = 15

@@ -7,11 +7,10 @@
   received (Meta escapes non-ASCII as ``\\uXXXX``; re-serialised JSON would not match) and
   compared in constant time. Unsigned or mis-signed requests get 403 and a log line.
   A signed body is applied at once (:mod:`archiver.capture.realtime`) and answered 200; if a
-  capture of
-  the account holds its lock too long, 503 asks Meta to deliver again later.
+  capture of the account holds its lock too long, 503 asks Meta to deliver again later.
 
-Followed: developers.facebook.com/docs/graph-api/webhooks/getting-started (verification
-requests, event notifications, "Validating Payloads"); shared/reference/platform-apis.md §1–2.
+Followed: https://developers.facebook.com/docs/graph-api/webhooks/getting-started (verification
+requests, event notifications, "Validating Payloads").
 Served by waitress (a pure-Python production WSGI server) from :func:`serve`.
 
 Slow clients: the endpoint is public, and waitress stops accepting once ``connection_limit``

@@ -446,7 +446,7 @@ class DisposedBlob(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-# -- capture operations: the per-account capture lock and media files (issue 3) --------------------
+# -- capture operations: the per-account capture lock and media files ----------------------------
 
 
 class CaptureLock(Base):

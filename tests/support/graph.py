@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from archiver.connectors.base import ConnectorConfig
 from archiver.connectors.facebook import FacebookConnector
-
 from archiver.standins.dataset import PageDataset, load_sample
 from archiver.standins.graph_server import GraphServer
 

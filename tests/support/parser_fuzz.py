@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 
-from archiver.connectors.errors import ConnectorError
-from archiver.connectors.records import Record
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+from archiver.connectors.errors import ConnectorError
+from archiver.connectors.records import Record
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

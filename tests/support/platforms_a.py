@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from archiver.connectors.base import ConnectorConfig
 from archiver.connectors.instagram import InstagramConnector
 from archiver.connectors.x import XConnector
-
 from archiver.standins.instagram_server import InstagramServer
 from archiver.standins.x_server import XServer
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from archiver.connectors import get_connector_class
-from archiver.connectors.base import Connector, ConnectorConfig
 from sqlalchemy import func, select
 
 from archiver.capture.run import CaptureResult, capture_account
+from archiver.connectors import get_connector_class
+from archiver.connectors.base import Connector, ConnectorConfig
 from archiver.standins.feed_server import FeedServer
 from archiver.standins.mediawiki_server import MediaWikiServer
 from archiver.standins.wordpress_server import WordPressServer

@@ -20,13 +20,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from archiver.connectors import get_connector_class
-from archiver.connectors.base import ConnectorConfig
-from archiver.connectors.records import Record
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from archiver.capture.run import Capture
+from archiver.connectors import get_connector_class
+from archiver.connectors.base import ConnectorConfig
+from archiver.connectors.records import Record
 from archiver.exports.business_days import HolidayCalendar
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records
 from archiver.exports.redaction import Redactor, load_rules

@@ -15,7 +15,8 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from archiver.capture.run import CaptureResult, capture_account
+from archiver.capture.account import capture_account
+from archiver.capture.results import CaptureResult
 from archiver.config import Settings
 from archiver.dates import show_iso
 from archiver.errors import ArchiverError

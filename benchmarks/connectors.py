@@ -8,7 +8,8 @@ For each platform a generated account of about ``--items`` items is served by th
 loopback server (``archiver/standins/<platform>_server.py``) and measured three ways:
 
 * the connector alone (iterate ``connector.read()``): items/s and requests;
-* a first capture through :func:`archiver.capture.run.capture_account` into a fresh SQLite archive
+* a first capture through :func:`archiver.capture.account.capture_account` into a fresh SQLite
+  archive
   in
   a temporary folder (media downloads off: the sample media URLs point at unroutable hosts, and
   downloading is a separate step): items/s and requests;
@@ -36,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
-from archiver.capture.run import capture_account  # noqa: E402
+from archiver.capture.account import capture_account  # noqa: E402
 from archiver.config import Settings  # noqa: E402
 from archiver.connectors import PLATFORMS, get_connector_class  # noqa: E402
 from archiver.connectors.base import ConnectorConfig  # noqa: E402

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from archiver.capture.run import CaptureResult, Phase, capture_account
+from archiver.capture.account import capture_account
+from archiver.capture.results import CaptureResult, Phase
 from archiver.item_detail import item_detail
 from archiver.search.interface import SearchFilters
 from archiver.search.items import search_items

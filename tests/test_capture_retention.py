@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from archiver.capture.run import capture_account
+from archiver.capture.account import capture_account
 from archiver.retention.assign import active_schedule, assign_items
 from archiver.standins.dataset import load_sample
 from archiver.standins.graph_server import GraphServer

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import archiver as archiver_package
-from archiver.capture.run import capture_account
+from archiver.capture.account import capture_account
 from archiver.config import load_settings
 from archiver.connectors import PLATFORMS
 from archiver.exports.business_days import HolidayCalendar, calendar_from_env

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from archiver.capture.run import capture_account
+from archiver.capture.account import capture_account
 from archiver.connectors.errors import AuthError, ConnectorError, PagingLoop, TransientError
 from archiver.connectors.records import (
     ROOT_SCOPE,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from archiver.capture.run import capture_account
+from archiver.capture.account import capture_account
 from archiver.exports.loadfiles import DatWriter, clean_value, read_dat
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records
 from archiver.exports.production import ProductionOptions, export_production

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from archiver.capture.run import capture_account
+from archiver.capture.account import capture_account
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records
 from archiver.exports.production import ProductionOptions, export_production
 from archiver.exports.selection import Scope

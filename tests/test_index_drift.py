@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from archiver.capture.run import capture_account
+from archiver.capture.account import capture_account
 from archiver.config import ENGINES, Settings
 from archiver.initialise import initialise
 from archiver.search.interface import SearchFilters

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from archiver.capture.account import capture_account
 from archiver.capture.media import version_media
-from archiver.capture.run import capture_account
 from archiver.exports.business_days import HolidayCalendar
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records
 from archiver.exports.production import ProductionOptions, export_production

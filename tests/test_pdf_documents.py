@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 import archiver
 from archiver import __version__
-from archiver.capture.run import capture_account
+from archiver.capture.account import capture_account
 from archiver.cli import cli
 from archiver.config import Settings, load_settings
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records

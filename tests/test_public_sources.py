@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from archiver.capture.run import capture_account
+from archiver.capture.account import capture_account
 from archiver.capture.sources import connector_for, credentials_label
 from archiver.errors import ConfigError
 from archiver.standins.feed_server import FeedServer

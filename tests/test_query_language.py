@@ -245,7 +245,7 @@ def test_cli_refuses_meaningless_queries_in_one_line(
 
 
 def test_capture_with_a_leading_wildcard_hold_works_on_fts5(settings: Settings) -> None:
-    from archiver.capture.run import capture_account
+    from archiver.capture.account import capture_account
     from archiver.initialise import initialise
     from archiver.retention.holds import HoldSpec, create_hold, hold_detail
     from archiver.standins.dataset import GRAPH_TIME, Author, Comment, load_sample

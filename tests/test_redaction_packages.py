@@ -123,7 +123,7 @@ def test_platform_payloads_are_redacted_everywhere(archive: Archive, tmp_path: P
 
 
 def test_removal_evidence_is_redacted(archive: Archive, tmp_path: Path) -> None:
-    from archiver.capture.run import capture_account
+    from archiver.capture.account import capture_account
     from archiver.standins.dataset import load_sample
     from archiver.standins.graph_server import GraphServer
     from archiver.store.accounts import AccountSpec, add_account

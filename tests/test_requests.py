@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from archiver.capture.run import capture_account
+from archiver.capture.account import capture_account
 from archiver.cli import cli
 from archiver.errors import ArchiverError, ConfigError
 from archiver.exports.business_days import (

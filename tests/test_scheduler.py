@@ -20,8 +20,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
 
+from archiver.capture.account import capture_account
 from archiver.capture.lock import CaptureLocked, capture_lock, try_acquire
-from archiver.capture.run import capture_account
 from archiver.daemon.scheduler import (
     DAILY,
     NIGHTLY,

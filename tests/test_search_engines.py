@@ -717,7 +717,7 @@ def test_archive_on_fts5_captures_searches_and_holds(settings: Settings, tmp_pat
                       author=Author(id="777", name="Visitor"))
         server.set_dataset(dataclasses.replace(server.dataset,
                                                comments=(*server.dataset.comments, new)))
-        from archiver.capture.run import capture_account
+        from archiver.capture.account import capture_account
 
         result = capture_account(archive, account, {TOKEN_ENV: server.token},
                                  sleep=lambda _s: None)

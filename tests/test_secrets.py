@@ -21,7 +21,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 from sqlalchemy import String, Text, create_engine, select, update
 
-from archiver.capture.run import capture_account
+from archiver.capture.account import capture_account
 from archiver.config import Settings
 from archiver.connectors.base import ConnectorConfig
 from archiver.connectors.facebook import FacebookConnector

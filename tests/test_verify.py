@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from archiver.blobs.local import LocalBlobStore
-from archiver.capture.run import capture_account
+from archiver.capture.account import capture_account
 from archiver.standins.dataset import load_sample
 from archiver.standins.graph_server import GraphServer
 from archiver.store.accounts import AccountSpec, add_account

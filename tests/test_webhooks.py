@@ -17,8 +17,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from archiver.capture.account import capture_account
 from archiver.capture.lock import capture_lock
-from archiver.capture.run import capture_account
 from archiver.daemon.webhooks import ServerLimits, WebhookApp, WebhookSecrets, make_server
 from archiver.errors import ConfigError
 from archiver.standins.dataset import load_sample

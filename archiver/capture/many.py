@@ -18,8 +18,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+from archiver.capture.account import capture_account
 from archiver.capture.lock import CaptureLocked
-from archiver.capture.run import CaptureResult, Phase, capture_account
+from archiver.capture.results import CaptureResult, Phase
 from archiver.config import Settings
 from archiver.connectors.base import RetryCallback
 from archiver.store.archive import Archive, open_archive

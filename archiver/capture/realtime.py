@@ -36,7 +36,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from archiver.capture.lock import capture_lock, new_owner
-from archiver.capture.run import Capture, CaptureResult
+from archiver.capture.results import CaptureResult
+from archiver.capture.run import Capture
 from archiver.connectors.records import ROOT_SCOPE, Record
 from archiver.errors import ArchiverError
 from archiver.store.archive import Archive

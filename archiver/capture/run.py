@@ -26,19 +26,18 @@ the audit log (``capture.item_failed``) with its reason, and the run ends ``part
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, cast
+from typing import cast
 
-import httpx
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver.capture.prefetch import Prefetched
-from archiver.connectors.base import Connector, RetryCallback
+from archiver.capture.results import CaptureResult, Phase, PhaseCallback, ProgressCallback
+from archiver.connectors.base import Connector
 from archiver.connectors.errors import ConnectorError
 from archiver.connectors.records import (
     ROOT_SCOPE,
@@ -49,7 +48,6 @@ from archiver.connectors.records import (
     Present,
     Record,
 )
-from archiver.errors import ConfigError
 from archiver.retention.assign import CaptureAssigner, needs_thread_activity
 from archiver.retention.hooks import on_items_stored
 from archiver.search.indexing import CHUNK as INDEX_BATCH  # index a whole commit's worth at a time
@@ -70,48 +68,6 @@ JSON_MEDIA_TYPE = "application/json"
 log = logging.getLogger(__name__)
 # Failed items named in a run's one-line error (all of them are on the audit log).
 FAILURE_EXAMPLES = 3
-
-
-@dataclass
-class CaptureResult:
-    """What one run did; ``status`` is ``succeeded``, ``partial`` (some items could not be
-    stored), ``failed``, ``interrupted`` or (no run) ``locked``."""
-
-    run_id: int | None
-    account_id: int
-    status: str
-    seen: int = 0
-    new_items: int = 0
-    new_versions: int = 0
-    removed: int = 0
-    unconfirmed: int = 0
-    # Items a listing that shows only its latest entries (a feed) no longer shows: reported,
-    # never taken for removals.
-    no_longer_listed: int = 0
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    # Credentials taken out of what was read before anything was stored
-    # (archiver.connectors.secrets).
-    secrets_scrubbed: int = 0
-    # Media files of the account not stored yet: fetched now, failed now (retried next run).
-    media_stored: int = 0
-    media_failed: int = 0
-    # Items read but not stored (each on the audit log with its reason).
-    failed_items: int = 0
-    # Items stored with unstorable characters in their text replaced (the raw blob keeps them).
-    text_replaced: int = 0
-    error: str | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    notes: list[str] = field(default_factory=list)  # the connector's, e.g. a feed that moved
-
-    def as_json(self) -> dict[str, object]:
-        data = asdict(self)
-        for key in ("started_at", "finished_at"):
-            value = data[key]
-            data[key] = value.isoformat() if value else None
-        return data
 
 
 @dataclass(frozen=True)
@@ -135,25 +91,6 @@ class _RunState:
     unindexed: list[int] = field(default_factory=list)
     failure_examples: list[str] = field(default_factory=list)
     closed: bool = False
-
-
-class Phase(StrEnum):
-    """The steps of a capture run, as a progress display names them."""
-
-    STORING = "storing"  # records read and stored; how many is not known ahead
-    INDEXING = "indexing"  # items put in the search index, whose commit takes a while
-    REMOVALS = "checking removals"  # items a complete listing lacked, looked up one by one
-    MEDIA = "downloading media"  # media files not stored yet
-
-    @property
-    def unit(self) -> str:
-        return "files" if self is Phase.MEDIA else "items"
-
-
-ProgressCallback = Callable[[int], None]
-# Told each time a run starts (or comes back to) a phase, with the phase's total when known;
-# ``progress`` then counts that phase's steps.
-PhaseCallback = Callable[[Phase, int | None], None]
 
 
 class Capture:
@@ -645,92 +582,3 @@ class Capture:
             removed_post = item.external_id if item.scope == ROOT_SCOPE else None
         index_items(self.archive, item_ids=[item_id])
         return removed_post
-
-
-
-def capture_account(
-    archive: Archive,
-    account: Account,
-    environ: Mapping[str, str],
-    *,
-    trigger: str = "manual",
-    scopes: list[str] | None = None,
-    progress: ProgressCallback | None = None,
-    on_phase: PhaseCallback | None = None,
-    sleep: Callable[[float], None] | None = None,
-    media: bool = True,
-    media_client: httpx.Client | None = None,
-    on_retry: RetryCallback | None = None,
-) -> CaptureResult:
-    """One run for one account through :func:`archiver.capture.sources.connector_for`;
-    ``on_retry`` is told of every wait before a request is asked again, ``on_phase`` of each
-    :class:`Phase` the run starts and ``progress`` of the steps of it.
-
-    The run holds the account's capture lock (:mod:`archiver.capture.lock`) throughout: a second
-    capture of the same account, from any process, raises ``CaptureLocked`` instead of running.
-    Media files the account's versions show are downloaded afterwards
-    (:mod:`archiver.capture.media`).
-    """
-    from archiver.capture.lock import capture_lock
-    from archiver.capture.sources import connector_for
-
-    options: dict[str, Any] = {"on_retry": on_retry}
-    if sleep is not None:
-        options["sleep"] = sleep
-    try:
-        connector = connector_for(account, environ, **options)
-    except ConfigError as exc:
-        # Checked before any request; the failure is still a recorded run, loud in the report.
-        return _failed_without_run(archive, account, str(exc), trigger)
-    with connector, capture_lock(archive, account.id):
-        result = Capture(archive, account, connector, trigger=trigger,
-                         progress=progress, on_phase=on_phase).run(scopes)
-        if media:
-            _download_media(archive, result, media_client, progress, on_phase)
-    return result
-
-
-def _download_media(archive: Archive, result: CaptureResult, client: httpx.Client | None,
-                    progress: ProgressCallback | None = None,
-                    on_phase: PhaseCallback | None = None) -> None:
-    """Fetch the account's media not stored yet; counts go into ``result`` and the audit log."""
-    from archiver.capture.media import download_media
-
-    def planned(files: int) -> None:
-        if on_phase:
-            on_phase(Phase.MEDIA, files)
-
-    report = download_media(archive, result.account_id, client=client, planned=planned,
-                            fetched=progress)
-    result.media_stored, result.media_failed = report.stored, report.outstanding
-    if report.linked or report.stored or report.failed:
-        now = archive.clock()
-        with archive.transaction() as s:
-            record_event(
-                s, action="capture.media", occurred_at=now, target_type="capture_run",
-                target_id=result.run_id,
-                details={"linked": report.linked, "stored": report.stored,
-                         "failed": report.failed, "outstanding": report.outstanding},
-            )
-
-
-def _failed_without_run(
-    archive: Archive, account: Account, error: str, trigger: str
-) -> CaptureResult:
-    now = archive.clock()
-    with archive.transaction() as s:
-        run = CaptureRun(
-            account_id=account.id, started_at=now, finished_at=now, status="failed",
-            trigger=trigger, error=error, seen=0, new_items=0, new_versions=0, removed=0,
-            unconfirmed=0, requests=0, retries=0, rate_limited=0,
-        )
-        s.add(run)
-        s.flush()
-        record_event(
-            s, action="capture.failed", occurred_at=now, target_type="capture_run",
-            target_id=run.id, details={"account_id": account.id, "error": error},
-        )
-    return CaptureResult(
-        run_id=run.id, account_id=account.id, status="failed", error=error,
-        started_at=now, finished_at=now,
-    )

@@ -19,7 +19,7 @@ from archiver.terminal import visible
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-    from archiver.capture.run import Phase
+    from archiver.capture.results import Phase
     from archiver.connectors.base import RetryNotice
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON.")

@@ -40,8 +40,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import and_, func, select
 
+from archiver.capture.account import capture_account
 from archiver.capture.lock import CaptureLocked
-from archiver.capture.run import CaptureResult, capture_account
+from archiver.capture.results import CaptureResult
 from archiver.errors import ConfigError
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event

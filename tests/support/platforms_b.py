@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from archiver.capture.run import CaptureResult, capture_account
+from archiver.capture.account import capture_account
+from archiver.capture.results import CaptureResult
 from archiver.connectors import get_connector_class
 from archiver.connectors.base import Connector, ConnectorConfig
 from archiver.standins.feed_server import FeedServer
@@ -63,7 +64,7 @@ class PlatformAccount:
     token: str | None
 
     def capture(self, sleep: SleepRecorder | None = None) -> CaptureResult:
-        """One run through :func:`archiver.capture.run.capture_account`."""
+        """One run through :func:`archiver.capture.account.capture_account`."""
         env = {TOKEN_ENV: self.token} if self.token else {TOKEN_ENV: "unused"}
         return capture_account(self.archive, self.account, env, sleep=sleep or SleepRecorder())
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.capture.run import capture_account
+from archiver.capture.account import capture_account
 from archiver.retention.loading import apply_schedule
 from archiver.retention.schedule import load_schedule
 from archiver.standins.dataset import load_sample

@@ -18,8 +18,10 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from archiver.errors import ConfigError
-from archiver.search_index import DEFAULT_ENGINE, ENGINES
 
+# Search index engines (archiver.search); declared here so settings need not import search.
+ENGINES = ("whoosh", "fts5")
+DEFAULT_ENGINE = "whoosh"
 DEFAULT_TIMEZONE = "America/Chicago"
 # Named as the author of every PDF until the agency sets its own name.
 DEFAULT_AGENCY_NAME = "Records custodian"
@@ -57,7 +59,7 @@ class Settings:
     s3_endpoint_url: str | None = None
     s3_object_lock_mode: str | None = None
     s3_object_lock_days: int | None = None
-    index_engine: str = DEFAULT_ENGINE  # whoosh | fts5 (archiver.search_index.ENGINES)
+    index_engine: str = DEFAULT_ENGINE  # whoosh | fts5 (archiver.search.interface.ENGINES)
     agency_name: str = DEFAULT_AGENCY_NAME  # the author of every PDF the archive writes
 
     @property

@@ -15,19 +15,20 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive, open_archive
-from archiver.capture import CaptureResult, capture_account
+from archiver.capture.account import capture_account
+from archiver.capture.results import CaptureResult
 from archiver.config import Settings
 from archiver.dates import show_iso
 from archiver.errors import ArchiverError
 from archiver.initialise import initialise
-from archiver.items import item_detail
-from archiver.models import Account
-from archiver.sample.dataset import load_sample
-from archiver.sample.graph_server import GraphServer
-from archiver.search import search_items
-from archiver.search_index import SearchFilters
+from archiver.item_detail import item_detail
+from archiver.search.interface import SearchFilters
+from archiver.search.items import search_items
+from archiver.standins.dataset import load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive, open_archive
+from archiver.store.models import Account
 from archiver.verify import verify_archive
 from archiver.wording import author_or_unknown, counted
 

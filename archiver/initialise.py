@@ -6,12 +6,12 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from archiver import db
-from archiver.blobstore import open_blob_store
+from archiver.blobs.factory import open_blob_store
 from archiver.config import Settings
+from archiver.store import db
 
 if TYPE_CHECKING:
-    from archiver.indexing import CatchUp
+    from archiver.search.indexing import CatchUp
 
 
 def initialise(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -24,7 +24,7 @@ def initialise(settings: Settings, environ: Mapping[str, str] | None = None) -> 
     store = open_blob_store(settings)
     store.check()
     _check_saved_queries(settings)
-    from archiver.search_index import open_index
+    from archiver.search.factory import open_index
 
     with open_index(settings.index_dir, engine=settings.index_engine) as index:
         empty = index.count() == 0
@@ -47,8 +47,8 @@ def initialise(settings: Settings, environ: Mapping[str, str] | None = None) -> 
 def _catch_up(settings: Settings) -> CatchUp:
     """Compare the index with the database item by item and repair what differs: the engine was
     switched, the index folder lost or restored, or a capture died before indexing."""
-    from archiver.archive import open_archive
-    from archiver.indexing import catch_up_index
+    from archiver.search.indexing import catch_up_index
+    from archiver.store.archive import open_archive
 
     with open_archive(settings) as archive:
         return catch_up_index(archive, compare=True)
@@ -56,8 +56,8 @@ def _catch_up(settings: Settings) -> CatchUp:
 
 def _load_schedule(settings: Settings, environ: Mapping[str, str] | None) -> str:
     """Load the configured retention schedule (see archiver.retention.loading)."""
-    from archiver.archive import open_archive
     from archiver.retention.loading import load_configured_schedule
+    from archiver.store.archive import open_archive
 
     with open_archive(settings) as archive:
         return load_configured_schedule(archive, os.environ if environ is None else environ)
@@ -69,10 +69,10 @@ def _check_saved_queries(settings: Settings) -> None:
     searched. Raises ConfigError naming each query and why."""
     from sqlalchemy import select
 
-    from archiver.archive import open_archive
     from archiver.errors import ConfigError, QueryError
-    from archiver.models import Hold, OpenRecordsRequest, RequestScope
-    from archiver.search_index import check_query
+    from archiver.search.factory import check_query
+    from archiver.store.archive import open_archive
+    from archiver.store.models import Hold, OpenRecordsRequest, RequestScope
 
     with open_archive(settings) as archive, archive.sessions() as s:
         saved = [(f"hold {name!r}", query) for name, query in s.execute(

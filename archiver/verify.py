@@ -6,7 +6,7 @@ Three independent checks, each reporting every damaged record by id:
 * every item's versions are re-hashed and their chain re-walked (sequence numbers without gaps,
   each ``prev_sha256`` equal to the version before, the item's chain head equal to the last);
 * the audit log's hash chain is re-walked against its head row;
-* the search index is compared with the database (:mod:`archiver.index_drift`): an item the
+* the search index is compared with the database (:mod:`archiver.search.index_drift`): an item the
   index lacks or holds at an older version cannot be found, one it holds after its destruction
   can, and either is reported (``index`` problems, one per kind of difference).
 
@@ -24,18 +24,18 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
-from archiver.archive import Archive
-from archiver.audit import AuditProblem, check_chain
-from archiver.canonical import hash_record
 from archiver.errors import BlobNotFound, StoreError
-from archiver.index_drift import compare_index
-from archiver.models import Blob, Item, ItemVersion
 from archiver.retention.tombstones import (
     check_destroyed_version,
     check_tombstones,
     destroyed_chains,
 )
-from archiver.versions import HASHED_FIELDS, version_payload
+from archiver.search.index_drift import compare_index
+from archiver.store.archive import Archive
+from archiver.store.audit import AuditProblem, check_chain
+from archiver.store.canonical import hash_record
+from archiver.store.models import Blob, Item, ItemVersion
+from archiver.store.versions import HASHED_FIELDS, version_payload
 
 PROGRESS_EVERY = 2000  # blobs per progress call
 # What the version checks read: the hashed fields, the row id and the stored hash.

@@ -5,10 +5,12 @@ Run by hand (not in CI)::
     python benchmarks/connectors.py [--items 5000] [--platforms x,feed] [--out FILE.json]
 
 For each platform a generated account of about ``--items`` items is served by the platform's
-loopback server (``archiver/sample/<platform>_server.py``) and measured three ways:
+loopback server (``archiver/standins/<platform>_server.py``) and measured three ways:
 
 * the connector alone (iterate ``connector.read()``): items/s and requests;
-* a first capture through :func:`archiver.capture.capture_account` into a fresh SQLite archive in
+* a first capture through :func:`archiver.capture.account.capture_account` into a fresh SQLite
+  archive
+  in
   a temporary folder (media downloads off: the sample media URLs point at unroutable hosts, and
   downloading is a separate step): items/s and requests;
 * an unchanged re-capture of the same account: items/s, requests, and new versions (must be 0).
@@ -35,23 +37,23 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
-from archiver.accounts import AccountSpec, add_account  # noqa: E402
-from archiver.archive import open_archive  # noqa: E402
-from archiver.capture import capture_account  # noqa: E402
+from archiver.capture.account import capture_account  # noqa: E402
 from archiver.config import Settings  # noqa: E402
+from archiver.connectors import PLATFORMS, get_connector_class  # noqa: E402
+from archiver.connectors.base import ConnectorConfig  # noqa: E402
+from archiver.connectors.records import Record  # noqa: E402
 from archiver.initialise import initialise  # noqa: E402
-from archiver.sample import feed_server as fd  # noqa: E402
-from archiver.sample import instagram_server as ig  # noqa: E402
-from archiver.sample import mediawiki_server as mw  # noqa: E402
-from archiver.sample import wordpress_server as wp  # noqa: E402
-from archiver.sample import x_server as xs  # noqa: E402
-from archiver.sample import youtube_server as yt  # noqa: E402
-from archiver.sample.dataset import synthetic_dataset  # noqa: E402
-from archiver.sample.graph_server import GraphServer  # noqa: E402
-from archiver.sample.loopback import Answer, LoopbackServer, Request  # noqa: E402
-from connectors import PLATFORMS, get_connector_class  # noqa: E402
-from connectors.base import ConnectorConfig  # noqa: E402
-from connectors.records import Record  # noqa: E402
+from archiver.standins import feed_server as fd  # noqa: E402
+from archiver.standins import instagram_server as ig  # noqa: E402
+from archiver.standins import mediawiki_server as mw  # noqa: E402
+from archiver.standins import wordpress_server as wp  # noqa: E402
+from archiver.standins import x_server as xs  # noqa: E402
+from archiver.standins import youtube_server as yt  # noqa: E402
+from archiver.standins.dataset import synthetic_dataset  # noqa: E402
+from archiver.standins.graph_server import GraphServer  # noqa: E402
+from archiver.standins.loopback import Answer, LoopbackServer, Request  # noqa: E402
+from archiver.store.accounts import AccountSpec, add_account  # noqa: E402
+from archiver.store.archive import open_archive  # noqa: E402
 
 TOKEN_ENV = "ARCHIVER_BENCH_CONNECTOR_TOKEN"  # noqa: S105 - a variable name, not a token
 ORDER = ("facebook", "instagram", "x", "youtube", "wordpress", "mediawiki", "feed")

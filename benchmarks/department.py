@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from archiver.sample.dataset import (
+from archiver.standins.dataset import (
     Attachment,
     Author,
     Comment,

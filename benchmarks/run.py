@@ -68,7 +68,7 @@ def log(message: str) -> None:
 
 @contextmanager
 def serving(dept: Department) -> Iterator[list[Any]]:
-    from archiver.sample.graph_server import GraphServer
+    from archiver.standins.graph_server import GraphServer
 
     with ExitStack() as stack:
         yield [stack.enter_context(GraphServer(page, page_size=100)) for page in dept.pages]
@@ -104,11 +104,11 @@ def capture(env: dict[str, str], label: str) -> tuple[Measured, dict[str, int]]:
 
 def search_latencies(env: dict[str, str], queries: list[BenchQuery]) -> list[float]:
     """Our search, in process, through the same library call the CLI makes (warm)."""
-    from archiver.archive import open_archive
     from archiver.config import load_settings
     from archiver.dates import parse_moment
-    from archiver.search import search_items
-    from archiver.search_index import SearchFilters
+    from archiver.search.interface import SearchFilters
+    from archiver.search.items import search_items
+    from archiver.store.archive import open_archive
 
     settings = load_settings(env)
     times: list[float] = []
@@ -131,9 +131,9 @@ def archive_rows(env: dict[str, str]) -> tuple[list[tuple[Any, ...]], list[Any],
     """Version rows, FTS documents and blob bytes exactly as the archive holds them."""
     from sqlalchemy import select
 
-    from archiver.archive import open_archive
     from archiver.config import load_settings
-    from archiver.models import Blob, Item, ItemVersion
+    from archiver.store.archive import open_archive
+    from archiver.store.models import Blob, Item, ItemVersion
 
     settings = load_settings(env)
     rows, docs, blobs = [], [], []

@@ -1,4 +1,4 @@
-"""Platform connectors, all on the one loop in :mod:`connectors.base`.
+"""Platform connectors, all on the one loop in :mod:`archiver.connectors.base`.
 
 :func:`get_connector_class` maps a platform name (as stored on an Account) to its connector.
 Modules are imported on first use so a broken or heavy platform module never slows the others.
@@ -9,20 +9,20 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from connectors.errors import ConnectorError
+from archiver.connectors.errors import ConnectorError
 
 if TYPE_CHECKING:
-    from connectors.base import Connector
+    from archiver.connectors.base import Connector
 
 # platform name -> (module, class). Adding a platform touches only this folder.
 _REGISTRY: dict[str, tuple[str, str]] = {
-    "facebook": ("connectors.facebook", "FacebookConnector"),
-    "instagram": ("connectors.instagram", "InstagramConnector"),
-    "x": ("connectors.x", "XConnector"),
-    "youtube": ("connectors.youtube", "YouTubeConnector"),
-    "wordpress": ("connectors.wordpress", "WordPressConnector"),
-    "mediawiki": ("connectors.mediawiki", "MediaWikiConnector"),
-    "feed": ("connectors.feeds", "FeedConnector"),
+    "facebook": ("archiver.connectors.facebook", "FacebookConnector"),
+    "instagram": ("archiver.connectors.instagram", "InstagramConnector"),
+    "x": ("archiver.connectors.x", "XConnector"),
+    "youtube": ("archiver.connectors.youtube", "YouTubeConnector"),
+    "wordpress": ("archiver.connectors.wordpress", "WordPressConnector"),
+    "mediawiki": ("archiver.connectors.mediawiki", "MediaWikiConnector"),
+    "feed": ("archiver.connectors.feeds", "FeedConnector"),
 }
 PLATFORMS: tuple[str, ...] = tuple(sorted(_REGISTRY))
 

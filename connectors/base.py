@@ -8,7 +8,7 @@ loop once for all of them: a timeout on every request, retries with exponential 
 jitter on 5xx/timeouts/connection errors, waiting out rate limits through the injected ``sleep``
 within a budget, paging-loop detection, and one-line errors that never carry the token. Its
 :meth:`Connector.scrub_record` and :meth:`Connector.scrub_json` take every secret
-(:mod:`connectors.secrets`) out of what capture stores.
+(:mod:`archiver.connectors.secrets`) out of what capture stores.
 
 Side effects (the HTTP client, sleeping, the clock, randomness for jitter, and ``on_retry``, told
 of every wait so a person watching is not left in silence) are passed in.
@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from connectors.errors import (
+from archiver.connectors.errors import (
     AuthError,
     ConnectorError,
     MalformedResponse,
@@ -41,7 +41,7 @@ from connectors.errors import (
     RateLimitExhausted,
     TransientError,
 )
-from connectors.records import (
+from archiver.connectors.records import (
     ItemRef,
     LookupResult,
     MediaRef,
@@ -49,7 +49,7 @@ from connectors.records import (
     Record,
     RequestStats,
 )
-from connectors.secrets import SECRET_PARAMS, SecretScrubber
+from archiver.connectors.secrets import SECRET_PARAMS, SecretScrubber
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Facebook Page connector (Graph API).
 
-Followed (see also shared/reference/platform-apis.md, section 1):
+Followed:
 
 * Page feed: https://developers.facebook.com/docs/graph-api/reference/page/feed
 * Comments edge (``filter=stream``, ``order``): https://developers.facebook.com/docs/graph-api/reference/object/comments
@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.base import (
+from archiver.connectors.base import (
     Classification,
     Connector,
     NextUrlPaging,
@@ -42,8 +42,8 @@ from connectors.base import (
     dig,
     one_line,
 )
-from connectors.errors import ConnectorError, MalformedResponse
-from connectors.records import (
+from archiver.connectors.errors import ConnectorError, MalformedResponse
+from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
     ItemRef,

@@ -1,6 +1,6 @@
 """RSS 2.0 / Atom connector (parsed with feedparser).
 
-Followed (see also shared/reference/platform-apis.md, section 7):
+Followed:
 
 * RSS 2.0: https://www.rssboard.org/rss-specification (``guid``, ``enclosure``)
 * Atom: RFC 4287 (``atom:id``, ``atom:updated``)
@@ -45,7 +45,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 import httpx
 
-from connectors.base import (
+from archiver.connectors.base import (
     Classification,
     Connector,
     PageRequest,
@@ -53,8 +53,8 @@ from connectors.base import (
     classify_http,
     strip_secrets,
 )
-from connectors.errors import ConnectorError, MalformedResponse
-from connectors.records import (
+from archiver.connectors.errors import ConnectorError, MalformedResponse
+from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
     ItemRef,

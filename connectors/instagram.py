@@ -1,6 +1,6 @@
 """Instagram business account connector (Instagram Graph API).
 
-Followed (see also shared/reference/platform-apis.md, section 2):
+Followed:
 
 * Media of the account, ``GET /{ig-user-id}/media``:
   https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media
@@ -14,13 +14,13 @@ Followed (see also shared/reference/platform-apis.md, section 2):
 * Paging, errors and rate limits are the Graph API's (cursor ``paging.next``; 190 token;
   100/33 unknown object; 4/17/32/613/800xx limits): https://developers.facebook.com/docs/graph-api/results,
   .../guides/error-handling, .../overview/rate-limiting. They are read by the Facebook
-  connector's :func:`~connectors.facebook.classify_graph` and usage pacing, reused here.
+  connector's :func:`~archiver.connectors.facebook.classify_graph` and usage pacing, reused here.
 
 Normalization: a media object is a ``post`` (scope ``""``); a top-level comment is a ``comment``
 whose parent is the media; a reply is a ``reply`` whose parent is the comment (Instagram keeps
 replies one level deep); both have the media id as scope. A comment the account hid is status
 ``hidden`` with platform_status ``"hidden"``. Media files (``media_url``, a video's
-``thumbnail_url``, every carousel child) are :class:`~connectors.records.MediaRef`.
+``thumbnail_url``, every carousel child) are :class:`~archiver.connectors.records.MediaRef`.
 
 Replies: the nested ``replies`` edge carries only the first few; when it has ``paging.next`` the
 comment's whole ``/replies`` listing is read.
@@ -46,15 +46,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from connectors.base import (
+from archiver.connectors.base import (
     ObjectNotFound,
     PageRequest,
     decode_json,
     dig,
     strip_secrets,
 )
-from connectors.errors import MalformedResponse
-from connectors.facebook import (
+from archiver.connectors.errors import MalformedResponse
+from archiver.connectors.facebook import (
     FacebookConnector,
     GraphEdgeStream,
     _edge_data,
@@ -62,7 +62,7 @@ from connectors.facebook import (
     _opt,
     parse_graph_time,
 )
-from connectors.records import (
+from archiver.connectors.records import (
     ROOT_SCOPE,
     ItemRef,
     ListingComplete,
@@ -238,7 +238,8 @@ class RepliesStream(GraphEdgeStream):
 class InstagramConnector(FacebookConnector):
     """Reads an Instagram business account's media and their comments and replies.
 
-    It is a Graph API client like :class:`~connectors.facebook.FacebookConnector` and keeps its
+    It is a Graph API client like :class:`~archiver.connectors.facebook.FacebookConnector` and
+    keeps its
     usage pacing; listings, normalization and look-ups are Instagram's.
     """
 

@@ -1,6 +1,6 @@
 """MediaWiki connector (Action API, ``api.php``, ``formatversion=2``).
 
-Followed (see also shared/reference/platform-apis.md, section 6):
+Followed:
 
 * https://www.mediawiki.org/wiki/API:Allpages (every page, ``apcontinue``)
 * https://www.mediawiki.org/wiki/API:Revisions (``rvlimit``/``rvdir``/continuation only for one
@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from connectors.base import (
+from archiver.connectors.base import (
     Classification,
     Connector,
     PageRequest,
@@ -50,8 +50,8 @@ from connectors.base import (
     decode_json,
     one_line,
 )
-from connectors.errors import ConnectorError, MalformedResponse
-from connectors.records import (
+from archiver.connectors.errors import ConnectorError, MalformedResponse
+from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
     ItemRef,

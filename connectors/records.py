@@ -22,7 +22,7 @@ from typing import Any
 
 # What every archive item is, whatever the platform calls it.
 KINDS = ("post", "comment", "reply", "media", "page_revision")
-# The only three statuses the archive knows (DESIGN.md, capture semantics).
+# The only three statuses the archive knows (the capture rules: active, hidden, removed).
 STATUSES = ("active", "hidden", "removed")
 
 # Scope name for the account's top-level listing (the page feed, the channel's uploads, ...).
@@ -45,7 +45,8 @@ class Record:
     ``scope`` is the listing this record belongs to, matching a later :class:`ListingComplete`
     (``ROOT_SCOPE`` for the account's top level, the post id for its comments).
     ``raw`` is the platform's payload as parsed from the response; capture stores it once
-    :meth:`~connectors.base.Connector.scrub_record` has taken secrets out of it and the fields,
+    :meth:`~archiver.connectors.base.Connector.scrub_record` has taken secrets out of it and the
+    fields,
     counting them in ``secrets_scrubbed``.
     """
 

@@ -1,6 +1,6 @@
 """WordPress site connector (WordPress REST API, ``/wp-json/wp/v2``).
 
-Followed (see also shared/reference/platform-apis.md, section 5):
+Followed:
 
 * Posts: https://developer.wordpress.org/rest-api/reference/posts/ (``status`` takes one or more
   statuses; ``context=edit`` adds ``title.raw``/``content.raw``)
@@ -45,7 +45,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from connectors.base import (
+from archiver.connectors.base import (
     Classification,
     Connector,
     ObjectNotFound,
@@ -57,8 +57,8 @@ from connectors.base import (
     decode_json,
     one_line,
 )
-from connectors.errors import ConnectorError, MalformedResponse, PagingLoop
-from connectors.records import (
+from archiver.connectors.errors import ConnectorError, MalformedResponse, PagingLoop
+from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
     ItemRef,

@@ -1,6 +1,6 @@
 """X (Twitter) account connector (X API v2).
 
-Followed (see also shared/reference/platform-apis.md, section 3):
+Followed:
 
 * User Post timeline ``GET /2/users/:id/tweets`` (``max_results`` 5-100, ``pagination_token``,
   ``exclude``; latest 3,200 only; always the most recent edit with its history):
@@ -57,7 +57,7 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.base import (
+from archiver.connectors.base import (
     Classification,
     Connector,
     CursorPaging,
@@ -68,8 +68,8 @@ from connectors.base import (
     decode_json,
     one_line,
 )
-from connectors.errors import ConnectorError, MalformedResponse
-from connectors.records import (
+from archiver.connectors.errors import ConnectorError, MalformedResponse
+from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
     ItemRef,

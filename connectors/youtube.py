@@ -1,6 +1,6 @@
 """YouTube channel connector (YouTube Data API v3).
 
-Followed (see also shared/reference/platform-apis.md, section 4):
+Followed:
 
 * Uploads playlist: https://developers.google.com/youtube/v3/docs/channels/list
   (``contentDetails.relatedPlaylists.uploads``) and
@@ -45,7 +45,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from connectors.base import (
+from archiver.connectors.base import (
     Classification,
     Connector,
     ConnectorConfig,
@@ -58,8 +58,8 @@ from connectors.base import (
     decode_json,
     one_line,
 )
-from connectors.errors import ConnectorError, MalformedResponse
-from connectors.records import (
+from archiver.connectors.errors import ConnectorError, MalformedResponse
+from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
     ItemRef,

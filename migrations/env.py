@@ -1,11 +1,12 @@
-"""Alembic environment: runs on the engine ``archiver.db`` hands over, never on a URL in a file."""
+"""Alembic environment: runs on the engine ``archiver.store.db`` hands over, never on a URL in a
+file."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from archiver.db import make_engine
-from archiver.models import Base
+from archiver.store.db import make_engine
+from archiver.store.models import Base
 
 # Tables other libraries own in our database (APScheduler's job store): not ours to migrate.
 FOREIGN_TABLES = frozenset({"apscheduler_jobs"})

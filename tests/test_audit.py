@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
-from archiver.archive import Archive
-from archiver.audit import AuditProblem, check_chain, record_event
-from archiver.models import AuditEvent
+from archiver.store.archive import Archive
+from archiver.store.audit import AuditProblem, check_chain, record_event
+from archiver.store.models import AuditEvent
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 

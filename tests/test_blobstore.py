@@ -10,6 +10,8 @@ import hashlib
 import os
 import socket
 import stat
+import subprocess
+import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,9 +21,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.blobstore import BlobStore, open_blob_store, verify_blob
-from archiver.blobstore_local import LocalBlobStore
-from archiver.blobstore_s3 import S3BlobStore, make_s3_client
+from archiver.blobs.factory import open_blob_store
+from archiver.blobs.interface import BlobStore, verify_blob
+from archiver.blobs.local import LocalBlobStore
+from archiver.blobs.s3 import S3BlobStore, make_s3_client
 from archiver.config import load_settings
 from archiver.errors import BlobLocked, BlobNotFound, ConfigError, StoreError
 
@@ -530,8 +533,19 @@ def test_open_blob_store_s3(
         store.delete(digest)
 
 
-def test_lazy_reexports() -> None:
-    import archiver.blobstore as blobstore
-
-    assert blobstore.LocalBlobStore is LocalBlobStore
-    assert blobstore.S3BlobStore is S3BlobStore
+def test_the_interface_imports_no_store_and_a_local_store_no_boto3(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "import archiver.blobs.interface\n"
+        "assert 'archiver.blobs.local' not in sys.modules, 'interface imported local'\n"
+        "assert 'archiver.blobs.s3' not in sys.modules, 'interface imported s3'\n"
+        "from dataclasses import replace\n"
+        "from archiver.blobs.factory import open_blob_store\n"
+        "from archiver.config import load_settings\n"
+        f"settings = replace(load_settings({{}}), store_url='file://{tmp_path}')\n"
+        "open_blob_store(settings)\n"
+        "assert 'boto3' not in sys.modules, 'a local store imported boto3'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

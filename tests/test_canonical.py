@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archiver.canonical import canonical_json, hash_record, is_safe_text, iso_utc, safe_text
+from archiver.store.canonical import canonical_json, hash_record, is_safe_text, iso_utc, safe_text
 
 ZONES = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
 

@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import CaptureResult, Phase, capture_account
-from archiver.items import item_detail
-from archiver.models import Account, AuditEvent, CaptureRun, Item, ItemVersion
-from archiver.sample.dataset import Comment, load_sample
-from archiver.sample.graph_server import GraphServer
-from archiver.search import search_items
-from archiver.search_index import SearchFilters
+from archiver.capture.account import capture_account
+from archiver.capture.results import CaptureResult, Phase
+from archiver.item_detail import item_detail
+from archiver.search.interface import SearchFilters
+from archiver.search.items import search_items
+from archiver.standins.dataset import Comment, load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import Account, AuditEvent, CaptureRun, Item, ItemVersion
 from archiver.verify import verify_archive
 from tests.support.graph import SleepRecorder
 

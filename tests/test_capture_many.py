@@ -6,14 +6,14 @@ from contextlib import ExitStack
 
 from sqlalchemy import func, select
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture_many import capture_accounts
-from archiver.models import Item, ItemVersion
-from archiver.sample.dataset import synthetic_dataset
-from archiver.sample.graph_server import GraphServer
-from archiver.search import search_items
-from archiver.search_index import SearchFilters
+from archiver.capture.many import capture_accounts
+from archiver.search.interface import SearchFilters
+from archiver.search.items import search_items
+from archiver.standins.dataset import synthetic_dataset
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import Item, ItemVersion
 from archiver.verify import verify_archive
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from archiver.archive import Archive
-from archiver.capture import capture_account
-from archiver.models import Item
+from archiver.capture.account import capture_account
 from archiver.retention.assign import active_schedule, assign_items
-from archiver.sample.dataset import load_sample
-from archiver.sample.graph_server import GraphServer
+from archiver.standins.dataset import load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.archive import Archive
+from archiver.store.models import Item
 from tests.support.retention import TOKEN_ENV, capture_sample, use_schedule
 
 EVERY_TRIGGER = """\

@@ -20,21 +20,21 @@ from pathlib import Path
 import pytest
 
 import archiver as archiver_package
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive, open_archive
-from archiver.capture import capture_account
+from archiver.capture.account import capture_account
 from archiver.config import load_settings
+from archiver.connectors import PLATFORMS
 from archiver.exports.business_days import HolidayCalendar, calendar_from_env
 from archiver.exports.requests import add_request, close_request, due_date
 from archiver.initialise import initialise
 from archiver.retention.holds import HoldSpec, create_hold, release_hold
-from archiver.sample.dataset import Author, Comment, load_sample
-from archiver.sample.feed_server import FeedServer
-from archiver.sample.graph_server import GraphServer
-from archiver.search import search_items
-from archiver.search_index import SearchFilters
+from archiver.search.interface import SearchFilters
+from archiver.search.items import search_items
+from archiver.standins.dataset import Author, Comment, load_sample
+from archiver.standins.feed_server import FeedServer
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive, open_archive
 from archiver.terminal import visible
-from connectors import PLATFORMS
 
 TOKEN_ENV = "ARCHIVER_TOKEN_CLI_TEST"
 

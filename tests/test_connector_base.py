@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
-from connectors import PLATFORMS, UnknownPlatform, get_connector_class
-from connectors.base import (
+from archiver.connectors import PLATFORMS, UnknownPlatform, get_connector_class
+from archiver.connectors.base import (
     Classification,
     Connector,
     ConnectorConfig,
@@ -29,7 +29,7 @@ from connectors.base import (
     retry_after_seconds,
     strip_secrets,
 )
-from connectors.errors import (
+from archiver.connectors.errors import (
     AuthError,
     ConnectorError,
     MalformedResponse,
@@ -37,8 +37,8 @@ from connectors.errors import (
     RateLimitExhausted,
     TransientError,
 )
-from connectors.facebook import FacebookConnector
-from connectors.records import ItemRef, ListingComplete, LookupResult, Record, Unknown
+from archiver.connectors.facebook import FacebookConnector
+from archiver.connectors.records import ItemRef, ListingComplete, LookupResult, Record, Unknown
 from tests.support.graph import SleepRecorder
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.sample.graph_server import GraphServer
-from connectors.errors import (
+from archiver.connectors.errors import (
     AuthError,
     ConnectorError,
     MalformedResponse,
@@ -21,8 +20,8 @@ from connectors.errors import (
     RateLimitExhausted,
     TransientError,
 )
-from connectors.facebook import FacebookConnector, parse_feed_body
-from connectors.records import (
+from archiver.connectors.facebook import FacebookConnector, parse_feed_body
+from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
     ItemRef,
@@ -32,6 +31,7 @@ from connectors.records import (
     Record,
     Unknown,
 )
+from archiver.standins.graph_server import GraphServer
 from tests.support.graph import (
     FIXED_NOW,
     facebook_connector,

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.archive import Archive
-from archiver.items import item_detail
-from archiver.sample.feed_server import DELETED_ID, EDITED_ID, FeedServer
-from connectors.base import ConnectorConfig
-from connectors.errors import ConnectorError, MalformedResponse, TransientError
-from connectors.feeds import FeedConnector, parse_feed_body
-from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Record, Unknown
+from archiver.connectors.base import ConnectorConfig
+from archiver.connectors.errors import ConnectorError, MalformedResponse, TransientError
+from archiver.connectors.feeds import FeedConnector, parse_feed_body
+from archiver.connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Record, Unknown
+from archiver.item_detail import item_detail
+from archiver.standins.feed_server import DELETED_ID, EDITED_ID, FeedServer
+from archiver.store.archive import Archive
 from tests.support.graph import SleepRecorder
 from tests.support.parser_fuzz import assert_records_or_one_error
 from tests.support.platforms_b import feed_server, make_connector, register, timed_capture

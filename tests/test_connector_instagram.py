@@ -13,16 +13,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import capture_account
-from archiver.items import item_detail
-from archiver.models import Item, ItemVersion
-from archiver.sample import instagram_server as ig
-from archiver.sample.instagram_server import InstagramServer
-from connectors.errors import AuthError, ConnectorError, PagingLoop, RateLimitExhausted
-from connectors.instagram import parse_comments_body
-from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown
+from archiver.capture.account import capture_account
+from archiver.connectors.errors import AuthError, ConnectorError, PagingLoop, RateLimitExhausted
+from archiver.connectors.instagram import parse_comments_body
+from archiver.connectors.records import (
+    ROOT_SCOPE,
+    Gone,
+    ItemRef,
+    ListingComplete,
+    Present,
+    Record,
+    Unknown,
+)
+from archiver.item_detail import item_detail
+from archiver.standins import instagram_server as ig
+from archiver.standins.instagram_server import InstagramServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import Item, ItemVersion
 from tests.support.graph import SleepRecorder
 from tests.support.platforms_a import FakeClock, instagram_server, make_instagram_connector
 

@@ -9,12 +9,20 @@ from collections import Counter
 import pytest
 from hypothesis import given
 
-from archiver.archive import Archive
-from archiver.items import item_detail
-from archiver.sample.mediawiki_server import DELETED_PAGE, HIDDEN_REV, MediaWikiServer
-from connectors.errors import AuthError, ConnectorError, PagingLoop
-from connectors.mediawiki import MediaWikiConnector, parse_revisions_body
-from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown
+from archiver.connectors.errors import AuthError, ConnectorError, PagingLoop
+from archiver.connectors.mediawiki import MediaWikiConnector, parse_revisions_body
+from archiver.connectors.records import (
+    ROOT_SCOPE,
+    Gone,
+    ItemRef,
+    ListingComplete,
+    Present,
+    Record,
+    Unknown,
+)
+from archiver.item_detail import item_detail
+from archiver.standins.mediawiki_server import DELETED_PAGE, HIDDEN_REV, MediaWikiServer
+from archiver.store.archive import Archive
 from tests.support.parser_fuzz import FUZZ, assert_records_or_one_error, hostile_bodies
 from tests.support.platforms_b import make_connector, mediawiki_server, register, timed_capture
 

@@ -9,18 +9,26 @@ from collections import Counter
 import pytest
 from hypothesis import given
 
-from archiver.archive import Archive
-from archiver.items import item_detail
-from archiver.sample.wordpress_server import (
+from archiver.connectors.errors import AuthError, PagingLoop, TransientError
+from archiver.connectors.records import (
+    ROOT_SCOPE,
+    Gone,
+    ItemRef,
+    ListingComplete,
+    Present,
+    Record,
+    Unknown,
+)
+from archiver.connectors.wordpress import WordPressConnector, parse_comments_body
+from archiver.item_detail import item_detail
+from archiver.standins.wordpress_server import (
     DELETED_COMMENT,
     EDITED_COMMENT,
     SPAMMED,
     TRASHED_POST,
     WordPressServer,
 )
-from connectors.errors import AuthError, PagingLoop, TransientError
-from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown
-from connectors.wordpress import WordPressConnector, parse_comments_body
+from archiver.store.archive import Archive
 from tests.support.parser_fuzz import FUZZ, assert_records_or_one_error, hostile_bodies
 from tests.support.platforms_b import make_connector, register, timed_capture, wordpress_server
 

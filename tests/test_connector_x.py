@@ -13,15 +13,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import capture_account
-from archiver.items import item_detail
-from archiver.models import Item, ItemVersion
-from archiver.sample.x_server import XServer
-from connectors.errors import AuthError, ConnectorError, PagingLoop, TransientError
-from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown
-from connectors.x import parse_timeline_body
+from archiver.capture.account import capture_account
+from archiver.connectors.errors import AuthError, ConnectorError, PagingLoop, TransientError
+from archiver.connectors.records import (
+    ROOT_SCOPE,
+    Gone,
+    ItemRef,
+    ListingComplete,
+    Present,
+    Record,
+    Unknown,
+)
+from archiver.connectors.x import parse_timeline_body
+from archiver.item_detail import item_detail
+from archiver.standins.x_server import XServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import Item, ItemVersion
 from tests.support.graph import SleepRecorder
 from tests.support.platforms_a import FakeClock, fake_clock, make_x_connector, x_server
 

@@ -9,9 +9,19 @@ from collections import Counter
 import pytest
 from hypothesis import given
 
-from archiver.archive import Archive
-from archiver.items import item_detail
-from archiver.sample.youtube_server import (
+from archiver.connectors.errors import AuthError, ConnectorError, PagingLoop, RateLimitExhausted
+from archiver.connectors.records import (
+    ROOT_SCOPE,
+    Gone,
+    ItemRef,
+    ListingComplete,
+    Present,
+    Record,
+    Unknown,
+)
+from archiver.connectors.youtube import YouTubeConnector, parse_threads_body
+from archiver.item_detail import item_detail
+from archiver.standins.youtube_server import (
     ADDED,
     CHANNEL_ID,
     DELETED,
@@ -19,9 +29,7 @@ from archiver.sample.youtube_server import (
     MODERATED,
     YouTubeServer,
 )
-from connectors.errors import AuthError, ConnectorError, PagingLoop, RateLimitExhausted
-from connectors.records import ROOT_SCOPE, Gone, ItemRef, ListingComplete, Present, Record, Unknown
-from connectors.youtube import YouTubeConnector, parse_threads_body
+from archiver.store.archive import Archive
 from tests.support.parser_fuzz import FUZZ, assert_records_or_one_error, hostile_bodies
 from tests.support.platforms_b import make_connector, register, timed_capture, youtube_server
 

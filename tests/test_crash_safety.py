@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import open_archive
 from archiver.config import Settings
 from archiver.initialise import initialise
-from archiver.models import CaptureRun, Item, ItemVersion
-from archiver.sample.dataset import load_sample
-from archiver.sample.graph_server import GraphServer
+from archiver.standins.dataset import load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import open_archive
+from archiver.store.models import CaptureRun, Item, ItemVersion
 from archiver.verify import verify_archive
 
 TOKEN_ENV = "ARCHIVER_TOKEN_CRASH_TEST"

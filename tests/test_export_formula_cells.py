@@ -15,18 +15,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.audit import record_event
-from archiver.capture import capture_account
+from archiver.capture.account import capture_account
 from archiver.exports.loadfiles import DatWriter, clean_value, read_dat
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records
 from archiver.exports.production import ProductionOptions, export_production
 from archiver.exports.redaction import Redactor, load_rules, parse_item_redactions
 from archiver.exports.selection import Scope
-from archiver.models import Item
-from archiver.sample.dataset import Author, load_sample
-from archiver.sample.graph_server import GraphServer
+from archiver.standins.dataset import Author, load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.audit import record_event
+from archiver.store.models import Item
 from tests.support.graph import SleepRecorder
 from tests.test_export_open_records import register
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from archiver.archive import Archive
 from archiver.exports.loadfiles import read_dat
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records
 from archiver.exports.production import ProductionOptions, export_production
 from archiver.exports.redaction import Redactor, parse_item_redactions
 from archiver.exports.selection import Scope
-from archiver.models import ItemVersion, MediaFile, VersionMedia
+from archiver.store.archive import Archive
+from archiver.store.models import ItemVersion, MediaFile, VersionMedia
 from tests.support.pdftext import pdf_image_count, pdf_text
 from tests.test_export_open_records import captured, register, unzip  # noqa: F401 - fixture
 

@@ -16,9 +16,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import capture_account
+from archiver.capture.account import capture_account
 from archiver.cli import cli
 from archiver.errors import ArchiverError
 from archiver.exports.business_days import HolidayCalendar
@@ -26,9 +24,11 @@ from archiver.exports.open_records import OpenRecordsOptions, export_open_record
 from archiver.exports.redaction import Redactor, load_rules, parse_item_redactions
 from archiver.exports.requests import add_request, close_request, protected_item_ids
 from archiver.exports.selection import Scope
-from archiver.models import AuditEvent, Export, Item
-from archiver.sample.dataset import load_sample
-from archiver.sample.graph_server import GraphServer
+from archiver.standins.dataset import load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import AuditEvent, Export, Item
 from tests.support.graph import SleepRecorder
 
 TOKEN_ENV = "ARCHIVER_TOKEN_EXPORT_TEST"
@@ -182,7 +182,7 @@ def test_redaction_marks_text_everywhere_and_logs_it(captured: Archive, tmp_path
     assert any(r["item_id"] == str(script) and r["rule"] == "item" for r in log)
     # The archive itself is unchanged.
     with captured.sessions() as s:
-        from archiver.models import ItemVersion
+        from archiver.store.models import ItemVersion
         texts = list(s.scalars(select(ItemVersion.text).where(ItemVersion.item_id == phone)))
     assert all("555-0147" in t for t in texts)
 
@@ -261,8 +261,8 @@ def test_cli_open_records(captured: Archive, settings_env: dict[str, str],
 
 def test_search_json_has_matched_versions(captured: Archive, settings_env: dict[str, str]
                                           ) -> None:
-    from archiver.search import search_items
-    from archiver.search_index import SearchFilters
+    from archiver.search.interface import SearchFilters
+    from archiver.search.items import search_items
 
     outcome = search_items(captured, "Oak", SearchFilters())
     edited = item_id(captured, EDITED_POST)

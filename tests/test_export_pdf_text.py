@@ -13,16 +13,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import capture_account
+from archiver.capture.account import capture_account
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records
 from archiver.exports.production import ProductionOptions, export_production
 from archiver.exports.selection import Scope
-from archiver.models import Item
-from archiver.pdf import MARGIN, DocumentInfo, text_pdf
-from archiver.sample.dataset import load_sample
-from archiver.sample.graph_server import GraphServer
+from archiver.pdf.writer import MARGIN, DocumentInfo, text_pdf
+from archiver.standins.dataset import load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import Item
 from tests.support.graph import SleepRecorder
 from tests.support.pdftext import pdf_text, pdf_words
 from tests.test_export_open_records import register

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from archiver.archive import Archive
 from archiver.errors import ArchiverError
 from archiver.exports.loadfiles import read_dat
 from archiver.exports.production import ProductionOptions, export_production
 from archiver.exports.selection import Scope
-from archiver.models import Account, AuditEvent, Export, Item, ItemVersion
+from archiver.store.archive import Archive
+from archiver.store.models import Account, AuditEvent, Export, Item, ItemVersion
 from tests.test_export_open_records import captured, item_id, unzip  # noqa: F401 - fixture
 
 PREFIX = "SPD"
@@ -179,7 +179,7 @@ def test_production_numbers_migration_numbers_earlier_productions(db_url: str) -
     from alembic.script import ScriptDirectory
     from sqlalchemy import text
 
-    from archiver import db
+    from archiver.store import db
 
     engine = db.make_engine(db_url)
     try:

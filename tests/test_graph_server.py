@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from archiver.sample.dataset import load_sample, synthetic_dataset
-from archiver.sample.graph_render import parse_fields, select
-from archiver.sample.graph_server import GraphServer
+from archiver.standins.dataset import load_sample, synthetic_dataset
+from archiver.standins.graph_render import parse_fields, select
+from archiver.standins.graph_server import GraphServer
 from tests.support.graph import graph_server, sample_dataset
 
 __all__ = ["graph_server", "sample_dataset"]  # fixtures used by name

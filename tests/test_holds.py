@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from archiver.cli import cli
 from archiver.errors import ArchiverError
-from archiver.models import AuditEvent, Hold, Item, ItemVersion, Tombstone
 from archiver.retention.holds import HoldSpec, create_hold, hold_detail, release_hold
 from archiver.retention.purge import purge
 from archiver.retention.report import retention_report
+from archiver.store.models import AuditEvent, Hold, Item, ItemVersion, Tombstone
 from tests.support.retention import TOKEN_ENV, Captured, captured, set_today  # noqa: F401
 
 LATE = date(2030, 1, 1)

@@ -22,15 +22,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import open_archive
-from archiver.capture import capture_account
-from archiver.config import Settings
+from archiver.capture.account import capture_account
+from archiver.config import ENGINES, Settings
 from archiver.initialise import initialise
-from archiver.models import Account, Item
-from archiver.sample.dataset import load_sample, synthetic_dataset
-from archiver.sample.graph_server import GraphServer
-from archiver.search_index import ENGINES, SearchFilters
+from archiver.search.interface import SearchFilters
+from archiver.standins.dataset import load_sample, synthetic_dataset
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import open_archive
+from archiver.store.models import Account, Item
 from archiver.verify import verify_archive
 
 TOKEN_ENV = "ARCHIVER_TOKEN_DRIFT_TEST"
@@ -208,7 +208,7 @@ def test_an_index_restored_from_an_older_backup_is_repaired_by_the_next_capture(
 def test_after_a_clean_capture_the_next_start_has_nothing_to_catch_up(
     engine_settings: Settings, sample_server: GraphServer
 ) -> None:
-    from archiver.indexing import CatchUp, catch_up_index, database_head
+    from archiver.search.indexing import CatchUp, catch_up_index, database_head
 
     settings = engine_settings
     _register(settings, sample_server)
@@ -228,7 +228,7 @@ def test_an_fts5_index_of_the_first_layout_is_upgraded_and_caught_up(
 ) -> None:
     import sqlite3
 
-    from archiver.fts5_index import FILE_NAME
+    from archiver.search.fts5.index import FILE_NAME
 
     settings = replace(settings, index_engine="fts5")
     _register(settings, sample_server)

@@ -18,18 +18,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import capture_account
+from archiver.capture.account import capture_account
+from archiver.capture.media import version_media
 from archiver.exports.business_days import HolidayCalendar
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records
 from archiver.exports.production import ProductionOptions, export_production
 from archiver.exports.requests import add_request
 from archiver.exports.selection import Scope
-from archiver.media import version_media
-from archiver.models import Account, Item, ItemVersion, MediaFile
-from archiver.sample.dataset import Attachment, load_sample
-from archiver.sample.graph_server import GraphServer
+from archiver.standins.dataset import Attachment, load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import Account, Item, ItemVersion, MediaFile
 from tests.support.graph import SleepRecorder
 from tests.support.pdftext import pdf_text
 

@@ -6,11 +6,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from archiver import db
 from archiver.config import Settings
 from archiver.initialise import initialise
-from archiver.models import Base
-from migrations.env import include_object
+from archiver.migrations.env import include_object
+from archiver.store import db
+from archiver.store.models import Base
 
 
 def test_autogenerate_finds_no_difference(settings: Settings) -> None:

@@ -16,9 +16,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import capture_account
+from archiver.capture.account import capture_account
 from archiver.cli import cli
 from archiver.exports.business_days import HolidayCalendar
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records
@@ -27,8 +25,10 @@ from archiver.exports.redaction import Redactor, parse_item_redactions
 from archiver.exports.requests import add_request
 from archiver.exports.selection import Scope
 from archiver.retention.holds import HoldSpec, create_hold
-from archiver.sample.mediawiki_server import MediaWikiServer, second_state
-from archiver.search_index import SearchFilters
+from archiver.search.interface import SearchFilters
+from archiver.standins.mediawiki_server import MediaWikiServer, second_state
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
 from tests.support.graph import SleepRecorder
 from tests.support.pdftext import pdf_text
 from tests.test_export_open_records import (  # noqa: F401 - fixture

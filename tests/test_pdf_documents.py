@@ -25,20 +25,20 @@ from sqlalchemy import select
 
 import archiver
 from archiver import __version__
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive, open_archive
-from archiver.capture import capture_account
+from archiver.capture.account import capture_account
 from archiver.cli import cli
 from archiver.config import Settings, load_settings
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records
 from archiver.exports.production import ProductionOptions, export_production
 from archiver.exports.selection import Scope
 from archiver.initialise import initialise
-from archiver.models import Item
 from archiver.retention.holds import HoldSpec, create_hold
 from archiver.retention.purge import purge
-from archiver.sample.dataset import load_sample
-from archiver.sample.graph_server import GraphServer
+from archiver.standins.dataset import load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive, open_archive
+from archiver.store.models import Item
 from tests.support.graph import SleepRecorder
 from tests.support.pdftext import pdf_drawn_text, pdf_fonts, pdf_info, pdf_text, pdf_xmp
 from tests.support.retention import set_today, use_schedule
@@ -205,7 +205,7 @@ def test_destruction_certificate_pdf(captured: Captured, tmp_path: Path) -> None
 def test_the_same_document_at_the_same_time_is_the_same_bytes() -> None:
     """A fixed clock gives byte-identical PDFs (what tests and re-runs compare); another time
     gives another creation date."""
-    from archiver.pdf import DocumentInfo, text_pdf
+    from archiver.pdf.writer import DocumentInfo, text_pdf
 
     at = DocumentInfo(agency=AGENCY, created=EXPORTED_AT, subject="test")
     lines = [COMMENT, "plain"]
@@ -226,7 +226,7 @@ def test_pdfs_need_no_matplotlib(tmp_path: Path) -> None:
     # A name set to None in sys.modules makes ``import matplotlib`` raise ImportError.
     (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['matplotlib'] = None\n")
     script = ("from datetime import UTC, datetime\n"
-              "from archiver.pdf import DocumentInfo, text_pdf\n"
+              "from archiver.pdf.writer import DocumentInfo, text_pdf\n"
               "import sys\n"
               "pdf = text_pdf('T', ['hello'], about=DocumentInfo('A', datetime.now(UTC), 's'))\n"
               "sys.stdout.buffer.write(pdf)\n")
@@ -239,8 +239,8 @@ def test_pdfs_need_no_matplotlib(tmp_path: Path) -> None:
 
 
 def test_right_to_left_lines_read_right_to_left_with_brackets_mirrored() -> None:
-    from archiver.pdf import REGULAR, register_fonts
-    from archiver.pdf_text import Segment, layout
+    from archiver.pdf.text import Segment, layout
+    from archiver.pdf.writer import REGULAR, register_fonts
 
     register_fonts()
     (line,) = layout("עברית (שלום) 42", REGULAR, 9.5, 500)
@@ -252,8 +252,8 @@ def test_right_to_left_lines_read_right_to_left_with_brackets_mirrored() -> None
 def test_directional_controls_are_shown_not_obeyed() -> None:
     """A visitor's RIGHT-TO-LEFT OVERRIDE would reverse what follows it on the line (ours too):
     it is drawn as a mark, its neighbours stay as they are, and the text layer keeps it."""
-    from archiver.pdf import REGULAR, register_fonts
-    from archiver.pdf_text import Segment, layout
+    from archiver.pdf.text import Segment, layout
+    from archiver.pdf.writer import REGULAR, register_fonts
 
     register_fonts()
     (line,) = layout("by abc\u202edef\u202c · page 1", REGULAR, 9.5, 500)
@@ -264,13 +264,13 @@ def test_directional_controls_are_shown_not_obeyed() -> None:
 def test_the_package_ships_its_fonts_and_profile_and_needs_no_matplotlib() -> None:
     import tomllib
 
-    from archiver.pdf_meta import ASSETS
+    from archiver.pdf.meta import ASSETS
 
     root = Path(archiver.__file__).parents[1]
     project = tomllib.loads((root / "pyproject.toml").read_text())
     assert not [d for d in project["project"]["dependencies"] if d.startswith("matplotlib")]
     assert project["project"]["optional-dependencies"]["bench"] == ["matplotlib>=3.8"]
-    assert "pdf_assets/*" in project["tool"]["setuptools"]["package-data"]["archiver"]
+    assert "assets/*" in project["tool"]["setuptools"]["package-data"]["archiver.pdf"]
     shipped = {p.name for p in ASSETS.iterdir()}
     assert {"DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "LICENSE-DejaVu.txt", "sRGB.icc",
             "LICENSE-sRGB-icc.txt"} <= shipped
@@ -281,7 +281,7 @@ def test_metadata_of_hostile_text_is_well_formed() -> None:
     well-formed XMP and the same text in the information dictionary."""
     from xml.etree import ElementTree
 
-    from archiver.pdf import DocumentInfo, text_pdf
+    from archiver.pdf.writer import DocumentInfo, text_pdf
 
     title = "Thread <b>&amp;</b>\x1b[2J \ud800 ]]> <?xpacket end='w'?> 谢谢"
     pdf = text_pdf(title, ["x"], about=DocumentInfo(agency="A & B <C>\x00", created=EXPORTED_AT))

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from archiver.prefetch import Prefetched
-from connectors.errors import ConnectorError
+from archiver.capture.prefetch import Prefetched
+from archiver.connectors.errors import ConnectorError
 
 
 def test_events_arrive_in_order_and_all_of_them() -> None:

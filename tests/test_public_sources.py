@@ -7,16 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import capture_account
-from archiver.connector_setup import connector_for, credentials_label
+from archiver.capture.account import capture_account
+from archiver.capture.sources import connector_for, credentials_label
 from archiver.errors import ConfigError
-from archiver.models import Account
-from archiver.sample.feed_server import FeedServer
-from archiver.sample.loopback import LoopbackServer
-from archiver.sample.mediawiki_server import MediaWikiServer
-from archiver.sample.wordpress_server import WordPressServer
+from archiver.standins.feed_server import FeedServer
+from archiver.standins.loopback import LoopbackServer
+from archiver.standins.mediawiki_server import MediaWikiServer
+from archiver.standins.wordpress_server import WordPressServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import Account
 from tests.support.graph import SleepRecorder
 
 UNSET = "ARCHIVER_TOKEN_PUBLIC_SOURCE_TEST"

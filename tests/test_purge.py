@@ -16,15 +16,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from archiver.blobstore import BlobStore
-from archiver.canonical import iso_utc, sha256_hex
+from archiver.blobs.interface import BlobStore
 from archiver.errors import ArchiverError
-from archiver.models import AuditEvent, Blob, Disposition, Item, ItemVersion, Tombstone
-from archiver.pdf import DocumentInfo
+from archiver.pdf.writer import DocumentInfo
 from archiver.retention import certificate as cert
 from archiver.retention.purge import dry_run, purge
 from archiver.retention.tombstones import utc_text
-from archiver.search_index import SearchFilters
+from archiver.search.interface import SearchFilters
+from archiver.store.canonical import iso_utc, sha256_hex
+from archiver.store.models import AuditEvent, Blob, Disposition, Item, ItemVersion, Tombstone
 from archiver.verify import verify_archive
 from tests.support.retention import Captured, captured, set_today  # noqa: F401
 
@@ -275,7 +275,7 @@ def test_utc_text_is_iso_utc(moment: datetime) -> None:
 
 def test_items_show_says_when_and_under_what_an_item_was_destroyed(
         captured: Captured, settings_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
-    from archiver.items import item_detail
+    from archiver.item_detail import item_detail
 
     archive = captured.archive
     with archive.sessions() as s:

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from archiver.models import Hold, HoldItem, Item, OpenRecordsRequest, RequestItem, Tombstone
 from archiver.retention.purge import purge
+from archiver.store.models import Hold, HoldItem, Item, OpenRecordsRequest, RequestItem, Tombstone
 from tests.support.retention import Captured, captured, set_today  # noqa: F401
 
 LATE = date(2030, 1, 1)
@@ -29,7 +29,7 @@ LATE = date(2030, 1, 1)
 GRACE_SECONDS = 6.0
 
 OPEN_ARCHIVE = """
-from archiver.cli_support import archive_from_env
+from archiver.cli.support import archive_from_env
 archive = archive_from_env().__enter__()
 print("ready", flush=True)
 """

@@ -21,9 +21,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
-from archiver.config import Settings
+from archiver.config import ENGINES, Settings
 from archiver.errors import ConfigError, QueryError
-from archiver.search_index import ENGINES, SearchFilters, SearchIndex, open_index
+from archiver.search.factory import open_index
+from archiver.search.interface import SearchFilters, SearchIndex
 from tests.test_search_engines import T0, make_doc
 
 MAX_CHARS = 4096  # the documented cap (README, search syntax)
@@ -244,12 +245,12 @@ def test_cli_refuses_meaningless_queries_in_one_line(
 
 
 def test_capture_with_a_leading_wildcard_hold_works_on_fts5(settings: Settings) -> None:
-    from archiver.archive import open_archive
-    from archiver.capture import capture_account
+    from archiver.capture.account import capture_account
     from archiver.initialise import initialise
     from archiver.retention.holds import HoldSpec, create_hold, hold_detail
-    from archiver.sample.dataset import GRAPH_TIME, Author, Comment, load_sample
-    from archiver.sample.graph_server import GraphServer
+    from archiver.standins.dataset import GRAPH_TIME, Author, Comment, load_sample
+    from archiver.standins.graph_server import GraphServer
+    from archiver.store.archive import open_archive
     from tests.support.retention import TOKEN_ENV, capture_sample
 
     # The hold is made on Whoosh; then the archive switches to FTS5 (README: set the engine,
@@ -281,9 +282,9 @@ def test_capture_with_a_leading_wildcard_hold_works_on_fts5(settings: Settings) 
 
 
 def test_init_refuses_an_engine_that_cannot_run_a_saved_query(settings: Settings) -> None:
-    from archiver.archive import open_archive
     from archiver.initialise import initialise
     from archiver.retention.holds import HoldSpec, create_hold
+    from archiver.store.archive import open_archive
 
     initialise(settings)  # Whoosh: a sloppy phrase is fine here
     with open_archive(settings) as archive:

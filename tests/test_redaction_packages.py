@@ -19,15 +19,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archiver.archive import Archive
+from archiver.connectors import PLATFORMS
+from archiver.connectors.records import ROOT_SCOPE, MediaRef, Record
 from archiver.exports.redaction import Redactor, load_rules
 from archiver.exports.selection import Scope
-from archiver.sample.feed_server import FeedServer, sample_entries
-from archiver.sample.mediawiki_server import MediaWikiServer, Rev, sample_wiki
-from archiver.sample.wordpress_server import WordPressServer, sample_site
-from archiver.sample.youtube_server import CHANNEL_ID, YouTubeServer, sample_channel
-from connectors import PLATFORMS
-from connectors.records import ROOT_SCOPE, MediaRef, Record
+from archiver.standins.feed_server import FeedServer, sample_entries
+from archiver.standins.mediawiki_server import MediaWikiServer, Rev, sample_wiki
+from archiver.standins.wordpress_server import WordPressServer, sample_site
+from archiver.standins.youtube_server import CHANNEL_ID, YouTubeServer, sample_channel
+from archiver.store.archive import Archive
 from tests.support.platforms_b import register
 from tests.support.redaction import (
     FILLER,
@@ -123,10 +123,10 @@ def test_platform_payloads_are_redacted_everywhere(archive: Archive, tmp_path: P
 
 
 def test_removal_evidence_is_redacted(archive: Archive, tmp_path: Path) -> None:
-    from archiver.accounts import AccountSpec, add_account
-    from archiver.capture import capture_account
-    from archiver.sample.dataset import load_sample
-    from archiver.sample.graph_server import GraphServer
+    from archiver.capture.account import capture_account
+    from archiver.standins.dataset import load_sample
+    from archiver.standins.graph_server import GraphServer
+    from archiver.store.accounts import AccountSpec, add_account
     from tests.support.graph import SleepRecorder
 
     with GraphServer(load_sample(), page_size=5) as server:

@@ -12,7 +12,6 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from archiver.archive import Archive
 from archiver.cli import cli
 from archiver.errors import ArchiverError, ConfigError
 from archiver.exports.business_days import (
@@ -21,11 +20,12 @@ from archiver.exports.business_days import (
     load_calendar,
 )
 from archiver.exports.requests import add_request, close_request, due_date, list_requests
-from archiver.models import Item, Tombstone
 from archiver.retention.certificate import report_lines
 from archiver.retention.purge import purge
 from archiver.retention.report import retention_report
 from archiver.retention.scope import ProtectionScope
+from archiver.store.archive import Archive
+from archiver.store.models import Item, Tombstone
 from tests.support.retention import TOKEN_ENV, Captured, captured, set_today  # noqa: F401
 
 NONE = HolidayCalendar()

@@ -11,14 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from archiver.archive import open_archive
 from archiver.config import Settings
 from archiver.initialise import initialise
-from archiver.models import Hold, HoldItem, Item, Tombstone
 from archiver.retention.holds import HoldSpec, create_hold, release_hold
 from archiver.retention.purge import purge
-from archiver.sample.dataset import synthetic_dataset
-from archiver.sample.graph_server import GraphServer
+from archiver.standins.dataset import synthetic_dataset
+from archiver.standins.graph_server import GraphServer
+from archiver.store.archive import open_archive
+from archiver.store.models import Hold, HoldItem, Item, Tombstone
 from archiver.verify import verify_archive
 from tests.support.retention import capture_sample, use_schedule
 

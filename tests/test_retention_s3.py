@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from archiver.archive import Archive, open_archive
 from archiver.config import Settings
 from archiver.initialise import initialise
-from archiver.models import ItemVersion, Tombstone
 from archiver.retention.holds import HoldSpec, create_hold, hold_detail, release_hold
 from archiver.retention.purge import purge
-from archiver.sample.dataset import load_sample
-from archiver.sample.graph_server import GraphServer
+from archiver.standins.dataset import load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.archive import Archive, open_archive
+from archiver.store.models import ItemVersion, Tombstone
 from archiver.verify import verify_archive
 from tests.support.retention import capture_sample, set_today, use_schedule
 

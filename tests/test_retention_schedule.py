@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from archiver.cli import cli
+from archiver.connectors import PLATFORMS
+from archiver.connectors.records import KINDS
 from archiver.retention.assign import ItemFacts, add_period, disposition_date, retention_start
 from archiver.retention.loading import shipped_schedules_dir
 from archiver.retention.schedule import TRIGGERS, Authority, Period, Series, check_schedule
-from connectors import PLATFORMS
-from connectors.records import KINDS
 from tests.support.retention import TEST_SCHEDULE, write_schedule
 from tests.test_cli import archiver as run_cli
 

@@ -12,7 +12,7 @@ from archiver.cli import cli
 from archiver.errors import ConfigError
 from archiver.exports.business_days import load_calendar
 from archiver.exports.redaction import load_rules
-from archiver.safe_yaml import YamlInputError, load_yaml
+from archiver.inputs.yaml_files import YamlInputError, load_yaml
 from tests.support.retention import TEST_SCHEDULE, write_schedule
 from tests.test_cli import archiver
 

@@ -20,14 +20,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import capture_account
-from archiver.capture_lock import CaptureLocked, capture_lock, try_acquire
-from archiver.models import Account, AuditEvent, Blob, CaptureRun, Item, ItemVersion
-from archiver.sample.dataset import load_sample
-from archiver.sample.graph_server import GraphServer
-from archiver.scheduler import (
+from archiver.capture.account import capture_account
+from archiver.capture.lock import CaptureLocked, capture_lock, try_acquire
+from archiver.daemon.scheduler import (
     DAILY,
     NIGHTLY,
     SWEEP,
@@ -39,6 +34,11 @@ from archiver.scheduler import (
     show_jobs,
     start,
 )
+from archiver.standins.dataset import load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import Account, AuditEvent, Blob, CaptureRun, Item, ItemVersion
 from tests.support.graph import SleepRecorder
 
 TOKEN_ENV = "ARCHIVER_TOKEN_SCHED_TEST"
@@ -130,7 +130,7 @@ def test_missed_runs_are_coalesced_into_one_logged_catch_up(
         done.set()
 
     scheduler.add_listener(listener, EVENT_JOB_EXECUTED)
-    with caplog.at_level(logging.WARNING, logger="archiver.scheduler"):
+    with caplog.at_level(logging.WARNING, logger="archiver.daemon.scheduler"):
         catch_ups = start(scheduler, archive, ScheduleConfig())
     try:
         assert done.wait(60), "the catch-up run never happened"
@@ -180,8 +180,8 @@ def test_only_one_of_many_racing_contenders_wins(archive: Archive, account: Acco
 
 HOLDER = """
 import sys
-from archiver.archive import open_archive
-from archiver.capture_lock import capture_lock
+from archiver.store.archive import open_archive
+from archiver.capture.lock import capture_lock
 from archiver.config import load_settings
 with open_archive(load_settings()) as archive:
     with capture_lock(archive, int(sys.argv[1])):

@@ -19,21 +19,14 @@ from hypothesis import settings as examples
 from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 
-from archiver.config import Settings
+from archiver.config import ENGINES, Settings
 from archiver.errors import ArchiverError, ConfigError, QueryError
-from archiver.fts5_index import FILE_NAME
-from archiver.fts5_query import compile_query, parse_query
-from archiver.search_index import (
-    ENGINES,
-    IndexDoc,
-    SearchFilters,
-    SearchIndex,
-    SearchIndexError,
-    open_index,
-    open_memory_index,
-)
-from archiver.whoosh_schema import INDEX_NAME
-from archiver.whoosh_search import column_array
+from archiver.search.factory import open_index, open_memory_index
+from archiver.search.fts5.index import FILE_NAME
+from archiver.search.fts5.query import compile_query, parse_query
+from archiver.search.interface import IndexDoc, SearchFilters, SearchIndex, SearchIndexError
+from archiver.search.whoosh.schema import INDEX_NAME
+from archiver.search.whoosh.search import column_array
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[1]
@@ -542,7 +535,8 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path, engine: str)
         import sys
         from datetime import UTC, datetime
         from pathlib import Path
-        from archiver.search_index import IndexDoc, open_index
+        from archiver.search.factory import open_index
+        from archiver.search.interface import IndexDoc
         start = int(sys.argv[2])
         t = datetime(2024, 1, 1, tzinfo=UTC)
         with open_index(Path(sys.argv[1]), engine=sys.argv[3]) as ix:
@@ -696,12 +690,12 @@ def test_index_engine_setting(tmp_path: Path) -> None:
 
 
 def test_archive_on_fts5_captures_searches_and_holds(settings: Settings, tmp_path: Path) -> None:
-    from archiver.archive import open_archive
     from archiver.initialise import initialise
     from archiver.retention.holds import HoldSpec, create_hold, hold_detail
-    from archiver.sample.dataset import GRAPH_TIME, Author, Comment, load_sample
-    from archiver.sample.graph_server import GraphServer
-    from archiver.search import search_items
+    from archiver.search.items import search_items
+    from archiver.standins.dataset import GRAPH_TIME, Author, Comment, load_sample
+    from archiver.standins.graph_server import GraphServer
+    from archiver.store.archive import open_archive
     from tests.support.retention import TOKEN_ENV, capture_sample
 
     fts5 = dataclasses.replace(settings, index_engine="fts5")
@@ -723,7 +717,7 @@ def test_archive_on_fts5_captures_searches_and_holds(settings: Settings, tmp_pat
                       author=Author(id="777", name="Visitor"))
         server.set_dataset(dataclasses.replace(server.dataset,
                                                comments=(*server.dataset.comments, new)))
-        from archiver.capture import capture_account
+        from archiver.capture.account import capture_account
 
         result = capture_account(archive, account, {TOKEN_ENV: server.token},
                                  sleep=lambda _s: None)
@@ -811,7 +805,7 @@ def test_engines_agree_across_segments_updates_and_deletes(tmp_path: Path) -> No
 def test_whoosh_merges_small_segments_keeps_settled_ones_and_compacts_sparse(
     tmp_path: Path,
 ) -> None:
-    from archiver.whoosh_index import WhooshSearchIndex
+    from archiver.search.whoosh.index import WhooshSearchIndex
 
     ix = WhooshSearchIndex.open(tmp_path / "ix", create=True, lock_timeout=5, sleep=time.sleep,
                                 monotonic=time.monotonic, settled_docs=40)

@@ -21,26 +21,26 @@ from urllib.parse import quote, quote_plus
 import pytest
 from sqlalchemy import String, Text, create_engine, select, update
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import capture_account
+from archiver.capture.account import capture_account
 from archiver.config import Settings
+from archiver.connectors.base import ConnectorConfig
+from archiver.connectors.facebook import FacebookConnector
+from archiver.connectors.secrets import SecretScrubber
+from archiver.connectors.wordpress import WordPressConnector
+from archiver.connectors.youtube import YouTubeConnector
 from archiver.exports.business_days import HolidayCalendar
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records
 from archiver.exports.production import ProductionOptions, export_production
 from archiver.exports.redaction import Redactor, load_rules
 from archiver.exports.requests import add_request
 from archiver.exports.selection import Scope
-from archiver.items import item_detail
-from archiver.models import Base, Blob, CaptureRun, Item, ItemVersion
-from archiver.sample.dataset import PageDataset, load_sample
-from archiver.sample.graph_server import GraphServer
+from archiver.item_detail import item_detail
+from archiver.standins.dataset import PageDataset, load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import Base, Blob, CaptureRun, Item, ItemVersion
 from archiver.verify import verify_archive
-from connectors.base import ConnectorConfig
-from connectors.facebook import FacebookConnector
-from connectors.secrets import SecretScrubber
-from connectors.wordpress import WordPressConnector
-from connectors.youtube import YouTubeConnector
 from tests.support.graph import SleepRecorder
 
 TOKEN = "EAAGm0PX4ZCpsBAO7kqZC1ZBwZAhZCZB4yPq+Tz/Lk9Xw7rRb2vQ=="  # noqa: S105 - made up

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import delete, select, update
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.blobstore_local import LocalBlobStore
-from archiver.capture import capture_account
-from archiver.models import AuditEvent, Blob, Item, ItemVersion
-from archiver.sample.dataset import load_sample
-from archiver.sample.graph_server import GraphServer
+from archiver.blobs.local import LocalBlobStore
+from archiver.capture.account import capture_account
+from archiver.standins.dataset import load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import AuditEvent, Blob, Item, ItemVersion
 from archiver.verify import verify_archive
 
 TOKEN_ENV = "ARCHIVER_TOKEN_VERIFY_TEST"

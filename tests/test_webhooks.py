@@ -17,15 +17,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import capture_account
-from archiver.capture_lock import capture_lock
+from archiver.capture.account import capture_account
+from archiver.capture.lock import capture_lock
+from archiver.daemon.webhooks import ServerLimits, WebhookApp, WebhookSecrets, make_server
 from archiver.errors import ConfigError
-from archiver.models import Account, AuditEvent, CaptureRun, Item, ItemVersion
-from archiver.sample.dataset import load_sample
-from archiver.sample.graph_server import GraphServer
-from archiver.webhooks import ServerLimits, WebhookApp, WebhookSecrets, make_server
+from archiver.standins.dataset import load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import Account, AuditEvent, CaptureRun, Item, ItemVersion
 from tests.support.graph import SleepRecorder
 
 TOKEN_ENV = "ARCHIVER_TOKEN_WEBHOOK_TEST"

@@ -9,9 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 
-from archiver.search_index import SearchFilters, open_index
-from archiver.whoosh_schema import INDEX_NAME
-from archiver.whoosh_storage import MappedFileStorage, _MappedFile, _ViewReader
+from archiver.search.factory import open_index
+from archiver.search.interface import SearchFilters
+from archiver.search.whoosh.schema import INDEX_NAME
+from archiver.search.whoosh.storage import MappedFileStorage, _MappedFile, _ViewReader
 from tests.test_search_engines import make_doc
 
 _OPS = st.lists(st.one_of(

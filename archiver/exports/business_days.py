@@ -12,7 +12,7 @@ from typing import Any
 
 from archiver.config import path_setting
 from archiver.errors import ConfigError
-from archiver.safe_yaml import line_of, load_yaml, read_yaml
+from archiver.inputs.yaml_files import line_of, load_yaml, read_yaml
 
 HOLIDAYS_ENV = "ARCHIVER_HOLIDAYS"
 # K.S.A. 45-218(d): "not later than the end of the third business day following the date
@@ -134,7 +134,7 @@ def _rule(entry: Any, where: str) -> HolidayRule:
 
 def parse_calendar(data: Any, where: str) -> HolidayCalendar:
     """A calendar from the YAML file's parsed content; errors name ``where`` and the line
-    (when ``data`` comes from :func:`archiver.safe_yaml.load_yaml`)."""
+    (when ``data`` comes from :func:`archiver.inputs.yaml_files.load_yaml`)."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}:1: expected 'rules' and 'dates' keys")
     unknown = sorted(map(str, set(data) - FILE_KEYS))

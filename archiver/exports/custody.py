@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from archiver.exports.cells import SafeCsvWriter
 from archiver.exports.selection import ItemView
-from archiver.models import AuditEvent, CaptureRun
+from archiver.store.models import AuditEvent, CaptureRun
 
 VERSION_FIELDS = (
     "bates", "item_id", "external_id", "account", "seq", "captured_at", "capture_run_id",

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from archiver.blobstore import BlobStore
+from archiver.blobs.interface import BlobStore
 from archiver.exports.redaction import Redaction, Redactor
 from archiver.exports.selection import ItemView, StoredMedia, VersionView, read_json_blob
 

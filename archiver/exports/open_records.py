@@ -24,7 +24,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from archiver.archive import Archive
 from archiver.errors import ArchiverError
 from archiver.exports.bagzip import CHECKSUMS, BagZip, check_bag_zip, validate_with_bagit
 from archiver.exports.cells import SafeCsvWriter
@@ -44,7 +43,8 @@ from archiver.exports.selection import (
     thread_roots,
 )
 from archiver.exports.zipout import check_output, pending_file, safe_name
-from archiver.pdf import DocumentInfo, document_info
+from archiver.pdf.writer import DocumentInfo, document_info
+from archiver.store.archive import Archive
 
 # Times are exact UTC (ISO 8601), as in the JSON records; the HTML and PDF show local times.
 INDEX_FIELDS = ("item_id", "thread_id", "platform", "account", "kind", "author", "published",

@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from archiver.archive import Archive
-from archiver.audit import record_event
 from archiver.exports.zipout import file_hashes, publish
-from archiver.models import Export
+from archiver.store.archive import Archive
+from archiver.store.audit import record_event
+from archiver.store.models import Export
 
 ProgressCallback = Callable[[int], None]
 

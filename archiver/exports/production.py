@@ -32,7 +32,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from archiver.archive import Archive
 from archiver.errors import ArchiverError
 from archiver.exports.custody import CustodyWriter
 from archiver.exports.loadfiles import (
@@ -49,8 +48,9 @@ from archiver.exports.redaction import NO_REDACTION
 from archiver.exports.render_pdf import render_item_pdf
 from archiver.exports.selection import Scope, iter_threads, resolve_item_ids, thread_roots
 from archiver.exports.zipout import HashingZip, check_output, pending_file
-from archiver.models import BatesCounter, Hold
-from archiver.pdf import DocumentInfo, document_info
+from archiver.pdf.writer import DocumentInfo, document_info
+from archiver.store.archive import Archive
+from archiver.store.models import BatesCounter, Hold
 
 PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 DIGITS = 7

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver.errors import ArchiverError, ConfigError
-from archiver.safe_yaml import line_of, load_yaml, read_yaml
+from archiver.inputs.yaml_files import line_of, load_yaml, read_yaml
 
 FLAG_NAMES = {"ignorecase": re.IGNORECASE, "multiline": re.MULTILINE}
 # Dash-like characters outside Unicode's dash punctuation category (Pd), which folds as a whole.

@@ -1,4 +1,4 @@
-"""PDF renderings of threads and items (the drawing is shared: :mod:`archiver.pdf`).
+"""PDF renderings of threads and items (the drawing is shared: :mod:`archiver.pdf.writer`).
 
 Each opens with the package's header and legend (:mod:`archiver.exports.reading`), as the HTML
 does; times are in the agency's zone, and a removal's proof is drawn under the removed version.
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from reportlab.lib.utils import ImageReader
 
-from archiver.blobstore import BlobStore
+from archiver.blobs.interface import BlobStore
 from archiver.dates import show_moment
 from archiver.errors import BlobNotFound
 from archiver.exports.reading import (
@@ -31,7 +31,7 @@ from archiver.exports.reading import (
     thread_title,
 )
 from archiver.exports.selection import ItemView, StoredMedia, ThreadView
-from archiver.pdf import BODY_SIZE, BOLD, MARGIN, META_SIZE, DocumentInfo, Page, new_canvas
+from archiver.pdf.writer import BODY_SIZE, BOLD, MARGIN, META_SIZE, DocumentInfo, Page, new_canvas
 
 INDENT = 18.0
 # Larger images are listed, not drawn: decoding one costs memory in proportion to its pixels.
@@ -170,7 +170,7 @@ def render_thread_pdf(target: Path | BinaryIO, thread: ThreadView, header: Packa
     """Write the thread's PDF to ``target`` (a path or a binary stream) under the package's
     ``header``, times in ``tz``; returns the page count. Images are drawn from ``store``
     (without one, media files are only listed); ``about`` says who made the PDF and when
-    (:func:`archiver.pdf.document_info`)."""
+    (:func:`archiver.pdf.writer.document_info`)."""
     return _render(target, thread_title(thread), header, thread.items, header.title, store, tz,
                    about)
 

@@ -20,11 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from archiver.archive import Archive
-from archiver.audit import record_event
 from archiver.errors import ArchiverError, NotFound
 from archiver.exports.business_days import KORA_BUSINESS_DAYS, HolidayCalendar
-from archiver.models import OpenRecordsRequest, RequestItem, RequestScope
 from archiver.retention.protection import link_request_items, lock_protection
 from archiver.retention.scope import (
     ProtectionScope,
@@ -32,6 +29,9 @@ from archiver.retention.scope import (
     live_ids,
     matching_ids,
 )
+from archiver.store.archive import Archive
+from archiver.store.audit import record_event
+from archiver.store.models import OpenRecordsRequest, RequestItem, RequestScope
 
 OPEN = "open"
 CLOSED = "closed"

@@ -18,14 +18,13 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from archiver.archive import Archive
-from archiver.blobstore import BlobStore
+from archiver.blobs.interface import BlobStore
+from archiver.connectors.records import ROOT_SCOPE
 from archiver.errors import ArchiverError, BlobNotFound, NotFound
 from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
-from archiver.media import DONE as MEDIA_STORED
-from archiver.models import Account, Item, ItemVersion, MediaFile, VersionMedia
-from archiver.search_index import SearchFilters
-from connectors.records import ROOT_SCOPE
+from archiver.search.interface import SearchFilters
+from archiver.store.archive import Archive
+from archiver.store.models import MEDIA_STORED, Account, Item, ItemVersion, MediaFile, VersionMedia
 
 CHUNK = 500
 
@@ -168,12 +167,12 @@ def resolve_item_ids(archive: Archive, scope: Scope) -> list[int]:
     # count bounds the hits.
     with archive.sessions() as s:
         bound = s.scalar(select(func.count()).select_from(Item)) or 0
-    found = archive.index.search(scope.query, scope.filters, limit=max(bound, 1))
-    return sorted({hit.item_id for hit in found.hits})
+    results = archive.index.search(scope.query, scope.filters, limit=max(bound, 1))
+    return sorted({hit.item_id for hit in results.hits})
 
 
 def _hold_items(archive: Archive, name: str) -> list[int]:
-    from archiver.models import Hold, HoldItem
+    from archiver.store.models import Hold, HoldItem
 
     with archive.sessions() as s:
         hold = s.scalar(select(Hold).where(Hold.name == name))
@@ -287,7 +286,8 @@ def _stored_media(s: Session, version_ids: Sequence[int]) -> dict[int, list[Stor
                 .where(VersionMedia.version_id.in_(chunk), MediaFile.status == MEDIA_STORED,
                        MediaFile.sha256.is_not(None))
                 .order_by(VersionMedia.version_id, MediaFile.id)):
-            found[version_id].append(StoredMedia(sha256=sha, media_type=kind, size=size))
+            if sha is not None:  # never None here (the query says so); this tells the type
+                found[version_id].append(StoredMedia(sha256=sha, media_type=kind, size=size))
     return found
 
 

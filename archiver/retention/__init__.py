@@ -1,4 +1,4 @@
-"""Retention schedules, legal holds and defensible disposition (issue 5).
+"""Retention schedules, legal holds and defensible disposition.
 
 Modules: ``schedule`` (YAML schedules, validated with line numbers), ``assign`` (series and
 disposition dates), ``loading`` (the active schedule), ``holds``, ``protection`` (holds and open

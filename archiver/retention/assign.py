@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from archiver.models import Account, Item, ItemVersion, RetentionSchedule
+from archiver.connectors.records import ROOT_SCOPE
 from archiver.retention.schedule import Period, Schedule, Series
-from connectors.records import ROOT_SCOPE
+from archiver.store.models import Account, Item, ItemVersion, RetentionSchedule
 
 CHUNK = 1000
 
@@ -161,7 +161,7 @@ class CaptureAssigner:
         if series is None:
             series = self._series[(account.id, kind)] = series_of(schedule, account, kind)
         facts = ItemFacts(published=_local(published, self.tz),
-                          captured=_local(captured, self.tz),  # type: ignore[arg-type]
+                          captured=captured.astimezone(self.tz).date(),
                           removed=_local(removed, self.tz), last_activity=None)
         code, start, due = assignment(schedule, series, facts)
         return {"series_code": code, "published_at": published, "retention_start": start,
@@ -236,7 +236,7 @@ def _assign_chunk(session: Session, schedule: Schedule, tz: ZoneInfo, ids: list[
     for item in items:
         facts = ItemFacts(
             published=_local(item.published_at, tz),
-            captured=_local(item.first_captured_at, tz),  # type: ignore[arg-type]
+            captured=item.first_captured_at.astimezone(tz).date(),
             removed=_local(item.removed_detected_at, tz),
             last_activity=activity.get((item.account_id, _thread_root(item))),
         )

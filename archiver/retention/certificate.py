@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from archiver.canonical import canonical_json
+from archiver.store.canonical import canonical_json
 from archiver.wording import counted
 
 if TYPE_CHECKING:
-    from archiver.pdf import DocumentInfo
+    from archiver.pdf.writer import DocumentInfo
 
 PDF_ITEM_LIMIT = 5000
 _CHUNK = 1000  # certificate items encoded per call
@@ -97,7 +97,7 @@ def _write_items(out: _Hashing, chunk: list[dict[str, Any]], written: int) -> in
 
 
 def _pdf(title: str, lines: Iterable[str], signature: bool, about: DocumentInfo) -> bytes:
-    from archiver.pdf import text_pdf
+    from archiver.pdf.writer import text_pdf
 
     return text_pdf(title, lines, signature=signature, about=about)
 
@@ -106,7 +106,7 @@ def certificate_pdf(certificate: dict[str, Any], json_sha256: str, *,
                     about: DocumentInfo) -> bytes:
     """A printable destruction certificate. ``certificate["items"]`` may hold just the first
     items (see :func:`write_certificate_json`): the count of the rest comes from ``item_count``.
-    ``about`` says who made the PDF and when (:func:`archiver.pdf.document_info`)."""
+    ``about`` says who made the PDF and when (:func:`archiver.pdf.writer.document_info`)."""
     lines = [
         f"Disposition {certificate['disposition_id']}, as of {certificate['as_of']}",
         f"Approved by {certificate['approved_by']} at {certificate['approved_at']}",

@@ -19,12 +19,8 @@ from sqlalchemy import exists, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from archiver.archive import Archive
-from archiver.audit import record_event
-from archiver.blobstore import BlobStore
-from archiver.db import insert_ignore
+from archiver.blobs.interface import BlobStore
 from archiver.errors import ArchiverError, BlobNotFound, NotFound
-from archiver.models import Hold, HoldItem, Item, ItemVersion
 from archiver.retention.protection import lock_protection
 from archiver.retention.scope import (
     ProtectionScope,
@@ -33,7 +29,11 @@ from archiver.retention.scope import (
     matching_ids,
     new_items_in_scope,
 )
-from archiver.search_index import SearchFilters, SearchIndex
+from archiver.search.interface import SearchFilters, SearchIndex
+from archiver.store.archive import Archive
+from archiver.store.audit import record_event
+from archiver.store.db import insert_ignore
+from archiver.store.models import Hold, HoldItem, Item, ItemVersion
 
 CHUNK = 1000
 

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from archiver.archive import Archive
-from archiver.indexing import build_docs
-from archiver.models import Item
 from archiver.retention.assign import active_schedule, assign_items
 from archiver.retention.holds import active_holds, hold_new_items
 from archiver.retention.protection import open_request_scopes, request_new_items
-from archiver.search_index import open_memory_index
+from archiver.search.factory import open_memory_index
+from archiver.search.indexing import build_docs
+from archiver.store.archive import Archive
+from archiver.store.models import Item
 
 
 def on_items_stored(session: Session, archive: Archive, item_ids: Sequence[int], *,

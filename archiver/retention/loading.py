@@ -15,13 +15,13 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from archiver.archive import Archive
-from archiver.audit import SYSTEM_ACTOR, record_event
 from archiver.config import path_setting
 from archiver.errors import ConfigError
-from archiver.models import RetentionSchedule
 from archiver.retention.assign import assign_items, iter_item_ids
 from archiver.retention.schedule import Schedule, load_schedule
+from archiver.store.archive import Archive
+from archiver.store.audit import SYSTEM_ACTOR, record_event
+from archiver.store.models import RetentionSchedule
 
 SCHEDULES_DIR_ENV = "ARCHIVER_SCHEDULES_DIR"
 SCHEDULE_ENV = "ARCHIVER_RETENTION_SCHEDULE"
@@ -30,9 +30,9 @@ DEFAULT_SCHEDULE = "kansas-municipal-template"
 
 def shipped_schedules_dir() -> Path:
     """The ``retention_schedules`` folder shipped with the project (a package of YAML files)."""
-    import retention_schedules
+    import archiver.retention_schedules
 
-    return Path(retention_schedules.__file__).resolve().parent
+    return Path(archiver.retention_schedules.__file__).resolve().parent
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,17 @@ from typing import Any
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from archiver.audit import record_event
-from archiver.db import insert_ignore, rows_changed
-from archiver.models import Item, OpenRecordsRequest, ProtectionLock, RequestItem, RequestScope
 from archiver.retention.scope import filters_from_json, new_items_in_scope
-from archiver.search_index import SearchIndex
+from archiver.search.interface import SearchIndex
+from archiver.store.audit import record_event
+from archiver.store.db import insert_ignore, rows_changed
+from archiver.store.models import (
+    Item,
+    OpenRecordsRequest,
+    ProtectionLock,
+    RequestItem,
+    RequestScope,
+)
 
 OPEN = "open"  # archiver.exports.requests.OPEN
 CHUNK = 1000

@@ -1,6 +1,7 @@
 """Disposition: the dry run, and the approved purge that destroys and leaves tombstones.
 
-An approved purge is a :class:`~archiver.models.Disposition` with a frozen list of items (chosen
+An approved purge is a :class:`~archiver.store.models.Disposition` with a frozen list of items
+(chosen
 by one set-based INSERT ... SELECT when it starts). It is never approved as of a day after
 today in the agency's zone: that would destroy records before their disposition date (a dry run
 may look ahead). Items are then destroyed in batches, one transaction each; a batch takes the
@@ -33,24 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from archiver.archive import Archive
-from archiver.audit import record_event
-from archiver.blob_records import store_blob
-from archiver.canonical import hash_record, iso_utc
-from archiver.db import insert_ignore, table_of
 from archiver.errors import ArchiverError, BlobLocked, BlobNotFound, ConfigError
-from archiver.items import version_json
-from archiver.models import (
-    Account,
-    Blob,
-    DisposedBlob,
-    Disposition,
-    DispositionItem,
-    Item,
-    ItemVersion,
-    Tombstone,
-    UTCDateTime,
-)
 from archiver.retention import certificate as cert
 from archiver.retention import transfer
 from archiver.retention.assign import active_schedule
@@ -63,6 +47,23 @@ from archiver.retention.protection import (
 from archiver.retention.report import RetentionReport, eligible_ids_query, retention_report
 from archiver.retention.schedule import Schedule, Series
 from archiver.retention.tombstones import payload_from_values, utc_text
+from archiver.store.archive import Archive
+from archiver.store.audit import record_event
+from archiver.store.blob_records import store_blob
+from archiver.store.canonical import hash_record, iso_utc
+from archiver.store.db import insert_ignore, table_of
+from archiver.store.items import version_json
+from archiver.store.models import (
+    Account,
+    Blob,
+    DisposedBlob,
+    Disposition,
+    DispositionItem,
+    Item,
+    ItemVersion,
+    Tombstone,
+    UTCDateTime,
+)
 
 BATCH = 5000  # items per transaction: each batch also costs an index commit and a sync
 # Blobs per existence check and delete_many call: each check scans the versions once.
@@ -419,7 +420,7 @@ def _finish(archive: Archive, d: Disposition, schedule: Schedule, folder: Path, 
         written = cert.write_certificate_json(fh, head, (_certificate_item(t) for t in rows))
     partial.replace(json_path)
     sha = written.sha256
-    from archiver.pdf import document_info  # ReportLab is loaded only when a PDF is made
+    from archiver.pdf.writer import document_info  # ReportLab is loaded only when a PDF is made
 
     about = document_info(archive, f"Certificate of the destruction of records under "
                           f"disposition {d.id}", at=now)

@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import Select, func, not_, select
 from sqlalchemy.orm import Session
 
-from archiver.archive import Archive
-from archiver.models import Account, Hold, HoldItem, Item
 from archiver.retention.assign import active_schedule
 from archiver.retention.holds import active_hold_exists_clause
 from archiver.retention.protection import request_protected_clause, unscoped_requests
 from archiver.retention.schedule import Schedule
+from archiver.store.archive import Archive
+from archiver.store.models import Account, Hold, HoldItem, Item
 
 
 def _due(as_of: date) -> Any:
@@ -166,7 +166,7 @@ def scheduled_report(archive: Archive, as_of: date) -> RetentionReport:
 
     Destruction needs a person's approval (``retention purge --approve --approved-by``).
     """
-    from archiver.audit import record_event
+    from archiver.store.audit import record_event
 
     report = retention_report(archive, as_of)
     with archive.transaction() as s:

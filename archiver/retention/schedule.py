@@ -4,7 +4,8 @@ A schedule lists **record series** (code, title, retention period, trigger, disp
 legal authority) and ordered **rules** that assign items to series; the first matching rule wins
 and an item no rule matches goes to the declared ``default_series``. Validation works on PyYAML's
 node tree, not on the loaded values, so every problem can name the line it comes from; the file is
-read by :mod:`archiver.safe_yaml`, so hostile YAML is a problem with a line too, never a crash.
+read by :mod:`archiver.inputs.yaml_files`, so hostile YAML is a problem with a line too, never a
+crash.
 
 File format (see ``retention_schedules/*.yaml``)::
 
@@ -35,11 +36,11 @@ from pathlib import Path
 
 import yaml
 
+from archiver.connectors import PLATFORMS
+from archiver.connectors.records import KINDS
 from archiver.errors import ArchiverError
-from archiver.safe_yaml import YamlDocument, YamlInputError
+from archiver.inputs.yaml_files import YamlDocument, YamlInputError
 from archiver.terminal import has_control_characters
-from connectors import PLATFORMS
-from connectors.records import KINDS
 
 TRIGGERS = (
     "published",
@@ -155,7 +156,7 @@ class Schedule:
         )
         return cls(
             name=data["name"], title=data["title"], default_series=data["default_series"],
-            series=series, rules=rules, fiscal_year_end=tuple(data["fiscal_year_end"]),  # type: ignore[arg-type]
+            series=series, rules=rules, fiscal_year_end=tuple(data["fiscal_year_end"]),
             sha256=data["sha256"],
         )
 

@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archiver.archive import Archive
 from archiver.errors import ArchiverError, QueryError
-from archiver.indexing import index_items
-from archiver.models import Item
-from archiver.search_index import SearchFilters, SearchIndex
+from archiver.search.indexing import index_items
+from archiver.search.interface import SearchFilters, SearchIndex
+from archiver.store.archive import Archive
+from archiver.store.models import Item
 
 CHUNK = 1000
 EVERYTHING = "everything (--all)"

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archiver.canonical import hash_record, iso_utc
-from archiver.models import AuditEvent, Disposition, Tombstone
+from archiver.store.canonical import hash_record, iso_utc
+from archiver.store.models import AuditEvent, Disposition, Tombstone
 
 # The tombstone columns its ``sha256`` covers as they are; ``disposition_date`` and the two hash
 # lists are covered too, in the forms :func:`payload_from_values` gives them.

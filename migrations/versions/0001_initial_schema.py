@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import archiver.models
+import archiver.store.models
 
 
 revision = '0001'
@@ -34,13 +34,13 @@ def upgrade() -> None:
     sa.Column('token_env', sa.String(length=255), nullable=False),
     sa.Column('tags', sa.Text(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', archiver.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', archiver.store.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_accounts')),
     sa.UniqueConstraint('platform', 'external_id', name='uq_accounts_platform')
     )
     op.create_table('audit_events',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('occurred_at', archiver.models.UTCDateTime(), nullable=False),
+    sa.Column('occurred_at', archiver.store.models.UTCDateTime(), nullable=False),
     sa.Column('actor', sa.String(length=255), nullable=False),
     sa.Column('action', sa.String(length=64), nullable=False),
     sa.Column('target_type', sa.String(length=64), nullable=True),
@@ -64,14 +64,14 @@ def upgrade() -> None:
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=False),
     sa.Column('media_type', sa.String(length=255), nullable=True),
-    sa.Column('created_at', archiver.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', archiver.store.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('sha256', name=op.f('pk_blobs'))
     )
     op.create_table('capture_runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
-    sa.Column('started_at', archiver.models.UTCDateTime(), nullable=False),
-    sa.Column('finished_at', archiver.models.UTCDateTime(), nullable=True),
+    sa.Column('started_at', archiver.store.models.UTCDateTime(), nullable=False),
+    sa.Column('finished_at', archiver.store.models.UTCDateTime(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('trigger', sa.String(length=32), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
@@ -98,10 +98,10 @@ def upgrade() -> None:
     sa.Column('parent_external_id', sa.String(length=255), nullable=True),
     sa.Column('parent_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('first_captured_at', archiver.models.UTCDateTime(), nullable=False),
-    sa.Column('last_seen_at', archiver.models.UTCDateTime(), nullable=False),
+    sa.Column('first_captured_at', archiver.store.models.UTCDateTime(), nullable=False),
+    sa.Column('last_seen_at', archiver.store.models.UTCDateTime(), nullable=False),
     sa.Column('last_seen_run_id', sa.Integer(), nullable=True),
-    sa.Column('removed_detected_at', archiver.models.UTCDateTime(), nullable=True),
+    sa.Column('removed_detected_at', archiver.store.models.UTCDateTime(), nullable=True),
     sa.Column('removal_evidence_sha256', sa.String(length=64), nullable=True),
     sa.Column('current_seq', sa.Integer(), nullable=False),
     sa.Column('current_sha256', sa.String(length=64), nullable=False),
@@ -121,14 +121,14 @@ def upgrade() -> None:
     sa.Column('item_id', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('capture_run_id', sa.Integer(), nullable=True),
-    sa.Column('captured_at', archiver.models.UTCDateTime(), nullable=False),
+    sa.Column('captured_at', archiver.store.models.UTCDateTime(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('platform_status', sa.String(length=64), nullable=True),
     sa.Column('text', sa.Text(), nullable=True),
     sa.Column('author_name', sa.Text(), nullable=True),
     sa.Column('author_id', sa.String(length=255), nullable=True),
-    sa.Column('created_at', archiver.models.UTCDateTime(), nullable=True),
-    sa.Column('updated_at', archiver.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', archiver.store.models.UTCDateTime(), nullable=True),
+    sa.Column('updated_at', archiver.store.models.UTCDateTime(), nullable=True),
     sa.Column('url', sa.Text(), nullable=True),
     sa.Column('media_json', sa.Text(), nullable=False),
     sa.Column('raw_sha256', sa.String(length=64), nullable=True),

@@ -9,14 +9,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import archiver.models
+import archiver.store.models
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-UTC_DT = archiver.models.UTCDateTime
+UTC_DT = archiver.store.models.UTCDateTime
 
 
 def upgrade() -> None:

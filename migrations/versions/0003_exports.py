@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import archiver.models
+import archiver.store.models
 
 revision = "0003"
 down_revision = "0002"
@@ -27,9 +27,9 @@ def upgrade() -> None:
         sa.Column("requester", sa.Text(), nullable=True),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("created_at", archiver.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", archiver.store.models.UTCDateTime(), nullable=False),
         sa.Column("created_by", sa.String(length=255), nullable=False),
-        sa.Column("closed_at", archiver.models.UTCDateTime(), nullable=True),
+        sa.Column("closed_at", archiver.store.models.UTCDateTime(), nullable=True),
         sa.Column("closed_by", sa.String(length=255), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_open_records_requests")),
         sa.UniqueConstraint("request_id", name=op.f("uq_open_records_requests_request_id")),
@@ -52,7 +52,7 @@ def upgrade() -> None:
         sa.Column("request_pk", sa.Integer(), nullable=False),
         sa.Column("query", sa.Text(), nullable=False),
         sa.Column("filters_json", sa.Text(), nullable=False),
-        sa.Column("added_at", archiver.models.UTCDateTime(), nullable=False),
+        sa.Column("added_at", archiver.store.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["request_pk"], ["open_records_requests.id"],
             name=op.f("fk_request_scopes_request_pk_open_records_requests"),
@@ -91,7 +91,7 @@ def upgrade() -> None:
         sa.Column("query", sa.Text(), nullable=True),
         sa.Column("filters_json", sa.Text(), nullable=False),
         sa.Column("actor", sa.String(length=255), nullable=False),
-        sa.Column("created_at", archiver.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", archiver.store.models.UTCDateTime(), nullable=False),
         sa.Column("file_name", sa.Text(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),

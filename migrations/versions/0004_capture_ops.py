@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import archiver.models
+import archiver.store.models
 
 revision = "0004"
 down_revision = "0003"
@@ -22,9 +22,9 @@ def upgrade() -> None:
         "capture_locks",
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("owner", sa.String(length=255), nullable=False),
-        sa.Column("acquired_at", archiver.models.UTCDateTime(), nullable=False),
-        sa.Column("heartbeat_at", archiver.models.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", archiver.models.UTCDateTime(), nullable=False),
+        sa.Column("acquired_at", archiver.store.models.UTCDateTime(), nullable=False),
+        sa.Column("heartbeat_at", archiver.store.models.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", archiver.store.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["account_id"], ["accounts.id"],
                                 name=op.f("fk_capture_locks_account_id_accounts")),
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_capture_locks")),
@@ -41,9 +41,9 @@ def upgrade() -> None:
         sa.Column("media_type", sa.String(length=255), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("first_seen_at", archiver.models.UTCDateTime(), nullable=False),
-        sa.Column("last_attempt_at", archiver.models.UTCDateTime(), nullable=True),
-        sa.Column("stored_at", archiver.models.UTCDateTime(), nullable=True),
+        sa.Column("first_seen_at", archiver.store.models.UTCDateTime(), nullable=False),
+        sa.Column("last_attempt_at", archiver.store.models.UTCDateTime(), nullable=True),
+        sa.Column("stored_at", archiver.store.models.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_media_files")),
         sa.UniqueConstraint("url_sha256", name=op.f("uq_media_files_url_sha256")),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import archiver.models
+import archiver.store.models
 
 revision = "0006"
 down_revision = "0005"
@@ -22,7 +22,7 @@ def upgrade() -> None:
         "protection_lock",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("holder", sa.Text(), nullable=False),
-        sa.Column("taken_at", archiver.models.UTCDateTime(), nullable=True),
+        sa.Column("taken_at", archiver.store.models.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_protection_lock")),
     )
     # The one row everyone locks exists from the start, like the audit head.

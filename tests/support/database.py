@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from archiver.archive import Archive, open_archive
 from archiver.config import Settings
 from archiver.initialise import initialise
+from archiver.store.archive import Archive, open_archive
 
 PG_ENV = "ARCHIVER_TEST_POSTGRES_URL"
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from archiver.sample.dataset import PageDataset, load_sample
-from archiver.sample.graph_server import GraphServer
-from connectors.base import ConnectorConfig
-from connectors.facebook import FacebookConnector
+from archiver.connectors.base import ConnectorConfig
+from archiver.connectors.facebook import FacebookConnector
+from archiver.standins.dataset import PageDataset, load_sample
+from archiver.standins.graph_server import GraphServer
 
 FIXED_NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 

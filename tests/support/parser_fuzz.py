@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from connectors.errors import ConnectorError
-from connectors.records import Record
+from archiver.connectors.errors import ConnectorError
+from archiver.connectors.records import Record
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from archiver.sample.instagram_server import InstagramServer
-from archiver.sample.x_server import XServer
-from connectors.base import ConnectorConfig
-from connectors.instagram import InstagramConnector
-from connectors.x import XConnector
+from archiver.connectors.base import ConnectorConfig
+from archiver.connectors.instagram import InstagramConnector
+from archiver.connectors.x import XConnector
+from archiver.standins.instagram_server import InstagramServer
+from archiver.standins.x_server import XServer
 
 START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -15,16 +15,17 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import CaptureResult, capture_account
-from archiver.models import Account, Item, ItemVersion
-from archiver.sample.feed_server import FeedServer
-from archiver.sample.mediawiki_server import MediaWikiServer
-from archiver.sample.wordpress_server import WordPressServer
-from archiver.sample.youtube_server import YouTubeServer
-from connectors import get_connector_class
-from connectors.base import Connector, ConnectorConfig
+from archiver.capture.account import capture_account
+from archiver.capture.results import CaptureResult
+from archiver.connectors import get_connector_class
+from archiver.connectors.base import Connector, ConnectorConfig
+from archiver.standins.feed_server import FeedServer
+from archiver.standins.mediawiki_server import MediaWikiServer
+from archiver.standins.wordpress_server import WordPressServer
+from archiver.standins.youtube_server import YouTubeServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import Account, Item, ItemVersion
 from tests.support.graph import FIXED_NOW, SleepRecorder
 
 TOKEN_ENV = "ARCHIVER_TEST_PLATFORM_TOKEN"
@@ -63,7 +64,7 @@ class PlatformAccount:
     token: str | None
 
     def capture(self, sleep: SleepRecorder | None = None) -> CaptureResult:
-        """One run through :func:`archiver.capture.capture_account`."""
+        """One run through :func:`archiver.capture.account.capture_account`."""
         env = {TOKEN_ENV: self.token} if self.token else {TOKEN_ENV: "unused"}
         return capture_account(self.archive, self.account, env, sleep=sleep or SleepRecorder())
 
@@ -79,7 +80,7 @@ class PlatformAccount:
 def register(
     archive: Archive, platform: str, external_id: str, api_base: str, token: str | None
 ) -> PlatformAccount:
-    """Register the account with :func:`archiver.accounts.add_account`."""
+    """Register the account with :func:`archiver.store.accounts.add_account`."""
     account = add_account(
         archive,
         AccountSpec(

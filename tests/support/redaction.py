@@ -23,18 +23,18 @@ from typing import Any
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import Capture
+from archiver.capture.run import Capture
+from archiver.connectors import get_connector_class
+from archiver.connectors.base import ConnectorConfig
+from archiver.connectors.records import Record
 from archiver.exports.business_days import HolidayCalendar
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records
 from archiver.exports.redaction import Redactor, load_rules
 from archiver.exports.requests import add_request
 from archiver.exports.selection import Scope
-from archiver.models import Item
-from connectors import get_connector_class
-from connectors.base import ConnectorConfig
-from connectors.records import Record
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import Item
 
 TOKEN_ENV = "ARCHIVER_TOKEN_REDACTION_TEST"
 # Nothing listens here: records are applied as a webhook applies them, no read is made.

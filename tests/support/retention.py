@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from archiver.accounts import AccountSpec, add_account
-from archiver.archive import Archive
-from archiver.capture import CaptureResult, capture_account
-from archiver.models import Account
+from archiver.capture.account import capture_account
+from archiver.capture.results import CaptureResult
 from archiver.retention.loading import apply_schedule
 from archiver.retention.schedule import load_schedule
-from archiver.sample.dataset import GRAPH_TIME, Author, Comment, load_sample
-from archiver.sample.graph_server import GraphServer
+from archiver.standins.dataset import GRAPH_TIME, Author, Comment, load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import Account
 
 __all__ = ["TEST_SCHEDULE", "TOKEN_ENV", "Captured", "capture_sample", "captured", "set_today",
            "use_schedule", "write_schedule"]

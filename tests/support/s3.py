@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from archiver.blobstore_s3 import make_s3_client
+from archiver.blobs.s3 import make_s3_client
 
 __all__ = [
     "aws_env",

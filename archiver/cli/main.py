@@ -1,0 +1,345 @@
+"""The ``archiver`` command: a thin click layer over the library.
+
+Every command reads the settings, opens the archive, calls one library function and prints.
+Errors the user can act on (``ArchiverError``) are one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from typing import Any
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from archiver.cli import completion
+from archiver.cli.daemon import schedule, webhooks
+from archiver.cli.exports import export, requests
+from archiver.cli.retention import hold, retention
+from archiver.cli.support import (
+    JSON_OPTION,
+    actor,
+    archive_from_env,
+    capture_bar,
+    echo,
+    print_json,
+    retry_reporter,
+)
+from archiver.config import load_settings
+from archiver.connectors.guide import accounts_add_epilog
+from archiver.errors import ArchiverError
+from archiver.terminal import visible, visible_values
+from archiver.wording import author_or_unknown, counted
+
+
+@click.group()
+@click.version_option(package_name="archiver")
+def cli() -> None:
+    """Records retention and e-discovery archive for an agency's official social media."""
+
+
+@cli.command()
+@JSON_OPTION
+def init(as_json: bool) -> None:
+    """Create or upgrade the database, the blob store and the search index."""
+    from archiver.initialise import initialise
+
+    report = initialise(load_settings())
+    if as_json:
+        print_json(report)
+    else:
+        for key, value in report.items():
+            echo(f"{key}: {value}")
+
+
+# -- accounts ---------------------------------------------------------------------------------
+@cli.group()
+def accounts() -> None:
+    """Register and list the pages the archive captures."""
+
+
+@accounts.command("add", epilog=accounts_add_epilog())
+@click.argument("platform", shell_complete=completion.platform_names)
+@click.argument("external_id")
+@click.option("--handle", required=True, help="The page's name or handle.")
+@click.option("--url", help="The page's public address.")
+@click.option("--approved-by", help="Who approved the page (GO 80.11 III.A.1.a).")
+@click.option("--approved-on", help="When it was approved, YYYY-MM-DD.")
+@click.option("--admin-unit", help="The administering unit.")
+@click.option("--api-base", help="API base URL (default: the platform's own).")
+@click.option("--token-env", help="Name of the environment variable holding the token.")
+@click.option("--tag", "tags", multiple=True, help="A tag for retention rules (repeatable).")
+@JSON_OPTION
+def accounts_add(as_json: bool, approved_on: str | None, tags: tuple[str, ...],
+                 **fields: Any) -> None:
+    """Register an account; prints its id. EXTERNAL_ID depends on PLATFORM (below)."""
+    from archiver.dates import parse_date
+    from archiver.store.accounts import AccountSpec, account_json, add_account
+
+    spec = AccountSpec(
+        approved_on=parse_date(approved_on, "--approved-on") if approved_on else None,
+        tags=tags, **fields,
+    )
+    with archive_from_env() as archive:
+        account = add_account(archive, spec, actor=actor())
+    if as_json:
+        print_json(account_json(account))
+    else:
+        echo(str(account.id))
+
+
+@accounts.command("list")
+@JSON_OPTION
+def accounts_list(as_json: bool) -> None:
+    """List the registered accounts and how each is read (its token variable, or none)."""
+    from archiver.capture.sources import credentials_label, token_required
+    from archiver.store.accounts import account_json, list_accounts
+
+    with archive_from_env() as archive:
+        rows = [{**account_json(a), "credentials": credentials_label(a, os.environ),
+                 "token_required": token_required(a.platform)} for a in list_accounts(archive)]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        approved = f"approved by {visible(str(row['approved_by']))} on {row['approved_on']}" \
+            if row["approved_by"] else "approval not recorded"
+        echo(f"{row['account_id']}\t{row['platform']}\t{visible(str(row['external_id']))}\t"
+             f"{visible(str(row['handle']))}\t"
+             f"credentials: {visible(str(row['credentials']))}\t{approved}")
+
+
+# -- capture ----------------------------------------------------------------------------------
+@cli.command()
+@click.option("--account", "account_id", type=int, help="Capture only this account.",
+              shell_complete=completion.account_ids)
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Accounts captured at once, each in its own process (each holds its own "
+                   "index writer's memory).")
+@JSON_OPTION
+def capture(account_id: int | None, jobs: int, as_json: bool) -> None:
+    """Capture every active account (or one) now."""
+    from archiver.capture.many import capture_accounts
+    from archiver.store.accounts import get_account, list_accounts
+
+    with archive_from_env() as archive:
+        targets = ([get_account(archive, account_id)] if account_id is not None
+                   else [a for a in list_accounts(archive) if a.active])
+        if not targets:
+            raise ArchiverError("no accounts to capture: add one with 'archiver accounts add'")
+        results = capture_accounts(
+            archive, targets, os.environ, jobs=jobs,
+            progress=lambda a: capture_bar(not as_json, f"{a.platform}:{a.handle}"),
+            on_retry=retry_reporter())
+    if as_json:
+        print_json({"runs": [r.as_json() for r in results]})
+    else:
+        platforms = {a.id: a.platform for a in targets}
+        for r in results:
+            line = (f"account {r.account_id}: {r.status}: {r.seen} seen, "
+                    f"{counted(r.new_items, 'new item')}, "
+                    f"{counted(r.new_versions, 'new version')}, {r.removed} removed")
+            if r.unconfirmed:
+                line += f", {r.unconfirmed} missing but not confirmed gone"
+            if r.no_longer_listed:
+                line += ", " + _no_longer_listed(r.no_longer_listed, platforms[r.account_id])
+            if r.secrets_scrubbed:
+                line += f", {r.secrets_scrubbed} secrets scrubbed before storing"
+            echo(line)
+            for note in r.notes:
+                echo(f"account {r.account_id}: {note}")
+    failed = [r for r in results if r.status != "succeeded"]
+    for r in failed:
+        echo(f"error: capture failed: {visible(r.error or '')}", err=True)
+    if failed:
+        sys.exit(1)
+
+
+def _no_longer_listed(count: int, platform: str) -> str:
+    if platform == "feed":
+        return f"{counted(count, 'entry')} no longer in the feed (a feed cannot prove removal)"
+    return (f"{counted(count, 'item')} no longer listed (absence from this listing cannot prove "
+            "removal)")
+
+
+# -- search and items -------------------------------------------------------------------------
+# The columns of a search row in text output (their keys in --json).
+SEARCH_COLUMNS = ("item_id", "status", "kind", "created_at", "author", "text")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--account", "account_id", type=int, shell_complete=completion.account_ids)
+@click.option("--platform", shell_complete=completion.platform_names)
+@click.option("--kind", type=click.Choice(["post", "comment", "reply", "media", "page_revision"]))
+@click.option("--status", type=click.Choice(["active", "hidden", "removed"]))
+@click.option("--author")
+@click.option("--since", help="Published on or after (YYYY-MM-DD or ISO time).")
+@click.option("--until", help="Published on or before.")
+@click.option("--captured-since")
+@click.option("--captured-until")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0)
+@JSON_OPTION
+def search(query: str, limit: int, offset: int, as_json: bool, **options: Any) -> None:
+    """Search everything captured (Whoosh query syntax; '*' matches everything)."""
+    from archiver.search.filters import filters_from_options
+    from archiver.search.items import search_items
+
+    with archive_from_env() as archive:
+        filters = filters_from_options(options, archive.settings.tz)
+        outcome = search_items(archive, query, filters, limit=limit, offset=offset)
+    if as_json:
+        print_json(outcome.as_json())
+        return
+    summary = f"{counted(outcome.total, 'item')} in {counted(outcome.threads, 'thread')}"
+    if outcome.results and len(outcome.results) < outcome.total:
+        summary += f", showing {offset + 1} to {offset + len(outcome.results)}"
+    echo(summary)
+    if outcome.results:
+        echo("\t".join(SEARCH_COLUMNS))
+    for row in outcome.results:
+        text = (row["text"] or "").replace("\n", " ")
+        if len(text) > 100:
+            text = text[:99] + "…"
+        echo(f"{row['item_id']}\t{row['status']}\t{row['kind']}\t{row['created_at']}\t"
+             f"{visible(author_or_unknown(row['author']))}\t{visible(text)}")
+
+
+@cli.group()
+def items() -> None:
+    """Look at one item."""
+
+
+@items.command("show")
+@click.argument("item_id", type=int)
+@JSON_OPTION
+def items_show(item_id: int, as_json: bool) -> None:
+    """The item and all its versions, oldest first."""
+    from archiver.item_detail import item_detail
+
+    with archive_from_env() as archive:
+        detail = item_detail(archive, item_id)
+    if as_json:
+        print_json(detail)
+        return
+    for key in ("item_id", "account", "platform", "external_id", "kind", "status", "author",
+                "created_at", "url", "first_captured_at", "last_seen_at",
+                "removed_detected_at"):
+        if detail.get(key) is not None:
+            echo(f"{key}: {visible(str(detail[key]))}")
+    if detail["removal_evidence"] is not None:
+        echo(f"removal evidence: {json.dumps(detail['removal_evidence'])}")
+    for d in detail["dispositions"]:
+        _print_disposition(d)
+    destroyed = max((d["versions_destroyed"] for d in detail["dispositions"]), default=0)
+    for v in detail["versions"]:
+        echo(f"--- version {v['seq']} captured {v['captured_at']} status {v['status']}"
+             f" sha256 {v['sha256']}")
+        if v["seq"] <= destroyed:
+            echo("(content destroyed)")
+        else:
+            echo(v["text"] or "")  # the comment's own lines stay lines
+
+
+def _print_disposition(d: dict[str, Any]) -> None:
+    """Where the content of an item went: the disposition, the series, the certificate."""
+    d = visible_values(d)  # the approver's name and the authority, as typed
+    last = d["versions_destroyed"]
+    echo(f"DESTROYED {d['destroyed_at']} by disposition {d['disposition_id']} (as of "
+         f"{d['as_of']}, approved by {d['approved_by']})")
+    echo(f"  under series {d['series']} ({d['action']}), authority {d['authority']}; "
+         f"disposition date {d['disposition_date']}")
+    echo(f"  {'version 1' if last == 1 else f'versions 1 to {last}'} destroyed; "
+         f"tombstone sha256 {d['tombstone_sha256']}")
+    if d["certificate_sha256"] is None:
+        echo(f"  certificate not written yet: disposition {d['disposition_id']} is still running "
+             "(run 'archiver retention purge --approve --approved-by NAME' again to finish it)")
+    else:
+        where = d["certificate_path"] or f"disposition-{d['disposition_id']}-certificate.json"
+        echo(f"  certificate {where} sha256 {d['certificate_sha256']} (also in the blob store)")
+
+
+@cli.group()
+def index() -> None:
+    """Maintain the search index."""
+
+
+@index.command("rebuild")
+def index_rebuild() -> None:
+    """Rebuild the search index from the database."""
+    from archiver.search.indexing import rebuild_index
+
+    with archive_from_env() as archive:
+        count = rebuild_index(archive)
+    echo(f"indexed {counted(count, 'item')}")
+
+
+# -- verify -----------------------------------------------------------------------------------
+@cli.command()
+@JSON_OPTION
+def verify(as_json: bool) -> None:
+    """Re-hash every blob, version chain and the audit chain; non-zero exit on any damage."""
+    from archiver.verify import verify_archive
+
+    with archive_from_env() as archive:
+        report = verify_archive(archive)
+    if as_json:
+        print_json(report.as_json())
+    else:
+        echo(f"checked {counted(report.blobs, 'blob')} ({counted(report.bytes_hashed, 'byte')}), "
+             f"{counted(report.items, 'item')}, {counted(report.versions, 'version')}, "
+             f"{counted(report.audit_events, 'audit event')} in {report.seconds:.2f}s")
+        for p in report.problems:
+            echo(f"DAMAGED {p.kind} {p.id}: {p.reason}")
+        echo("ok" if report.ok else f"{counted(len(report.problems), 'problem')} found")
+    if not report.ok:
+        sys.exit(1)
+
+
+# -- demo -------------------------------------------------------------------------------------
+@cli.command()
+def demo() -> None:
+    """A full cycle on the bundled sample page, served on loopback, in ARCHIVER_HOME/demo."""
+    from archiver.demo import run_demo
+
+    run_demo(load_settings(), echo)
+
+
+# The command groups that live in their own modules.
+for _group in (export, requests, retention, hold, schedule, webhooks):
+    cli.add_command(_group)
+
+
+def main() -> None:
+    """Console entry point: one clear line and a non-zero exit for every known error."""
+    try:
+        # Named as installed, so completion (_ARCHIVER_COMPLETE) and usage lines read the same
+        # under "python -m archiver.cli".
+        cli(standalone_mode=False, prog_name="archiver")
+    except click.exceptions.Abort:
+        echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        shown = io.StringIO()  # usage and message, which may repeat what was typed
+        exc.show(file=shown)
+        echo(shown.getvalue().rstrip("\n"), err=True)
+        sys.exit(exc.exit_code)
+    except ArchiverError as exc:
+        # Messages repeat names, paths and queries as given: one line, nothing raw.
+        echo(f"error: {visible(str(exc))}", err=True)
+        sys.exit(1)
+    except SQLAlchemyError as exc:
+        # The database failed under us (gone away, disk full, schema not upgraded): one line.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        echo(f"error: database: {visible(reason)}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        echo("interrupted", err=True)
+        sys.exit(130)
+
+
+

@@ -1,0 +1,2 @@
+"""Long-running services: the scheduler (:mod:`.scheduler`) and the webhooks server
+(:mod:`.webhooks`)."""

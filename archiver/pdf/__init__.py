@@ -1,0 +1,1 @@
+"""PDF output: the document writer, PDF/A metadata and the text shaping, with bundled fonts."""

@@ -1,1 +1,0 @@
-"""Bundled sample data and a loopback Graph API server (demo, tests, benchmarks)."""

@@ -1,0 +1,1 @@
+"""The Whoosh engine (the default): schema, index, search and on-disk storage."""

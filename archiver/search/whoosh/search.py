@@ -1,0 +1,288 @@
+"""Running one search on a Whoosh searcher: filters as cached document sets, one loop.
+
+Whoosh's own ``Searcher.search`` stacks a filter, a facet and a sorting collector, each paying
+Python calls for every matching document, and turns every filter into a fresh set of document
+numbers, so a filter on a common value (``status:active``) or a date range cost more than the
+query itself. Here:
+
+* a filter on one of the few-valued fields is a set of document numbers made once per index
+  generation; when the value covers most of the archive, the (small) set of documents to leave
+  out is kept instead;
+* the publication date, item id and thread id of every document come from column arrays read
+  once per segment, and kept for as long as the segment lives;
+* each match costs one step of one loop: filter check, score, thread, sort key.
+
+The order is the one the index promises: by score (then item id) for words, by publication
+time, newest first (then item id) for ``*``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sys
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from whoosh import query
+from whoosh.columns import NumericColumn
+from whoosh.searching import Searcher
+
+from archiver.search.interface import (
+    NO_DATE_SORT_KEY,
+    SearchFilters,
+    author_key,
+    clean_text,
+    epoch_seconds,
+)
+from archiver.search.query import date_range
+
+# Fields every document has exactly one term in: "everything but these few" is then exact.
+_COMPLETE_FIELDS = frozenset({"account_id", "platform", "kind", "status"})
+_SECOND_US = 1_000_000
+# Cached filter sets, bounded by their total size: about 60 MB of Python ints and set slots
+# per million document numbers.
+_FILTER_CACHE_DOCS = 1_000_000
+
+
+@dataclass(frozen=True)
+class SegmentColumns:
+    """One segment's per-document values, in document-number order."""
+
+    item_id: array[int]  # raw column values: order-preserving, shifted by 2**63
+    thread_id: array[int]
+    created: array[int]  # microseconds since the epoch; NO_DATE_SORT_KEY when unknown
+
+
+def column_array(column: Any) -> array[int]:
+    """Every document's raw value in a 64-bit numeric column, read as one array.
+
+    Whoosh reads a numeric column one document at a time (a file read and an unpack each).
+    """
+    if isinstance(column, NumericColumn.Reader) and column._typecode in ("q", "Q"):
+        data = column._dbfile.get(column._basepos, column._count * column._fixedlen)
+        values = array(column._typecode, data)
+        if sys.byteorder == "little":
+            values.byteswap()  # stored big-endian ("!" in Whoosh's struct formats)
+        values.extend([column._default] * (column._doccount - column._count))
+        return values
+    return array("q", list(column))
+
+
+def segment_columns(reader: Any) -> SegmentColumns:
+    """Read the three columns a search needs from one segment's reader."""
+
+    def read(name: str) -> array[int]:
+        return column_array(reader.column_reader(name, translate=False))
+
+    return SegmentColumns(read("item_id"), read("thread_id"), read("created_sort"))
+
+
+@dataclass
+class _Plan:
+    """What a document must pass: in ``allow`` (None: any), not in ``deny``, and published in
+    [``created_from``, ``created_before``) microseconds (None: no bound)."""
+
+    allow: set[int] | frozenset[int] | None = None
+    deny: set[int] | frozenset[int] = frozenset()
+    created_from: int | None = None
+    created_before: int | None = None
+
+
+@dataclass(frozen=True)
+class Collected:
+    """A search's outcome: the count, distinct threads and the requested page (doc numbers)."""
+
+    total: int
+    threads: int
+    page: list[int]
+
+
+@dataclass
+class _Leaf:
+    searcher: Searcher
+    offset: int
+    columns: SegmentColumns
+
+
+@dataclass
+class SearchView:
+    """One index generation seen by one searcher, with the caches that live as long as it.
+
+    ``columns`` is shared with the next view: segments outlive generations, and a segment's
+    columns never change (deletions are checked on the reader).
+    """
+
+    searcher: Searcher
+    columns: dict[str, SegmentColumns]
+    _filters: dict[tuple[str, Any], tuple[bool, frozenset[int]]] = field(default_factory=dict)
+    _leaves: list[_Leaf] | None = None
+
+    def leaves(self) -> list[_Leaf]:
+        if self._leaves is None:
+            leaves, live = [], set()
+            for sub, offset in self.searcher.leaf_searchers():
+                reader = sub.reader()
+                segment = reader.segment()
+                if segment is None:  # an empty index has a reader but no segment
+                    continue
+                segid = segment.segment_id()
+                live.add(segid)
+                if segid not in self.columns:
+                    self.columns[segid] = segment_columns(reader)
+                leaves.append(_Leaf(sub, offset, self.columns[segid]))
+            for gone in set(self.columns) - live:
+                del self.columns[gone]
+            self._leaves = leaves
+        return self._leaves
+
+    # -- filters -----------------------------------------------------------------------------
+
+    def plan(self, filters: SearchFilters) -> _Plan:
+        """Turn ``filters`` into document sets and a publication-time window."""
+        plan = _Plan()
+        allows: list[frozenset[int]] = []
+        denies: list[frozenset[int]] = []
+        terms: list[tuple[str, Any]] = []
+        if filters.account_id is not None:
+            terms.append(("account_id", filters.account_id))
+        for name in ("platform", "kind", "status"):
+            value = getattr(filters, name)
+            if value is not None:
+                terms.append((name, clean_text(value).lower()))
+        if filters.author is not None:
+            terms.append(("author_exact", author_key(filters.author).lower()))
+        for term in terms:
+            is_deny, docs = self._term_docs(*term)
+            (denies if is_deny else allows).append(docs)
+        if filters.captured_until is not None:
+            allows.append(self._range_docs("first_captured_at", None, filters.captured_until))
+        if filters.captured_since is not None:
+            allows.append(self._range_docs("last_captured_at", filters.captured_since, None))
+        if filters.since is not None or filters.until is not None:
+            _window(plan, filters.since, filters.until)
+        if allows:
+            allows.sort(key=len)
+            allowed = set(allows[0])
+            for other in allows[1:]:
+                allowed.intersection_update(other)
+            for deny in denies:
+                allowed.difference_update(deny)
+            plan.allow = allowed
+        elif denies:
+            plan.deny = denies[0] if len(denies) == 1 else frozenset().union(*denies)
+        return plan
+
+    def _term_docs(self, name: str, value: Any) -> tuple[bool, frozenset[int]]:
+        """(deny?, docs): the documents with this value, or, when that is most of the archive
+        and every document has one value of the field, the documents with another value."""
+        key = (name, value)
+        cached = self._filters.get(key)
+        if cached is not None:
+            return cached
+        searcher = self.searcher
+        frequent = searcher.doc_frequency(name, value) * 2 > searcher.doc_count_all()
+        if frequent and name in _COMPLETE_FIELDS:
+            others = [t for t in searcher.reader().field_terms(name) if t != value]
+            found = (True, frozenset(self._docs(query.Or([query.Term(name, t) for t in others]))))
+        else:
+            found = (False, frozenset(self._docs(query.Term(name, value))))
+        held = sum(len(docs) for _, docs in self._filters.values())
+        while self._filters and held + len(found[1]) > _FILTER_CACHE_DOCS:
+            held -= len(self._filters.pop(next(iter(self._filters)))[1])  # oldest first
+        if len(found[1]) <= _FILTER_CACHE_DOCS:
+            self._filters[key] = found
+        return found
+
+    def _range_docs(
+        self, name: str, start: datetime | None, end: datetime | None
+    ) -> frozenset[int]:
+        return frozenset(self._docs(date_range(name, start, end)))
+
+    def _docs(self, q: query.Query) -> Iterator[int]:
+        for leaf in self.leaves():
+            base = leaf.offset
+            for docnum in q.docs(leaf.searcher):
+                yield base + docnum
+
+    # -- running -----------------------------------------------------------------------------
+
+    def everything(self, plan: _Plan, want: int) -> Collected:
+        """``*``: every document the plan lets through, newest publication first."""
+        total = 0
+        threads: set[int] = set()
+        keyed: list[tuple[int, int, int]] = []
+        allowed = sorted(plan.allow) if plan.allow is not None else None
+        for leaf in self.leaves():
+            cols = leaf.columns
+            created, item_ids, thread_ids = cols.created, cols.item_id, cols.thread_id
+            for docnum, glob in _candidates(leaf, plan, allowed):
+                when = created[docnum]
+                if not _in_window(plan, when):
+                    continue
+                total += 1
+                threads.add(thread_ids[docnum])
+                keyed.append((-when, item_ids[docnum], glob))
+        page = [glob for _, _, glob in heapq.nsmallest(want, keyed)]
+        return Collected(total, len(threads), page)
+
+    def matching(self, q: query.Query, plan: _Plan, want: int) -> Collected:
+        """Documents matching ``q`` that the plan lets through, best score first."""
+        context = self.searcher.context(needs_current=True)
+        total = 0
+        threads: set[int] = set()
+        keyed: list[tuple[float, int, int]] = []
+        allow, deny = plan.allow, plan.deny
+        windowed = plan.created_from is not None or plan.created_before is not None
+        for leaf in self.leaves():
+            matcher = q.matcher(leaf.searcher, context)
+            cols = leaf.columns
+            created, item_ids, thread_ids = cols.created, cols.item_id, cols.thread_id
+            base = leaf.offset
+            while matcher.is_active():
+                docnum = matcher.id()
+                glob = base + docnum
+                if ((allow is None or glob in allow) and glob not in deny
+                        and (not windowed or _in_window(plan, created[docnum]))):
+                    total += 1
+                    threads.add(thread_ids[docnum])
+                    keyed.append((-matcher.score(), item_ids[docnum], glob))
+                matcher.next()
+        page = [glob for _, _, glob in heapq.nsmallest(want, keyed)]
+        return Collected(total, len(threads), page)
+
+
+def _candidates(
+    leaf: _Leaf, plan: _Plan, allowed: list[int] | None
+) -> Iterable[tuple[int, int]]:
+    """(segment docnum, global docnum) of the live documents the plan's sets let through;
+    ``allowed`` is the plan's allow set in order, so each segment takes only its own slice."""
+    base = leaf.offset
+    reader = leaf.searcher.reader()
+    if allowed is not None:
+        end = base + reader.doc_count_all()
+        mine = allowed[bisect_left(allowed, base):bisect_left(allowed, end)]
+        return ((glob - base, glob) for glob in mine if not reader.is_deleted(glob - base))
+    deny = plan.deny
+    return ((docnum, base + docnum) for docnum in reader.all_doc_ids()
+            if base + docnum not in deny)
+
+
+def _window(plan: _Plan, since: datetime | None, until: datetime | None) -> None:
+    # The same whole-second bounds as the created_at field's range: [since's second,
+    # until's second] inclusive, in the sort column's microseconds.
+    if since is not None:
+        plan.created_from = epoch_seconds(since) * _SECOND_US
+    if until is not None:
+        plan.created_before = (epoch_seconds(until) + 1) * _SECOND_US
+    if plan.created_from is None:
+        plan.created_from = NO_DATE_SORT_KEY + 1  # an unknown date is never inside a window
+
+
+def _in_window(plan: _Plan, when: int) -> bool:
+    low, high = plan.created_from, plan.created_before
+    return (low is None or when >= low) and (high is None or when < high)
+

@@ -326,7 +326,7 @@ def _said(pdf: bytes) -> str:
 def test_report_pdf_reads_as_sentences(captured: Captured) -> None:  # noqa: F811
     from archiver.exports.business_days import HolidayCalendar
     from archiver.exports.requests import add_request
-    from archiver.pdf import document_info
+    from archiver.pdf.writer import document_info
     from archiver.retention.holds import HoldSpec, create_hold
     from archiver.retention.report import retention_report
     from archiver.retention.scope import ProtectionScope

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from archiver.config import ENGINES, Settings
 from archiver.errors import ConfigError, QueryError
 from archiver.search.factory import open_index
 from archiver.search.interface import SearchFilters, SearchIndex
+from tests.support.retention import comment_on_first_post
 from tests.test_search_engines import T0, make_doc
 
 MAX_CHARS = 4096  # the documented cap (README, search syntax)
@@ -248,7 +249,7 @@ def test_capture_with_a_leading_wildcard_hold_works_on_fts5(settings: Settings) 
     from archiver.capture.account import capture_account
     from archiver.initialise import initialise
     from archiver.retention.holds import HoldSpec, create_hold, hold_detail
-    from archiver.standins.dataset import GRAPH_TIME, Author, Comment, load_sample
+    from archiver.standins.dataset import load_sample
     from archiver.standins.graph_server import GraphServer
     from archiver.store.archive import open_archive
     from tests.support.retention import TOKEN_ENV, capture_sample
@@ -264,13 +265,7 @@ def test_capture_with_a_leading_wildcard_hold_works_on_fts5(settings: Settings) 
         fts5 = dataclasses.replace(settings, index_engine="fts5")
         initialise(fts5)
         with open_archive(fts5) as archive:
-            post = server.dataset.posts[0]
-            new = Comment(id=f"{post.id.split('_')[-1]}_99999", post_id=post.id,
-                          message="another closure on Oak Street, no warning",
-                          created_time=datetime(2024, 6, 1, tzinfo=UTC).strftime(GRAPH_TIME),
-                          author=Author(id="777", name="Visitor"))
-            server.set_dataset(dataclasses.replace(server.dataset,
-                                                   comments=(*server.dataset.comments, new)))
+            comment_on_first_post(server, "another closure on Oak Street, no warning")
             result = capture_account(archive, account, {TOKEN_ENV: server.token},
                                      sleep=lambda _s: None)
             assert result.status == "succeeded", result.error

@@ -14,6 +14,7 @@ from archiver.exports.redaction import (
     mark,
     parse_item_redactions,
 )
+from tests.support.redaction import PLATFORM_PAYLOADS
 
 
 def redact(text: str) -> tuple[str | None, list[Redaction]]:
@@ -120,27 +121,6 @@ def test_several_matches_and_rules_in_one_string() -> None:
     redacted, log = redact(text)
     assert redacted == f"a {PHONE} b {SSN} c {EMAIL} d {PHONE}"
     assert sorted((r.rule, r.count) for r in log) == [("email", 1), ("phone", 2), ("ssn", 1)]
-
-
-# Platform payloads as their APIs return them: personal data sits under many keys, at any depth.
-PLATFORM_PAYLOADS = {
-    "youtube": {"kind": "youtube#comment", "id": "UgxKREWxIgDrw", "snippet": {
-        "textOriginal": "Call 555-123-4567", "textDisplay": "Call 555-123-4567<br>",
-        "authorDisplayName": "@jane", "authorChannelUrl": "http://youtube.com/@jane",
-        "likeCount": 0}},
-    "wordpress": {"id": 301, "content": {"rendered": "<p>me: jane@example.com</p>"},
-                  "author_email": "jane@example.com", "excerpt": {"rendered": "987-65-4321"}},
-    "feed": {"id": "tag:pd.example,2024:1", "summary": "... Call 555-123-4567 ...",
-             "content": [{"type": "text/html", "value": "<p>SSN 987-65-4321</p>"}],
-             "author_detail": {"email": "pio@pd.example.org", "name": "PIO"}},
-    "x": {"data": {"id": "1790", "text": "ok", "note_tweet": {"text": "DM 555.123.4567"},
-                   "entities": {"mentions": [{"username": "x", "start": 0}]}},
-          "includes": {"users": [{"id": "9", "description": "jane@example.com"}]}},
-    "instagram": {"id": "17895", "caption": "jane@example.com", "comments": {"data": [
-        {"id": "1", "text": "555 123 4567", "username": "j"}]}},
-    "mediawiki": {"revid": 7, "comment": "rv 555-123-4567", "slots": {"main": {
-        "contentmodel": "wikitext", "*": "Contact: jane@example.com"}}},
-}
 
 
 @pytest.mark.parametrize("platform", sorted(PLATFORM_PAYLOADS))

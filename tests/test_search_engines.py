@@ -27,6 +27,7 @@ from archiver.search.fts5.query import compile_query, parse_query
 from archiver.search.interface import IndexDoc, SearchFilters, SearchIndex, SearchIndexError
 from archiver.search.whoosh.schema import INDEX_NAME
 from archiver.search.whoosh.search import column_array
+from tests.support.retention import comment_on_first_post
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[1]
@@ -693,7 +694,7 @@ def test_archive_on_fts5_captures_searches_and_holds(settings: Settings, tmp_pat
     from archiver.initialise import initialise
     from archiver.retention.holds import HoldSpec, create_hold, hold_detail
     from archiver.search.items import search_items
-    from archiver.standins.dataset import GRAPH_TIME, Author, Comment, load_sample
+    from archiver.standins.dataset import load_sample
     from archiver.standins.graph_server import GraphServer
     from archiver.store.archive import open_archive
     from tests.support.retention import TOKEN_ENV, capture_sample
@@ -710,13 +711,7 @@ def test_archive_on_fts5_captures_searches_and_holds(settings: Settings, tmp_pat
         # A hold's query is matched against new items by a memory index of the same engine.
         create_hold(archive, HoldSpec(name="threats", matter="Threats", created_by="Detective",
                                       query="zanzibar"))
-        post = server.dataset.posts[0]
-        new = Comment(id=f"{post.id.split('_')[-1]}_99999", post_id=post.id,
-                      message="I will bring the zanzibar crew",
-                      created_time=datetime(2024, 6, 1, tzinfo=UTC).strftime(GRAPH_TIME),
-                      author=Author(id="777", name="Visitor"))
-        server.set_dataset(dataclasses.replace(server.dataset,
-                                               comments=(*server.dataset.comments, new)))
+        comment_on_first_post(server, "I will bring the zanzibar crew")
         from archiver.capture.account import capture_account
 
         result = capture_account(archive, account, {TOKEN_ENV: server.token},

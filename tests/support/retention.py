@@ -75,6 +75,19 @@ def set_today(archive: Archive, day: date) -> None:
 VISITOR = Author(id="777", name="Visitor")
 
 
+def comment_on_first_post(server: GraphServer, message: str, *, suffix: str = "99999",
+                          author: Author = VISITOR) -> Comment:
+    """A visitor comments on the sample's first post (published 2024-06-01 UTC); the new
+    comment's external id ends with ``_<suffix>``."""
+    dataset = server.dataset
+    post = dataset.posts[0]
+    new = Comment(id=f"{post.id.split('_')[-1]}_{suffix}", post_id=post.id, message=message,
+                  created_time=datetime(2024, 6, 1, tzinfo=UTC).strftime(GRAPH_TIME),
+                  author=author)
+    server.set_dataset(replace(dataset, comments=(*dataset.comments, new)))
+    return new
+
+
 @dataclass
 class Captured:
     archive: Archive
@@ -83,14 +96,8 @@ class Captured:
 
     def comment_later(self, message: str, *, suffix: str = "99999",
                       author: Author = VISITOR) -> CaptureResult:
-        """A visitor comments on the first post (published 2024-06-01 UTC); capture runs again.
-        Returns the run's result; the new comment's external id ends with ``_<suffix>``."""
-        dataset = self.server.dataset
-        post = dataset.posts[0]
-        new = Comment(id=f"{post.id.split('_')[-1]}_{suffix}", post_id=post.id, message=message,
-                      created_time=datetime(2024, 6, 1, tzinfo=UTC).strftime(GRAPH_TIME),
-                      author=author)
-        self.server.set_dataset(replace(dataset, comments=(*dataset.comments, new)))
+        """:func:`comment_on_first_post`, then capture runs again; returns the run's result."""
+        comment_on_first_post(self.server, message, suffix=suffix, author=author)
         return capture_account(self.archive, self.account, {TOKEN_ENV: self.server.token},
                                sleep=lambda _s: None)
 

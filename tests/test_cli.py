@@ -531,3 +531,9 @@ def test_demo_ends_with_a_command_that_runs_as_shown(tmp_path: Path) -> None:
     assert ran.returncode == 0, (last, ran.stderr)
     assert ran.stdout.startswith("1 item in 1 thread\n") and "\tremoved\t" in ran.stdout, \
         ran.stdout
+
+
+def test_search_in_an_unknown_account_is_one_line_error(settings_env: dict[str, str]) -> None:
+    assert archiver(settings_env, "init").returncode == 0
+    assert_one_line_error(archiver(settings_env, "search", "*", "--account", "999"),
+                          "no account with id 999")

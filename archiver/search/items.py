@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from archiver.search.interface import SearchFilters
+from archiver.store.accounts import get_account
 from archiver.store.archive import Archive
 from archiver.store.models import Account, Item, ItemVersion
 
@@ -26,7 +27,11 @@ class SearchOutcome:
 def search_items(
     archive: Archive, query: str, filters: SearchFilters, *, limit: int = 20, offset: int = 0
 ) -> SearchOutcome:
-    """Run ``query`` (Whoosh syntax, ``*`` for everything) and return the contract's rows."""
+    """Run ``query`` (Whoosh syntax, ``*`` for everything) and return the contract's rows.
+
+    An account filter must name an account: a mistyped id is an error, not an empty answer."""
+    if filters.account_id is not None:
+        get_account(archive, filters.account_id)
     found = archive.index.search(query, filters, limit=limit, offset=offset)
     rows = item_rows(archive, [hit.item_id for hit in found.hits])
     results = [rows[hit.item_id] for hit in found.hits if hit.item_id in rows]

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiver.errors import ArchiverError, QueryError
-from archiver.search.indexing import index_items
+from archiver.search.indexing import catch_up_index
 from archiver.search.interface import SearchFilters, SearchIndex
 from archiver.store.archive import Archive
 from archiver.store.models import Item
@@ -116,7 +116,7 @@ def describe_filters_json(query: str, filters_json: str) -> str:
 
 def matching_ids(archive: Archive, query: str, filters: SearchFilters) -> list[int]:
     """Every item the scope matches in the search index, brought up to date first."""
-    index_items(archive)  # items stored but not yet indexed must not escape the scope
+    catch_up_index(archive)  # items stored but not yet indexed must not escape the scope
     return sorted(archive.index.matching(query, filters))
 
 

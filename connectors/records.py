@@ -58,7 +58,7 @@ ROOT_SCOPE = ""
 
 @dataclass(frozen=True)
 class MediaRef:
-    """A media file shown by an item (downloaded into the blob store by a later issue)."""
+    """A media file shown by an item (capture downloads it into the blob store afterwards)."""
 
     url: str
     media_type: str | None = None

@@ -49,7 +49,8 @@ def filters_of(path: str, command: click.Command) -> dict[str, tuple[Any, ...]]:
             if option in FILTERS and (path, option) not in NOT_FILTERS:
                 choices = tuple(getattr(param.type, "choices", ()))
                 found[option] = (tuple(param.opts), param.name, param.type.name, choices,
-                                 param.help, param.default, param.multiple, param.is_flag)
+                                 param.help, param.default, param.multiple, param.is_flag,
+                                 getattr(param.type, "case_sensitive", None))
     return found
 
 
@@ -61,6 +62,8 @@ def test_every_command_takes_the_search_filters_as_declared_once() -> None:
     assert reference["--status"][3] == ("active", "hidden", "removed") == tuple(ItemStatus)
     assert reference["--kind"][3] == tuple(ItemKind)
     assert reference["--platform"][3] == tuple(Platform)
+    # As the library compares them: in any case (``--platform YouTube``).
+    assert [reference[o][8] for o in ("--status", "--kind", "--platform")] == [False] * 3
     assert all(d[4] for d in reference.values()), "every filter says what it does in --help"
 
     taking: dict[str, list[str]] = {}

@@ -43,8 +43,8 @@ def test_words_become_members_and_strange_words_are_refused() -> None:
     with pytest.raises(ValueError, match="cannot assert status 'removed'"):
         record(status="removed")
 
-    filters = SearchFilters(platform="feed", kind="reply", status="hidden")
+    filters = SearchFilters(platform="YouTube", kind="reply", status="hidden")  # any case
     assert (filters.platform, filters.kind, filters.status) == \
-        (Platform.FEED, ItemKind.REPLY, ItemStatus.HIDDEN)
+        (Platform.YOUTUBE, ItemKind.REPLY, ItemStatus.HIDDEN)
     with pytest.raises(ValueError):
         SearchFilters(status="deleted")

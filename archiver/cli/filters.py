@@ -22,9 +22,9 @@ F = Callable[..., Any]
 
 
 def word_choice(vocabulary: type[StrEnum]) -> click.Choice[str]:
-    """The words of ``vocabulary`` as a click choice (given an enum, click would offer the
-    members' names, ``REMOVED``, where the archive's word is ``removed``)."""
-    return click.Choice([member.value for member in vocabulary])
+    """The words of ``vocabulary`` as a click choice, in any case (given an enum, click would
+    offer the members' names, ``REMOVED``, where the archive's word is ``removed``)."""
+    return click.Choice([member.value for member in vocabulary], case_sensitive=False)
 
 
 # Keyed by the parameter name each option gives the command, in the order help lists them.

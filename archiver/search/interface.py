@@ -145,7 +145,8 @@ class SearchFilters:
     select items whose captured versions span ``[first_captured_at, last_captured_at]`` overlaps
     the range, so an item with any version captured in the range is never missed. ``author`` is
     the exact author name, compared case-insensitively. ``platform``, ``kind`` and ``status`` may
-    be given as their words (``"removed"``); a word outside the vocabulary is a ValueError.
+    be given as their words, in any case (``"Removed"``); a word outside the vocabulary is a
+    ValueError.
     """
 
     account_id: int | None = None
@@ -164,7 +165,7 @@ class SearchFilters:
         for name, vocabulary in _VOCABULARIES.items():
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, vocabulary(value))
+                object.__setattr__(self, name, vocabulary(str(value).lower()))
 
 
 _VOCABULARIES: dict[str, type[StrEnum]] = {

@@ -13,19 +13,44 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from archiver.errors import ConfigError
 
-# Search index engines (archiver.search); declared here so settings need not import search.
-ENGINES = ("whoosh", "fts5")
-DEFAULT_ENGINE = "whoosh"
+
+class IndexEngine(StrEnum):
+    """The search index engines (archiver.search); declared here so settings need not import
+    search."""
+
+    WHOOSH = "whoosh"
+    FTS5 = "fts5"
+
+
+class StoreScheme(StrEnum):
+    """The blob stores (archiver.blobs), by the scheme of ``ARCHIVER_STORE_URL``."""
+
+    FILE = "file"
+    S3 = "s3"
+
+
+class ObjectLockMode(StrEnum):
+    """S3 Object Lock retention modes
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html)."""
+
+    GOVERNANCE = "GOVERNANCE"
+    COMPLIANCE = "COMPLIANCE"
+
+
+DEFAULT_ENGINE = IndexEngine.WHOOSH
 DEFAULT_TIMEZONE = "America/Chicago"
 # Named as the author of every PDF until the agency sets its own name.
 DEFAULT_AGENCY_NAME = "Records custodian"
-LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+
+_Word = TypeVar("_Word", bound=StrEnum)
 
 # name -> TOML key; the environment always wins over the file.
 SETTINGS = {
@@ -57,9 +82,9 @@ class Settings:
     index_dir: Path
     timezone: str = DEFAULT_TIMEZONE
     s3_endpoint_url: str | None = None
-    s3_object_lock_mode: str | None = None
+    s3_object_lock_mode: ObjectLockMode | None = None
     s3_object_lock_days: int | None = None
-    index_engine: str = DEFAULT_ENGINE  # whoosh | fts5 (archiver.search.interface.ENGINES)
+    index_engine: IndexEngine = DEFAULT_ENGINE
     agency_name: str = DEFAULT_AGENCY_NAME  # the author of every PDF the archive writes
 
     @property
@@ -201,19 +226,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"ARCHIVER_TIMEZONE: unknown time zone {timezone!r}") from None
 
-    index_engine = (get("ARCHIVER_INDEX_ENGINE") or DEFAULT_ENGINE).strip().lower()
-    if index_engine not in ENGINES:
-        raise ConfigError(
-            f"ARCHIVER_INDEX_ENGINE: {index_engine!r} is not one of {', '.join(ENGINES)}"
-        )
+    index_engine = one_of(IndexEngine, "ARCHIVER_INDEX_ENGINE",
+                          (get("ARCHIVER_INDEX_ENGINE") or DEFAULT_ENGINE).strip().lower())
 
-    lock_mode = get("ARCHIVER_S3_OBJECT_LOCK_MODE")
-    if lock_mode is not None:
-        lock_mode = lock_mode.upper()
-        if lock_mode not in LOCK_MODES:
-            raise ConfigError(
-                f"ARCHIVER_S3_OBJECT_LOCK_MODE: {lock_mode!r} is not one of {', '.join(LOCK_MODES)}"
-            )
+    lock_mode_text = get("ARCHIVER_S3_OBJECT_LOCK_MODE")
+    lock_mode = None if lock_mode_text is None else one_of(
+        ObjectLockMode, "ARCHIVER_S3_OBJECT_LOCK_MODE", lock_mode_text.upper())
     lock_days_text = get("ARCHIVER_S3_OBJECT_LOCK_DAYS")
     lock_days = None
     if lock_days_text is not None:
@@ -246,6 +264,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
+def one_of(vocabulary: type[_Word], setting: str, value: str) -> _Word:
+    """``value`` as a member of ``vocabulary``, or a ConfigError naming ``setting``."""
+    try:
+        return vocabulary(value)
+    except ValueError:
+        raise ConfigError(
+            f"{setting}: {value!r} is not one of {', '.join(vocabulary)}") from None
+
+
 def _check_db_url(url: str) -> None:
     scheme = urlsplit(url).scheme.split("+")[0]
     if scheme not in ("sqlite", "postgresql", "postgres"):
@@ -256,9 +283,9 @@ def _check_db_url(url: str) -> None:
 
 def _check_store_url(url: str) -> None:
     parts = urlsplit(url)
-    if parts.scheme not in ("file", "s3"):
+    if parts.scheme not in set(StoreScheme):
         raise ConfigError(
             f"ARCHIVER_STORE_URL: unsupported scheme {parts.scheme!r} (use file:// or s3://)"
         )
-    if parts.scheme == "s3" and not parts.netloc:
+    if parts.scheme == StoreScheme.S3 and not parts.netloc:
         raise ConfigError("ARCHIVER_STORE_URL: s3:// URL needs a bucket, e.g. s3://bucket/prefix")

@@ -18,6 +18,7 @@ from pathlib import Path
 from archiver.capture.account import capture_account
 from archiver.capture.results import CaptureResult
 from archiver.config import Settings
+from archiver.connectors.records import ItemStatus, Platform
 from archiver.dates import show_iso
 from archiver.errors import ArchiverError
 from archiver.initialise import initialise
@@ -29,6 +30,7 @@ from archiver.standins.graph_server import GraphServer
 from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive, open_archive
 from archiver.store.models import Account
+from archiver.store.vocabulary import RunStatus
 from archiver.verify import verify_archive
 from archiver.wording import author_or_unknown, counted
 
@@ -66,7 +68,7 @@ def run_demo(settings: Settings, echo: Echo) -> None:
         account = add_account(
             archive,
             AccountSpec(
-                platform="facebook", external_id=dataset.page_id, handle=dataset.page_name,
+                platform=Platform.FACEBOOK, external_id=dataset.page_id, handle=dataset.page_name,
                 url=f"https://www.facebook.com/{dataset.page_id}",
                 approved_by="Chief of Police (sample)", approved_on=date(2024, 1, 15),
                 admin_unit="Professional Standards Unit", api_base=server.base_url,
@@ -83,8 +85,8 @@ def run_demo(settings: Settings, echo: Echo) -> None:
         echo("the page changes: a post is edited, a comment hidden, a comment deleted")
         _report("second capture", _capture(archive, account, environ), echo)
 
-        _show_search(archive, "*", SearchFilters(status="removed"), "removed items", echo)
-        _show_search(archive, "*", SearchFilters(status="hidden"), "hidden items", echo)
+        _show_search(archive, "*", SearchFilters(status=ItemStatus.REMOVED), "removed items", echo)
+        _show_search(archive, "*", SearchFilters(status=ItemStatus.HIDDEN), "hidden items", echo)
         _show_search(archive, "road", SearchFilters(), "search 'road'", echo)
         _show_history(archive, echo)
 
@@ -144,7 +146,7 @@ def _export(archive: Archive, settings: Settings, echo: Echo) -> None:
 
 def _capture(archive: Archive, account: Account, environ: dict[str, str]) -> CaptureResult:
     result = capture_account(archive, account, environ)
-    if result.status != "succeeded":
+    if result.status != RunStatus.SUCCEEDED:
         raise ArchiverError(f"demo capture failed: {result.error}")
     return result
 
@@ -167,7 +169,7 @@ def _show_search(
 
 
 def _show_history(archive: Archive, echo: Echo) -> None:
-    outcome = search_items(archive, "*", SearchFilters(status="removed"), limit=1)
+    outcome = search_items(archive, "*", SearchFilters(status=ItemStatus.REMOVED), limit=1)
     if not outcome.results:
         return
     detail = item_detail(archive, outcome.results[0]["item_id"])

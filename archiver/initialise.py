@@ -73,6 +73,7 @@ def _check_saved_queries(settings: Settings) -> None:
     from archiver.search.factory import check_query
     from archiver.store.archive import open_archive
     from archiver.store.models import Hold, OpenRecordsRequest, RequestScope
+    from archiver.store.vocabulary import RequestStatus
 
     with open_archive(settings) as archive, archive.sessions() as s:
         saved = [(f"hold {name!r}", query) for name, query in s.execute(
@@ -81,7 +82,7 @@ def _check_saved_queries(settings: Settings) -> None:
         saved += [(f"request {request_id!r}", query) for request_id, query in s.execute(
             select(OpenRecordsRequest.request_id, RequestScope.query)
             .join(RequestScope, RequestScope.request_pk == OpenRecordsRequest.id)
-            .where(OpenRecordsRequest.status == "open").order_by(RequestScope.id))]
+            .where(OpenRecordsRequest.status == RequestStatus.OPEN).order_by(RequestScope.id))]
     refused = []
     for owner, query in saved:
         try:

@@ -1,4 +1,4 @@
-"""Per-connector throughput: the figures issue 3 asks for in its closing note.
+"""Per-connector throughput: items per second and requests, for each platform's connector.
 
 Run by hand (not in CI)::
 
@@ -9,10 +9,8 @@ loopback server (``archiver/standins/<platform>_server.py``) and measured three 
 
 * the connector alone (iterate ``connector.read()``): items/s and requests;
 * a first capture through :func:`archiver.capture.account.capture_account` into a fresh SQLite
-  archive
-  in
-  a temporary folder (media downloads off: the sample media URLs point at unroutable hosts, and
-  downloading is a separate step): items/s and requests;
+  archive in a temporary folder (media downloads off: the sample media URLs point at unroutable
+  hosts, and downloading is a separate step): items/s and requests;
 * an unchanged re-capture of the same account: items/s, requests, and new versions (must be 0).
 
 The servers run in threads of this process, so every figure includes the server's own time; the

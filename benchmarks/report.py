@@ -3,7 +3,7 @@
     python benchmarks/report.py results/bench-10000.json results/bench-100000.json \\
         --markdown results/benchmarks.md --plot results/benchmarks.png
 
-Each target of the benchmark issue is shown next to the figure it applies to.
+Each target (the figure the archive must reach) is shown next to the figure it applies to.
 """
 
 from __future__ import annotations

@@ -10,21 +10,23 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 from archiver.connectors.errors import ConnectorError
+from archiver.connectors.records import Platform
 
 if TYPE_CHECKING:
     from archiver.connectors.base import Connector
 
 # platform name -> (module, class). Adding a platform touches only this folder.
-_REGISTRY: dict[str, tuple[str, str]] = {
-    "facebook": ("archiver.connectors.facebook", "FacebookConnector"),
-    "instagram": ("archiver.connectors.instagram", "InstagramConnector"),
-    "x": ("archiver.connectors.x", "XConnector"),
-    "youtube": ("archiver.connectors.youtube", "YouTubeConnector"),
-    "wordpress": ("archiver.connectors.wordpress", "WordPressConnector"),
-    "mediawiki": ("archiver.connectors.mediawiki", "MediaWikiConnector"),
-    "feed": ("archiver.connectors.feeds", "FeedConnector"),
+_REGISTRY: dict[Platform, tuple[str, str]] = {
+    Platform.FACEBOOK: ("archiver.connectors.facebook", "FacebookConnector"),
+    Platform.INSTAGRAM: ("archiver.connectors.instagram", "InstagramConnector"),
+    Platform.X: ("archiver.connectors.x", "XConnector"),
+    Platform.YOUTUBE: ("archiver.connectors.youtube", "YouTubeConnector"),
+    Platform.WORDPRESS: ("archiver.connectors.wordpress", "WordPressConnector"),
+    Platform.MEDIAWIKI: ("archiver.connectors.mediawiki", "MediaWikiConnector"),
+    Platform.FEED: ("archiver.connectors.feeds", "FeedConnector"),
 }
-PLATFORMS: tuple[str, ...] = tuple(sorted(_REGISTRY))
+# The platform names in alphabetical order, as lists and completions show them.
+PLATFORMS: tuple[Platform, ...] = tuple(sorted(Platform))
 
 
 class UnknownPlatform(ConnectorError, ValueError):
@@ -34,12 +36,12 @@ class UnknownPlatform(ConnectorError, ValueError):
 def get_connector_class(platform: str) -> type[Connector]:
     """The connector class for ``platform`` (e.g. ``"facebook"``)."""
     try:
-        module_name, class_name = _REGISTRY[platform]
-    except KeyError:
+        module_name, class_name = _REGISTRY[Platform(platform)]
+    except ValueError:
         known = ", ".join(PLATFORMS)
         raise UnknownPlatform(f"unknown platform {platform!r}; known platforms: {known}") from None
     cls: type[Connector] = getattr(import_module(module_name), class_name)
     return cls
 
 
-__all__ = ["PLATFORMS", "UnknownPlatform", "get_connector_class"]
+__all__ = ["PLATFORMS", "Platform", "UnknownPlatform", "get_connector_class"]

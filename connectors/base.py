@@ -45,6 +45,7 @@ from archiver.connectors.records import (
     ItemRef,
     LookupResult,
     MediaRef,
+    Platform,
     ReadEvent,
     Record,
     RequestStats,
@@ -322,7 +323,7 @@ class Fetched:
 class Connector(ABC):
     """Base of every platform connector: holds the client, the counters and the shared loop."""
 
-    platform: ClassVar[str]
+    platform: ClassVar[Platform]
     default_api_base: ClassVar[str]
     # True where the platform serves public data to anyone: no token means no Authorization.
     anonymous_read: ClassVar[bool] = False

@@ -46,10 +46,13 @@ from archiver.connectors.errors import ConnectorError, MalformedResponse
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
+    ItemKind,
     ItemRef,
+    ItemStatus,
     ListingComplete,
     LookupResult,
     MediaRef,
+    Platform,
     Present,
     Record,
     Unknown,
@@ -136,10 +139,10 @@ def post_record(item: dict[str, Any], path: str) -> Record:
         media.extend(_media_of(att, path, "media_type"))
     return Record(
         external_id=_id(item, path),
-        kind="post",
+        kind=ItemKind.POST,
         scope=ROOT_SCOPE,
         text=_opt(item, "message", str, path),
-        status="hidden" if hidden else "active",
+        status=ItemStatus.HIDDEN if hidden else ItemStatus.ACTIVE,
         platform_status="hidden"
         if hidden
         else ("unpublished" if published is False else "published"),
@@ -163,10 +166,10 @@ def comment_record(item: dict[str, Any], post_id: str, path: str) -> Record:
     attachment = _opt(item, "attachment", dict, path)
     return Record(
         external_id=_id(item, path),
-        kind="reply" if is_reply else "comment",
+        kind=ItemKind.REPLY if is_reply else ItemKind.COMMENT,
         scope=post_id,
         text=_opt(item, "message", str, path),
-        status="hidden" if hidden else "active",
+        status=ItemStatus.HIDDEN if hidden else ItemStatus.ACTIVE,
         platform_status="hidden" if hidden else "published",
         author_name=name,
         author_id=author_id,
@@ -308,7 +311,7 @@ class CommentsStream(GraphEdgeStream):
 class FacebookConnector(Connector):
     """Reads a Facebook Page's feed and every post's comments; looks items up by id."""
 
-    platform: ClassVar[str] = "facebook"
+    platform: ClassVar[Platform] = Platform.FACEBOOK
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
 
     @property

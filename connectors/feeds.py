@@ -57,11 +57,14 @@ from archiver.connectors.errors import ConnectorError, MalformedResponse
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
+    ItemKind,
     ItemRef,
+    ItemStatus,
     ListingComplete,
     ListingWindow,
     LookupResult,
     MediaRef,
+    Platform,
     ReadEvent,
     Record,
     Unknown,
@@ -139,10 +142,10 @@ def entry_record(entry: Any) -> Record:
     raw["enclosures"] = [m.url for m in media]
     return Record(
         external_id=entry_identity(entry),
-        kind="post",
+        kind=ItemKind.POST,
         scope=ROOT_SCOPE,
         text=f"{title}\n\n{body}".strip(),
-        status="active",
+        status=ItemStatus.ACTIVE,
         platform_status="published",
         author_name=_s(dict.get(entry, "author")),
         author_id=None,
@@ -204,7 +207,7 @@ def parse_feed_body(body: bytes, path: str = "/feed") -> list[Record]:
 class FeedConnector(Connector):
     """Reads one RSS or Atom feed (the account's ``--api-base``, else its external id)."""
 
-    platform: ClassVar[str] = "feed"
+    platform: ClassVar[Platform] = Platform.FEED
     default_api_base: ClassVar[str] = ""
     anonymous_read: ClassVar[bool] = True
 
@@ -306,7 +309,7 @@ class FeedConnector(Connector):
             return Unknown("an entry missing from a feed is not proof of removal (no tombstone)")
         return Gone(
             evidence={
-                "platform": "feed",
+                "platform": Platform.FEED,
                 "feed": PageRequest(self.final_url).path,
                 "tombstone": stone,
                 "http_status": status,

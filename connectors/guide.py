@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from archiver.connectors.records import Platform
+
 
 @dataclass(frozen=True)
 class PlatformGuide:
@@ -17,32 +19,32 @@ class PlatformGuide:
     credential: str
 
 
-GUIDE: dict[str, PlatformGuide] = {
-    "facebook": PlatformGuide(
+GUIDE: dict[Platform, PlatformGuide] = {
+    Platform.FACEBOOK: PlatformGuide(
         "the Page's numeric id",
         "a Page access token (pages_read_engagement, pages_read_user_content)",
     ),
-    "instagram": PlatformGuide(
+    Platform.INSTAGRAM: PlatformGuide(
         "the professional account's numeric Instagram user id (not the @name)",
         "an access token with instagram_basic and instagram_manage_comments",
     ),
-    "x": PlatformGuide(
+    Platform.X: PlatformGuide(
         "the account's numeric user id (not the @handle)",
         "an OAuth 2.0 bearer token",
     ),
-    "youtube": PlatformGuide(
+    Platform.YOUTUBE: PlatformGuide(
         "the channel id (UC...)",
         "key:<API key> for public data, or the owner's OAuth token",
     ),
-    "wordpress": PlatformGuide(
+    Platform.WORDPRESS: PlatformGuide(
         "the site's address, https://... (the API is <address>/wp-json)",
         "none for a public site; user:application-password for every status",
     ),
-    "mediawiki": PlatformGuide(
+    Platform.MEDIAWIKI: PlatformGuide(
         "the wiki's api.php address, or a name with --api-base pointing at api.php",
         "none for a public wiki; an OAuth 2 owner-only token for a private one",
     ),
-    "feed": PlatformGuide(
+    Platform.FEED: PlatformGuide(
         "the RSS or Atom feed's address (or a name with --api-base the feed's address)",
         "none; a bearer token only if the feed asks for one",
     ),

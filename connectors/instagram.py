@@ -64,10 +64,13 @@ from archiver.connectors.facebook import (
 )
 from archiver.connectors.records import (
     ROOT_SCOPE,
+    ItemKind,
     ItemRef,
+    ItemStatus,
     ListingComplete,
     LookupResult,
     MediaRef,
+    Platform,
     Record,
 )
 
@@ -124,10 +127,10 @@ def media_record(item: dict[str, Any], path: str) -> Record:
     owner = _opt(item, "owner", dict, path)
     return Record(
         external_id=_id(item, path),
-        kind="post",
+        kind=ItemKind.POST,
         scope=ROOT_SCOPE,
         text=_opt(item, "caption", str, path),
-        status="active",
+        status=ItemStatus.ACTIVE,
         platform_status="published",
         author_name=username,
         author_id=_opt(owner, "id", str, path) if owner else None,
@@ -149,10 +152,10 @@ def comment_record(item: dict[str, Any], media_id: str, parent_id: str | None, p
     reply_to = parent_id or _opt(item, "parent_id", str, path)
     return Record(
         external_id=_id(item, path),
-        kind="reply" if reply_to else "comment",
+        kind=ItemKind.REPLY if reply_to else ItemKind.COMMENT,
         scope=media_id,
         text=_opt(item, "text", str, path),
-        status="hidden" if hidden else "active",
+        status=ItemStatus.HIDDEN if hidden else ItemStatus.ACTIVE,
         platform_status="hidden" if hidden else "published",
         author_name=username,
         author_id=_opt(who, "id", str, path) if who else None,
@@ -243,7 +246,7 @@ class InstagramConnector(FacebookConnector):
     usage pacing; listings, normalization and look-ups are Instagram's.
     """
 
-    platform: ClassVar[str] = "instagram"
+    platform: ClassVar[Platform] = Platform.INSTAGRAM
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
 
     @property

@@ -54,9 +54,12 @@ from archiver.connectors.errors import ConnectorError, MalformedResponse
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
+    ItemKind,
     ItemRef,
+    ItemStatus,
     ListingComplete,
     LookupResult,
+    Platform,
     Present,
     Record,
     Unknown,
@@ -121,10 +124,10 @@ def revision_record(rev: dict[str, Any], page_id: int, title: str, path: str) ->
     userid = rev.get("userid")
     return Record(
         external_id=f"rev-{revid}",
-        kind="page_revision",
+        kind=ItemKind.PAGE_REVISION,
         scope=f"page-{page_id}",
         text=None if hidden else content,
-        status="hidden" if hidden else "active",
+        status=ItemStatus.HIDDEN if hidden else ItemStatus.ACTIVE,
         platform_status="texthidden" if hidden else "visible",
         author_name=user if isinstance(user, str) else None,
         author_id=str(userid) if isinstance(userid, int) and not isinstance(userid, bool) else None,
@@ -145,10 +148,10 @@ def page_record(page: dict[str, Any], revisions: list[Record], path: str) -> Rec
     latest = revisions[-1] if revisions else None
     return Record(
         external_id=f"page-{page_id}",
-        kind="post",
+        kind=ItemKind.POST,
         scope=ROOT_SCOPE,
         text=f"{title}\n\n{latest.text or ''}" if latest else title,
-        status="active",
+        status=ItemStatus.ACTIVE,
         platform_status="exists",
         author_name=revisions[0].author_name if revisions else None,
         author_id=revisions[0].author_id if revisions else None,
@@ -255,7 +258,7 @@ class LogStream(_MwStream):
 class MediaWikiConnector(Connector):
     """Reads every revision of every page of a wiki; confirms deletions through the delete log."""
 
-    platform: ClassVar[str] = "mediawiki"
+    platform: ClassVar[Platform] = Platform.MEDIAWIKI
     default_api_base: ClassVar[str] = ""  # see __init__
     anonymous_read: ClassVar[bool] = True
 
@@ -326,7 +329,7 @@ class MediaWikiConnector(Connector):
         """Gone only for a missing page with a ``delete`` log event (the evidence)."""
         checked_at = self.now().isoformat()
         try:
-            if ref.kind == "page_revision":
+            if ref.kind == ItemKind.PAGE_REVISION:
                 revid = ref.external_id.removeprefix("rev-")
                 fetched = self.fetch(
                     PageRequest(
@@ -362,7 +365,7 @@ class MediaWikiConnector(Connector):
         if event is None:
             return Unknown(f"page {page_id} is missing but no delete log event names it")
         evidence: dict[str, Any] = {
-            "platform": "mediawiki",
+            "platform": Platform.MEDIAWIKI,
             "page_query": fetched.payload,
             "delete_log_event": event,
             "checked_at": checked_at,

@@ -18,12 +18,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-# What every archive item is, whatever the platform calls it.
-KINDS = ("post", "comment", "reply", "media", "page_revision")
-# The only three statuses the archive knows (the capture rules: active, hidden, removed).
-STATUSES = ("active", "hidden", "removed")
+
+class Platform(StrEnum):
+    """The platforms a connector exists for, as an account names its platform."""
+
+    FACEBOOK = "facebook"
+    INSTAGRAM = "instagram"
+    X = "x"
+    YOUTUBE = "youtube"
+    WORDPRESS = "wordpress"
+    MEDIAWIKI = "mediawiki"
+    FEED = "feed"
+
+
+class ItemKind(StrEnum):
+    """What every archive item is, whatever the platform calls it."""
+
+    POST = "post"
+    COMMENT = "comment"
+    REPLY = "reply"
+    MEDIA = "media"
+    PAGE_REVISION = "page_revision"
+
+
+class ItemStatus(StrEnum):
+    """The only three statuses the archive knows (the capture rules). A listing asserts
+    ``active`` or ``hidden``; only capture's confirmed look-up makes an item ``removed``."""
+
+    ACTIVE = "active"
+    HIDDEN = "hidden"
+    REMOVED = "removed"
 
 # Scope name for the account's top-level listing (the page feed, the channel's uploads, ...).
 ROOT_SCOPE = ""
@@ -31,7 +58,7 @@ ROOT_SCOPE = ""
 
 @dataclass(frozen=True)
 class MediaRef:
-    """A media file shown by an item (downloaded into the blob store by a later issue)."""
+    """A media file shown by an item (capture downloads it into the blob store afterwards)."""
 
     url: str
     media_type: str | None = None
@@ -51,10 +78,10 @@ class Record:
     """
 
     external_id: str
-    kind: str
+    kind: ItemKind
     scope: str
     text: str | None
-    status: str  # 'active' or 'hidden': removal is never asserted by a listing
+    status: ItemStatus  # active or hidden: removal is never asserted by a listing
     platform_status: str | None
     author_name: str | None
     author_id: str | None
@@ -67,10 +94,14 @@ class Record:
     secrets_scrubbed: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown kind {self.kind!r}")
-        if self.status not in ("active", "hidden"):
-            raise ValueError(f"a listing cannot assert status {self.status!r}")
+        # A plain string is accepted and kept as the member it names; anything else is refused.
+        try:
+            object.__setattr__(self, "kind", ItemKind(self.kind))
+        except ValueError:
+            raise ValueError(f"unknown kind {str(self.kind)!r}") from None
+        if self.status not in (ItemStatus.ACTIVE, ItemStatus.HIDDEN):
+            raise ValueError(f"a listing cannot assert status {str(self.status)!r}")
+        object.__setattr__(self, "status", ItemStatus(self.status))
 
 
 @dataclass(frozen=True)
@@ -93,9 +124,12 @@ class ItemRef:
     """What capture knows about an archived item when it asks the connector to look it up."""
 
     external_id: str
-    kind: str
+    kind: ItemKind
     scope: str
     parent_external_id: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", ItemKind(self.kind))
 
 
 @dataclass(frozen=True)

@@ -61,10 +61,13 @@ from archiver.connectors.errors import ConnectorError, MalformedResponse, Paging
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
+    ItemKind,
     ItemRef,
+    ItemStatus,
     ListingComplete,
     LookupResult,
     MediaRef,
+    Platform,
     Present,
     Record,
     Unknown,
@@ -135,10 +138,10 @@ def post_record(row: dict[str, Any], path: str) -> Record:
     author = row.get("author")
     return Record(
         external_id=f"post-{_int(row, 'id', path)}",
-        kind="post",
+        kind=ItemKind.POST,
         scope=ROOT_SCOPE,
         text=f"{title}\n\n{content}".strip(),
-        status="active" if status == "publish" else "hidden",
+        status=ItemStatus.ACTIVE if status == "publish" else ItemStatus.HIDDEN,
         platform_status=status,
         author_name=None,
         author_id=str(author) if isinstance(author, int) and not isinstance(author, bool) else None,
@@ -160,10 +163,10 @@ def comment_record(row: dict[str, Any], path: str) -> Record:
     author = row.get("author")
     return Record(
         external_id=f"comment-{_int(row, 'id', path)}",
-        kind="reply" if parent else "comment",
+        kind=ItemKind.REPLY if parent else ItemKind.COMMENT,
         scope=post,
         text=_text(row, "content", path),
-        status="active" if status == "approved" else "hidden",
+        status=ItemStatus.ACTIVE if status == "approved" else ItemStatus.HIDDEN,
         platform_status=status,
         author_name=_opt_str(row, "author_name", path),
         author_id=str(author)
@@ -245,7 +248,7 @@ class CommentsStream(_WpStream):
 class WordPressConnector(Connector):
     """Reads a WordPress site's posts, pages and comments in every moderation status."""
 
-    platform: ClassVar[str] = "wordpress"
+    platform: ClassVar[Platform] = Platform.WORDPRESS
     default_api_base: ClassVar[str] = ""  # a site has no global endpoint: see __init__
     anonymous_read: ClassVar[bool] = True
 
@@ -344,7 +347,7 @@ class WordPressConnector(Connector):
             return Unknown(f"the site itself does not read, so a 404 proves nothing: {exc}")
         return Gone(
             evidence={
-                "platform": "wordpress",
+                "platform": Platform.WORDPRESS,
                 "lookups": answers,
                 "site_check": {"request": "GET /wp/v2/posts?per_page=1", "http_status": 200},
                 "checked_at": self.now().isoformat(),

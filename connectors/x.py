@@ -72,10 +72,13 @@ from archiver.connectors.errors import ConnectorError, MalformedResponse
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
+    ItemKind,
     ItemRef,
+    ItemStatus,
     ListingComplete,
     LookupResult,
     MediaRef,
+    Platform,
     Present,
     Record,
     Unknown,
@@ -213,7 +216,7 @@ class Page:
 
 
 def tweet_record(
-    tweet: dict[str, Any], page: Page, *, kind: str, scope: str, parent: str | None
+    tweet: dict[str, Any], page: Page, *, kind: ItemKind, scope: str, parent: str | None
 ) -> Record:
     """One X post → a :class:`Record` whose identity is its first edit-history id."""
     path = page.path
@@ -233,7 +236,7 @@ def tweet_record(
         kind=kind,
         scope=scope,
         text=text,
-        status="hidden" if withheld else "active",
+        status=ItemStatus.HIDDEN if withheld else ItemStatus.ACTIVE,
         platform_status="withheld" if withheld else "published",
         author_name=name,
         author_id=author_id,
@@ -249,7 +252,8 @@ def tweet_record(
 def parse_timeline_body(body: bytes, path: str = "/2/users/1/tweets") -> list[Record]:
     """Raw timeline bytes → post records. Any bad input ends in a ConnectorError."""
     page = Page(decode_json(body, path), path)
-    return [tweet_record(t, page, kind="post", scope=ROOT_SCOPE, parent=None) for t in page.tweets]
+    return [tweet_record(t, page, kind=ItemKind.POST, scope=ROOT_SCOPE, parent=None)
+            for t in page.tweets]
 
 
 def classify_x(response: httpx.Response, payload: Any, now: datetime) -> Classification:
@@ -321,7 +325,7 @@ def _common_params(page_size: int) -> dict[str, str]:
 class XConnector(Connector):
     """Reads an X account's posts and the conversations under them; looks posts up by id."""
 
-    platform: ClassVar[str] = "x"
+    platform: ClassVar[Platform] = Platform.X
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -359,7 +363,8 @@ class XConnector(Connector):
             posts: list[tuple[Record, bool]] = []
             for tweet in page.tweets:
                 count += 1
-                record = tweet_record(tweet, page, kind="post", scope=ROOT_SCOPE, parent=None)
+                record = tweet_record(tweet, page, kind=ItemKind.POST, scope=ROOT_SCOPE,
+                                      parent=None)
                 if self._older_edit(newest, tweet, page.path):
                     continue
                 posts.append((record, _is_retweet(tweet, page.path)))
@@ -409,8 +414,8 @@ class XConnector(Connector):
                     continue
                 target = _replied_to(tweet, page.path)
                 parent = ident.get(target, target) if target else root
-                yield tweet_record(tweet, page, kind="comment" if parent == root else "reply",
-                                   scope=root, parent=parent)
+                kind = ItemKind.COMMENT if parent == root else ItemKind.REPLY
+                yield tweet_record(tweet, page, kind=kind, scope=root, parent=parent)
         if age <= SEARCH_WINDOW:
             yield ListingComplete(root)
         else:
@@ -460,7 +465,7 @@ class XConnector(Connector):
                 f"x: {ref.external_id} was not found but the account itself cannot be read, "
                 f"so it may be a suspension or permission change ({account_status})"))
         return Gone(evidence={
-            "platform": "x",
+            "platform": Platform.X,
             "request": f"GET {request.path}?ids={ref.external_id}",
             "http_status": fetched.response.status_code,
             "error": gone[0],

@@ -62,10 +62,13 @@ from archiver.connectors.errors import ConnectorError, MalformedResponse
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
+    ItemKind,
     ItemRef,
+    ItemStatus,
     ListingComplete,
     LookupResult,
     MediaRef,
+    Platform,
     Present,
     Record,
     Unknown,
@@ -144,10 +147,10 @@ def video_record(item: dict[str, Any], path: str) -> Record:
     published = details.get("videoPublishedAt", snippet.get("publishedAt"))
     return Record(
         external_id=video_id,
-        kind="post",
+        kind=ItemKind.POST,
         scope=ROOT_SCOPE,
         text=f"{title}\n\n{description}".strip(),
-        status="active",
+        status=ItemStatus.ACTIVE,
         platform_status="published",
         author_name=_str(snippet, "channelTitle", path),
         author_id=_str(snippet, "channelId", path),
@@ -173,10 +176,10 @@ def comment_record(item: dict[str, Any], video_id: str, path: str) -> Record:
         text = _str(snippet, "textDisplay", path)
     return Record(
         external_id=comment_id,
-        kind="reply" if parent else "comment",
+        kind=ItemKind.REPLY if parent else ItemKind.COMMENT,
         scope=video_id,
         text=text,
-        status="active" if moderation == "published" else "hidden",
+        status=ItemStatus.ACTIVE if moderation == "published" else ItemStatus.HIDDEN,
         platform_status=moderation,
         author_name=_str(snippet, "authorDisplayName", path),
         author_id=author_id,
@@ -367,7 +370,7 @@ class _KeyTransport(httpx.BaseTransport):
 class YouTubeConnector(Connector):
     """Reads a channel's uploads and every upload's comments (all moderation states)."""
 
-    platform: ClassVar[str] = "youtube"
+    platform: ClassVar[Platform] = Platform.YOUTUBE
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
 
     def __init__(
@@ -478,7 +481,8 @@ class YouTubeConnector(Connector):
 
     def lookup(self, ref: ItemRef) -> LookupResult:
         """Present, Gone (absent from ``items`` or 404 while the channel reads) or Unknown."""
-        resource, part = ("videos", "snippet") if ref.kind == "post" else ("comments", "snippet")
+        resource = "videos" if ref.kind == ItemKind.POST else "comments"
+        part = "snippet"
         request = PageRequest(f"{self.api_base}/{resource}", {"part": part, "id": ref.external_id})
         checked_at = self.now().isoformat()
         try:
@@ -498,7 +502,7 @@ class YouTubeConnector(Connector):
             return Unknown(f"the channel itself does not read, so absence proves nothing: {exc}")
         return Gone(
             evidence={
-                "platform": "youtube",
+                "platform": Platform.YOUTUBE,
                 "request": f"GET {request.path}?part={part}&id={ref.external_id}",
                 "http_status": status,
                 "response": body,

@@ -35,22 +35,9 @@ from archiver.standins.graph_server import GraphServer
 from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive, open_archive
 from archiver.terminal import visible
+from tests.support.cli import archiver, assert_one_line_error
 
 TOKEN_ENV = "ARCHIVER_TOKEN_CLI_TEST"
-
-
-def archiver(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, **env}
-    return subprocess.run([sys.executable, "-m", "archiver.cli", *args], env=full,
-                          capture_output=True, text=True, timeout=120)
-
-
-def assert_one_line_error(done: subprocess.CompletedProcess[str], needle: str) -> None:
-    assert done.returncode != 0
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("error:") and needle in lines[0], lines[0]
-    assert "Traceback" not in done.stderr
 
 
 @pytest.fixture

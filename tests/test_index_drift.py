@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, select
 
 from archiver.capture.account import capture_account
-from archiver.config import ENGINES, Settings
+from archiver.config import IndexEngine, Settings
 from archiver.initialise import initialise
 from archiver.search.interface import SearchFilters
 from archiver.standins.dataset import load_sample, synthetic_dataset
@@ -36,7 +36,7 @@ from archiver.verify import verify_archive
 TOKEN_ENV = "ARCHIVER_TOKEN_DRIFT_TEST"
 
 
-@pytest.fixture(params=ENGINES)
+@pytest.fixture(params=list(IndexEngine))
 def engine_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
     return replace(settings, index_engine=str(request.param))
 

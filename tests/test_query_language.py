@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
-from archiver.config import ENGINES, Settings
+from archiver.config import IndexEngine, Settings
 from archiver.errors import ConfigError, QueryError
 from archiver.search.factory import open_index
 from archiver.search.interface import SearchFilters, SearchIndex
@@ -31,7 +31,7 @@ from tests.test_search_engines import T0, make_doc
 MAX_CHARS = 4096  # the documented cap (README, search syntax)
 
 
-@pytest.fixture(params=ENGINES)
+@pytest.fixture(params=list(IndexEngine))
 def engine(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -93,7 +93,7 @@ def test_wildcards_and_ranges_give_the_same_results_on_both_engines(
     tmp_path: Path, q: str, expected: list[int]
 ) -> None:
     answers = {}
-    for name in ENGINES:
+    for name in IndexEngine:
         with open_index(tmp_path / name, engine=name) as ix:
             ix.add([
                 make_doc(1, text="Road closure on Main Street", author="City Police"),
@@ -226,7 +226,7 @@ def _one_line_error(done: subprocess.CompletedProcess[str], needle: str) -> None
     assert lines[0].startswith("error:") and needle in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("engine_name", ENGINES)
+@pytest.mark.parametrize("engine_name", list(IndexEngine))
 def test_cli_refuses_meaningless_queries_in_one_line(
     settings_env: dict[str, str], engine_name: str
 ) -> None:
@@ -318,7 +318,7 @@ def test_any_wildcard_gives_the_same_items_on_both_engines(
 @pytest.fixture(scope="module")
 def agreeing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SearchIndex]]:
     folder = tmp_path_factory.mktemp("agree")
-    indexes = {name: open_index(folder / name, engine=name) for name in ENGINES}
+    indexes = {name: open_index(folder / name, engine=name) for name in IndexEngine}
     docs = [
         make_doc(1, text="Road closure on Main Street", author="City Police"),
         make_doc(2, text="The enclosure at the park", author="Jane Doe",

@@ -10,10 +10,16 @@ from click.testing import CliRunner
 
 from archiver.cli import cli
 from archiver.connectors import PLATFORMS
-from archiver.connectors.records import KINDS
+from archiver.connectors.records import ItemKind
 from archiver.retention.assign import ItemFacts, add_period, disposition_date, retention_start
 from archiver.retention.loading import shipped_schedules_dir
-from archiver.retention.schedule import TRIGGERS, Authority, Period, Series, check_schedule
+from archiver.retention.schedule import (
+    Authority,
+    Period,
+    RetentionTrigger,
+    Series,
+    check_schedule,
+)
 from tests.support.retention import TEST_SCHEDULE, write_schedule
 from tests.test_cli import archiver as run_cli
 
@@ -164,11 +170,11 @@ def test_hostile_schedule_is_one_problem_on_its_line(tmp_path: Path, name: str) 
 def test_kinds_and_platforms_come_from_the_connectors(tmp_path: Path) -> None:
     text = TEST_SCHEDULE.replace("{kind: post}", "{kind: [post, Tweet], platform: [MySpace]}")
     reasons = " ".join(r for _, r in problems(tmp_path, text))
-    for kind in KINDS:
+    for kind in ItemKind:
         assert kind in reasons
     for platform in PLATFORMS:
         assert platform in reasons
-    every = f"{{kind: [{', '.join(KINDS)}], platform: [{', '.join(PLATFORMS)}]}}"
+    every = f"{{kind: [{', '.join(ItemKind)}], platform: [{', '.join(PLATFORMS)}]}}"
     assert problems(tmp_path, TEST_SCHEDULE.replace("{kind: post}", every)
                     .replace("{kind: [comment, reply]}", "{account: [x]}")) == []
 
@@ -180,7 +186,8 @@ def test_an_error_inside_a_series_is_reported_once(tmp_path: Path) -> None:
     found = problems(tmp_path, text)
     assert [r for _, r in found] == [
         "series COMMENTS: retention days -1 is not a whole number from 0 to 365250",
-        "series KEEP: trigger 'someday' does not exist (one of: " + ", ".join(TRIGGERS) + ")",
+        "series KEEP: trigger 'someday' does not exist (one of: "
+        + ", ".join(RetentionTrigger) + ")",
     ], found
 
 

@@ -19,7 +19,7 @@ from hypothesis import settings as examples
 from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 
-from archiver.config import ENGINES, Settings
+from archiver.config import IndexEngine, Settings
 from archiver.errors import ArchiverError, ConfigError, QueryError
 from archiver.search.factory import open_index, open_memory_index
 from archiver.search.fts5.index import FILE_NAME
@@ -56,7 +56,7 @@ def make_doc(item_id: int, **changes: object) -> IndexDoc:
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=ENGINES)
+@pytest.fixture(params=list(IndexEngine))
 def engine(request: pytest.FixtureRequest) -> str:
     """Each engine in turn: every behaviour case runs on both."""
     return str(request.param)
@@ -758,7 +758,7 @@ def test_engines_agree_across_segments_updates_and_deletes(tmp_path: Path) -> No
     """Whoosh (cached filter sets, column windows) and FTS5 (SQL) give the same totals, threads
     and pages, on an index of several segments with replaced and deleted items."""
     docs = _archive_docs(7)
-    engines = {name: open_index(tmp_path / name, engine=name) for name in ENGINES}
+    engines = {name: open_index(tmp_path / name, engine=name) for name in IndexEngine}
     try:
         for ix in engines.values():
             for start in range(0, 240, 60):  # four batches: four Whoosh segments

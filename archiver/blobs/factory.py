@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 from archiver.blobs.interface import BlobStore
 from archiver.blobs.local import LocalBlobStore
-from archiver.config import Settings
+from archiver.config import Settings, StoreScheme
 from archiver.errors import ConfigError
 
 
@@ -21,13 +21,13 @@ def open_blob_store(settings: Settings, environ: Mapping[str, str] | None = None
     us-east-1) and credentials from boto3's usual chain (environment, profile, instance role).
     """
     parts = urlsplit(settings.store_url)
-    if parts.scheme == "file":
+    if parts.scheme == StoreScheme.FILE:
         if parts.netloc not in ("", "localhost"):
             raise ConfigError(
                 f"ARCHIVER_STORE_URL: file:// URL must be a local path, not host {parts.netloc!r}"
             )
         return LocalBlobStore(Path(unquote(parts.path)))
-    if parts.scheme == "s3":
+    if parts.scheme == StoreScheme.S3:
         # Imported only for s3:// so that a local store never loads boto3.
         from archiver.blobs.s3 import S3BlobStore, make_s3_client
 

@@ -43,7 +43,7 @@ from archiver.blobs.interface import (
     is_hash,
     map_chunks,
 )
-from archiver.config import LOCK_MODES
+from archiver.config import ObjectLockMode, one_of
 from archiver.errors import BlobLocked, BlobNotFound, ConfigError, StoreError
 
 HOLD_TAG = "archiver-legal-hold"
@@ -123,10 +123,8 @@ class S3BlobStore(BlobStore):
         endpoint_url: str | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
-        if lock_mode is not None and lock_mode not in LOCK_MODES:
-            raise ConfigError(
-                f"ARCHIVER_S3_OBJECT_LOCK_MODE: {lock_mode!r} is not one of {', '.join(LOCK_MODES)}"
-            )
+        mode = (None if lock_mode is None
+                else one_of(ObjectLockMode, "ARCHIVER_S3_OBJECT_LOCK_MODE", lock_mode))
         if (lock_mode is None) != (lock_days is None) or (lock_days is not None and lock_days <= 0):
             raise ConfigError(
                 "ARCHIVER_S3_OBJECT_LOCK_MODE and ARCHIVER_S3_OBJECT_LOCK_DAYS go together: "
@@ -135,7 +133,7 @@ class S3BlobStore(BlobStore):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.client = client
-        self.lock_mode = lock_mode
+        self.lock_mode = mode
         self.lock_days = lock_days
         self.endpoint = _public_endpoint(endpoint_url or client.meta.endpoint_url)
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"

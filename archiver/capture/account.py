@@ -14,6 +14,7 @@ from archiver.errors import ConfigError
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.models import Account, CaptureRun
+from archiver.store.vocabulary import RunStatus, RunTrigger
 
 
 def capture_account(
@@ -21,7 +22,7 @@ def capture_account(
     account: Account,
     environ: Mapping[str, str],
     *,
-    trigger: str = "manual",
+    trigger: RunTrigger = RunTrigger.MANUAL,
     scopes: list[str] | None = None,
     progress: ProgressCallback | None = None,
     on_phase: PhaseCallback | None = None,
@@ -83,12 +84,12 @@ def _download_media(archive: Archive, result: CaptureResult, client: httpx.Clien
 
 
 def _failed_without_run(
-    archive: Archive, account: Account, error: str, trigger: str
+    archive: Archive, account: Account, error: str, trigger: RunTrigger
 ) -> CaptureResult:
     now = archive.clock()
     with archive.transaction() as s:
         run = CaptureRun(
-            account_id=account.id, started_at=now, finished_at=now, status="failed",
+            account_id=account.id, started_at=now, finished_at=now, status=RunStatus.FAILED,
             trigger=trigger, error=error, seen=0, new_items=0, new_versions=0, removed=0,
             unconfirmed=0, requests=0, retries=0, rate_limited=0,
         )
@@ -99,6 +100,6 @@ def _failed_without_run(
             target_id=run.id, details={"account_id": account.id, "error": error},
         )
     return CaptureResult(
-        run_id=run.id, account_id=account.id, status="failed", error=error,
+        run_id=run.id, account_id=account.id, status=RunStatus.FAILED, error=error,
         started_at=now, finished_at=now,
     )

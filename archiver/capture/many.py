@@ -25,6 +25,7 @@ from archiver.config import Settings
 from archiver.connectors.base import RetryCallback
 from archiver.store.archive import Archive, open_archive
 from archiver.store.models import Account
+from archiver.store.vocabulary import RunStatus
 
 
 class CaptureDisplay(Protocol):
@@ -86,7 +87,8 @@ def _capture_here(archive: Archive, account: Account, environ: Mapping[str, str]
                                on_phase=display.phase if display else None, on_retry=on_retry)
     except CaptureLocked as exc:
         # Another process is capturing it: go on with the others, report it at the end.
-        return CaptureResult(run_id=None, account_id=account.id, status="locked", error=str(exc))
+        return CaptureResult(run_id=None, account_id=account.id, status=RunStatus.LOCKED,
+                             error=str(exc))
     finally:
         if display:
             display.close()

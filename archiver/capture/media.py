@@ -28,14 +28,15 @@ from sqlalchemy.orm import Session
 from archiver.store.archive import Archive
 from archiver.store.blob_records import store_blobs
 from archiver.store.db import insert_ignore
-from archiver.store.models import MEDIA_STORED, Item, ItemVersion, MediaFile, VersionMedia
+from archiver.store.models import Item, ItemVersion, MediaFile, VersionMedia
+from archiver.store.vocabulary import MediaStatus
 
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 2 * 1024**3
 TIMEOUT_S = 60.0
 MAX_REDIRECTS = 5
-DONE = MEDIA_STORED
+NOT_STORED = (MediaStatus.PENDING, MediaStatus.FAILED)  # what a pass fetches
 
 
 @dataclass
@@ -97,7 +98,7 @@ def _link_version(
     keys = {url_key(url): (url, kind) for url, kind in media}
     insert_ignore(s, MediaFile, [
         {"url_sha256": key, "url": url, "declared_type": (kind or "")[:64] or None,
-         "status": "pending", "attempts": 0, "first_seen_at": now}
+         "status": MediaStatus.PENDING, "attempts": 0, "first_seen_at": now}
         for key, (url, kind) in keys.items()
     ])
     ids = s.scalars(select(MediaFile.id).where(MediaFile.url_sha256.in_(list(keys)))).all()
@@ -105,7 +106,8 @@ def _link_version(
     return len(ids)
 
 
-def _account_media_ids(archive: Archive, account_id: int, statuses: Sequence[str]) -> list[int]:
+def _account_media_ids(archive: Archive, account_id: int,
+                       statuses: Sequence[MediaStatus]) -> list[int]:
     with archive.sessions() as s:
         return list(s.scalars(
             select(MediaFile.id).distinct()
@@ -186,7 +188,7 @@ def download_media(
     group_bytes = 0
     failures: list[tuple[int, str]] = []
     try:
-        wanted = _account_media_ids(archive, account_id, ("pending", "failed"))
+        wanted = _account_media_ids(archive, account_id, NOT_STORED)
         if wanted and planned:
             planned(len(wanted))
         for media_id in wanted:
@@ -214,7 +216,7 @@ def download_media(
     finally:
         if own:
             http.close()
-    report.outstanding = len(_account_media_ids(archive, account_id, ("pending", "failed")))
+    report.outstanding = len(_account_media_ids(archive, account_id, NOT_STORED))
     report.errors = tuple(errors)
     if report.failed:
         log.warning("account %s: %d media download(s) failed; they are retried next run",
@@ -242,7 +244,7 @@ def _record(archive: Archive, group: list[_Fetched], failures: list[tuple[int, s
             for fetched, sha in zip(files, hashes, strict=True):
                 media = s.get(MediaFile, fetched.media_id)
                 assert media is not None
-                media.status = DONE
+                media.status = MediaStatus.STORED
                 media.sha256 = sha
                 media.size = len(fetched.data)
                 media.media_type = kind
@@ -253,7 +255,7 @@ def _record(archive: Archive, group: list[_Fetched], failures: list[tuple[int, s
         for media_id, error in failures:
             media = s.get(MediaFile, media_id)
             assert media is not None
-            media.status = "failed"
+            media.status = MediaStatus.FAILED
             media.attempts += 1
             media.last_error = error
             media.last_attempt_at = now

@@ -38,7 +38,7 @@ from sqlalchemy.orm import aliased
 from archiver.capture.lock import capture_lock, new_owner
 from archiver.capture.results import CaptureResult
 from archiver.capture.run import Capture
-from archiver.connectors.records import ROOT_SCOPE, Record
+from archiver.connectors.records import ROOT_SCOPE, ItemKind, ItemStatus, Record
 from archiver.errors import ArchiverError
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
@@ -46,6 +46,7 @@ from archiver.store.canonical import iso_utc, safe_text
 from archiver.store.models import Account, CaptureRun, Item, ItemVersion
 from archiver.store.storable import UnstorableRecord, storable_record
 from archiver.store.versions import record_fingerprint
+from archiver.store.vocabulary import RunTrigger
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ POST_ITEMS = frozenset({"status", "post", "photo", "video", "share"})
 ADD_VERBS = frozenset({"add", "edit", "edited", "hide", "unhide"})
 # Seconds a webhook waits for a running capture of the account before asking Meta to redeliver.
 LOCK_WAIT_S = 20.0
-WEBHOOK_TRIGGER = "webhook"
+WEBHOOK_TRIGGER = RunTrigger.WEBHOOK
 OLDER = "older than the archived state"
 IDENTICAL = "identical to the archived state"
 
@@ -135,12 +136,12 @@ def facebook_change(
         if not external_id or not post_id:
             return None
         parent = _str(value.get("parent_id")) or post_id
-        kind, scope = ("comment" if parent == post_id else "reply"), post_id
+        kind, scope = (ItemKind.COMMENT if parent == post_id else ItemKind.REPLY), post_id
     elif item in POST_ITEMS:
         external_id = _str(value.get("post_id"))
         if not external_id:
             return None
-        parent, kind, scope = None, "post", ROOT_SCOPE
+        parent, kind, scope = None, ItemKind.POST, ROOT_SCOPE
     else:
         return None
     created = _unix(value.get("created_time"))
@@ -154,7 +155,7 @@ def facebook_change(
     record = Record(
         external_id=external_id, kind=kind, scope=scope,
         text=_str(value.get("message")),
-        status="hidden" if hidden else "active",
+        status=ItemStatus.HIDDEN if hidden else ItemStatus.ACTIVE,
         platform_status="hidden" if hidden else "published",
         author_name=name, author_id=author_id, created_at=created, updated_at=event_time,
         url=_str(value.get("permalink_url")) or _str(value.get("link")),
@@ -175,8 +176,9 @@ def instagram_change(
     parent = _str(value.get("parent_id"))
     name, author_id = _author(value, "username")
     record = Record(
-        external_id=external_id, kind="reply" if parent else "comment", scope=media_id,
-        text=_str(value.get("text")), status="active", platform_status="published",
+        external_id=external_id, kind=ItemKind.REPLY if parent else ItemKind.COMMENT,
+        scope=media_id, text=_str(value.get("text")), status=ItemStatus.ACTIVE,
+        platform_status="published",
         author_name=name, author_id=author_id, created_at=None, updated_at=sent_at, url=None,
         raw=dict(value), parent_external_id=parent or media_id,
     )
@@ -281,8 +283,8 @@ def _keep_hidden_on_edit(
     with archive.sessions() as s:
         hidden = set(s.scalars(select(Item.external_id).where(
             Item.account_id == account.id, Item.external_id.in_(edited),
-            Item.status == "hidden")))
-    return [replace(r, status="hidden", platform_status="hidden")
+            Item.status == ItemStatus.HIDDEN)))
+    return [replace(r, status=ItemStatus.HIDDEN, platform_status="hidden")
             if r.external_id in hidden and r.external_id in edited else r for r in records]
 
 
@@ -398,7 +400,7 @@ def _archived_states(
         )
         for (item_id, external_id, content, created, updated, status, head_started,
              head_trigger, seen_started, seen_trigger) in rows:
-            read = head_trigger != WEBHOOK_TRIGGER or status == "removed"
+            read = head_trigger != WEBHOOK_TRIGGER or status == ItemStatus.REMOVED
             as_of = _latest(created, updated, head_started if read else None,
                             seen_started if seen_trigger != WEBHOOK_TRIGGER else None)
             states[external_id] = _Archived(item_id, content, as_of)

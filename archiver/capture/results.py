@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from archiver.store.vocabulary import RunStatus
+
 
 @dataclass
 class CaptureResult:
@@ -15,7 +17,7 @@ class CaptureResult:
 
     run_id: int | None
     account_id: int
-    status: str
+    status: RunStatus
     seen: int = 0
     new_items: int = 0
     new_versions: int = 0

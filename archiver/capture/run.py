@@ -42,7 +42,9 @@ from archiver.connectors.errors import ConnectorError
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
+    ItemKind,
     ItemRef,
+    ItemStatus,
     ListingComplete,
     ListingWindow,
     Present,
@@ -60,6 +62,7 @@ from archiver.store.db import table_of
 from archiver.store.models import Account, CaptureRun, Item, ItemVersion
 from archiver.store.storable import UnstorableRecord, error_reason, storable_record
 from archiver.store.versions import content_fingerprint, record_fingerprint, version_row
+from archiver.store.vocabulary import RunStatus, RunTrigger
 
 # Larger batches mean fewer commits and store syncs (each costs a disk flush); 2000 records
 # of a few KB each stay small in memory.
@@ -102,7 +105,7 @@ class Capture:
         account: Account,
         connector: Connector,
         *,
-        trigger: str = "manual",
+        trigger: RunTrigger = RunTrigger.MANUAL,
         progress: ProgressCallback | None = None,
         on_phase: PhaseCallback | None = None,
         batch_size: int = BATCH_SIZE,
@@ -146,9 +149,9 @@ class Capture:
         except ConnectorError as exc:
             # What was read before the failure is real and is kept; nothing is marked removed.
             self._advance(self._flush(state, batch))
-            return self._finish(state, "failed", self._describe(exc))
+            return self._finish(state, RunStatus.FAILED, self._describe(exc))
         self._detect_removals(state)
-        return self._finish(state, "succeeded", None)
+        return self._finish(state, RunStatus.SUCCEEDED, None)
 
     def apply(self, records: Sequence[Record], removals: Sequence[str] = ()) -> CaptureResult:
         """Store records read elsewhere (webhooks) and confirm reported removals by look-up.
@@ -173,8 +176,8 @@ class Capture:
                 if item_id is not None:
                     self._confirm_removal(state, item_id)
         except ConnectorError as exc:
-            return self._finish(state, "failed", self._describe(exc))
-        return self._finish(state, "succeeded", None)
+            return self._finish(state, RunStatus.FAILED, self._describe(exc))
+        return self._finish(state, RunStatus.SUCCEEDED, None)
 
     def _phase(self, phase: Phase, total: int | None = None) -> None:
         self._current = (phase, total)
@@ -196,7 +199,8 @@ class Capture:
             yield
         except BaseException as exc:
             if not state.closed:
-                status = "failed" if isinstance(exc, Exception) else "interrupted"
+                status = (RunStatus.FAILED if isinstance(exc, Exception)
+                          else RunStatus.INTERRUPTED)
                 try:
                     self._finish(state, status, self._describe(f"stopped by {error_reason(exc)}"),
                                  index=False)
@@ -210,7 +214,7 @@ class Capture:
         with self.archive.transaction() as s:
             self._close_interrupted_runs(s, now)
             run = CaptureRun(
-                account_id=self.account.id, started_at=now, status="running",
+                account_id=self.account.id, started_at=now, status=RunStatus.RUNNING,
                 trigger=self.trigger, seen=0, new_items=0, new_versions=0, removed=0,
                 unconfirmed=0, requests=0, retries=0, rate_limited=0,
             )
@@ -221,7 +225,7 @@ class Capture:
                 target_id=self.account.id, details={"run_id": run.id, "trigger": self.trigger},
             )
         result = CaptureResult(
-            run_id=run.id, account_id=self.account.id, status="running", started_at=now
+            run_id=run.id, account_id=self.account.id, status=RunStatus.RUNNING, started_at=now
         )
         state = _RunState(run=run, result=result)
         with self._closed_on_error(state):
@@ -232,11 +236,11 @@ class Capture:
     def _close_interrupted_runs(self, s: Session, now: datetime) -> None:
         stale = s.scalars(
             select(CaptureRun).where(
-                CaptureRun.account_id == self.account.id, CaptureRun.status == "running"
+                CaptureRun.account_id == self.account.id, CaptureRun.status == RunStatus.RUNNING
             )
         ).all()
         for run in stale:
-            run.status = "interrupted"
+            run.status = RunStatus.INTERRUPTED
             run.finished_at = now
             run.error = "the capture process stopped before finishing (killed or crashed)"
             record_event(
@@ -245,7 +249,7 @@ class Capture:
             )
 
     def _finish(
-        self, state: _RunState, status: str, error: str | None, *, index: bool = True
+        self, state: _RunState, status: RunStatus, error: str | None, *, index: bool = True
     ) -> CaptureResult:
         if index:
             self._index_pending(state)
@@ -255,7 +259,7 @@ class Capture:
             summary = self._describe(
                 f"{result.failed_items} item(s) could not be stored (on the audit log as "
                 f"capture.item_failed), e.g. {'; '.join(state.failure_examples)}")
-            status = "partial" if status == "succeeded" else status
+            status = RunStatus.PARTIAL if status == RunStatus.SUCCEEDED else status
             error = summary if error is None else f"{error}; {summary}"
         stats = self.connector.stats
         result.status = status
@@ -516,7 +520,8 @@ class Capture:
             seen_elsewhere = Item.last_seen_run_id.is_(None) | (Item.last_seen_run_id != run_id)
             for item_id, scope in s.execute(
                 select(Item.id, Item.scope).where(
-                    Item.account_id == self.account.id, Item.status != "removed", seen_elsewhere,
+                    Item.account_id == self.account.id, Item.status != ItemStatus.REMOVED,
+                    seen_elsewhere,
                 ).order_by(Item.id)
             ):
                 by_scope.setdefault(scope, []).append(item_id)
@@ -527,7 +532,8 @@ class Capture:
         with self.archive.sessions() as s:
             item = s.get(Item, item_id)
             assert item is not None
-            ref = ItemRef(item.external_id, item.kind, item.scope, item.parent_external_id)
+            ref = ItemRef(item.external_id, ItemKind(item.kind), item.scope,
+                          item.parent_external_id)
         answer = self.connector.lookup(ref)
         if isinstance(answer, Present):
             if answer.record is not None:
@@ -541,7 +547,7 @@ class Capture:
         with self.archive.transaction() as s:
             item = s.get(Item, item_id, with_for_update=True)
             assert item is not None
-            if item.status == "removed":
+            if item.status == ItemStatus.REMOVED:
                 return None
             last = s.scalars(
                 select(ItemVersion).where(ItemVersion.item_id == item.id,
@@ -552,12 +558,12 @@ class Capture:
             data, late = self._blob(state, canonical_json(evidence))
             evidence_sha = store_blob(s, self.archive.store, data, JSON_MEDIA_TYPE, now)
             fingerprint = content_fingerprint(
-                text=last.text, status="removed", platform_status=None,
+                text=last.text, status=ItemStatus.REMOVED, platform_status=None,
                 author_name=last.author_name, author_id=last.author_id, media=last.media_json,
             )
             version = version_row(
                 item_id=item.id, seq=item.current_seq + 1, prev_sha256=item.current_sha256,
-                capture_run_id=state.run.id, captured_at=now, status="removed",
+                capture_run_id=state.run.id, captured_at=now, status=ItemStatus.REMOVED,
                 platform_status=None, text=last.text, author_name=last.author_name,
                 author_id=last.author_id, created_at=last.created_at,
                 updated_at=last.updated_at, url=last.url, media_json=last.media_json,
@@ -569,7 +575,7 @@ class Capture:
             item.current_seq = version["seq"]
             item.current_sha256 = version["sha256"]
             item.content_sha256 = fingerprint
-            item.status = "removed"
+            item.status = ItemStatus.REMOVED
             item.removed_detected_at = now
             item.removal_evidence_sha256 = evidence_sha
             record_event(

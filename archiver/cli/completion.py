@@ -107,11 +107,11 @@ def _requests(open_only: bool) -> Callable[[], Executable]:
     def query() -> Executable:
         from sqlalchemy import select
 
-        from archiver.exports.requests import OPEN
         from archiver.store.models import OpenRecordsRequest as Request
+        from archiver.store.vocabulary import RequestStatus
 
         statement = select(Request.request_id, Request.requester).order_by(Request.request_id)
-        return statement.where(Request.status == OPEN) if open_only else statement
+        return statement.where(Request.status == RequestStatus.OPEN) if open_only else statement
 
     return query
 

@@ -6,44 +6,19 @@ Register with ``cli.add_command(export)`` and ``cli.add_command(requests)``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from archiver.cli import completion
+from archiver.cli.filters import FILTER_NAMES, filter_options
 from archiver.cli.retention import scope_from_options, scope_options
 from archiver.cli.support import JSON_OPTION, actor, archive_from_env, print_json, progress_bar
 from archiver.errors import ArchiverError
+from archiver.store.vocabulary import RequestStatus
 from archiver.terminal import visible
 from archiver.wording import counted
-
-F = Callable[..., Any]
-
-
-def filter_options(f: F) -> F:
-    """The search filters, as on ``archiver search``."""
-    options = [
-        click.option("--account", "account_id", type=int, help="Only this account.",
-                     shell_complete=completion.account_ids),
-        click.option("--platform", shell_complete=completion.platform_names),
-        click.option("--kind",
-                     type=click.Choice(["post", "comment", "reply", "media", "page_revision"])),
-        click.option("--status", type=click.Choice(["active", "hidden", "removed"])),
-        click.option("--author"),
-        click.option("--since", help="Published on or after (YYYY-MM-DD or ISO time)."),
-        click.option("--until", help="Published on or before."),
-        click.option("--captured-since"),
-        click.option("--captured-until"),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
-FILTER_NAMES = ("account_id", "platform", "kind", "status", "author", "since", "until",
-                "captured_since", "captured_until")
 
 
 def _scope(archive: Any, query: str | None, items: tuple[int, ...], hold: str | None,
@@ -84,7 +59,7 @@ def export() -> None:
               shell_complete=completion.request_ids)
 @click.option("--query", help="Search query (Whoosh syntax; '*' for everything).")
 @click.option("--item", "items", type=int, multiple=True, help="An item id (repeatable).")
-@filter_options
+@filter_options()
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--redact", is_flag=True, help="Apply the redaction rules.")
 @click.option("--rules", "rules_file", type=click.Path(dir_okay=False, path_type=Path),
@@ -127,7 +102,7 @@ def open_records(request_id: str, query: str | None, items: tuple[int, ...], out
 @click.option("--hold", help="The legal hold to produce.", shell_complete=completion.hold_names)
 @click.option("--query", help="Search query, instead of a hold.")
 @click.option("--item", "items", type=int, multiple=True, help="An item id (repeatable).")
-@filter_options
+@filter_options()
 @click.option("--bates-prefix", required=True, help="Bates prefix, e.g. KPD.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
@@ -229,7 +204,7 @@ def requests_list(include_closed: bool, as_json: bool) -> None:
         print_json([v.as_json() for v in views])
         return
     for v in views:
-        if v.status != "open":
+        if v.status != RequestStatus.OPEN:
             state = "closed"
         elif v.overdue:
             state = f"OVERDUE by {counted(-v.business_days_left, 'business day')}"

@@ -6,7 +6,6 @@ Errors the user can act on (``ArchiverError``) are one line on stderr and exit s
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
@@ -18,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from archiver.cli import completion
 from archiver.cli.daemon import schedule, webhooks
 from archiver.cli.exports import export, requests
+from archiver.cli.filters import filter_options
 from archiver.cli.retention import hold, retention
 from archiver.cli.support import (
     JSON_OPTION,
@@ -30,7 +30,9 @@ from archiver.cli.support import (
 )
 from archiver.config import load_settings
 from archiver.connectors.guide import accounts_add_epilog
+from archiver.connectors.records import Platform
 from archiver.errors import ArchiverError
+from archiver.store.vocabulary import RunStatus
 from archiver.terminal import visible, visible_values
 from archiver.wording import author_or_unknown, counted
 
@@ -151,7 +153,7 @@ def capture(account_id: int | None, jobs: int, as_json: bool) -> None:
             echo(line)
             for note in r.notes:
                 echo(f"account {r.account_id}: {note}")
-    failed = [r for r in results if r.status != "succeeded"]
+    failed = [r for r in results if r.status != RunStatus.SUCCEEDED]
     for r in failed:
         echo(f"error: capture failed: {visible(r.error or '')}", err=True)
     if failed:
@@ -159,7 +161,7 @@ def capture(account_id: int | None, jobs: int, as_json: bool) -> None:
 
 
 def _no_longer_listed(count: int, platform: str) -> str:
-    if platform == "feed":
+    if platform == Platform.FEED:
         return f"{counted(count, 'entry')} no longer in the feed (a feed cannot prove removal)"
     return (f"{counted(count, 'item')} no longer listed (absence from this listing cannot prove "
             "removal)")
@@ -172,15 +174,7 @@ SEARCH_COLUMNS = ("item_id", "status", "kind", "created_at", "author", "text")
 
 @cli.command()
 @click.argument("query")
-@click.option("--account", "account_id", type=int, shell_complete=completion.account_ids)
-@click.option("--platform", shell_complete=completion.platform_names)
-@click.option("--kind", type=click.Choice(["post", "comment", "reply", "media", "page_revision"]))
-@click.option("--status", type=click.Choice(["active", "hidden", "removed"]))
-@click.option("--author")
-@click.option("--since", help="Published on or after (YYYY-MM-DD or ISO time).")
-@click.option("--until", help="Published on or before.")
-@click.option("--captured-since")
-@click.option("--captured-until")
+@filter_options()
 @click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0)
 @JSON_OPTION
@@ -314,6 +308,17 @@ for _group in (export, requests, retention, hold, schedule, webhooks):
     cli.add_command(_group)
 
 
+def click_error_line(exc: click.ClickException) -> str:
+    """click's complaint about the command line as one line, saying where the usage is.
+
+    The message may repeat what was typed (a value, a path): it is shown visibly escaped.
+    """
+    line = f"error: {visible(exc.format_message())}"
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        line += f" (see '{visible(exc.ctx.command_path)} --help')"
+    return line
+
+
 def main() -> None:
     """Console entry point: one clear line and a non-zero exit for every known error."""
     try:
@@ -324,9 +329,7 @@ def main() -> None:
         echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        shown = io.StringIO()  # usage and message, which may repeat what was typed
-        exc.show(file=shown)
-        echo(shown.getvalue().rstrip("\n"), err=True)
+        echo(click_error_line(exc), err=True)
         sys.exit(exc.exit_code)
     except ArchiverError as exc:
         # Messages repeat names, paths and queries as given: one line, nothing raw.

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from archiver.cli import completion
+from archiver.cli.filters import SCOPE_FILTERS, filter_options
 from archiver.cli.support import JSON_OPTION, actor, archive_from_env, print_json
 from archiver.terminal import visible, visible_values
 from archiver.wording import counted
@@ -22,32 +23,24 @@ F = Callable[..., Any]
 
 
 def scope_options(f: F) -> F:
-    """``--query --account --since --until --all``: what a hold or a records request covers."""
-    options = [
-        click.option("--query", help="Search query (the index's syntax) the items match."),
-        click.option("--account", "account_id", type=int, help="Only this account's items.",
-                     shell_complete=completion.account_ids),
-        click.option("--since", help="Published on or after (YYYY-MM-DD or ISO time)."),
-        click.option("--until", help="Published on or before."),
-        click.option("--all", "everything", is_flag=True,
-                     help="Cover every item, now and later (instead of the options above)."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+    """``--query --account --since --until --all``: what a hold or a records request covers
+    (the search filters a hold keeps, :data:`~archiver.cli.filters.SCOPE_FILTERS`)."""
+    f = click.option("--all", "everything", is_flag=True,
+                     help="Cover every item, now and later (instead of the options above).")(f)
+    f = filter_options(*SCOPE_FILTERS)(f)
+    return click.option("--query", help="Search query (the index's syntax) the items match.")(f)
 
 
 def scope_from_options(tz: Any, query: str | None, account_id: int | None, since: str | None,
                        until: str | None, everything: bool) -> ProtectionScope:
     """The :func:`scope_options` as a scope (dates read in the agency's zone ``tz``)."""
-    from archiver.dates import parse_moment
     from archiver.retention.scope import ProtectionScope
+    from archiver.search.filters import filters_from_options
 
-    return ProtectionScope(
-        query=query, account_id=account_id,
-        since=parse_moment(since, "--since", tz) if since else None,
-        until=parse_moment(until, "--until", tz, end_of_day=True) if until else None,
-        everything=everything)
+    filters = filters_from_options({"account_id": account_id, "since": since, "until": until},
+                                   tz)
+    return ProtectionScope(query=query, account_id=filters.account_id, since=filters.since,
+                           until=filters.until, everything=everything)
 
 
 def _as_of(text: str | None, archive: Any) -> date:

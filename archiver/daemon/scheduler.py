@@ -43,10 +43,12 @@ from sqlalchemy import and_, func, select
 from archiver.capture.account import capture_account
 from archiver.capture.lock import CaptureLocked
 from archiver.capture.results import CaptureResult
+from archiver.connectors.records import ItemKind, ItemStatus
 from archiver.errors import ConfigError
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.models import Account, Item, ItemVersion
+from archiver.store.vocabulary import RunStatus, RunTrigger
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +313,7 @@ def _capture_or_skip(archive: Archive, account: Account, environ: Mapping[str, s
     except CaptureLocked as exc:
         log.warning("schedule: skipped: %s", exc)
         return None
-    if result.status != "succeeded":
+    if result.status != RunStatus.SUCCEEDED:
         log.error("schedule: capture of account %s %s: %s", account.id, result.status,
                   result.error)
     return result
@@ -321,7 +323,7 @@ def nightly_capture(
     archive: Archive, environ: Mapping[str, str], *, sleep: Callable[[float], None] | None = None
 ) -> list[CaptureResult | None]:
     """A full capture of every active account; None for an account another capture holds."""
-    return [_capture_or_skip(archive, a, environ, trigger="nightly", sleep=sleep)
+    return [_capture_or_skip(archive, a, environ, trigger=RunTrigger.NIGHTLY, sleep=sleep)
             for a in _active_accounts(archive)]
 
 
@@ -334,8 +336,8 @@ def recent_posts(archive: Archive, account_id: int, max_age_days: int) -> list[s
             select(Item.external_id)
             .join(ItemVersion, and_(ItemVersion.item_id == Item.id,
                                     ItemVersion.seq == Item.current_seq))
-            .where(Item.account_id == account_id, Item.kind == "post",
-                   Item.status != "removed", published >= cutoff)
+            .where(Item.account_id == account_id, Item.kind == ItemKind.POST,
+                   Item.status != ItemStatus.REMOVED, published >= cutoff)
             .order_by(Item.id)
         ))
 
@@ -352,7 +354,7 @@ def comment_sweep(
     for account in _active_accounts(archive):
         posts = recent_posts(archive, account.id, max_age_days)
         if posts:
-            results.append(_capture_or_skip(archive, account, environ, trigger="sweep",
+            results.append(_capture_or_skip(archive, account, environ, trigger=RunTrigger.SWEEP,
                                             scopes=posts, sleep=sleep))
     return results
 

@@ -34,16 +34,18 @@ from urllib.parse import parse_qs
 
 from archiver.capture.lock import CaptureLocked
 from archiver.capture.realtime import LOCK_WAIT_S, PayloadError, apply_changes, parse_payload
+from archiver.connectors.records import Platform
 from archiver.errors import ConfigError
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.blob_records import store_blob
+from archiver.store.vocabulary import RunStatus
 
 log = logging.getLogger(__name__)
 
 VERIFY_TOKEN_ENV = "ARCHIVER_WEBHOOK_VERIFY_TOKEN"  # noqa: S105 - a variable name, not a secret
 APP_SECRET_ENV = "ARCHIVER_FB_APP_SECRET"  # noqa: S105 - a variable name, not a secret
-PATHS = {"/webhooks/facebook": "facebook", "/webhooks/instagram": "instagram"}
+PATHS = {"/webhooks/facebook": Platform.FACEBOOK, "/webhooks/instagram": Platform.INSTAGRAM}
 MAX_BODY = 1024 * 1024  # Meta batches up to 1000 changes; far below a megabyte
 SIGNATURE_PREFIX = "sha256="
 
@@ -195,7 +197,7 @@ class WebhookApp:
             log.warning("webhook %s: %s; asking for redelivery", env.get("PATH_INFO"), exc)
             return _reply(start_response, "503 Service Unavailable", b"busy, retry later\n",
                           [("Retry-After", "60")])
-        failed = [r for r in result.runs if r.status != "succeeded"]
+        failed = [r for r in result.runs if r.status != RunStatus.SUCCEEDED]
         for run in failed:
             log.warning("webhook run %s: %s", run.run_id, run.error)
         log.info("webhook %s: %d change(s) applied, %d ignored", env.get("PATH_INFO"),

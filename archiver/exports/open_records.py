@@ -45,6 +45,7 @@ from archiver.exports.selection import (
 from archiver.exports.zipout import check_output, pending_file, safe_name
 from archiver.pdf.writer import DocumentInfo, document_info
 from archiver.store.archive import Archive
+from archiver.store.vocabulary import ExportKind
 
 # Times are exact UTC (ISO 8601), as in the JSON records; the HTML and PDF show local times.
 INDEX_FIELDS = ("item_id", "thread_id", "platform", "account", "kind", "author", "published",
@@ -153,7 +154,7 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
                          filters=scope.describe()["filters"], item_ids=item_ids, now=now)
 
         export_id, sha, size = finish_export(
-            archive, temp=temp, out=out, force=options.force, kind="open_records",
+            archive, temp=temp, out=out, force=options.force, kind=ExportKind.OPEN_RECORDS,
             actor=options.actor,
             details={"request_id": options.request_id, "scope": scope.describe(),
                      "items": counts.items, "threads": counts.threads,
@@ -163,7 +164,7 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
                  "redactions": counts.redactions},
             extra=remember,
         )
-    return ExportResult(export_id=export_id, kind="open_records", path=out, sha256=sha,
+    return ExportResult(export_id=export_id, kind=ExportKind.OPEN_RECORDS, path=out, sha256=sha,
                         size=size, items=counts.items, threads=counts.threads,
                         redactions=counts.redactions, pages=counts.pages)
 

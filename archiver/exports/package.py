@@ -15,6 +15,7 @@ from archiver.exports.zipout import file_hashes, publish
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.models import Export
+from archiver.store.vocabulary import ExportKind
 
 ProgressCallback = Callable[[int], None]
 
@@ -24,7 +25,7 @@ class ExportResult:
     """What was written: the file, its hash, and the counts."""
 
     export_id: int
-    kind: str
+    kind: ExportKind
     path: Path
     sha256: str
     size: int
@@ -43,7 +44,7 @@ class ExportResult:
 
 
 def finish_export(
-    archive: Archive, *, temp: Path, out: Path, force: bool, kind: str, actor: str,
+    archive: Archive, *, temp: Path, out: Path, force: bool, kind: ExportKind, actor: str,
     details: dict[str, Any], row: dict[str, Any],
     extra: Callable[[Session, Export], None] | None = None,
 ) -> tuple[int, str, int]:

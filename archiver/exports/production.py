@@ -51,6 +51,7 @@ from archiver.exports.zipout import HashingZip, check_output, pending_file
 from archiver.pdf.writer import DocumentInfo, document_info
 from archiver.store.archive import Archive
 from archiver.store.models import BatesCounter, Hold
+from archiver.store.vocabulary import ExportKind
 
 PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 DIGITS = 7
@@ -194,7 +195,7 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
 
         try:
             export_id, sha, size = finish_export(
-                archive, temp=temp, out=out, force=options.force, kind="production",
+                archive, temp=temp, out=out, force=options.force, kind=ExportKind.PRODUCTION,
                 actor=options.actor,
                 details={"scope": scope.describe(), "bates_prefix": prefix,
                          "production": name, "volume": volume,
@@ -210,8 +211,8 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
         except IntegrityError:
             raise ArchiverError(f"another production with prefix {prefix} was made "
                                 "meanwhile: run this one again") from None
-    return ExportResult(export_id=export_id, kind="production", path=out, sha256=sha, size=size,
-                        items=last - first + 1, threads=families, pages=pages,
+    return ExportResult(export_id=export_id, kind=ExportKind.PRODUCTION, path=out, sha256=sha,
+                        size=size, items=last - first + 1, threads=families, pages=pages,
                         bates_first=bates(prefix, first), bates_last=bates(prefix, last),
                         production=name)
 

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from archiver.connectors.records import ItemKind
 from archiver.dates import UNKNOWN_MOMENT, show_iso, show_moment
 from archiver.exports.selection import ItemView, Scope, ThreadView, VersionView
 
@@ -164,7 +165,7 @@ def item_title(item: ItemView) -> str:
     words = first_words(item.current.text)
     said = f": \u201c{words}\u201d" if words else " (no text)"
     where = f"{item.account} ({item.platform})"
-    if item.kind == "post" and item.parent_id is None:
+    if item.kind == ItemKind.POST and item.parent_id is None:
         return f"{where} {item.kind}{said}"
     return f"{item.kind} by {item.current.author or '(unknown)'} on {where}{said}"
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from reportlab.lib.utils import ImageReader
 
 from archiver.blobs.interface import BlobStore
+from archiver.connectors.records import ItemStatus
 from archiver.dates import show_moment
 from archiver.errors import BlobNotFound
 from archiver.exports.reading import (
@@ -73,9 +74,9 @@ class _Images:
 
 def _flags(item: ItemView, tz: ZoneInfo) -> str:
     flags = []
-    if item.status == "removed":
+    if item.status == ItemStatus.REMOVED:
         flags.append(f"REMOVED (detected {show_moment(item.removed_detected_at, tz)})")
-    if item.status == "hidden":
+    if item.status == ItemStatus.HIDDEN:
         flags.append("HIDDEN")
     elif item.ever_hidden:
         flags.append(f"HIDDEN earlier (from {show_moment(item.first_hidden_at, tz)})")

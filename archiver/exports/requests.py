@@ -32,9 +32,8 @@ from archiver.retention.scope import (
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.models import OpenRecordsRequest, RequestItem, RequestScope
+from archiver.store.vocabulary import RequestStatus
 
-OPEN = "open"
-CLOSED = "closed"
 MAX_ID = 255
 
 
@@ -56,7 +55,7 @@ class RequestView:
     @property
     def blocks_disposition(self) -> bool:
         """Open and without a scope: nothing may be disposed of until it has one."""
-        return self.status == OPEN and not self.scope
+        return self.status == RequestStatus.OPEN and not self.scope
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -94,7 +93,7 @@ def add_request(
     row = OpenRecordsRequest(
         request_id=request_id, received_on=received_on,
         due_on=due_date(received_on, calendar), requester=requester, description=description,
-        status=OPEN, created_at=now, created_by=actor,
+        status=RequestStatus.OPEN, created_at=now, created_by=actor,
     )
     try:
         with archive.transaction() as s:
@@ -121,14 +120,14 @@ def add_request_scope(archive: Archive, request_id: str, scope: ProtectionScope,
     """Add a scope to an open request: what it matches is protected from now on."""
     scope.check("a records request")
     with archive.sessions() as s:
-        if get_request(s, request_id).status != OPEN:
+        if get_request(s, request_id).status != RequestStatus.OPEN:
             raise ArchiverError(f"request {request_id!r} is closed: it protects nothing")
     item_ids = _scope_candidates(archive, scope)
     now = archive.clock()
     with archive.transaction() as s:
         lock_protection(s, f"request.scope {request_id}", now)
         row = get_request(s, request_id)
-        if row.status != OPEN:
+        if row.status != RequestStatus.OPEN:
             raise ArchiverError(f"request {request_id!r} is closed: it protects nothing")
         _add_scope(s, row, scope, item_ids, actor, now)
     return _one_view(archive, request_id, calendar)
@@ -180,9 +179,10 @@ def list_requests(
     with archive.sessions() as s:
         query = select(OpenRecordsRequest)
         if not include_closed:
-            query = query.where(OpenRecordsRequest.status == OPEN)
+            query = query.where(OpenRecordsRequest.status == RequestStatus.OPEN)
         views = _views(s, list(s.scalars(query)), today, calendar)
-    return sorted(views, key=lambda v: (v.status != OPEN, not v.overdue, v.due_on, v.request_id))
+    return sorted(views, key=lambda v: (v.status != RequestStatus.OPEN, not v.overdue, v.due_on,
+                                        v.request_id))
 
 
 def _views(s: Session, rows: list[OpenRecordsRequest], today: date,
@@ -205,9 +205,9 @@ def close_request(archive: Archive, request_id: str, *, actor: str) -> None:
     now = archive.clock()
     with archive.transaction() as s:
         row = get_request(s, request_id)
-        if row.status == CLOSED:
+        if row.status == RequestStatus.CLOSED:
             raise ArchiverError(f"request {request_id!r} is already closed")
-        row.status = CLOSED
+        row.status = RequestStatus.CLOSED
         row.closed_at = now
         row.closed_by = actor
         record_event(s, action="request.close", occurred_at=now, actor=actor,
@@ -232,7 +232,7 @@ def protected_item_ids(session: Session) -> set[int]:
     return set(session.scalars(
         select(RequestItem.item_id).join(
             OpenRecordsRequest, OpenRecordsRequest.id == RequestItem.request_pk
-        ).where(OpenRecordsRequest.status == OPEN)
+        ).where(OpenRecordsRequest.status == RequestStatus.OPEN)
     ))
 
 
@@ -242,6 +242,6 @@ def _view(row: OpenRecordsRequest, scope: list[dict[str, Any]], today: date,
     return RequestView(
         request_id=row.request_id, received_on=row.received_on, due_on=row.due_on,
         status=row.status, requester=row.requester, description=row.description,
-        business_days_left=left, overdue=row.status == OPEN and today > row.due_on,
+        business_days_left=left, overdue=row.status == RequestStatus.OPEN and today > row.due_on,
         scope=scope, protected_items=protected_items,
     )

@@ -19,12 +19,13 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from archiver.blobs.interface import BlobStore
-from archiver.connectors.records import ROOT_SCOPE
+from archiver.connectors.records import ROOT_SCOPE, ItemStatus
 from archiver.errors import ArchiverError, BlobNotFound, NotFound
 from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
 from archiver.search.interface import SearchFilters
 from archiver.store.archive import Archive
-from archiver.store.models import MEDIA_STORED, Account, Item, ItemVersion, MediaFile, VersionMedia
+from archiver.store.models import Account, Item, ItemVersion, MediaFile, VersionMedia
+from archiver.store.vocabulary import MediaStatus
 
 CHUNK = 500
 
@@ -133,11 +134,11 @@ class ItemView:
 
     @property
     def ever_hidden(self) -> bool:
-        return any(v.status == "hidden" for v in self.versions)
+        return any(v.status == ItemStatus.HIDDEN for v in self.versions)
 
     @property
     def first_hidden_at(self) -> datetime | None:
-        return next((v.captured_at for v in self.versions if v.status == "hidden"), None)
+        return next((v.captured_at for v in self.versions if v.status == ItemStatus.HIDDEN), None)
 
 
 @dataclass(frozen=True)
@@ -283,7 +284,7 @@ def _stored_media(s: Session, version_ids: Sequence[int]) -> dict[int, list[Stor
                 select(VersionMedia.version_id, MediaFile.sha256, MediaFile.media_type,
                        MediaFile.size)
                 .join(MediaFile, MediaFile.id == VersionMedia.media_file_id)
-                .where(VersionMedia.version_id.in_(chunk), MediaFile.status == MEDIA_STORED,
+                .where(VersionMedia.version_id.in_(chunk), MediaFile.status == MediaStatus.STORED,
                        MediaFile.sha256.is_not(None))
                 .order_by(VersionMedia.version_id, MediaFile.id)):
             if sha is not None:  # never None here (the query says so); this tells the type

@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from archiver.connectors.records import ROOT_SCOPE
-from archiver.retention.schedule import Period, Schedule, Series
+from archiver.retention.schedule import Period, RetentionTrigger, Schedule, Series
 from archiver.store.models import Account, Item, ItemVersion, RetentionSchedule
 
 CHUNK = 1000
@@ -54,19 +54,19 @@ def retention_start(series: Series, facts: ItemFacts, fiscal_end: tuple[int, int
     """The day the retention clock starts for ``series`` (None: not yet, or permanent)."""
     published = facts.published or facts.captured  # no publication time: the capture is earliest
     match series.trigger:
-        case "published":
+        case RetentionTrigger.PUBLISHED:
             return published
-        case "captured":
+        case RetentionTrigger.CAPTURED:
             return facts.captured
-        case "removed":
+        case RetentionTrigger.REMOVED:
             return facts.removed
-        case "end_of_calendar_year_after_published":
+        case RetentionTrigger.END_OF_CALENDAR_YEAR_AFTER_PUBLISHED:
             return date(published.year, 12, 31)
-        case "end_of_fiscal_year_after_published":
+        case RetentionTrigger.END_OF_FISCAL_YEAR_AFTER_PUBLISHED:
             month, day = fiscal_end
             end = date(published.year, month, day)
             return end if published <= end else date(published.year + 1, month, day)
-        case "last_activity_in_thread":
+        case RetentionTrigger.LAST_ACTIVITY_IN_THREAD:
             return facts.last_activity or published
         case _:
             return None
@@ -108,7 +108,8 @@ def assign_items(session: Session, schedule: Schedule | None, tz: ZoneInfo,
 def needs_thread_activity(schedule: Schedule) -> bool:
     """A thread-activity trigger depends on other items' rows, so an item's dates cannot be
     computed from the item alone (capture then leaves assignment to :func:`assign_items`)."""
-    return any(s.trigger == "last_activity_in_thread" for s in schedule.series.values())
+    return any(s.trigger == RetentionTrigger.LAST_ACTIVITY_IN_THREAD
+               for s in schedule.series.values())
 
 
 def series_of(schedule: Schedule, account: Account, kind: str) -> Series:

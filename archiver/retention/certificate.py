@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from archiver.retention.schedule import DispositionAction
 from archiver.store.canonical import canonical_json
 from archiver.wording import counted
 
@@ -139,7 +140,8 @@ def certificate_pdf(certificate: dict[str, Any], json_sha256: str, *,
 
 
 # What happens to a series' items, as the report says it.
-_ACTIONS = {"destroy": "to be destroyed", "transfer": "to be transferred"}
+_ACTIONS = {DispositionAction.DESTROY: "to be destroyed",
+            DispositionAction.TRANSFER: "to be transferred"}
 
 
 def _are(count: int, singular: str = "is", plural: str = "are") -> str:

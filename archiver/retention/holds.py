@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import exists, select, union
@@ -36,6 +37,13 @@ from archiver.store.db import insert_ignore
 from archiver.store.models import Hold, HoldItem, Item, ItemVersion
 
 CHUNK = 1000
+
+
+class HoldStatus(StrEnum):
+    """A hold's state, as shown: active until released (a released hold stays on record)."""
+
+    ACTIVE = "active"
+    RELEASED = "released"
 
 
 @dataclass(frozen=True)
@@ -189,7 +197,7 @@ def hold_json(hold: Hold) -> dict[str, Any]:
         "until": hold.until.isoformat() if hold.until else None,
         "custodians": [c for c in hold.custodians.split("\n") if c],
         "created_by": hold.created_by, "created_at": hold.created_at.isoformat(),
-        "status": "active" if hold.released_at is None else "released",
+        "status": HoldStatus.ACTIVE if hold.released_at is None else HoldStatus.RELEASED,
         "released_at": hold.released_at.isoformat() if hold.released_at else None,
         "released_by": hold.released_by, "release_reason": hold.release_reason,
     }

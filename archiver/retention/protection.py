@@ -32,8 +32,8 @@ from archiver.store.models import (
     RequestItem,
     RequestScope,
 )
+from archiver.store.vocabulary import RequestStatus
 
-OPEN = "open"  # archiver.exports.requests.OPEN
 CHUNK = 1000
 
 
@@ -56,14 +56,14 @@ def requested_clause() -> Any:
     """SQL: the item (``Item.id``) is in the recorded scope of an open records request."""
     return exists().where(RequestItem.item_id == Item.id,
                           RequestItem.request_pk == OpenRecordsRequest.id,
-                          OpenRecordsRequest.status == OPEN)
+                          OpenRecordsRequest.status == RequestStatus.OPEN)
 
 
 def unscoped_clause() -> Any:
     """SQL: some open request has no scope yet (it stops every disposition)."""
     scoped = select(RequestScope.id).where(RequestScope.request_pk == OpenRecordsRequest.id)
     return (select(OpenRecordsRequest.id)
-            .where(OpenRecordsRequest.status == OPEN, ~scoped.exists()).exists())
+            .where(OpenRecordsRequest.status == RequestStatus.OPEN, ~scoped.exists()).exists())
 
 
 def request_protected_clause() -> Any:
@@ -89,7 +89,7 @@ def unscoped_requests(session: Session) -> list[Unscoped]:
     """Open requests without a scope, oldest first."""
     scoped = select(RequestScope.id).where(RequestScope.request_pk == OpenRecordsRequest.id)
     rows = session.execute(select(OpenRecordsRequest.request_id, OpenRecordsRequest.received_on)
-                           .where(OpenRecordsRequest.status == OPEN, ~scoped.exists())
+                           .where(OpenRecordsRequest.status == RequestStatus.OPEN, ~scoped.exists())
                            .order_by(OpenRecordsRequest.received_on,
                                      OpenRecordsRequest.request_id))
     return [Unscoped(request_id, received_on) for request_id, received_on in rows]
@@ -104,7 +104,7 @@ def protected_by_requests(session: Session, item_ids: Iterable[int]) -> set[int]
             select(RequestItem.item_id)
             .join(OpenRecordsRequest, OpenRecordsRequest.id == RequestItem.request_pk)
             .where(RequestItem.item_id.in_(ids[start:start + CHUNK]),
-                   OpenRecordsRequest.status == OPEN)))
+                   OpenRecordsRequest.status == RequestStatus.OPEN)))
     return found
 
 
@@ -131,7 +131,7 @@ def open_request_scopes(session: Session) -> list[OpenScope]:
         select(RequestScope.request_pk, OpenRecordsRequest.request_id, RequestScope.query,
                RequestScope.filters_json)
         .join(OpenRecordsRequest, OpenRecordsRequest.id == RequestScope.request_pk)
-        .where(OpenRecordsRequest.status == OPEN).order_by(RequestScope.id))
+        .where(OpenRecordsRequest.status == RequestStatus.OPEN).order_by(RequestScope.id))
     return [OpenScope(*row) for row in rows]
 
 

@@ -45,7 +45,7 @@ from archiver.retention.protection import (
     unscoped_requests,
 )
 from archiver.retention.report import RetentionReport, eligible_ids_query, retention_report
-from archiver.retention.schedule import Schedule, Series
+from archiver.retention.schedule import DispositionAction, Schedule, Series
 from archiver.retention.tombstones import payload_from_values, utc_text
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
@@ -64,6 +64,7 @@ from archiver.store.models import (
     Tombstone,
     UTCDateTime,
 )
+from archiver.store.vocabulary import BlobDisposal, DispositionItemState, DispositionStatus
 
 BATCH = 5000  # items per transaction: each batch also costs an index commit and a sync
 # Blobs per existence check and delete_many call: each check scans the versions once.
@@ -125,8 +126,8 @@ def purge(archive: Archive, as_of: date, *, approved_by: str, out_dir: Path | No
             ids = list(s.scalars(select(DispositionItem.item_id).where(
                 DispositionItem.disposition_id == disposition_id,
                 DispositionItem.item_id > after,
-                DispositionItem.state == "pending").order_by(DispositionItem.item_id)
-                .limit(batch)))
+                DispositionItem.state == DispositionItemState.PENDING)
+                .order_by(DispositionItem.item_id).limit(batch)))
             if not ids:
                 break
             destroyed = _destroy_batch(archive, s, d, schedule, ids, stage,
@@ -143,7 +144,8 @@ def purge(archive: Archive, as_of: date, *, approved_by: str, out_dir: Path | No
 def _start(archive: Archive, as_of: date, approved_by: str) -> tuple[int, bool]:
     now = archive.clock()
     with archive.transaction() as s:
-        running = s.scalar(select(Disposition).where(Disposition.status == "running")
+        running = s.scalar(select(Disposition)
+                           .where(Disposition.status == DispositionStatus.RUNNING)
                            .order_by(Disposition.id).with_for_update())
         if running is not None:
             record_event(s, action="retention.purge.resume", occurred_at=now, actor=approved_by,
@@ -158,14 +160,15 @@ def _start(archive: Archive, as_of: date, approved_by: str) -> tuple[int, bool]:
         if blocking:
             raise ArchiverError("disposition blocked: " + blocking[0].reason + (
                 f" (and {len(blocking) - 1} more such requests)" if len(blocking) > 1 else ""))
-        d = Disposition(as_of=as_of, approved_by=approved_by, started_at=now, status="running",
+        d = Disposition(as_of=as_of, approved_by=approved_by, started_at=now,
+                        status=DispositionStatus.RUNNING,
                         item_count=0, schedule_sha256=schedule.sha256)
         s.add(d)
         s.flush()
         chosen = eligible_ids_query(schedule, as_of).subquery()
         s.execute(insert(DispositionItem).from_select(
             ["disposition_id", "item_id", "state"],
-            select(literal(d.id), chosen.c.id, literal("pending"))))
+            select(literal(d.id), chosen.c.id, literal(DispositionItemState.PENDING))))
         d.item_count = s.scalar(select(func.count()).select_from(DispositionItem).where(
             DispositionItem.disposition_id == d.id)) or 0
         record_event(s, action="retention.purge.start", occurred_at=now, actor=approved_by,
@@ -206,7 +209,7 @@ def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Sched
             s.execute(update(DispositionItem).where(
                 DispositionItem.disposition_id == d.id,
                 DispositionItem.item_id.in_(sorted(skipped)))
-                .values(state="skipped", reason=reason))
+                .values(state=DispositionItemState.SKIPPED, reason=reason))
     go = [i for i in ids if i not in held and i not in requested]
     if not go:
         return []
@@ -215,7 +218,8 @@ def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Sched
     accounts = {a.id: a for a in s.execute(select(Account.id, Account.platform, Account.handle)
                                            .where(Account.id.in_({i.account_id
                                                                   for i in items.values()})))}
-    transferring = any(_series(schedule, i).action == "transfer" for i in items.values())
+    transferring = any(_series(schedule, i).action == DispositionAction.TRANSFER
+                       for i in items.values())
     versions: dict[int, list[Any]] = defaultdict(list)
     for v in s.execute(select(*(_VERSION_COLUMNS if transferring else _HASH_COLUMNS))
                        .where(ItemVersion.item_id.in_(go))
@@ -234,7 +238,8 @@ def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Sched
         tomb = dict(
             item_id=item.id, disposition_id=d.id, account_id=item.account_id,
             platform=accounts[item.account_id].platform, external_id=item.external_id,
-            kind=item.kind, series_code=series.code, action=series.action or "destroy",
+            kind=item.kind, series_code=series.code,
+            action=series.action or DispositionAction.DESTROY,
             authority=" ".join(filter(None, (series.authority.citation, series.authority.url))),
             published_at=item.published_at, first_captured_at=item.first_captured_at,
             last_seen_at=item.last_seen_at,
@@ -255,7 +260,7 @@ def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Sched
         .execution_options(**quiet))
     s.execute(update(DispositionItem).where(DispositionItem.disposition_id == d.id,
                                             DispositionItem.item_id.in_(go))
-              .values(state="destroyed").execution_options(**quiet))
+              .values(state=DispositionItemState.DESTROYED).execution_options(**quiet))
     return go
 
 
@@ -267,7 +272,7 @@ def _record_blobs(s: Session, disposition_id: int, go: list[int], now: datetime)
                    for column in (ItemVersion.raw_sha256, ItemVersion.evidence_sha256))
                  ).subquery()
     # "WHERE true": SQLite would otherwise read ON CONFLICT as the join's ON.
-    rows = select(literal(disposition_id), refs.c.sha256, literal("pending"),
+    rows = select(literal(disposition_id), refs.c.sha256, literal(BlobDisposal.PENDING),
                   literal(now, UTCDateTime())).where(true())
     columns = ["disposition_id", "sha256", "status", "updated_at"]
     if s.get_bind().dialect.name == "postgresql":
@@ -285,7 +290,8 @@ def _write_transfer(archive: Archive, schedule: Schedule, items: dict[int, Any],
                     accounts: dict[int, Any], versions: dict[int, list[Any]],
                     stage: Path) -> None:
     chosen = [i for i in items.values()
-              if schedule.series[i.series_code or schedule.default_series].action == "transfer"]
+              if schedule.series[i.series_code or schedule.default_series].action
+              == DispositionAction.TRANSFER]
     if not chosen:
         return
     records: list[dict[str, Any]] = []
@@ -324,7 +330,7 @@ def _still_used(s: Session, hashes: list[str]) -> set[str]:
 
 def _delete_blobs(archive: Archive, disposition_id: int, step: Checkpoint) -> None:
     """Delete pending blobs no kept record uses, then retry once those a lock refused before."""
-    for status in ("pending", "locked"):
+    for status in (BlobDisposal.PENDING, BlobDisposal.LOCKED):
         after = ""
         while True:
             with archive.sessions() as s:
@@ -341,24 +347,25 @@ def _delete_blobs(archive: Archive, disposition_id: int, step: Checkpoint) -> No
             step("blobs", len(hashes))
 
 
-def _outcome(error: Exception | None) -> tuple[str, str | None]:
+def _outcome(error: Exception | None) -> tuple[BlobDisposal, str | None]:
     if error is None:
-        return "deleted", None
+        return BlobDisposal.DELETED, None
     if isinstance(error, BlobNotFound):
-        return "deleted", "already gone"
+        return BlobDisposal.DELETED, "already gone"
     if isinstance(error, BlobLocked):
-        return "locked", str(error)
+        return BlobDisposal.LOCKED, str(error)
     raise error  # the store failed: stop, the purge resumes from here when run again
 
 
 def _delete_some(archive: Archive, disposition_id: int, hashes: list[str],
                  used: set[str]) -> None:
-    outcome: dict[str, tuple[str, str | None]] = {
-        sha: ("kept", "still used by a record that is kept") for sha in hashes if sha in used}
+    outcome: dict[str, tuple[BlobDisposal, str | None]] = {
+        sha: (BlobDisposal.KEPT, "still used by a record that is kept")
+        for sha in hashes if sha in used}
     doomed = [sha for sha in hashes if sha not in used]
     for sha, error in archive.store.delete_many(doomed).items():
         outcome[sha] = _outcome(error)
-    groups: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+    groups: dict[tuple[BlobDisposal, str | None], list[str]] = defaultdict(list)
     for sha, result in outcome.items():
         groups[result].append(sha)
     now = archive.clock()
@@ -368,7 +375,8 @@ def _delete_some(archive: Archive, disposition_id: int, hashes: list[str],
                 DisposedBlob.disposition_id == disposition_id, DisposedBlob.sha256.in_(shas))
                 .values(status=status, detail=detail, updated_at=now)
                 .execution_options(synchronize_session=False))
-        gone = groups.get(("deleted", None), []) + groups.get(("deleted", "already gone"), [])
+        gone = (groups.get((BlobDisposal.DELETED, None), [])
+                + groups.get((BlobDisposal.DELETED, "already gone"), []))
         if gone:
             s.execute(delete(Blob).where(Blob.sha256.in_(gone))
                       .execution_options(synchronize_session=False))
@@ -383,23 +391,24 @@ def _finish(archive: Archive, d: Disposition, schedule: Schedule, folder: Path, 
         states = dict(s.execute(select(DispositionItem.state, func.count()).where(mine)
                                 .group_by(DispositionItem.state)).all())
         skipped = s.execute(select(DispositionItem.item_id, DispositionItem.reason).where(
-            mine, DispositionItem.state == "skipped").order_by(DispositionItem.item_id)).all()
+            mine, DispositionItem.state == DispositionItemState.SKIPPED)
+            .order_by(DispositionItem.item_id)).all()
         by_series = dict(s.execute(select(Tombstone.series_code, func.count()).where(
             Tombstone.disposition_id == d.id).group_by(Tombstone.series_code)).all())
         blob_counts = dict(s.execute(select(DisposedBlob.status, func.count()).where(
             DisposedBlob.disposition_id == d.id).group_by(DisposedBlob.status)).all())
         locked = s.execute(select(DisposedBlob.sha256, DisposedBlob.detail).where(
-            DisposedBlob.disposition_id == d.id, DisposedBlob.status == "locked")
+            DisposedBlob.disposition_id == d.id, DisposedBlob.status == BlobDisposal.LOCKED)
             .order_by(DisposedBlob.sha256)).all()
         if result.resumed:
             # A run that was cut short may have destroyed a batch and died before taking it out
             # of the index. In an uninterrupted run every batch's index delete has succeeded.
             archive.index.delete(s.scalars(select(DispositionItem.item_id).where(
-                mine, DispositionItem.state == "destroyed")))
-    result.destroyed = states.get("destroyed", 0)
+                mine, DispositionItem.state == DispositionItemState.DESTROYED)))
+    result.destroyed = states.get(DispositionItemState.DESTROYED, 0)
     result.skipped = [{"item_id": i, "reason": r} for i, r in skipped]
-    result.blobs_deleted = blob_counts.get("deleted", 0)
-    result.blobs_kept = blob_counts.get("kept", 0)
+    result.blobs_deleted = blob_counts.get(BlobDisposal.DELETED, 0)
+    result.blobs_kept = blob_counts.get(BlobDisposal.KEPT, 0)
     result.blobs_locked = [{"sha256": h, "detail": det} for h, det in locked]
     result.transfer = transfer.finalise(
         stage, disposition_id=d.id, approved_by=d.approved_by,
@@ -435,8 +444,8 @@ def _finish(archive: Archive, d: Disposition, schedule: Schedule, folder: Path, 
         insert_ignore(s, Blob, [{"sha256": sha, "size": size, "media_type": "application/json",
                                  "created_at": now}])
         pdf_sha = store_blob(s, archive.store, pdf, "application/pdf", now)
-        if row.status != "completed":
-            row.status, row.finished_at = "completed", now
+        if row.status != DispositionStatus.COMPLETED:
+            row.status, row.finished_at = DispositionStatus.COMPLETED, now
             row.certificate_sha256, row.certificate_pdf_sha256 = sha, pdf_sha
             row.transfer_path = result.transfer["path"] if result.transfer else None
             record_event(s, action="retention.purge.completed", occurred_at=now,

@@ -32,26 +32,38 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
 from archiver.connectors import PLATFORMS
-from archiver.connectors.records import KINDS
+from archiver.connectors.records import ItemKind
 from archiver.errors import ArchiverError
 from archiver.inputs.yaml_files import YamlDocument, YamlInputError
 from archiver.terminal import has_control_characters
 
-TRIGGERS = (
-    "published",
-    "captured",
-    "removed",
-    "end_of_calendar_year_after_published",
-    "end_of_fiscal_year_after_published",
-    "last_activity_in_thread",
-    "permanent",
-)
-ACTIONS = ("destroy", "transfer")
+
+class RetentionTrigger(StrEnum):
+    """The event a series' retention period runs from (``permanent``: it never runs out)."""
+
+    PUBLISHED = "published"
+    CAPTURED = "captured"
+    REMOVED = "removed"
+    END_OF_CALENDAR_YEAR_AFTER_PUBLISHED = "end_of_calendar_year_after_published"
+    END_OF_FISCAL_YEAR_AFTER_PUBLISHED = "end_of_fiscal_year_after_published"
+    LAST_ACTIVITY_IN_THREAD = "last_activity_in_thread"
+    PERMANENT = "permanent"
+
+
+class DispositionAction(StrEnum):
+    """What disposition does with a series' records once their period has run out."""
+
+    DESTROY = "destroy"
+    TRANSFER = "transfer"  # to the archives, in a transfer package, then destroyed here
+
+
 MATCH_KEYS = ("platform", "account", "kind", "account_tag")
 TOP_KEYS = {"schedule", "title", "jurisdiction", "notes", "fiscal_year_end", "default_series",
             "series", "rules"}
@@ -61,7 +73,7 @@ PERIOD_KEYS = ("years", "months", "days")
 # date stays a valid date (year <= 9999).
 PERIOD_LIMITS = {"years": 1000, "months": 12_000, "days": 365_250}
 # The values a rule's match may name, where the archive has a fixed set.
-MATCH_VALUES: dict[str, tuple[str, ...]] = {"platform": PLATFORMS, "kind": KINDS}
+MATCH_VALUES: dict[str, tuple[str, ...]] = {"platform": PLATFORMS, "kind": tuple(ItemKind)}
 AUTHORITY_KEYS = {"citation", "url", "confirmed", "notes"}
 RULE_KEYS = {"series", "match", "notes"}
 
@@ -108,8 +120,8 @@ class Authority:
 class Series:
     code: str
     title: str
-    trigger: str
-    action: str | None
+    trigger: RetentionTrigger
+    action: DispositionAction | None
     authority: Authority
     period: Period | None = None
 
@@ -143,7 +155,8 @@ class Schedule:
         data = json.loads(text)
         series = {
             code: Series(
-                code=s["code"], title=s["title"], trigger=s["trigger"], action=s["action"],
+                code=s["code"], title=s["title"], trigger=RetentionTrigger(s["trigger"]),
+                action=DispositionAction(s["action"]) if s["action"] is not None else None,
                 authority=Authority(**s["authority"]),
                 period=Period(**s["period"]) if s["period"] is not None else None,
             )
@@ -211,6 +224,17 @@ def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
+_Word = TypeVar("_Word", bound=StrEnum)
+
+
+def _member(vocabulary: type[_Word], text: str | None) -> _Word | None:
+    """The member of ``vocabulary`` that ``text`` names; None for none or no text."""
+    try:
+        return vocabulary(text) if text is not None else None
+    except ValueError:
+        return None
+
+
 class _Checker:
     """Walks the node tree, collecting problems instead of stopping at the first."""
 
@@ -275,7 +299,7 @@ class _Checker:
         fiscal = self.fiscal(top.get("fiscal_year_end"))
         series = self.all_series(top.get("series"), line)
         for s in series.values():
-            if s.trigger == "end_of_fiscal_year_after_published" and fiscal is None:
+            if s.trigger == RetentionTrigger.END_OF_FISCAL_YEAR_AFTER_PUBLISHED and fiscal is None:
                 self.bad(line, f"series {s.code} uses trigger {s.trigger} but the schedule has "
                                "no fiscal_year_end (MM-DD)")
         default = self.text(top.get("default_series"), "'default_series' (the series for "
@@ -329,21 +353,21 @@ class _Checker:
             self.codes.add(code)
         what = f"series {code}" if code else "a series"
         title = self.text(fields.get("title"), f"'title' of {what}", line)
-        trigger = self.text(fields.get("trigger"), f"'trigger' of {what}", line)
+        trigger_text = self.text(fields.get("trigger"), f"'trigger' of {what}", line)
         # Whether an action and a period are needed depends on the trigger: with no valid trigger
         # their absence is not a problem of its own.
+        trigger = _member(RetentionTrigger, trigger_text)
         known_trigger = trigger is not None
-        if trigger is not None and trigger not in TRIGGERS:
-            self.bad(fields["trigger"][1], f"{what}: trigger {trigger!r} does not exist "
-                                           f"(one of: {', '.join(TRIGGERS)})")
-            trigger, known_trigger = None, False
-        permanent = trigger == "permanent"
-        action = self.text(fields.get("action"), f"'action' of {what}", line,
-                           required=known_trigger and not permanent)
-        if action is not None and action not in ACTIONS:
-            self.bad(fields["action"][1], f"{what}: action {action!r} is not one of "
-                                          f"{', '.join(ACTIONS)}")
-            action = None
+        if trigger_text is not None and trigger is None:
+            self.bad(fields["trigger"][1], f"{what}: trigger {trigger_text!r} does not exist "
+                                           f"(one of: {', '.join(RetentionTrigger)})")
+        permanent = trigger == RetentionTrigger.PERMANENT
+        action_text = self.text(fields.get("action"), f"'action' of {what}", line,
+                                required=known_trigger and not permanent)
+        action = _member(DispositionAction, action_text)
+        if action_text is not None and action is None:
+            self.bad(fields["action"][1], f"{what}: action {action_text!r} is not one of "
+                                          f"{', '.join(DispositionAction)}")
         period = None
         if permanent:
             if "retention" in fields:

@@ -9,21 +9,21 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from archiver.config import DEFAULT_ENGINE, ENGINES
+from archiver.config import DEFAULT_ENGINE, IndexEngine
 from archiver.search.interface import SearchIndex, SearchIndexError
 
 
 def _check_engine(engine: str) -> None:
-    if engine not in ENGINES:
+    if engine not in set(IndexEngine):
         raise SearchIndexError(f"unknown search index engine {engine!r} "
-                               f"(use one of {', '.join(ENGINES)})")
+                               f"(use one of {', '.join(IndexEngine)})")
 
 
 def check_query(text: str, engine: str) -> None:
     """Raise QueryError (one line) unless ``engine`` can run ``text``: the same parse and checks
     a search makes, without an index (so a saved query can be checked before it must run)."""
     _check_engine(engine)
-    if engine == "fts5":
+    if engine == IndexEngine.FTS5:
         from archiver.search.fts5.query import compile_query, parse_query
 
         parsed = parse_query(text)
@@ -55,7 +55,7 @@ def open_index(
     """
     _check_engine(engine)
     # Imported here so that importing the interface never imports an engine.
-    if engine == "fts5":
+    if engine == IndexEngine.FTS5:
         from archiver.search.fts5.index import Fts5SearchIndex
 
         return Fts5SearchIndex.open(
@@ -80,7 +80,7 @@ def open_memory_index(engine: str = DEFAULT_ENGINE) -> SearchIndex:
     newly captured items) exactly as the on-disk index of that engine would. Close it when done.
     """
     _check_engine(engine)
-    if engine == "fts5":
+    if engine == IndexEngine.FTS5:
         from archiver.search.fts5.index import Fts5SearchIndex
 
         return Fts5SearchIndex.memory()

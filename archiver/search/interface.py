@@ -9,9 +9,10 @@ same query language and return the same results contract.
 
 Typical use::
 
-    index = open_index(  # archiver.search.factorysettings.index_dir, engine=settings.index_engine)
+    index = open_index(settings.index_dir, engine=settings.index_engine)  # search.factory
     index.add(docs)                                  # upsert by item_id, one commit
-    found = index.search('"traffic stop" OR taser', SearchFilters(status="removed"), limit=20)
+    found = index.search('"traffic stop" OR taser', SearchFilters(status=ItemStatus.REMOVED),
+                         limit=20)
     ids = [hit.item_id for hit in found.hits]        # then load the items from the database
     index.close()
 
@@ -33,10 +34,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+from archiver.connectors.records import ItemKind, ItemStatus, Platform
 from archiver.errors import ArchiverError
 
 
@@ -115,8 +118,8 @@ class IndexDoc:
     platform: str
     account: str  # account handle
     external_id: str
-    kind: str  # post|comment|reply|media|page_revision
-    status: str  # active|hidden|removed
+    kind: str  # an ItemKind
+    status: str  # an ItemStatus
     author: str | None
     text: str | None  # the current version's text
     history_text: str  # earlier versions' text the current one lacks: edited-away text is found
@@ -141,13 +144,15 @@ class SearchFilters:
     publication time are left out when either is given. ``captured_since``/``captured_until``
     select items whose captured versions span ``[first_captured_at, last_captured_at]`` overlaps
     the range, so an item with any version captured in the range is never missed. ``author`` is
-    the exact author name, compared case-insensitively.
+    the exact author name, compared case-insensitively. ``platform``, ``kind`` and ``status`` may
+    be given as their words, in any case (``"Removed"``); a word outside the vocabulary is a
+    ValueError.
     """
 
     account_id: int | None = None
-    platform: str | None = None
-    kind: str | None = None
-    status: str | None = None
+    platform: Platform | None = None
+    kind: ItemKind | None = None
+    status: ItemStatus | None = None
     author: str | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -157,6 +162,14 @@ class SearchFilters:
     def __post_init__(self) -> None:
         for name in ("since", "until", "captured_since", "captured_until"):
             require_aware(name, getattr(self, name))
+        for name, vocabulary in _VOCABULARIES.items():
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, vocabulary(str(value).lower()))
+
+
+_VOCABULARIES: dict[str, type[StrEnum]] = {
+    "platform": Platform, "kind": ItemKind, "status": ItemStatus}
 
 
 @dataclass(frozen=True)

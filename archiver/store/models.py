@@ -29,6 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from archiver.store.vocabulary import RunTrigger
+
 # Explicit constraint names keep Alembic autogenerate stable on SQLite and PostgreSQL alike.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -106,9 +108,9 @@ class CaptureRun(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # running | succeeded | failed | interrupted
-    status: Mapped[str] = mapped_column(String(16))
-    trigger: Mapped[str] = mapped_column(String(32), default="manual")
+    # The closed vocabularies of these String columns are in archiver.store.vocabulary.
+    status: Mapped[str] = mapped_column(String(16))  # RunStatus
+    trigger: Mapped[str] = mapped_column(String(32), default=RunTrigger.MANUAL)
     error: Mapped[str | None] = mapped_column(Text)
     seen: Mapped[int] = mapped_column(Integer, default=0)
     new_items: Mapped[int] = mapped_column(Integer, default=0)
@@ -135,12 +137,12 @@ class Item(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     external_id: Mapped[str] = mapped_column(String(255))
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # ItemKind (archiver.connectors.records)
     # The listing the item belongs to (ROOT_SCOPE "" or its post's external id).
     scope: Mapped[str] = mapped_column(String(255))
     parent_external_id: Mapped[str | None] = mapped_column(String(255))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # ItemStatus (archiver.connectors.records)
     first_captured_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_run_id: Mapped[int | None] = mapped_column(Integer)
@@ -237,8 +239,7 @@ class OpenRecordsRequest(Base):
     due_on: Mapped[date] = mapped_column(Date)
     requester: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
-    # open | closed
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # RequestStatus
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(255))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -280,8 +281,7 @@ class Export(Base):
                                        name="uq_exports_production"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # open_records | production
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # ExportKind
     request_pk: Mapped[int | None] = mapped_column(ForeignKey("open_records_requests.id"),
                                                    index=True)
     hold_name: Mapped[str | None] = mapped_column(String(255))
@@ -385,7 +385,7 @@ class Disposition(Base):
     approved_by: Mapped[str] = mapped_column(String(255))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16))  # running | completed
+    status: Mapped[str] = mapped_column(String(16))  # DispositionStatus
     item_count: Mapped[int] = mapped_column(Integer, default=0)
     schedule_sha256: Mapped[str | None] = mapped_column(HASH)
     certificate_sha256: Mapped[str | None] = mapped_column(HASH)
@@ -400,7 +400,7 @@ class DispositionItem(Base):
 
     disposition_id: Mapped[int] = mapped_column(ForeignKey("dispositions.id"), primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True, index=True)
-    state: Mapped[str] = mapped_column(String(16))  # pending | destroyed | skipped
+    state: Mapped[str] = mapped_column(String(16))  # DispositionItemState
     reason: Mapped[str | None] = mapped_column(Text)
 
 
@@ -441,7 +441,7 @@ class DisposedBlob(Base):
 
     disposition_id: Mapped[int] = mapped_column(ForeignKey("dispositions.id"), primary_key=True)
     sha256: Mapped[str] = mapped_column(HASH, primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))  # pending | deleted | kept | locked
+    status: Mapped[str] = mapped_column(String(16))  # BlobDisposal
     detail: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -465,15 +465,12 @@ class CaptureLock(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-# MediaFile.status of a file whose bytes are in the blob store.
-MEDIA_STORED = "stored"
-
-
 class MediaFile(Base):
     """A media file (image, video) some version showed: downloaded once into the blob store.
 
-    ``status`` is ``pending`` (never tried), ``stored`` (``sha256`` names the blob) or ``failed``
-    (retried on the next run; ``attempts`` and ``last_error`` say how it went).
+    ``status`` (a :class:`~archiver.store.vocabulary.MediaStatus`) is ``pending`` (never tried),
+    ``stored`` (``sha256`` names the blob) or ``failed`` (retried on the next run; ``attempts``
+    and ``last_error`` say how it went).
     """
 
     __tablename__ = "media_files"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archiver.blobs.interface import BlobStore
@@ -25,6 +25,7 @@ from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
 from archiver.search.interface import SearchFilters
 from archiver.store.archive import Archive
 from archiver.store.models import MEDIA_STORED, Account, Item, ItemVersion, MediaFile, VersionMedia
+from archiver.store.threads import in_threads, thread_key, thread_roots
 
 CHUNK = 500
 
@@ -181,38 +182,18 @@ def _hold_items(archive: Archive, name: str) -> list[int]:
         return sorted(s.scalars(select(HoldItem.item_id).where(HoldItem.hold_id == hold.id)))
 
 
-def thread_roots(archive: Archive, item_ids: Sequence[int]) -> list[int]:
-    """The distinct thread heads of ``item_ids``, oldest first (by item id)."""
-    roots: set[int] = set()
+def threads_of(archive: Archive, item_ids: Sequence[int]) -> list[int]:
+    """The distinct items heading the threads of ``item_ids`` (:mod:`archiver.store.threads`),
+    oldest first (by item id)."""
     with archive.sessions() as s:
-        for start in range(0, len(item_ids), CHUNK):
-            chunk = item_ids[start : start + CHUNK]
-            rows = s.execute(select(Item.id, Item.account_id, Item.scope)
-                             .where(Item.id.in_(chunk))).all()
-            wanted: dict[tuple[int, str], list[int]] = defaultdict(list)
-            for item_id, account_id, scope in rows:
-                if scope == ROOT_SCOPE:
-                    roots.add(item_id)
-                else:
-                    wanted[(account_id, scope)].append(item_id)
-            if wanted:
-                conditions = [and_(Item.account_id == a, Item.external_id == e)
-                              for a, e in wanted]
-                heads = {(a, e): i for i, a, e in s.execute(
-                    select(Item.id, Item.account_id, Item.external_id).where(or_(*conditions)))}
-                for key, members in wanted.items():
-                    if key in heads:
-                        roots.add(heads[key])
-                    else:
-                        roots.update(members)
-    return sorted(roots)
+        return sorted(set(thread_roots(s, item_ids).values()))
 
 
 # Threads are read as plain rows, not ORM objects: building and tracking an ORM object per item
 # and version cost more than the rest of reading a thread.
 _ITEM_COLUMNS = (Item.id, Item.account_id, Item.external_id, Item.kind, Item.status, Item.scope,
-                 Item.parent_id, Item.first_captured_at, Item.last_seen_at,
-                 Item.removed_detected_at)
+                 Item.parent_id, Item.parent_external_id, Item.first_captured_at,
+                 Item.last_seen_at, Item.removed_detected_at)
 _VERSION_COLUMNS = (ItemVersion.id, ItemVersion.item_id, ItemVersion.seq, ItemVersion.captured_at,
                     ItemVersion.capture_run_id, ItemVersion.status, ItemVersion.platform_status,
                     ItemVersion.text, ItemVersion.author_name, ItemVersion.created_at,
@@ -252,11 +233,9 @@ def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched:
     root = s.execute(select(*_ITEM_COLUMNS).where(Item.id == root_id)).first()
     if root is None:
         raise NotFound(f"no item with id {root_id}")
-    members: list[Any] = [root]
-    if root.scope == ROOT_SCOPE:
-        members += s.execute(select(*_ITEM_COLUMNS).where(
-            Item.account_id == root.account_id, Item.scope == root.external_id,
-            Item.id != root.id)).all()
+    key = thread_key(root.account_id, root.external_id, root.scope)
+    members: list[Any] = [root, *s.execute(select(*_ITEM_COLUMNS).where(
+        in_threads(key.account_id, [key.post]), Item.id != root.id))]
     ids = [m.id for m in members]
     history: dict[int, list[Any]] = defaultdict(list)
     for v in s.execute(select(*_VERSION_COLUMNS).where(ItemVersion.item_id.in_(ids))
@@ -293,12 +272,22 @@ def _stored_media(s: Session, version_ids: Sequence[int]) -> dict[int, list[Stor
 
 def _reading_order(root: Any, members: list[Any],
                    history: dict[int, list[Any]]) -> list[tuple[Any, int]]:
-    children: dict[int, list[Any]] = defaultdict(list)
-    ids = {m.id for m in members}
+    """Each member with its depth: the post, then each comment by time followed by its replies.
+
+    A parent is found by its external id too: an item stored before its parent keeps no
+    ``parent_id``. Items whose parent the thread lacks hang under the post, or, in a thread
+    whose post the archive lacks, stand at the top (depth 0) with the item heading it."""
+    by_external = {m.external_id: m.id for m in members}
+    ids = set(by_external.values())
+    has_post = root.scope == ROOT_SCOPE
+    children: dict[int | None, list[Any]] = defaultdict(list)
     for m in members:
-        if m.id != root.id:
-            parent = m.parent_id if m.parent_id in ids else root.id
-            children[parent].append(m)
+        if has_post and m.id == root.id:
+            continue
+        parent = by_external.get(m.parent_external_id or "", m.parent_id)
+        if parent not in ids or parent == m.id:
+            parent = root.id if has_post else None
+        children[parent].append(m)
 
     def when(item: Any) -> tuple[str, int]:
         versions = history.get(item.id) or []
@@ -306,7 +295,8 @@ def _reading_order(root: Any, members: list[Any],
         return (created.isoformat() if created else "", item.id)
 
     out: list[tuple[Any, int]] = []
-    stack: list[tuple[Any, int]] = [(root, 0)]
+    tops = [root] if has_post else children[None]
+    stack: list[tuple[Any, int]] = [(m, 0) for m in sorted(tops, key=when, reverse=True)]
     seen: set[int] = set()
     while stack:
         item, depth = stack.pop()
@@ -316,6 +306,8 @@ def _reading_order(root: Any, members: list[Any],
         out.append((item, depth))
         for child in sorted(children.get(item.id, []), key=when, reverse=True):
             stack.append((child, depth + 1))
+    # Parents naming each other (never so on a platform) would hide both: show them at the top.
+    out += [(m, 0) for m in sorted(members, key=when) if m.id not in seen]
     return out
 
 

@@ -24,6 +24,7 @@ from archiver.errors import ArchiverError, BlobNotFound, NotFound
 from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
 from archiver.search.interface import SearchFilters
 from archiver.store.archive import Archive
+from archiver.store.item_json import ITEM_COLUMNS, ItemRecord, VersionRecord, item_record
 from archiver.store.models import MEDIA_STORED, Account, Item, ItemVersion, MediaFile, VersionMedia
 from archiver.store.threads import in_threads, thread_key, thread_roots
 
@@ -80,24 +81,9 @@ class StoredMedia:
 
 
 @dataclass(frozen=True)
-class VersionView:
+class VersionView(VersionRecord):
     """One captured version; every platform string already redacted when redaction is on."""
 
-    seq: int
-    captured_at: datetime
-    capture_run_id: int | None
-    status: str
-    platform_status: str | None
-    text: str | None
-    author: str | None
-    created_at: datetime | None
-    updated_at: datetime | None
-    url: str | None
-    media: list[dict[str, Any]]
-    raw_sha256: str | None
-    evidence_sha256: str | None
-    sha256: str
-    prev_sha256: str | None
     # The media of ``media`` the archive downloaded, in the order they were first seen.
     media_files: tuple[StoredMedia, ...] = ()
     # The proof of a removal as stored (the platform's answer), parsed and redacted like the
@@ -106,22 +92,12 @@ class VersionView:
 
 
 @dataclass(frozen=True)
-class ItemView:
-    """One item of a thread with its whole history, oldest version first."""
+class ItemView(ItemRecord):
+    """One item of a thread with its whole history, oldest version first; its account and
+    external id redacted like its versions."""
 
-    item_id: int
-    account_id: int
-    account: str
-    platform: str
-    external_id: str
-    kind: str
-    status: str
-    parent_id: int | None
     depth: int
     matched: bool
-    first_captured_at: datetime
-    last_seen_at: datetime
-    removed_detected_at: datetime | None
     versions: list[VersionView]
 
     @property
@@ -143,7 +119,8 @@ class ItemView:
 
 @dataclass(frozen=True)
 class ThreadView:
-    """A post (or an orphan item) and everything under it, in reading order."""
+    """A post and everything said on it, in reading order (headed, while the archive lacks the
+    post, by the first item captured of it: :mod:`archiver.store.threads`)."""
 
     root_id: int
     items: list[ItemView]
@@ -191,15 +168,13 @@ def threads_of(archive: Archive, item_ids: Sequence[int]) -> list[int]:
 
 # Threads are read as plain rows, not ORM objects: building and tracking an ORM object per item
 # and version cost more than the rest of reading a thread.
-_ITEM_COLUMNS = (Item.id, Item.account_id, Item.external_id, Item.kind, Item.status, Item.scope,
-                 Item.parent_id, Item.parent_external_id, Item.first_captured_at,
-                 Item.last_seen_at, Item.removed_detected_at)
+_ITEM_COLUMNS = (*ITEM_COLUMNS, Item.parent_external_id)
 _VERSION_COLUMNS = (ItemVersion.id, ItemVersion.item_id, ItemVersion.seq, ItemVersion.captured_at,
                     ItemVersion.capture_run_id, ItemVersion.status, ItemVersion.platform_status,
                     ItemVersion.text, ItemVersion.author_name, ItemVersion.created_at,
                     ItemVersion.updated_at, ItemVersion.url, ItemVersion.media_json,
                     ItemVersion.raw_sha256, ItemVersion.evidence_sha256, ItemVersion.sha256,
-                    ItemVersion.prev_sha256)
+                    ItemVersion.prev_sha256, ItemVersion.secrets_scrubbed)
 
 
 def iter_threads(archive: Archive, roots: Iterable[int], matched: set[int] | None = None,
@@ -247,7 +222,7 @@ def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched:
     proofs = {v.evidence_sha256: read_json_blob(store, v.evidence_sha256)
               for versions in history.values() for v in versions
               if v.evidence_sha256 is not None}
-    items = [_item_view(item, depth, history[item.id], accounts[item.account_id],
+    items = [_item_view(item, root_id, depth, history[item.id], accounts[item.account_id],
                         item.id in matched, redactor, log, stored, proofs)
              for item, depth in ordered if history[item.id]]
     return ThreadView(root_id=root_id, items=items, redactions=log)
@@ -311,19 +286,16 @@ def _reading_order(root: Any, members: list[Any],
     return out
 
 
-def _item_view(item: Any, depth: int, versions: list[Any], account: Account,
+def _item_view(item: Any, thread_id: int, depth: int, versions: list[Any], account: Account,
                matched: bool, redactor: Redactor, log: list[Redaction],
                stored: dict[int, list[StoredMedia]], proofs: dict[str, Any]) -> ItemView:
-    return ItemView(
-        item_id=item.id, account_id=item.account_id,
+    record = vars(item_record(item, account, thread_id))
+    record.update(
         account=redactor.metadata(item.id, None, "account", account.handle, log) or "",
-        platform=account.platform,
         external_id=redactor.metadata(item.id, None, "external_id", item.external_id,
-                                      log) or "",
-        kind=item.kind,
-        status=item.status, parent_id=item.parent_id, depth=depth, matched=matched,
-        first_captured_at=item.first_captured_at, last_seen_at=item.last_seen_at,
-        removed_detected_at=item.removed_detected_at,
+                                      log) or "")
+    return ItemView(
+        **record, depth=depth, matched=matched,
         versions=[_version_view(item.id, v, redactor, log, stored.get(v.id, []),
                                 proofs.get(v.evidence_sha256 or ""))
                   for v in versions],
@@ -349,5 +321,6 @@ def _version_view(item_id: int, v: Any, redactor: Redactor, log: list[Redaction]
         media=redactor.payload(item_id, v.seq, media, log, "media") if redactor.active else media,
         raw_sha256=v.raw_sha256,
         evidence_sha256=v.evidence_sha256, sha256=v.sha256, prev_sha256=v.prev_sha256,
+        secrets_scrubbed=v.secrets_scrubbed or 0,
         media_files=() if redactor.withholds(item_id) else tuple(stored), evidence=evidence,
     )

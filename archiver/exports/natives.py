@@ -8,34 +8,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
-from typing import Any
 
 from archiver.blobs.interface import BlobStore
 from archiver.exports.redaction import Redaction, Redactor
-from archiver.exports.selection import ItemView, StoredMedia, VersionView, read_json_blob
+from archiver.exports.selection import ItemView, StoredMedia, read_json_blob
+from archiver.store.item_json import ITEM_KEYS, NativeVersionJson, json_time
 
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-def version_record(v: VersionView) -> dict[str, Any]:
-    return {
-        "seq": v.seq, "captured_at": iso(v.captured_at), "capture_run_id": v.capture_run_id,
-        "status": v.status, "platform_status": v.platform_status, "text": v.text,
-        "author": v.author, "created_at": iso(v.created_at), "updated_at": iso(v.updated_at),
-        "url": v.url, "media": v.media, "raw_sha256": v.raw_sha256,
-        "evidence_sha256": v.evidence_sha256, "sha256": v.sha256, "prev_sha256": v.prev_sha256,
-    }
+# Times in packages are written as the one shape writes them.
+iso = json_time
 
 
 def native_record(item: ItemView, store: BlobStore, redactor: Redactor,
                   log: list[Redaction]) -> bytes:
-    """The item and every version (with its raw payload and any removal evidence) as JSON."""
-    versions = []
+    """The item in the one shape (:mod:`archiver.store.item_json`), values from the redacted
+    views, with every version's raw payload and removal evidence, as JSON."""
+    versions: list[NativeVersionJson] = []
     for v in item.versions:
-        data = version_record(v)
+        data = NativeVersionJson(**v.to_json())
         # The platform's own payload: redacted whole (any key, any depth), like the view.
         data["raw"] = read_json_blob(store, v.raw_sha256)
         if redactor.active and data["raw"] is not None:
@@ -43,14 +32,9 @@ def native_record(item: ItemView, store: BlobStore, redactor: Redactor,
         # Read (and redacted) with the thread, so the renderings show the same proof.
         data["evidence"] = v.evidence
         versions.append(data)
-    record = {
-        "item_id": item.item_id, "platform": item.platform, "account": item.account,
-        "account_id": item.account_id, "external_id": item.external_id, "kind": item.kind,
-        "status": item.status, "parent_id": item.parent_id,
-        "first_captured_at": iso(item.first_captured_at), "last_seen_at": iso(item.last_seen_at),
-        "removed_detected_at": iso(item.removed_detected_at), "redacted": redactor.active,
-        "versions": versions,
-    }
+    record = item.to_json(ITEM_KEYS, current=item.current)
+    record["redacted"] = redactor.active
+    record["versions"] = versions
     return json.dumps(record, indent=2, ensure_ascii=False).encode("utf-8")
 
 

@@ -40,7 +40,7 @@ from archiver.exports.selection import (
     ThreadView,
     iter_threads,
     resolve_item_ids,
-    thread_roots,
+    threads_of,
 )
 from archiver.exports.zipout import check_output, pending_file, safe_name
 from archiver.pdf.writer import DocumentInfo, document_info
@@ -91,7 +91,7 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
     if not matched:
         raise ArchiverError("nothing matched the request's scope: refusing to write an empty "
                             "package")
-    roots = thread_roots(archive, matched)
+    roots = threads_of(archive, matched)
     now = archive.clock()
     counts = _Counts()
     item_ids: list[int] = []

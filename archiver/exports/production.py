@@ -46,7 +46,7 @@ from archiver.exports.package import ExportResult, ProgressCallback, finish_expo
 from archiver.exports.reading import PackageHeader, production_header
 from archiver.exports.redaction import NO_REDACTION
 from archiver.exports.render_pdf import render_item_pdf
-from archiver.exports.selection import Scope, iter_threads, resolve_item_ids, thread_roots
+from archiver.exports.selection import Scope, iter_threads, resolve_item_ids, threads_of
 from archiver.exports.zipout import HashingZip, check_output, pending_file
 from archiver.pdf.writer import DocumentInfo, document_info
 from archiver.store.archive import Archive
@@ -112,7 +112,7 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
     matched = resolve_item_ids(archive, scope)
     if not matched:
         raise ArchiverError("nothing matched: refusing to write an empty production")
-    roots = thread_roots(archive, matched)
+    roots = threads_of(archive, matched)
     with archive.sessions() as s:
         first = next_bates(s, prefix)
         production_number = next_production(s, prefix)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archiver.blobs.interface import BlobStore
@@ -24,7 +24,9 @@ from archiver.errors import ArchiverError, BlobNotFound, NotFound
 from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
 from archiver.search.interface import SearchFilters
 from archiver.store.archive import Archive
+from archiver.store.item_json import ITEM_COLUMNS, ItemRecord, VersionRecord, item_record
 from archiver.store.models import Account, Item, ItemVersion, MediaFile, VersionMedia
+from archiver.store.threads import in_threads, thread_key, thread_roots
 from archiver.store.vocabulary import MediaStatus
 
 CHUNK = 500
@@ -80,24 +82,9 @@ class StoredMedia:
 
 
 @dataclass(frozen=True)
-class VersionView:
+class VersionView(VersionRecord):
     """One captured version; every platform string already redacted when redaction is on."""
 
-    seq: int
-    captured_at: datetime
-    capture_run_id: int | None
-    status: str
-    platform_status: str | None
-    text: str | None
-    author: str | None
-    created_at: datetime | None
-    updated_at: datetime | None
-    url: str | None
-    media: list[dict[str, Any]]
-    raw_sha256: str | None
-    evidence_sha256: str | None
-    sha256: str
-    prev_sha256: str | None
     # The media of ``media`` the archive downloaded, in the order they were first seen.
     media_files: tuple[StoredMedia, ...] = ()
     # The proof of a removal as stored (the platform's answer), parsed and redacted like the
@@ -106,22 +93,12 @@ class VersionView:
 
 
 @dataclass(frozen=True)
-class ItemView:
-    """One item of a thread with its whole history, oldest version first."""
+class ItemView(ItemRecord):
+    """One item of a thread with its whole history, oldest version first; its account and
+    external id redacted like its versions."""
 
-    item_id: int
-    account_id: int
-    account: str
-    platform: str
-    external_id: str
-    kind: str
-    status: str
-    parent_id: int | None
     depth: int
     matched: bool
-    first_captured_at: datetime
-    last_seen_at: datetime
-    removed_detected_at: datetime | None
     versions: list[VersionView]
 
     @property
@@ -143,7 +120,8 @@ class ItemView:
 
 @dataclass(frozen=True)
 class ThreadView:
-    """A post (or an orphan item) and everything under it, in reading order."""
+    """A post and everything said on it, in reading order (headed, while the archive lacks the
+    post, by the first item captured of it: :mod:`archiver.store.threads`)."""
 
     root_id: int
     items: list[ItemView]
@@ -182,44 +160,22 @@ def _hold_items(archive: Archive, name: str) -> list[int]:
         return sorted(s.scalars(select(HoldItem.item_id).where(HoldItem.hold_id == hold.id)))
 
 
-def thread_roots(archive: Archive, item_ids: Sequence[int]) -> list[int]:
-    """The distinct thread heads of ``item_ids``, oldest first (by item id)."""
-    roots: set[int] = set()
+def threads_of(archive: Archive, item_ids: Sequence[int]) -> list[int]:
+    """The distinct items heading the threads of ``item_ids`` (:mod:`archiver.store.threads`),
+    oldest first (by item id)."""
     with archive.sessions() as s:
-        for start in range(0, len(item_ids), CHUNK):
-            chunk = item_ids[start : start + CHUNK]
-            rows = s.execute(select(Item.id, Item.account_id, Item.scope)
-                             .where(Item.id.in_(chunk))).all()
-            wanted: dict[tuple[int, str], list[int]] = defaultdict(list)
-            for item_id, account_id, scope in rows:
-                if scope == ROOT_SCOPE:
-                    roots.add(item_id)
-                else:
-                    wanted[(account_id, scope)].append(item_id)
-            if wanted:
-                conditions = [and_(Item.account_id == a, Item.external_id == e)
-                              for a, e in wanted]
-                heads = {(a, e): i for i, a, e in s.execute(
-                    select(Item.id, Item.account_id, Item.external_id).where(or_(*conditions)))}
-                for key, members in wanted.items():
-                    if key in heads:
-                        roots.add(heads[key])
-                    else:
-                        roots.update(members)
-    return sorted(roots)
+        return sorted(set(thread_roots(s, item_ids).values()))
 
 
 # Threads are read as plain rows, not ORM objects: building and tracking an ORM object per item
 # and version cost more than the rest of reading a thread.
-_ITEM_COLUMNS = (Item.id, Item.account_id, Item.external_id, Item.kind, Item.status, Item.scope,
-                 Item.parent_id, Item.first_captured_at, Item.last_seen_at,
-                 Item.removed_detected_at)
+_ITEM_COLUMNS = (*ITEM_COLUMNS, Item.parent_external_id)
 _VERSION_COLUMNS = (ItemVersion.id, ItemVersion.item_id, ItemVersion.seq, ItemVersion.captured_at,
                     ItemVersion.capture_run_id, ItemVersion.status, ItemVersion.platform_status,
                     ItemVersion.text, ItemVersion.author_name, ItemVersion.created_at,
                     ItemVersion.updated_at, ItemVersion.url, ItemVersion.media_json,
                     ItemVersion.raw_sha256, ItemVersion.evidence_sha256, ItemVersion.sha256,
-                    ItemVersion.prev_sha256)
+                    ItemVersion.prev_sha256, ItemVersion.secrets_scrubbed)
 
 
 def iter_threads(archive: Archive, roots: Iterable[int], matched: set[int] | None = None,
@@ -253,11 +209,9 @@ def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched:
     root = s.execute(select(*_ITEM_COLUMNS).where(Item.id == root_id)).first()
     if root is None:
         raise NotFound(f"no item with id {root_id}")
-    members: list[Any] = [root]
-    if root.scope == ROOT_SCOPE:
-        members += s.execute(select(*_ITEM_COLUMNS).where(
-            Item.account_id == root.account_id, Item.scope == root.external_id,
-            Item.id != root.id)).all()
+    key = thread_key(root.account_id, root.external_id, root.scope)
+    members: list[Any] = [root, *s.execute(select(*_ITEM_COLUMNS).where(
+        in_threads(key.account_id, [key.post]), Item.id != root.id))]
     ids = [m.id for m in members]
     history: dict[int, list[Any]] = defaultdict(list)
     for v in s.execute(select(*_VERSION_COLUMNS).where(ItemVersion.item_id.in_(ids))
@@ -269,7 +223,7 @@ def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched:
     proofs = {v.evidence_sha256: read_json_blob(store, v.evidence_sha256)
               for versions in history.values() for v in versions
               if v.evidence_sha256 is not None}
-    items = [_item_view(item, depth, history[item.id], accounts[item.account_id],
+    items = [_item_view(item, root_id, depth, history[item.id], accounts[item.account_id],
                         item.id in matched, redactor, log, stored, proofs)
              for item, depth in ordered if history[item.id]]
     return ThreadView(root_id=root_id, items=items, redactions=log)
@@ -294,12 +248,22 @@ def _stored_media(s: Session, version_ids: Sequence[int]) -> dict[int, list[Stor
 
 def _reading_order(root: Any, members: list[Any],
                    history: dict[int, list[Any]]) -> list[tuple[Any, int]]:
-    children: dict[int, list[Any]] = defaultdict(list)
-    ids = {m.id for m in members}
+    """Each member with its depth: the post, then each comment by time followed by its replies.
+
+    A parent is found by its external id too: an item stored before its parent keeps no
+    ``parent_id``. Items whose parent the thread lacks hang under the post, or, in a thread
+    whose post the archive lacks, stand at the top (depth 0) with the item heading it."""
+    by_external = {m.external_id: m.id for m in members}
+    ids = set(by_external.values())
+    has_post = root.scope == ROOT_SCOPE
+    children: dict[int | None, list[Any]] = defaultdict(list)
     for m in members:
-        if m.id != root.id:
-            parent = m.parent_id if m.parent_id in ids else root.id
-            children[parent].append(m)
+        if has_post and m.id == root.id:
+            continue
+        parent = by_external.get(m.parent_external_id or "", m.parent_id)
+        if parent not in ids or parent == m.id:
+            parent = root.id if has_post else None
+        children[parent].append(m)
 
     def when(item: Any) -> tuple[str, int]:
         versions = history.get(item.id) or []
@@ -307,7 +271,8 @@ def _reading_order(root: Any, members: list[Any],
         return (created.isoformat() if created else "", item.id)
 
     out: list[tuple[Any, int]] = []
-    stack: list[tuple[Any, int]] = [(root, 0)]
+    tops = [root] if has_post else children[None]
+    stack: list[tuple[Any, int]] = [(m, 0) for m in sorted(tops, key=when, reverse=True)]
     seen: set[int] = set()
     while stack:
         item, depth = stack.pop()
@@ -317,22 +282,21 @@ def _reading_order(root: Any, members: list[Any],
         out.append((item, depth))
         for child in sorted(children.get(item.id, []), key=when, reverse=True):
             stack.append((child, depth + 1))
+    # Parents naming each other (never so on a platform) would hide both: show them at the top.
+    out += [(m, 0) for m in sorted(members, key=when) if m.id not in seen]
     return out
 
 
-def _item_view(item: Any, depth: int, versions: list[Any], account: Account,
+def _item_view(item: Any, thread_id: int, depth: int, versions: list[Any], account: Account,
                matched: bool, redactor: Redactor, log: list[Redaction],
                stored: dict[int, list[StoredMedia]], proofs: dict[str, Any]) -> ItemView:
-    return ItemView(
-        item_id=item.id, account_id=item.account_id,
+    record = vars(item_record(item, account, thread_id))
+    record.update(
         account=redactor.metadata(item.id, None, "account", account.handle, log) or "",
-        platform=account.platform,
         external_id=redactor.metadata(item.id, None, "external_id", item.external_id,
-                                      log) or "",
-        kind=item.kind,
-        status=item.status, parent_id=item.parent_id, depth=depth, matched=matched,
-        first_captured_at=item.first_captured_at, last_seen_at=item.last_seen_at,
-        removed_detected_at=item.removed_detected_at,
+                                      log) or "")
+    return ItemView(
+        **record, depth=depth, matched=matched,
         versions=[_version_view(item.id, v, redactor, log, stored.get(v.id, []),
                                 proofs.get(v.evidence_sha256 or ""))
                   for v in versions],
@@ -358,5 +322,6 @@ def _version_view(item_id: int, v: Any, redactor: Redactor, log: list[Redaction]
         media=redactor.payload(item_id, v.seq, media, log, "media") if redactor.active else media,
         raw_sha256=v.raw_sha256,
         evidence_sha256=v.evidence_sha256, sha256=v.sha256, prev_sha256=v.prev_sha256,
+        secrets_scrubbed=v.secrets_scrubbed or 0,
         media_files=() if redactor.withholds(item_id) else tuple(stored), evidence=evidence,
     )

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
-from archiver.connectors.records import ROOT_SCOPE
 from archiver.retention.schedule import Period, RetentionTrigger, Schedule, Series
 from archiver.store.models import Account, Item, ItemVersion, RetentionSchedule
+from archiver.store.threads import ThreadKey, in_threads, thread_key, thread_keys
 
 CHUNK = 1000
 
@@ -82,8 +82,8 @@ def _local(moment: datetime | None, tz: ZoneInfo) -> date | None:
     return moment.astimezone(tz).date() if moment is not None else None
 
 
-def _thread_root(item: Item) -> str:
-    return item.external_id if item.scope == ROOT_SCOPE else item.scope
+def _thread(item: Item) -> ThreadKey:
+    return thread_key(item.account_id, item.external_id, item.scope)
 
 
 def assign_items(session: Session, schedule: Schedule | None, tz: ZoneInfo,
@@ -184,40 +184,30 @@ def _set_published(session: Session, ids: list[int]) -> None:
 
 
 def _with_threads(session: Session, ids: list[int]) -> list[int]:
-    roots: set[tuple[int, str]] = set()
-    for start in range(0, len(ids), CHUNK):
-        for item in session.scalars(select(Item).where(Item.id.in_(ids[start:start + CHUNK]))):
-            roots.add((item.account_id, _thread_root(item)))
+    threads: dict[int, set[str]] = defaultdict(set)
+    for key in thread_keys(session, ids).values():
+        threads[key.account_id].add(key.post)
     extra: list[int] = []
-    by_account: dict[int, list[str]] = defaultdict(list)
-    for account_id, root in roots:
-        by_account[account_id].append(root)
-    for account_id, names in by_account.items():
+    for account_id, posts in threads.items():
+        names = sorted(posts)
         for start in range(0, len(names), CHUNK):
-            part = names[start:start + CHUNK]
             extra.extend(session.scalars(select(Item.id).where(
-                Item.account_id == account_id,
-                or_(Item.scope.in_(part), and_(Item.scope == ROOT_SCOPE,
-                                               Item.external_id.in_(part))))))
+                in_threads(account_id, names[start:start + CHUNK]))))
     return list(dict.fromkeys([*ids, *extra]))
 
 
 def _thread_activity(session: Session, items: Sequence[Item], tz: ZoneInfo,
-                     ) -> dict[tuple[int, str], date]:
+                     ) -> dict[ThreadKey, date]:
     wanted: dict[int, set[str]] = defaultdict(set)
     for item in items:
-        wanted[item.account_id].add(_thread_root(item))
-    latest: dict[tuple[int, str], date] = {}
-    for account_id, roots in wanted.items():
-        names = list(roots)
+        wanted[item.account_id].add(_thread(item).post)
+    latest: dict[ThreadKey, date] = {}
+    for account_id, posts in wanted.items():
         rows = session.execute(
-            select(Item.scope, Item.external_id, Item.published_at, Item.first_captured_at)
-            .where(Item.account_id == account_id,
-                   or_(Item.scope.in_(names),
-                       and_(Item.scope == ROOT_SCOPE, Item.external_id.in_(names))))
-        )
-        for scope, external_id, published, captured in rows:
-            key = (account_id, external_id if scope == ROOT_SCOPE else scope)
+            select(Item.external_id, Item.scope, Item.published_at, Item.first_captured_at)
+            .where(in_threads(account_id, list(posts))))
+        for external_id, scope, published, captured in rows:
+            key = thread_key(account_id, external_id, scope)
             day = _local(published or captured, tz)
             assert day is not None
             if key not in latest or day > latest[key]:
@@ -239,7 +229,7 @@ def _assign_chunk(session: Session, schedule: Schedule, tz: ZoneInfo, ids: list[
             published=_local(item.published_at, tz),
             captured=item.first_captured_at.astimezone(tz).date(),
             removed=_local(item.removed_detected_at, tz),
-            last_activity=activity.get((item.account_id, _thread_root(item))),
+            last_activity=activity.get(_thread(item)),
         )
         assigned = assignment(schedule, series_of(schedule, accounts[item.account_id], item.kind),
                               facts)

@@ -8,12 +8,18 @@ with the ``retention.purge.completed`` event. The PDF lists every disposed item 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from sqlalchemy import select
+
 from archiver.retention.schedule import DispositionAction
+from archiver.store.archive import Archive
 from archiver.store.canonical import canonical_json
+from archiver.store.item_json import CERTIFICATE_KEYS, ITEM_COLUMNS, ItemJson, item_record
+from archiver.store.models import Account, Item, Tombstone
+from archiver.store.threads import roots_of, thread_key
 from archiver.wording import counted
 
 if TYPE_CHECKING:
@@ -34,7 +40,7 @@ class CertificateJson:
 
     sha256: str
     size: int
-    first_items: list[dict[str, Any]] = field(default_factory=list)
+    first_items: list[Mapping[str, Any]] = field(default_factory=list)
 
 
 class _Hashing:
@@ -52,7 +58,7 @@ class _Hashing:
 
 
 def write_certificate_json(target: BinaryIO, head: dict[str, Any],
-                           items: Iterable[dict[str, Any]]) -> CertificateJson:
+                           items: Iterable[Mapping[str, Any]]) -> CertificateJson:
     """Write the canonical JSON of ``head`` plus ``"items"``, taking the items one at a time.
 
     The bytes are exactly ``certificate_bytes({**head, "items": list(items)})``: keys in sorted
@@ -63,7 +69,7 @@ def write_certificate_json(target: BinaryIO, head: dict[str, Any],
     if "items" in head:
         raise ValueError("the certificate head must not hold the items")
     out = _Hashing(target)
-    first: list[dict[str, Any]] = []
+    first: list[Mapping[str, Any]] = []
     out.write(b"{")
     for n, key in enumerate(sorted([*head, "items"])):
         out.write(b"," if n else b"")
@@ -72,7 +78,7 @@ def write_certificate_json(target: BinaryIO, head: dict[str, Any],
             out.write(canonical_json(head[key]))
             continue
         out.write(b"[")
-        chunk: list[dict[str, Any]] = []
+        chunk: list[Mapping[str, Any]] = []
         written = 0
         for item in items:
             if len(first) <= PDF_ITEM_LIMIT:
@@ -86,7 +92,7 @@ def write_certificate_json(target: BinaryIO, head: dict[str, Any],
     return CertificateJson(out.digest.hexdigest(), out.size, first)
 
 
-def _write_items(out: _Hashing, chunk: list[dict[str, Any]], written: int) -> int:
+def _write_items(out: _Hashing, chunk: list[Mapping[str, Any]], written: int) -> int:
     """Append ``chunk`` to a JSON list being written; clears it; the new count written."""
     if chunk:
         # One encoder call per chunk: a canonical list is its canonical items joined by ",".
@@ -95,6 +101,41 @@ def _write_items(out: _Hashing, chunk: list[dict[str, Any]], written: int) -> in
     written += len(chunk)
     chunk.clear()
     return written
+
+
+def certificate_items(archive: Archive, disposition_id: int,
+                      batch: int = 5000) -> Iterator[ItemJson]:
+    """The certificate's items, by item id: each destroyed item in the one shape
+    (:mod:`archiver.store.item_json`), naming it and the series it went under but none of its
+    content, with its tombstone's hash and the series' authority as the tombstone sealed them.
+
+    Read a batch at a time (by item id), so 100k items never sit in memory at once."""
+    after = 0
+    while True:
+        with archive.sessions() as s:
+            rows = s.execute(
+                select(*ITEM_COLUMNS, Account.platform, Account.handle,
+                       Tombstone.series_code.label("sealed_series"),
+                       Tombstone.published_at.label("sealed_published_at"),
+                       Tombstone.disposition_date.label("sealed_disposition_date"),
+                       Tombstone.authority, Tombstone.sha256.label("tombstone_sha256"))
+                .join(Tombstone, Tombstone.item_id == Item.id)
+                .join(Account, Account.id == Item.account_id)
+                .where(Tombstone.disposition_id == disposition_id, Item.id > after)
+                .order_by(Item.id).limit(batch)).all()
+            if not rows:
+                return
+            roots = roots_of(s, {r.id: thread_key(r.account_id, r.external_id, r.scope)
+                                 for r in rows})
+        for r in rows:
+            record = replace(item_record(r, r, roots[r.id]), series=r.sealed_series,
+                             published_at=r.sealed_published_at,
+                             disposition_date=r.sealed_disposition_date)
+            item = record.to_json(CERTIFICATE_KEYS)
+            item["authority"] = r.authority
+            item["tombstone_sha256"] = r.tombstone_sha256
+            yield item
+        after = rows[-1].id
 
 
 def _pdf(title: str, lines: Iterable[str], signature: bool, about: DocumentInfo) -> bytes:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
@@ -46,13 +46,19 @@ from archiver.retention.protection import (
 )
 from archiver.retention.report import RetentionReport, eligible_ids_query, retention_report
 from archiver.retention.schedule import DispositionAction, Schedule, Series
-from archiver.retention.tombstones import payload_from_values, utc_text
+from archiver.retention.tombstones import payload_from_values
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.blob_records import store_blob
 from archiver.store.canonical import hash_record, iso_utc
 from archiver.store.db import insert_ignore, table_of
-from archiver.store.items import version_json
+from archiver.store.item_json import (
+    ITEM_COLUMNS,
+    ITEM_KEYS,
+    ItemJson,
+    item_record,
+    version_record,
+)
 from archiver.store.models import (
     Account,
     Blob,
@@ -64,6 +70,7 @@ from archiver.store.models import (
     Tombstone,
     UTCDateTime,
 )
+from archiver.store.threads import roots_of, thread_key
 from archiver.store.vocabulary import BlobDisposal, DispositionItemState, DispositionStatus
 
 BATCH = 5000  # items per transaction: each batch also costs an index commit and a sync
@@ -179,9 +186,7 @@ def _start(archive: Archive, as_of: date, approved_by: str) -> tuple[int, bool]:
         return d.id, False
 
 
-_ITEM_COLUMNS = (Item.id, Item.account_id, Item.external_id, Item.kind, Item.status,
-                 Item.series_code, Item.published_at, Item.first_captured_at, Item.last_seen_at,
-                 Item.disposition_date, Item.current_seq, Item.current_sha256)
+_ITEM_COLUMNS = (*ITEM_COLUMNS, Item.current_sha256)
 _VERSION_COLUMNS = tuple(c for c in ItemVersion.__table__.c)
 # All a tombstone needs of a version; the full row only for a transfer package.
 _HASH_COLUMNS = (ItemVersion.item_id, ItemVersion.seq, ItemVersion.sha256,
@@ -226,7 +231,7 @@ def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Sched
                        .order_by(ItemVersion.item_id, ItemVersion.seq)):
         versions[v.item_id].append(v)
     if transferring:
-        _write_transfer(archive, schedule, items, accounts, versions, stage)
+        _write_transfer(archive, s, schedule, items, accounts, versions, stage)
     tombstones: list[dict[str, Any]] = []
     for item_id in go:
         item = items[item_id]
@@ -286,26 +291,28 @@ def _series(schedule: Schedule, item: Any) -> Series:
     return schedule.series[item.series_code or schedule.default_series]
 
 
-def _write_transfer(archive: Archive, schedule: Schedule, items: dict[int, Any],
+def _write_transfer(archive: Archive, s: Session, schedule: Schedule, items: dict[int, Any],
                     accounts: dict[int, Any], versions: dict[int, list[Any]],
                     stage: Path) -> None:
+    """Each transferred item in the one shape (:mod:`archiver.store.item_json`) with all its
+    versions, and the blobs they name, into the transfer package."""
     chosen = [i for i in items.values()
               if schedule.series[i.series_code or schedule.default_series].action
               == DispositionAction.TRANSFER]
     if not chosen:
         return
-    records: list[dict[str, Any]] = []
+    roots = roots_of(s, {i.id: thread_key(i.account_id, i.external_id, i.scope) for i in chosen})
+    records: list[ItemJson] = []
     blobs: dict[str, bytes] = {}
     for item in chosen:
         series = schedule.series[item.series_code or schedule.default_series]
-        records.append({
-            "item_id": item.id, "platform": accounts[item.account_id].platform,
-            "account": accounts[item.account_id].handle, "external_id": item.external_id,
-            "kind": item.kind, "status": item.status, "series": series.code,
-            "series_title": series.title, "authority": series.authority.citation,
-            "published_at": item.published_at, "disposition_date": item.disposition_date,
-            "versions": [version_json(v) for v in versions[item.id]],
-        })
+        history = [version_record(v) for v in versions[item.id]]
+        record = replace(item_record(item, accounts[item.account_id], roots[item.id]),
+                         series=series.code).to_json(ITEM_KEYS, current=history[-1],
+                                                     versions=history)
+        record["series_title"] = series.title
+        record["authority"] = series.authority.citation
+        records.append(record)
         for v in versions[item.id]:
             for sha in (v.raw_sha256, v.evidence_sha256):
                 if sha and sha not in blobs:
@@ -420,13 +427,9 @@ def _finish(archive: Archive, d: Disposition, schedule: Schedule, folder: Path, 
     pdf_path = folder / f"disposition-{d.id}-certificate.pdf"
     partial = json_path.with_name(json_path.name + ".partial")
     # Streamed to the file (tens of MB at 100k items), then renamed: never half a certificate.
-    with archive.sessions() as s, partial.open("wb") as fh:
-        rows = s.execute(select(Tombstone.item_id, Tombstone.platform, Tombstone.external_id,
-                                Tombstone.kind, Tombstone.series_code, Tombstone.authority,
-                                Tombstone.published_at, Tombstone.disposition_date,
-                                Tombstone.sha256).where(Tombstone.disposition_id == d.id)
-                         .order_by(Tombstone.item_id).execution_options(yield_per=BATCH))
-        written = cert.write_certificate_json(fh, head, (_certificate_item(t) for t in rows))
+    with partial.open("wb") as fh:
+        written = cert.write_certificate_json(fh, head, cert.certificate_items(archive, d.id,
+                                                                               BATCH))
     partial.replace(json_path)
     sha = written.sha256
     from archiver.pdf.writer import document_info  # ReportLab is loaded only when a PDF is made
@@ -478,10 +481,3 @@ def _certificate_head(d: Disposition, schedule: Schedule, by_series: dict[str, i
                   "locked": result.blobs_locked},
         "transfer": result.transfer,
     }
-
-
-def _certificate_item(t: Any) -> dict[str, Any]:
-    return {"item_id": t.item_id, "platform": t.platform, "external_id": t.external_id,
-            "kind": t.kind, "series": t.series_code, "authority": t.authority,
-            "published_at": utc_text(t.published_at),
-            "disposition_date": t.disposition_date.isoformat(), "tombstone_sha256": t.sha256}

@@ -8,7 +8,7 @@ the folder becomes a bag (``bagit.make_bag``, SHA-256 and SHA-512 manifests) and
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ def staging_dir(root: Path, disposition_id: int) -> Path:
     return root / f"disposition-{disposition_id}-transfer"
 
 
-def write_payload(folder: Path, records: Sequence[dict[str, Any]],
+def write_payload(folder: Path, records: Sequence[Mapping[str, Any]],
                   blobs: dict[str, bytes]) -> None:
     """Write each item's record (JSON) and its raw payload blobs into the staging folder."""
     if (folder / "bagit.txt").exists():

@@ -18,7 +18,7 @@ item (:mod:`archiver.search.index_drift`) and repaired.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,8 @@ from archiver.search.index_drift import compare_index
 from archiver.search.interface import IndexDoc, IndexMark
 from archiver.store.archive import Archive
 from archiver.store.models import Account, Item, ItemVersion, Tombstone
+from archiver.store.threads import CHUNK as THREAD_CHUNK
+from archiver.store.threads import in_threads, roots_of, thread_key
 
 # Items per index commit. A Whoosh commit costs about one block write per distinct term, so
 # small commits pay for the common words again and again: 500 items per commit indexed 10k
@@ -67,7 +69,8 @@ def build_docs(session: Session, item_ids: Sequence[int]) -> list[IndexDoc]:
         versions[v.item_id].append(v)
     accounts = {a.id: (a.platform, a.handle)
                 for a in session.execute(select(Account.id, Account.platform, Account.handle))}
-    roots = _thread_roots(session, items)
+    roots = roots_of(session, {item.id: thread_key(item.account_id, item.external_id, item.scope)
+                               for item in items})
     docs = []
     for item in items:
         history = versions.get(item.id)
@@ -103,22 +106,24 @@ def build_docs(session: Session, item_ids: Sequence[int]) -> list[IndexDoc]:
     return docs
 
 
-def _thread_roots(session: Session, items: Iterable[Row[*tuple[Any, ...]]]) -> dict[int, int]:
-    """item id -> the id of the post that heads its thread (its scope)."""
-    by_scope: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    for item in items:
-        if item.scope != ROOT_SCOPE:
-            by_scope[item.account_id][item.scope].append(item.id)
-    roots: dict[int, int] = {}
-    for account_id, scopes in by_scope.items():
-        found = dict(session.execute(
-            select(Item.external_id, Item.id)
-            .where(Item.account_id == account_id, Item.external_id.in_(list(scopes)))
-        ).all())
-        for scope, ids in scopes.items():
-            for item_id in ids:
-                roots[item_id] = found.get(scope, item_id)
-    return roots
+def _headed_late(session: Session, item_ids: Sequence[int]) -> list[int]:
+    """Items already indexed, outside ``item_ids``, whose post is among ``item_ids`` and indexed
+    for the first time: they were indexed under the thread's first item (see
+    :mod:`archiver.store.threads`) and now belong under the post."""
+    posts: dict[int, list[str]] = defaultdict(list)
+    for account_id, external_id in session.execute(
+            select(Item.account_id, Item.external_id)
+            .where(Item.id.in_(item_ids), Item.scope == ROOT_SCOPE, Item.indexed_seq.is_(None))):
+        posts[account_id].append(external_id)
+    wanted = set(item_ids)
+    late: list[int] = []
+    for account_id, names in posts.items():
+        for start in range(0, len(names), THREAD_CHUNK):
+            late.extend(i for i in session.scalars(select(Item.id).where(
+                in_threads(account_id, names[start:start + THREAD_CHUNK]),
+                Item.indexed_seq.is_not(None), Item.disposed_at.is_(None)))
+                if i not in wanted)
+    return late
 
 
 def index_items(
@@ -146,7 +151,7 @@ def index_items(
     indexed: dict[int, int] = {}  # item id -> version written, over every chunk of this call
     for chunk in _chunks(list(item_ids)):
         with archive.transaction() as s:
-            docs = build_docs(s, chunk)
+            docs = build_docs(s, [*chunk, *_headed_late(s, chunk)])
             archive.index.add(docs)
             s.execute(
                 update(Item).where(Item.id.in_([d.item_id for d in docs]))

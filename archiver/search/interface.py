@@ -127,7 +127,7 @@ class IndexDoc:
     first_captured_at: datetime  # capture time of the first version
     last_captured_at: datetime  # capture time of the latest version
     parent_id: int | None
-    thread_id: int  # item id of the root post of its thread (itself for a post)
+    thread_id: int  # the item heading its thread: its post, itself for a post (store.threads)
     seq: int  # the item's version this doc was built from (its current one then)
 
     def __post_init__(self) -> None:

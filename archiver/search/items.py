@@ -11,14 +11,16 @@ from sqlalchemy import and_, select
 from archiver.search.interface import SearchFilters
 from archiver.store.accounts import get_account
 from archiver.store.archive import Archive
+from archiver.store.item_json import ITEM_KEYS, ItemJson, item_record, version_record
 from archiver.store.models import Account, Item, ItemVersion
+from archiver.store.threads import roots_of, thread_key
 
 
 @dataclass(frozen=True)
 class SearchOutcome:
     total: int
     threads: int
-    results: list[dict[str, Any]]
+    results: list[ItemJson]
 
     def as_json(self) -> dict[str, Any]:
         return {"total": self.total, "threads": self.threads, "results": self.results}
@@ -74,37 +76,21 @@ def matched_versions(archive: Archive, query: str, item_ids: list[int]) -> dict[
     return out
 
 
-def item_rows(archive: Archive, item_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The contract's result row for each item (its current version), keyed by item id."""
+def item_rows(archive: Archive, item_ids: list[int]) -> dict[int, ItemJson]:
+    """Each item as a search result (the one shape without versions, see
+    :mod:`archiver.store.item_json`), keyed by item id."""
     if not item_ids:
         return {}
     with archive.sessions() as s:
-        query = (
-            select(Item, ItemVersion, Account.platform)
+        rows = s.execute(
+            select(Item, ItemVersion, Account)
             .join(ItemVersion, and_(ItemVersion.item_id == Item.id,
                                     ItemVersion.seq == Item.current_seq))
             .join(Account, Account.id == Item.account_id)
             .where(Item.id.in_(item_ids))
-        )
-        return {item.id: result_row(item, version, platform)
-                for item, version, platform in s.execute(query)}
-
-
-def result_row(item: Item, current: ItemVersion, platform: str) -> dict[str, Any]:
-    return {
-        "item_id": item.id,
-        "account_id": item.account_id,
-        "platform": platform,
-        "external_id": item.external_id,
-        "kind": item.kind,
-        "status": item.status,
-        "author": current.author_name,
-        "created_at": current.created_at.isoformat() if current.created_at else None,
-        "text": current.text,
-        "url": current.url,
-        "version_count": item.current_seq,
-        "parent_id": item.parent_id,
-        # Retention (archiver.retention): the record series and the first day it may be disposed.
-        "series": item.series_code,
-        "disposition_date": item.disposition_date.isoformat() if item.disposition_date else None,
-    }
+        ).all()
+        roots = roots_of(s, {item.id: thread_key(item.account_id, item.external_id, item.scope)
+                             for item, _, _ in rows})
+    return {item.id: item_record(item, account, roots[item.id]).to_json(
+                ITEM_KEYS, current=version_record(version))
+            for item, version, account in rows}

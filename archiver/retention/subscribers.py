@@ -95,8 +95,8 @@ class ProtectionSubscriber(Subscriber):
         scopes = open_request_scopes(session)
         if not holds and not scopes:
             return
-        docs = [DocView(doc) for doc in build_docs(session, event.item_ids)]
         engine = self.archive.settings.index_engine
+        docs = [DocView(doc, engine) for doc in build_docs(session, event.item_ids)]
         hold_new_items(session, self.archive, holds, docs, engine)
         request_new_items(session, scopes, docs, engine, self.archive.clock())
 

@@ -4,36 +4,42 @@ Legal holds and records requests keep a saved query; every item stored afterward
 against it inside the transaction that stores it, before any purge can see the item. An index
 cannot answer that: the item is not in it yet. So the parsed query (:mod:`archiver.search.query`,
 the tree both engines run) is compiled here into a function of one :class:`IndexDoc`, evaluated
-on documents the way the engines evaluate them:
+the way the configured engine evaluates it:
 
-* text fields (``text``, ``history_text``, ``author``) are cut into words by the very analyzer
-  the index uses (:data:`archiver.search.query.TEXT_ANALYZER`: Whoosh's tokenizer, lower case,
-  accents folded, words over 200 characters dropped), with their positions for phrases;
+* text fields (``text``, ``history_text``, ``author``) are cut into words by the analyzer the
+  index uses (:data:`archiver.search.query.TEXT_ANALYZER`: Whoosh's tokenizer, lower case,
+  accents folded, words over 200 characters dropped), with their positions for phrases. FTS5's
+  tokenizer reads a dot inside a word (``3.14``, ``www.example.org``) as a separator and keeps
+  long words, so for that engine the words are cut at their dots and none is dropped, and a
+  query word with a dot becomes the phrase of its parts, as the FTS5 engine compiles it;
 * words, phrases (Whoosh's span rule, slop included), prefixes, wildcards (Whoosh's fnmatch
   pattern, the one the FTS5 engine also applies to its word list) and ranges test those words;
 * keyword fields compare the lower-cased value (``external_id`` as is), ids and dates compare the
-  whole seconds both engines store, and a field with no value matches no leaf on it;
+  whole seconds both engines store, and a field with no value matches no leaf on it; a leaf on
+  a field nothing is indexed in matches nothing, as on Whoosh (FTS5 refuses the query);
 * filters (:class:`SearchFilters`) test exactly what both engines' filter plans test.
 
-A node this module does not know raises :class:`QueryError`, as an engine refuses what it cannot
-run, so a caller that covers everything its filters admit when a query cannot run (holds,
-requests) errs towards covering more. ``tests/test_scope_predicate.py`` runs many queries over
-the sample data through this module and through both engines and requires the same items.
-Where the two engines themselves read a word differently (FTS5 cuts ``3.14`` in two, and keeps
-words over 200 characters), this module reads it as the query language defines it, Whoosh's way.
+Which queries an engine refuses is not decided here: :func:`archiver.search.factory.check_query`
+says. A node this module does not know raises :class:`QueryError` rather than guessing, so a
+caller that covers everything its filters admit when a query cannot run (holds, requests) errs
+towards covering more. ``tests/test_scope_predicate.py`` runs many queries over the sample data
+through this module and through both engines and requires the same items.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from whoosh import query
+from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer
 from whoosh.query.spans import Span
+from whoosh.support.charset import accent_map
 
+from archiver.config import DEFAULT_ENGINE
 from archiver.errors import QueryError
 from archiver.search.interface import (
     IndexDoc,
@@ -52,25 +58,31 @@ _NUMBERS = ("item_id", "thread_id", "account_id", "parent_id", "created_at", "fi
 _KEYS = (*_LOWERED_KEYS, "external_id", "author_exact")
 _INDEXED = frozenset((*TEXT_FIELDS, *_KEYS, *_NUMBERS))
 _SCHEMA = build_schema()
+# The text analyzer without the length limit: FTS5 keeps a word of any length.
+_FTS5_WORDS = RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map)
+# A character no indexed word holds (words are \w runs joined by single dots).
+_NOT_IN_A_WORD = re.compile(r"[^\w.]")
 _SECOND_US = 1_000_000
 
 
 @dataclass
 class DocView:
-    """One document as a predicate reads it; the words of a text field are cut on first use."""
+    """One document as a predicate reads it for ``engine``; the words of a text field are cut
+    on first use."""
 
     doc: IndexDoc
+    engine: str = DEFAULT_ENGINE
     _words: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
     def words(self, name: str) -> dict[str, list[int]]:
-        """word -> its positions in text field ``name``, as the index analyses it."""
+        """word -> its positions in text field ``name``, as ``engine``'s index analyses it."""
         found = self._words.get(name)
         if found is None:
             value = {"text": self.doc.text, "history_text": self.doc.history_text,
                      "author": self.doc.author}[name]
             found = {}
-            for token in TEXT_ANALYZER(clean_text(value or ""), positions=True, mode="index"):
-                found.setdefault(token.text, []).append(token.pos)
+            for pos, word in _cut(clean_text(value or ""), self.engine):
+                found.setdefault(word, []).append(pos)
             self._words[name] = found
         return found
 
@@ -97,6 +109,25 @@ class DocView:
         }
 
 
+def _cut(text: str, engine: str) -> Iterator[tuple[int, str]]:
+    """(position, word) of ``text`` as ``engine`` indexes it: Whoosh's analyzer; for FTS5 the
+    same words cut at their dots, long ones kept (its tokenizer reads a dot as a separator)."""
+    if engine != "fts5":
+        for token in TEXT_ANALYZER(text, positions=True, mode="index"):
+            yield token.pos, token.text
+        return
+    pos = 0
+    for token in _FTS5_WORDS(text):
+        for part in _parts(token.text, engine):
+            yield pos, part
+            pos += 1
+
+
+def _parts(word: str, engine: str) -> list[str]:
+    """The words ``engine`` reads in one word of the query language (FTS5: cut at dots)."""
+    return [p for p in word.split(".") if p] if engine == "fts5" else [word]
+
+
 Predicate = Callable[[DocView], bool]
 
 
@@ -109,8 +140,9 @@ def _always(_view: DocView) -> bool:
 
 
 class _Compiler:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, engine: str) -> None:
         self.text = text
+        self.engine = engine
 
     def refuse(self, what: str) -> QueryError:
         return QueryError(f"search query {echo_query(self.text)}: {what} cannot be tested "
@@ -165,13 +197,32 @@ class _Compiler:
     def _text(self, name: str, node: query.Query) -> Predicate:
         kind = type(node)
         if kind is query.Term:
-            word = str(node.text)
-            return lambda v: word in v.words(name)
+            words = _parts(str(node.text), self.engine)
+            if len(words) == 1:
+                word = words[0]
+                return lambda v: word in v.words(name)
+            return self._phrase(name, words, 1, prefix=False)
         if kind is query.Phrase:
-            words = [str(w) for w in node.words]
-            slop = int(node.slop)
-            return lambda v: _phrase_in(v.words(name), words, slop)
+            words = [p for w in node.words for p in _parts(str(w), self.engine)]
+            return self._phrase(name, words, int(node.slop), prefix=False)
+        if kind is query.Prefix and not _NOT_IN_A_WORD.search(str(node.text)):
+            # FTS5 reads "3.1*" as the phrase "3" "1*"; Whoosh as one word's prefix.
+            words = _parts(str(node.text), self.engine)
+            if len(words) > 1:
+                return self._phrase(name, words, 1, prefix=True)
         return self._pattern(node, lambda v: v.words(name).keys())
+
+    @staticmethod
+    def _phrase(name: str, words: list[str], slop: int, *, prefix: bool) -> Predicate:
+        def test(v: DocView) -> bool:
+            found = v.words(name)
+            places = [found.get(w, []) for w in words]
+            if prefix:
+                places[-1] = sorted(p for term, ps in found.items()
+                                    if term.startswith(words[-1]) for p in ps)
+            return _phrase_in(places, slop)
+
+        return test
 
     def _key(self, name: str, node: query.Query) -> Predicate:
         if type(node) is query.Term:
@@ -224,14 +275,15 @@ def _within(start: Any, start_excl: bool, end: Any, end_excl: bool) -> Callable[
     return inside
 
 
-def _phrase_in(positions: dict[str, list[int]], words: list[str], slop: int) -> bool:
-    """Whoosh's phrase rule (``SpanNear2``, ordered, ``mindist`` 1): each next word starts
-    after the span so far, at a distance of at most ``slop`` positions."""
-    if not words or any(w not in positions for w in words):
+def _phrase_in(places: list[list[int]], slop: int) -> bool:
+    """Whoosh's phrase rule (``SpanNear2``, ordered, ``mindist`` 1) over each word's positions:
+    each next word starts after the span so far, at a distance of at most ``slop`` positions.
+    With ``slop`` 1 (all FTS5 runs) it is FTS5's phrase: the words one after the other."""
+    if not places or not all(places):
         return False
-    spans = [Span(p) for p in positions[words[0]]]
-    for word in words[1:]:
-        following = [Span(p) for p in positions[word]]
+    spans = [Span(p) for p in places[0]]
+    for positions in places[1:]:
+        following = [Span(p) for p in positions]
         joined: set[Span] = set()
         for a in spans:
             for b in following:
@@ -278,18 +330,25 @@ def _key_is(name: str, wanted: str) -> Predicate:
     return lambda v: v.keys[name] == wanted
 
 
-def compile_predicate(text: str, filters: SearchFilters) -> Predicate:
-    """The predicate of query ``text`` narrowed by ``filters``; QueryError (one line) when the
-    query is malformed or holds a node this module cannot test."""
+def compile_predicate(text: str, filters: SearchFilters,
+                      engine: str = DEFAULT_ENGINE) -> Predicate:
+    """The predicate of query ``text`` narrowed by ``filters``, read as ``engine`` reads it;
+    QueryError (one line) when the query is malformed or holds a node this module cannot test.
+    (Whether ``engine`` can run the query at all is :func:`archiver.search.factory.check_query`.)
+    """
     tree = parse_user_query(text)
     narrowed = filters_predicate(filters)
     if tree is None:
         return narrowed
-    matches = _Compiler(text).compile(tree)
+    matches = _Compiler(text, engine).compile(tree)
     return lambda v: narrowed(v) and matches(v)
 
 
-def docs_matching(docs: Iterable[DocView], text: str, filters: SearchFilters) -> set[int]:
-    """The ids of the documents that query ``text`` and ``filters`` match."""
-    test = compile_predicate(text, filters)
+def docs_matching(docs: Sequence[DocView], text: str, filters: SearchFilters) -> set[int]:
+    """The ids of the documents (all read for one engine) that ``text`` and ``filters`` match."""
+    engines = {view.engine for view in docs}
+    if not engines:
+        return set()
+    assert len(engines) == 1, engines
+    test = compile_predicate(text, filters, engines.pop())
     return {view.doc.item_id for view in docs if test(view)}

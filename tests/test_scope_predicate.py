@@ -190,7 +190,7 @@ def _pieces() -> list[str]:
             "hidden", "comment", "x*", "-", ":", "é", "3.14", "_"]
 
 
-@examples(max_examples=200, deadline=None,
+@examples(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pieces=st.lists(st.sampled_from(_pieces()), min_size=1, max_size=7),
        spaced=st.booleans(), which=st.integers(0, 6))

@@ -719,7 +719,7 @@ def test_archive_on_fts5_captures_searches_and_holds(settings: Settings, tmp_pat
         assert everything.total == archive.index.count() > 0
         word = everything.results[0]["text"].split()[0]
         assert search_items(archive, word, SearchFilters()).total > 0
-        # A hold's query is matched against new items by a memory index of the same engine.
+        # A hold's query is tested on new items as the archive's engine reads it.
         create_hold(archive, HoldSpec(name="threats", matter="Threats", created_by="Detective",
                                       query="zanzibar"))
         comment_on_first_post(server, "I will bring the zanzibar crew")

@@ -28,9 +28,9 @@ from archiver.store.heads import Head, lock_removable, read_heads
 from archiver.store.models import Account, AuditEvent, CaptureRun, Item, ItemVersion, Tombstone
 from archiver.store.versions import HASHED_FIELDS, record_fingerprint, version_sha256
 from archiver.store.writer import (
-    Change,
     Duty,
     MissingSubscriber,
+    PendingVersion,
     RecordWriter,
     Subscriber,
     VersionContent,
@@ -140,8 +140,9 @@ def _store(archive: Archive, writer: RecordWriter, account: Account, run_id: int
         for r in records:
             fingerprint, media = record_fingerprint(r)
             raw = store_blob(s, archive.store, json.dumps(r.raw).encode(), None, now)
-            changes.append(Change(r, record_content(r, fingerprint=fingerprint, media_json=media,
-                                                    raw_sha256=raw, secrets_scrubbed=0)))
+            content = record_content(r, fingerprint=fingerprint, media_json=media,
+                                     raw_sha256=raw, secrets_scrubbed=0)
+            changes.append(PendingVersion(r, content))
         writer.store(s, account, run_id, now, seen=seen or [], changes=changes, heads=heads)
 
 

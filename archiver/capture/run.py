@@ -57,7 +57,7 @@ from archiver.store.heads import item_id_of, item_ref, lock_removable, read_head
 from archiver.store.models import Account, CaptureRun
 from archiver.store.storable import UnstorableRecord, error_reason, storable_record
 from archiver.store.versions import record_fingerprint
-from archiver.store.writer import Change, record_content
+from archiver.store.writer import PendingVersion, record_content
 
 # Larger batches mean fewer commits and store syncs (each costs a disk flush); 2000 records
 # of a few KB each stay small in memory.
@@ -355,9 +355,9 @@ class Capture:
         raw_hashes = store_blobs(s, self.archive.store, [raw for raw, _ in raws],
                                  JSON_MEDIA_TYPE, now) if raws else []
         changes = [
-            Change(record, record_content(record, fingerprint=fingerprint, media_json=media,
-                                          raw_sha256=raw_sha,
-                                          secrets_scrubbed=record.secrets_scrubbed + late))
+            PendingVersion(record, record_content(
+                record, fingerprint=fingerprint, media_json=media, raw_sha256=raw_sha,
+                secrets_scrubbed=record.secrets_scrubbed + late))
             for (record, fingerprint, media), raw_sha, (_, late) in zip(
                 pending, raw_hashes, raws, strict=True)
         ]

@@ -167,7 +167,7 @@ class Subscriber(ABC):
 
 
 @dataclass(frozen=True)
-class Change:
+class PendingVersion:
     """A record capture found new or changed, and the version it becomes."""
 
     record: Record
@@ -187,7 +187,7 @@ class RecordWriter:
         self.subscribers = tuple(subscribers)
 
     def store(self, session: Session, account: Account, run_id: int, now: datetime, *,
-              seen: Sequence[int], changes: Sequence[Change],
+              seen: Sequence[int], changes: Sequence[PendingVersion],
               heads: dict[str, Head]) -> VersionsStored | None:
         """Mark ``seen`` items seen by the run, and store ``changes`` (``heads`` holds the
         chain heads of those already archived; the new items' heads are added to it)."""

@@ -30,9 +30,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiver.capture.prefetch import Prefetched
@@ -42,27 +41,24 @@ from archiver.connectors.errors import ConnectorError
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
-    ItemKind,
-    ItemRef,
-    ItemStatus,
     ListingComplete,
     ListingWindow,
     Present,
     Record,
 )
-from archiver.retention.assign import CaptureAssigner, needs_thread_activity
-from archiver.retention.hooks import on_items_stored
+from archiver.retention.subscribers import record_writer
 from archiver.search.indexing import CHUNK as INDEX_BATCH  # index a whole commit's worth at a time
 from archiver.search.indexing import catch_up_index, index_items
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.blob_records import store_blob, store_blobs
 from archiver.store.canonical import canonical_json, safe_text
-from archiver.store.db import table_of
-from archiver.store.models import Account, CaptureRun, Item, ItemVersion
+from archiver.store.heads import item_id_of, item_ref, lock_removable, read_heads, unseen_by_scope
+from archiver.store.models import Account, CaptureRun
 from archiver.store.storable import UnstorableRecord, error_reason, storable_record
-from archiver.store.versions import content_fingerprint, record_fingerprint, version_row
+from archiver.store.versions import record_fingerprint
 from archiver.store.vocabulary import RunStatus, RunTrigger
+from archiver.store.writer import PendingVersion, record_content
 
 # Larger batches mean fewer commits and store syncs (each costs a disk flush); 2000 records
 # of a few KB each stay small in memory.
@@ -71,18 +67,6 @@ JSON_MEDIA_TYPE = "application/json"
 log = logging.getLogger(__name__)
 # Failed items named in a run's one-line error (all of them are on the audit log).
 FAILURE_EXAMPLES = 3
-
-
-@dataclass(frozen=True)
-class _Head:
-    """An item's chain head as capture needs it (id, latest version, its hashes)."""
-
-    id: int
-    current_seq: int
-    current_sha256: str
-    content_sha256: str
-    first_captured_at: datetime | None = None
-    removed_detected_at: datetime | None = None
 
 
 @dataclass
@@ -118,7 +102,9 @@ class Capture:
         self.on_phase = on_phase
         self._current: tuple[Phase, int | None] | None = None
         self.batch_size = batch_size
-        self.assigner = CaptureAssigner(archive.settings.tz)
+        # Built with retention and holds subscribed: every version stored is assigned and
+        # tested against holds and records requests in the transaction that stores it.
+        self.writer = record_writer(archive)
 
     # -- the run --------------------------------------------------------------------------
     def run(self, scopes: list[str] | None = None) -> CaptureResult:
@@ -171,8 +157,7 @@ class Capture:
             self._flush(state, batch)
             for external_id in removals:
                 with self.archive.sessions() as s:
-                    item_id = s.scalar(select(Item.id).where(
-                        Item.account_id == self.account.id, Item.external_id == external_id))
+                    item_id = item_id_of(s, self.account.id, external_id)
                 if item_id is not None:
                     self._confirm_removal(state, item_id)
         except ConnectorError as exc:
@@ -354,22 +339,11 @@ class Capture:
     def _store_records(
         self, s: Session, state: _RunState, records: list[Record], changed: list[int]
     ) -> None:
-        """Store one batch with set-based statements: one read of the chain heads, one insert
-        of new items, one of versions, one update of heads (capture's hot path). Series and
-        disposition dates ride along in those rows when the schedule allows it."""
+        """Apply the rules to one batch and hand the outcome to the writer: an unchanged record
+        only marks its item seen, a new or changed one becomes a version (its raw JSON a blob).
+        One read of the chain heads; the writer's statements are set-based too."""
         now = self.archive.clock()
-        run_id = state.run.id
-        heads: dict[str, _Head] = {
-            row.external_id: _Head(row.id, row.current_seq, row.current_sha256,
-                                   row.content_sha256, row.first_captured_at,
-                                   row.removed_detected_at)
-            for row in s.execute(
-                select(Item.id, Item.external_id, Item.current_seq, Item.current_sha256,
-                       Item.content_sha256, Item.first_captured_at, Item.removed_detected_at)
-                .where(Item.account_id == self.account.id,
-                       Item.external_id.in_([r.external_id for r in records]))
-            )
-        }
+        heads = read_heads(s, self.account.id, [r.external_id for r in records])
         unchanged: list[int] = []
         pending: list[tuple[Record, str, str]] = []
         for record in records:
@@ -379,58 +353,22 @@ class Capture:
                 unchanged.append(head.id)
             else:
                 pending.append((record, fingerprint, media))
-        if unchanged:
-            s.execute(
-                update(Item).where(Item.id.in_(unchanged))
-                .values(last_seen_at=now, last_seen_run_id=run_id)
-            )
-        if not pending:
-            return
-        schedule = self.assigner.schedule(s)
-        plan = None if schedule is None or needs_thread_activity(schedule) else schedule
-        new = [record for record, _, _ in pending if record.external_id not in heads]
-        if new:
-            self._insert_items(s, new, heads, now, run_id)
-            state.result.new_items += len(new)
         raws = [self._blob(state, canonical_json(r.raw)) for r, _, _ in pending]
-        raw_hashes = store_blobs(
-            s, self.archive.store, [raw for raw, _ in raws], JSON_MEDIA_TYPE, now,
-        )
-        versions: list[dict[str, object]] = []
-        head_updates: list[dict[str, object]] = []
-        for (record, fingerprint, media), raw_sha, (_, late) in zip(
-                pending, raw_hashes, raws, strict=True):
-            head = heads[record.external_id]
-            version = version_row(
-                item_id=head.id, seq=head.current_seq + 1, prev_sha256=head.current_sha256,
-                capture_run_id=run_id, captured_at=now, status=record.status,
-                platform_status=record.platform_status, text=record.text,
-                author_name=record.author_name, author_id=record.author_id,
-                created_at=record.created_at, updated_at=record.updated_at, url=record.url,
-                media_json=media, raw_sha256=raw_sha, evidence_sha256=None,
-                content_sha256=fingerprint, secrets_scrubbed=record.secrets_scrubbed + late,
-            )
-            versions.append(version)
-            update_row: dict[str, object] = {
-                "b_id": head.id, "current_seq": version["seq"],
-                "current_sha256": version["sha256"], "content_sha256": fingerprint,
-                "status": record.status, "last_seen_at": now, "last_seen_run_id": run_id,
-            }
-            if plan is not None:
-                # A destroyed item that shows new content is a live record again.
-                update_row["disposed_at"] = None
-                update_row.update(self.assigner.fields(
-                    plan, self.account, record.kind, published=record.created_at,
-                    captured=head.first_captured_at or now, removed=head.removed_detected_at))
-            head_updates.append(update_row)
-        items = table_of(Item)
-        s.execute(insert(table_of(ItemVersion)), versions)
-        # One key set per batch (``plan`` is fixed for it), so one executemany.
-        s.execute(items.update().where(items.c.id == bindparam("b_id")), head_updates)
-        state.result.new_versions += len(versions)
-        stored = [cast(int, u["b_id"]) for u in head_updates]  # b_id is head.id, an int
-        changed.extend(stored)
-        on_items_stored(s, self.archive, stored, assigned=plan is not None)
+        raw_hashes = store_blobs(s, self.archive.store, [raw for raw, _ in raws],
+                                 JSON_MEDIA_TYPE, now) if raws else []
+        changes = [
+            PendingVersion(record, record_content(
+                record, fingerprint=fingerprint, media_json=media, raw_sha256=raw_sha,
+                secrets_scrubbed=record.secrets_scrubbed + late))
+            for (record, fingerprint, media), raw_sha, (_, late) in zip(
+                pending, raw_hashes, raws, strict=True)
+        ]
+        stored = self.writer.store(s, self.account, state.run.id, now, seen=unchanged,
+                                   changes=changes, heads=heads)
+        if stored is not None:
+            state.result.new_items += len(stored.new_ids)
+            state.result.new_versions += len(stored.versions)
+            changed.extend(stored.item_ids)
 
     def _blob(self, state: _RunState, data: bytes) -> tuple[bytes, int]:
         """A JSON blob as it may be stored: the last check that no secret reaches the store,
@@ -438,54 +376,6 @@ class Capture:
         data, late = self.connector.scrubber.data(data)
         state.result.secrets_scrubbed += late
         return data, late
-
-    def _insert_items(
-        self, s: Session, records: list[Record], heads: dict[str, _Head], now: datetime,
-        run_id: int,
-    ) -> None:
-        """Insert new items (chain heads empty until their first version) and link parents.
-        Series and dates come with the head update that follows.
-
-        A plain executemany and one read of the new ids: a RETURNING insert that must keep
-        parameter order falls back to one statement per row on SQLite."""
-        parents = {r.parent_external_id for r in records if r.parent_external_id}
-        unknown = [p for p in parents if p not in heads]
-        known = {ext: head.id for ext, head in heads.items()}
-        if unknown:
-            for ext, item_id in s.execute(
-                select(Item.external_id, Item.id)
-                .where(Item.account_id == self.account.id, Item.external_id.in_(unknown))
-            ):
-                known[ext] = item_id
-        rows: list[dict[str, object]] = []
-        for r in records:
-            row: dict[str, object] = {
-                "account_id": self.account.id, "external_id": r.external_id, "kind": r.kind,
-                "scope": r.scope, "parent_external_id": r.parent_external_id,
-                "parent_id": known.get(r.parent_external_id or ""), "status": r.status,
-                "first_captured_at": now, "last_seen_at": now, "last_seen_run_id": run_id,
-                "current_seq": 0, "current_sha256": "", "content_sha256": "",
-            }
-            rows.append(row)
-        s.execute(insert(table_of(Item)), rows)
-        ids: dict[str, int] = {ext: item_id for ext, item_id in s.execute(
-            select(Item.external_id, Item.id)
-            .where(Item.account_id == self.account.id,
-                   Item.external_id.in_([r.external_id for r in records])))}
-        for record in records:
-            heads[record.external_id] = _Head(ids[record.external_id], 0, "", "", now, None)
-            known[record.external_id] = ids[record.external_id]
-        # Parents that arrived in this same batch (a new post and its new comments).
-        late = [
-            {"b_id": known[str(row["external_id"])],
-             "parent_id": known[str(row["parent_external_id"])]}
-            for row in rows
-            if row["parent_id"] is None and row["parent_external_id"] in known
-            and known[str(row["parent_external_id"])] != known[str(row["external_id"])]
-        ]
-        if late:
-            items = table_of(Item)
-            s.execute(items.update().where(items.c.id == bindparam("b_id")), late)
 
     # -- removals -------------------------------------------------------------------------
     def _detect_removals(self, state: _RunState) -> None:
@@ -513,27 +403,14 @@ class Capture:
                         self._advance(1)
 
     def _missing(self, run_id: int) -> dict[str, list[int]]:
-        """Items of the account not seen by this run and not yet removed, by scope (one read:
-        a scope per post would be a query per post)."""
-        by_scope: dict[str, list[int]] = {}
+        """Items of the account not seen by this run and not yet removed, by scope."""
         with self.archive.sessions() as s:
-            seen_elsewhere = Item.last_seen_run_id.is_(None) | (Item.last_seen_run_id != run_id)
-            for item_id, scope in s.execute(
-                select(Item.id, Item.scope).where(
-                    Item.account_id == self.account.id, Item.status != ItemStatus.REMOVED,
-                    seen_elsewhere,
-                ).order_by(Item.id)
-            ):
-                by_scope.setdefault(scope, []).append(item_id)
-        return by_scope
+            return unseen_by_scope(s, self.account.id, run_id)
 
     def _confirm_removal(self, state: _RunState, item_id: int) -> str | None:
-        """Look the item up; on Gone write the removal version. Returns a removed post's id."""
+        """Look the item up; on Gone store the removal version. Returns a removed post's id."""
         with self.archive.sessions() as s:
-            item = s.get(Item, item_id)
-            assert item is not None
-            ref = ItemRef(item.external_id, ItemKind(item.kind), item.scope,
-                          item.parent_external_id)
+            ref = item_ref(s, item_id)
         answer = self.connector.lookup(ref)
         if isinstance(answer, Present):
             if answer.record is not None:
@@ -545,46 +422,16 @@ class Capture:
             return None
         now = self.archive.clock()
         with self.archive.transaction() as s:
-            item = s.get(Item, item_id, with_for_update=True)
-            assert item is not None
-            if item.status == ItemStatus.REMOVED:
+            target = lock_removable(s, item_id)
+            if target is None:
                 return None
-            last = s.scalars(
-                select(ItemVersion).where(ItemVersion.item_id == item.id,
-                                          ItemVersion.seq == item.current_seq)
-            ).one()
             evidence, scrubbed = self.connector.scrub_json(answer.evidence)
             state.result.secrets_scrubbed += scrubbed
             data, late = self._blob(state, canonical_json(evidence))
             evidence_sha = store_blob(s, self.archive.store, data, JSON_MEDIA_TYPE, now)
-            fingerprint = content_fingerprint(
-                text=last.text, status=ItemStatus.REMOVED, platform_status=None,
-                author_name=last.author_name, author_id=last.author_id, media=last.media_json,
-            )
-            version = version_row(
-                item_id=item.id, seq=item.current_seq + 1, prev_sha256=item.current_sha256,
-                capture_run_id=state.run.id, captured_at=now, status=ItemStatus.REMOVED,
-                platform_status=None, text=last.text, author_name=last.author_name,
-                author_id=last.author_id, created_at=last.created_at,
-                updated_at=last.updated_at, url=last.url, media_json=last.media_json,
-                raw_sha256=last.raw_sha256, evidence_sha256=evidence_sha,
-                content_sha256=fingerprint, secrets_scrubbed=scrubbed + late,
-            )
-            s.execute(insert(table_of(ItemVersion)), [version])
-            state.result.new_versions += 1
-            item.current_seq = version["seq"]
-            item.current_sha256 = version["sha256"]
-            item.content_sha256 = fingerprint
-            item.status = ItemStatus.REMOVED
-            item.removed_detected_at = now
-            item.removal_evidence_sha256 = evidence_sha
-            record_event(
-                s, action="item.removed", occurred_at=now, target_type="item",
-                target_id=item.id, details={"run_id": state.run.id,
-                                            "evidence_sha256": evidence_sha},
-            )
-            state.result.removed += 1
-            on_items_stored(s, self.archive, [item.id])
-            removed_post = item.external_id if item.scope == ROOT_SCOPE else None
+            self.writer.remove(s, self.account, state.run.id, now, target,
+                               evidence_sha256=evidence_sha, secrets_scrubbed=scrubbed + late)
+        state.result.new_versions += 1
+        state.result.removed += 1
         index_items(self.archive, item_ids=[item_id])
-        return removed_post
+        return ref.external_id if ref.scope == ROOT_SCOPE else None

@@ -2,8 +2,9 @@
 
 A hold's scope is a search (Whoosh query, account, publication dates), or everything when asked
 for with ``--all`` (:mod:`archiver.retention.scope`). Creating a hold records every item its
-scope matches now; :func:`hold_new_items` is called by capture for every item it stores, so an
-item that matches an active hold later is held at once. A held item is never disposed. Each held
+scope matches now; :func:`hold_new_items` runs for every item the archive stores (subscribed to
+the record writer by :mod:`archiver.retention.subscribers`), so an item that matches an active
+hold later is held at once. A held item is never disposed. Each held
 item's blobs also get the store's legal hold (S3 Object Lock legal hold on S3), released when the
 last active hold covering them is released.
 """
@@ -30,7 +31,8 @@ from archiver.retention.scope import (
     matching_ids,
     new_items_in_scope,
 )
-from archiver.search.interface import SearchFilters, SearchIndex
+from archiver.search.interface import SearchFilters
+from archiver.search.predicate import DocView
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.db import insert_ignore
@@ -127,17 +129,17 @@ def active_holds(session: Session) -> list[Hold]:
 
 
 def hold_new_items(session: Session, archive: Archive, holds: Sequence[Hold],
-                   index: SearchIndex) -> set[int]:
+                   docs: Sequence[DocView], engine: str) -> set[int]:
     """Hold the just-stored items that an active hold's scope matches; returns the ids newly held.
 
-    Runs inside capture's transaction: the items and their new versions are flushed but not yet
-    in the search index, so ``index`` is a throwaway in-memory index of them, of the configured
-    engine: exactly the main index's query language.
+    Runs inside the transaction that stores them: the items and their new versions are written
+    but not yet in the search index, so ``docs`` are the documents the index will get, tested
+    with ``engine``'s checks (:func:`~archiver.retention.scope.new_items_in_scope`).
     """
     now = archive.clock()
     newly: set[int] = set()
     for hold in holds:
-        found, problem = new_items_in_scope(index, hold.query or "*", _filters(hold))
+        found, problem = new_items_in_scope(docs, hold.query or "*", _filters(hold), engine)
         if problem is not None:
             record_event(session, action="hold.query_unrunnable", occurred_at=now,
                          target_type="hold", target_id=hold.name,

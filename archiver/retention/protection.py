@@ -22,7 +22,7 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from archiver.retention.scope import filters_from_json, new_items_in_scope
-from archiver.search.interface import SearchIndex
+from archiver.search.predicate import DocView
 from archiver.store.audit import record_event
 from archiver.store.db import insert_ignore, rows_changed
 from archiver.store.models import (
@@ -135,14 +135,14 @@ def open_request_scopes(session: Session) -> list[OpenScope]:
     return [OpenScope(*row) for row in rows]
 
 
-def request_new_items(session: Session, scopes: Sequence[OpenScope], index: SearchIndex,
-                      now: datetime) -> set[int]:
-    """Protect the just-stored items in ``index`` (capture's in-memory index of them) that an
-    open request's scope matches; returns the ids newly protected."""
+def request_new_items(session: Session, scopes: Sequence[OpenScope], docs: Sequence[DocView],
+                      engine: str, now: datetime) -> set[int]:
+    """Protect the just-stored items (``docs``, their index documents) that an open request's
+    scope matches, tested with ``engine``'s checks; returns the ids newly protected."""
     matched: dict[tuple[int, str], set[int]] = {}
     for scope in scopes:
-        ids, problem = new_items_in_scope(index, scope.query,
-                                          filters_from_json(scope.filters_json))
+        ids, problem = new_items_in_scope(docs, scope.query,
+                                          filters_from_json(scope.filters_json), engine)
         if problem is not None:
             record_event(session, action="request.query_unrunnable", occurred_at=now,
                          target_type="open_records_request", target_id=scope.request_id,

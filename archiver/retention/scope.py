@@ -17,8 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiver.errors import ArchiverError, QueryError
+from archiver.search.factory import check_query
 from archiver.search.indexing import catch_up_index
-from archiver.search.interface import SearchFilters, SearchIndex
+from archiver.search.interface import SearchFilters
+from archiver.search.predicate import DocView, docs_matching
 from archiver.store.archive import Archive
 from archiver.store.models import Item
 
@@ -129,16 +131,19 @@ def live_ids(session: Session, item_ids: Sequence[int]) -> list[int]:
     return out
 
 
-def new_items_in_scope(index: SearchIndex, query: str,
-                       filters: SearchFilters) -> tuple[set[int], str | None]:
-    """The ids in ``index`` (capture's batch) that a saved scope covers, and why its query could
-    not run, if it could not.
+def new_items_in_scope(docs: Sequence[DocView], query: str, filters: SearchFilters,
+                       engine: str) -> tuple[set[int], str | None]:
+    """The ids of ``docs`` (items just stored, not yet indexed) that a saved scope covers, and
+    why its query could not run, if it could not.
 
-    A query saved before the query rules tightened may no longer parse. Capture must not fail
-    for it, and a duty to preserve must not shrink: every item the scope's other filters admit
-    is then covered, and the reason is returned so the caller can audit it.
+    The query is tested as a predicate (:mod:`archiver.search.predicate`), after the checks the
+    configured ``engine`` makes, so a query that engine refuses is refused here too. A query
+    saved before the query rules tightened may no longer parse. Capture must not fail for it,
+    and a duty to preserve must not shrink: every item the scope's other filters admit is then
+    covered, and the reason is returned so the caller can audit it.
     """
     try:
-        return index.matching(query, filters), None
+        check_query(query, engine)
+        return docs_matching(docs, query, filters), None
     except QueryError as exc:
-        return index.matching("*", filters), str(exc)
+        return docs_matching(docs, "*", filters), str(exc)

@@ -76,8 +76,8 @@ def open_index(
 def open_memory_index(engine: str = DEFAULT_ENGINE) -> SearchIndex:
     """A throwaway index held in memory, with ``engine``'s query language and ranking.
 
-    For deciding whether a query matches a few documents (e.g. a legal hold's scope against
-    newly captured items) exactly as the on-disk index of that engine would. Close it when done.
+    For deciding whether a query matches a few documents exactly as the on-disk index of that
+    engine would (tests compare the engines with it). Close it when done.
     """
     _check_engine(engine)
     if engine == IndexEngine.FTS5:

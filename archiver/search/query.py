@@ -163,7 +163,7 @@ DEFAULT_FIELDS = ("text", "history_text", "author")
 FIELD_BOOSTS = {"text": 2.0, "history_text": 1.0, "author": 1.5}
 
 # No stop words: an investigator searching "to be or not to be" means exactly that.
-_TEXT_ANALYZER = (
+TEXT_ANALYZER = (
     RegexTokenizer()
     | LowercaseFilter()
     | CharsetFilter(accent_map)
@@ -199,10 +199,10 @@ def build_schema() -> Schema:
         external_id=ID(),
         kind=ID(analyzer=_KEY_ANALYZER),
         status=ID(analyzer=_KEY_ANALYZER),
-        author=TEXT(analyzer=_TEXT_ANALYZER),
+        author=TEXT(analyzer=TEXT_ANALYZER),
         author_exact=ID(analyzer=_KEY_ANALYZER),
-        text=TEXT(analyzer=_TEXT_ANALYZER),
-        history_text=TEXT(analyzer=_TEXT_ANALYZER),
+        text=TEXT(analyzer=TEXT_ANALYZER),
+        history_text=TEXT(analyzer=TEXT_ANALYZER),
         created_at=_date_field(),
         created_sort=COLUMN(NumericColumn("q", default=NO_DATE_SORT_KEY)),
         # The version each doc was built from: verify compares it with the database.

@@ -93,7 +93,7 @@ def version_sha256(v: ItemVersion | Mapping[str, Any]) -> str:
 def version_row(*, prev_sha256: str | None, **fields: Any) -> dict[str, Any]:
     """A new version as the row to insert, sealed: ``fields`` are the hashed columns but
     ``prev_sha256`` (the chain head before it; empty for a first version) and ``sha256``.
-    Capture's batches and its removals both write versions through this one function."""
+    The record writer's :func:`~archiver.store.writer.seal` calls it for every version."""
     row = {**fields, "prev_sha256": prev_sha256 or None}
     row["sha256"] = version_sha256(row)
     return row

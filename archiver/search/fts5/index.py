@@ -202,7 +202,7 @@ class Fts5SearchIndex(SearchIndex):
 
     @classmethod
     def memory(cls) -> Fts5SearchIndex:
-        """A throwaway index in memory (same schema and query language), e.g. to test holds."""
+        """A throwaway index in memory (same schema and query language)."""
         con = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         index = cls(con, Path("(memory)"), lock_timeout=0.0, sleep=lambda _: None,
                     monotonic=lambda: 0.0)

@@ -337,7 +337,7 @@ class WhooshSearchIndex(SearchIndex):
     @staticmethod
     def _parse(text: str) -> tuple[query.Query, bool]:
         parsed = parse_user_query(text)
-        return (query.Every(), True) if parsed is None else (parsed, False)
+        return (query.Every(), True) if parsed is None else (parsed.accept(_and_not), False)
 
     def _current_view(self) -> SearchView:
         self._check_open()
@@ -366,6 +366,16 @@ class WhooshSearchIndex(SearchIndex):
                 self._view.searcher.close()
                 self._view = None
             self._ix.close()
+
+
+def _and_not(node: query.Query) -> query.Query:
+    """``a ANDNOT b`` run as ``a AND NOT b`` (the same items and order). Whoosh's
+    AndNotMatcher compares only the first items of both sides before it starts: when ``b``'s
+    first item comes before ``a``'s and ``b`` also matches ``a``'s first, that item is
+    returned."""
+    if type(node) is query.AndNot:
+        return query.And([node.a, query.Not(node.b)], boost=node.boost)
+    return node
 
 
 def _docnums_of(reader: IndexReader, field: Any, item_ids: set[int]) -> list[int]:

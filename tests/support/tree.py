@@ -107,8 +107,8 @@ class TreeServer(LoopbackServer):
         return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
     def _comment(self, comment: Comment, post_id: str) -> dict[str, Any]:
-        return {"id": comment.id, "post": post_id, "replies": list(comment.replies[:comment.inline]),
-                "more": comment.truncated}
+        return {"id": comment.id, "post": post_id, "more": comment.truncated,
+                "replies": list(comment.replies[:comment.inline])}
 
 
 def _record(item_id: str, kind: str, scope: str, parent: str | None) -> Record:

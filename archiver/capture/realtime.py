@@ -92,7 +92,6 @@ def apply_changes(
                         external_id)
             result.ignored += len(group)
             continue
-        options = {} if sleep is None else {"sleep": sleep}
         with capture_lock(archive, account.id, owner=new_owner("webhook"), wait=lock_wait,
                           sleep=sleep):
             _audit_removals(archive, account, group, body_sha256)
@@ -104,7 +103,7 @@ def apply_changes(
             if not records and not removals:
                 continue
             # Without a token records still go in; removals stay unconfirmed.
-            with connector_for(account, environ, without_token=_warn, **options) as connector:
+            with connector_for(account, environ, without_token=_warn, sleep=sleep) as connector:
                 run = Capture(archive, account, connector, trigger=WEBHOOK_TRIGGER).apply(
                     records, removals)
         result.runs.append(run)

@@ -21,8 +21,7 @@ clients added it as an option (restfb/restfb#1107, huandu/facebook#205).
 from __future__ import annotations
 
 import json
-from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -51,7 +50,7 @@ from archiver.connectors.records import (
     Record,
     Unknown,
 )
-from archiver.connectors.streams import Context, TreeConnector, TreeStream
+from archiver.connectors.streams import RecordChildStream, TreeConnector, TreeStream
 
 DEFAULT_API_BASE = "https://graph.facebook.com/v19.0"
 POST_FIELDS = (
@@ -268,9 +267,9 @@ class GraphEdgeStream(TreeStream["FacebookConnector"]):
     page_size: ClassVar[int]  # when the account's config names none
     page_max: ClassVar[int | None] = None  # the documented maximum, if any
 
-    @abstractmethod
     def node_id(self) -> str:
-        """The Graph node whose edge is listed."""
+        """The Graph node whose edge is listed: the account's own at the top level."""
+        return self.connector.config.account_external_id
 
     def first_request(self) -> PageRequest:
         limit = self.connector.config.page_size or self.page_size
@@ -288,18 +287,11 @@ class FeedStream(GraphEdgeStream):
 
     edge, fields, page_size = "feed", POST_FIELDS, 25
 
-    def node_id(self) -> str:
-        return self.connector.config.account_external_id
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return (ROOT_SCOPE,)
-
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
         return parse_posts_page(payload, request.path)
 
 
-class CommentsStream(GraphEdgeStream):
+class CommentsStream(GraphEdgeStream, RecordChildStream["FacebookConnector"]):
     """``GET /{post-id}/comments?filter=stream``: a post's comments and replies, flattened,
     oldest first. A post deleted while we read leaves its listing incomplete, the run goes on."""
 
@@ -308,23 +300,11 @@ class CommentsStream(GraphEdgeStream):
     parent_stream_type = FeedStream
     gone_counter = "listings_gone"
 
-    @classmethod
-    def child_context(cls, parent: TreeStream[Any], entry: Any) -> Context | None:
-        return {"post_id": entry.external_id}
-
-    @classmethod
-    def scope_contexts(cls, scopes: Sequence[str]) -> list[Context]:
-        return [{"post_id": scope} for scope in scopes]
-
     def node_id(self) -> str:
-        return str(self.context["post_id"])
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return (self.node_id(),)
+        return self.parent_id
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
-        return parse_comments_page(payload, self.node_id(), request.path)
+        return parse_comments_page(payload, self.parent_id, request.path)
 
 
 class FacebookConnector(TreeConnector):

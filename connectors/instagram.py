@@ -41,7 +41,6 @@ The token goes in an ``Authorization: Bearer`` header, never the URL.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from archiver.connectors.base import PageRequest, decode_json, dig, strip_secrets
@@ -55,7 +54,7 @@ from archiver.connectors.facebook import (
     parse_graph_time,
 )
 from archiver.connectors.records import ROOT_SCOPE, ItemRef, LookupResult, MediaRef, Record
-from archiver.connectors.streams import Context, Entry, TreeStream
+from archiver.connectors.streams import Entry, EntryRestStream, RecordChildStream, TreeStream
 
 DEFAULT_API_BASE = "https://graph.facebook.com/v19.0"
 MEDIA_FIELDS = (
@@ -182,18 +181,11 @@ class MediaStream(GraphEdgeStream):
 
     edge, fields, page_size = "media", MEDIA_FIELDS, 50
 
-    def node_id(self) -> str:
-        return self.connector.config.account_external_id
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return (ROOT_SCOPE,)
-
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
         return parse_media_page(payload, request.path)
 
 
-class CommentsStream(GraphEdgeStream):
+class CommentsStream(GraphEdgeStream, RecordChildStream[FacebookConnector]):
     """``GET /{ig-media-id}/comments``: top-level comments with their first replies. Media
     deleted while we read (or a comment, for its replies) leave the listing incomplete."""
 
@@ -202,26 +194,14 @@ class CommentsStream(GraphEdgeStream):
     parent_stream_type = MediaStream
     gone_counter = "listings_gone"
 
-    @classmethod
-    def child_context(cls, parent: TreeStream[Any], entry: Any) -> Context | None:
-        return {"media_id": entry.external_id}
-
-    @classmethod
-    def scope_contexts(cls, scopes: Sequence[str]) -> list[Context]:
-        return [{"media_id": scope} for scope in scopes]
-
     def node_id(self) -> str:
-        return str(self.context["media_id"])
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return (self.node_id(),)
+        return self.parent_id
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
-        return parse_comments_page(payload, self.node_id(), request.path)
+        return parse_comments_page(payload, self.parent_id, request.path)
 
 
-class RepliesStream(GraphEdgeStream):
+class RepliesStream(GraphEdgeStream, EntryRestStream[FacebookConnector]):
     """``GET /{ig-comment-id}/replies``: every reply of a comment whose inline replies are only
     the first few; part of the media's comment listing."""
 
@@ -229,19 +209,12 @@ class RepliesStream(GraphEdgeStream):
     page_size = page_max = COMMENT_PAGE_MAX
     parent_stream_type = CommentsStream
 
-    @classmethod
-    def child_context(cls, parent: TreeStream[Any], entry: Any) -> Context | None:
-        if not entry.truncated:
-            return None
-        return {"media_id": parent.context["media_id"], "comment_id": entry.record.external_id}
-
     def node_id(self) -> str:
-        return str(self.context["comment_id"])
+        return self.entry_id
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
-        media_id = str(self.context["media_id"])
         return [
-            comment_record(item, media_id, self.node_id(), request.path)
+            comment_record(item, self.scope, self.entry_id, request.path)
             for item in _edge_data(payload, request.path)
         ]
 

@@ -228,10 +228,6 @@ class _MwStream(TreeStream["MediaWikiConnector"]):
 class AllPagesStream(_MwStream):
     """``list=allpages``: every page of the wiki (its records come from its revisions)."""
 
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return (ROOT_SCOPE,)
-
     def first_request(self) -> PageRequest:
         return self.request({"list": "allpages", "aplimit": self.connector.limit()})
 

@@ -112,8 +112,9 @@ class TreeStream(Stream, Generic[C]):
 
     @property
     def scopes(self) -> tuple[str, ...]:
-        """The scopes this listing completes; empty: it is part of its parent's listing."""
-        return ()
+        """The scopes this listing completes; empty: it is part of its parent's listing. The
+        top level completes ``ROOT_SCOPE``."""
+        return (ROOT_SCOPE,) if self.parent_stream_type is None else ()
 
     def records(self, entry: Any) -> Iterable[Record]:
         """The records one entry yields (a record, or an :class:`Entry`'s; others none)."""
@@ -131,6 +132,52 @@ class TreeStream(Stream, Generic[C]):
     def completeness(self) -> Completeness:
         """What this listing, read to its end, proves (asked once its last page is read)."""
         return Completeness.COMPLETE
+
+
+class RecordChildStream(TreeStream[C]):
+    """The listing under one parent record, named by its id (a post's comments): the context
+    is ``{"parent_id": <the record's id>}`` and the listing completes that id's scope."""
+
+    @classmethod
+    def child_context(cls, parent: TreeStream[Any], entry: Any) -> Context | None:
+        record = entry.record if isinstance(entry, Entry) else entry
+        return {"parent_id": record.external_id}
+
+    @classmethod
+    def scope_contexts(cls, scopes: Sequence[str]) -> list[Context]:
+        return [{"parent_id": scope} for scope in scopes]
+
+    @property
+    def parent_id(self) -> str:
+        """The parent record's id."""
+        return str(self.context["parent_id"])
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return (self.parent_id,)
+
+
+class EntryRestStream(TreeStream[C]):
+    """The rest of a truncated :class:`Entry`'s children (a comment's further replies), read
+    only when the platform says there are more; part of the parent's listing. The context is
+    ``{"entry_id": <the entry's record id>, "scope": <that record's scope>}``: the children
+    belong to the scope of the record they hang under."""
+
+    @classmethod
+    def child_context(cls, parent: TreeStream[Any], entry: Any) -> Context | None:
+        if not isinstance(entry, Entry) or not entry.truncated:
+            return None
+        return {"entry_id": entry.record.external_id, "scope": entry.record.scope}
+
+    @property
+    def entry_id(self) -> str:
+        """The id of the record whose children these are."""
+        return str(self.context["entry_id"])
+
+    @property
+    def scope(self) -> str:
+        """The scope the children's records belong to."""
+        return str(self.context["scope"])
 
 
 class TreeConnector(Connector):

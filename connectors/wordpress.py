@@ -237,10 +237,6 @@ class PostsStream(_WpStream):
     def open(cls, connector: WordPressConnector, context: Context) -> Sequence[PostsStream]:
         return [cls(connector, {"kind": kind}) for kind in ("posts", "pages")]
 
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return (ROOT_SCOPE,)
-
     def first_request(self) -> PageRequest:
         params = {"status": POST_STATUSES} if self.connector.authed else {}
         return self.request(f"{self.connector.v2}/{self.context['kind']}", params)

@@ -318,10 +318,6 @@ class TimelineStream(_XStream):
         self.newest: dict[str, int] = {}
         self.count = 0
 
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return (ROOT_SCOPE,)
-
     def first_request(self) -> PageRequest:
         size = min(self.connector.config.page_size or 100, 100)
         user = quote(self.connector.user_id, safe="")

@@ -66,7 +66,15 @@ from archiver.connectors.records import (
     Record,
     Unknown,
 )
-from archiver.connectors.streams import Completeness, Context, Entry, TreeConnector, TreeStream
+from archiver.connectors.streams import (
+    Completeness,
+    Context,
+    Entry,
+    EntryRestStream,
+    RecordChildStream,
+    TreeConnector,
+    TreeStream,
+)
 
 DEFAULT_API_BASE = "https://www.googleapis.com/youtube/v3"
 KEY_PREFIX = "key:"
@@ -277,10 +285,6 @@ class UploadsStream(_YtStream):
 
     page_max = 50
 
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return (ROOT_SCOPE,)
-
     def first_request(self) -> PageRequest:
         return PageRequest(
             f"{self.connector.api_base}/playlistItems",
@@ -295,7 +299,7 @@ class UploadsStream(_YtStream):
         return [video_record(i, request.path) for i in items_of(payload, request.path)]
 
 
-class ThreadsStream(_YtStream):
+class ThreadsStream(_YtStream, RecordChildStream["YouTubeConnector"]):
     """``commentThreads.list`` of one video in one moderation status: the three statuses
     together are the video's comment listing (only ``published`` is visible to an API key,
     and then the listing is never whole). Comments disabled or the video gone mid-run leave
@@ -310,22 +314,10 @@ class ThreadsStream(_YtStream):
         statuses = ("published",) if connector.api_key else MODERATION_STATUSES
         return [cls(connector, {**context, "moderation": status}) for status in statuses]
 
-    @classmethod
-    def child_context(cls, parent: TreeStream[Any], entry: Any) -> Context | None:
-        return {"video_id": entry.external_id}
-
-    @classmethod
-    def scope_contexts(cls, scopes: Sequence[str]) -> list[Context]:
-        return [{"video_id": scope} for scope in scopes]
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return (str(self.context["video_id"]),)
-
     def first_request(self) -> PageRequest:
         params = {
             "part": "snippet,replies",
-            "videoId": str(self.context["video_id"]),
+            "videoId": self.parent_id,
             "maxResults": self.size(),
             "textFormat": "plainText",
             "order": "time",
@@ -335,40 +327,34 @@ class ThreadsStream(_YtStream):
         return PageRequest(f"{self.connector.api_base}/commentThreads", params)
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
-        video_id = str(self.context["video_id"])
-        return [thread_entry(t, video_id, request.path) for t in items_of(payload, request.path)]
+        return [thread_entry(t, self.parent_id, request.path)
+                for t in items_of(payload, request.path)]
 
     def completeness(self) -> Completeness:
         # Held and spam comments are invisible to a key: the listing is not whole.
         return Completeness.PARTIAL if self.connector.api_key else Completeness.COMPLETE
 
 
-class RepliesStream(_YtStream):
+class RepliesStream(_YtStream, EntryRestStream["YouTubeConnector"]):
     """``comments.list?parentId=…``: every reply of a thread that shows only some."""
 
     page_max = 100
     parent_stream_type = ThreadsStream
-
-    @classmethod
-    def child_context(cls, parent: TreeStream[Any], entry: Any) -> Context | None:
-        if not entry.truncated:
-            return None
-        return {"video_id": parent.context["video_id"], "parent": entry.record.external_id}
 
     def first_request(self) -> PageRequest:
         return PageRequest(
             f"{self.connector.api_base}/comments",
             {
                 "part": "snippet",
-                "parentId": str(self.context["parent"]),
+                "parentId": self.entry_id,
                 "maxResults": self.size(),
                 "textFormat": "plainText",
             },
         )
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
-        video_id = str(self.context["video_id"])
-        return [comment_record(c, video_id, request.path) for c in items_of(payload, request.path)]
+        return [comment_record(c, self.scope, request.path)
+                for c in items_of(payload, request.path)]
 
 
 class _KeyTransport(httpx.BaseTransport):

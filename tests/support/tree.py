@@ -19,7 +19,14 @@ import httpx
 
 from archiver.connectors.base import Classification, CursorPaging, PageRequest, classify_http
 from archiver.connectors.records import ROOT_SCOPE, ItemRef, LookupResult, Record, Unknown
-from archiver.connectors.streams import Context, Entry, TreeConnector, TreeStream
+from archiver.connectors.streams import (
+    Context,
+    Entry,
+    EntryRestStream,
+    RecordChildStream,
+    TreeConnector,
+    TreeStream,
+)
 from archiver.standins.loopback import Answer, LoopbackServer, Request
 
 COMMENTS_OF_ALL = "comments"  # the fault key of the one fan-in comments listing
@@ -136,10 +143,6 @@ class _TreeStream(TreeStream["TreeConnector"]):
 class PostsStream(_TreeStream):
     path = "/posts"
 
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return (ROOT_SCOPE,)
-
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
         return [_record(row["id"], "post", ROOT_SCOPE, None) for row in payload["data"]]
 
@@ -150,24 +153,12 @@ def _comment_entries(payload: Any) -> list[Any]:
                   truncated=row["more"]) for row in payload["data"]]
 
 
-class CommentsStream(_TreeStream):
+class CommentsStream(_TreeStream, RecordChildStream["TreeConnector"]):
     """One post's comments: the post's scope."""
 
-    path = "/posts/{post}/comments"
+    path = "/posts/{parent_id}/comments"
     parent_stream_type = PostsStream
     gone_counter = "listings_gone"
-
-    @classmethod
-    def child_context(cls, parent: TreeStream[Any], entry: Any) -> Context | None:
-        return {"post": entry.external_id}
-
-    @classmethod
-    def scope_contexts(cls, scopes: Sequence[str]) -> list[Context]:
-        return [{"post": scope} for scope in scopes]
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return (str(self.context["post"]),)
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
         return _comment_entries(payload)
@@ -200,20 +191,13 @@ class AllCommentsStream(_TreeStream):
         return _comment_entries(payload)
 
 
-class _Replies(_TreeStream):
+class _Replies(_TreeStream, EntryRestStream["TreeConnector"]):
     """The replies of a comment whose inline ones are not all: part of the post's listing."""
 
-    path = "/comments/{comment}/replies"
-
-    @classmethod
-    def child_context(cls, parent: TreeStream[Any], entry: Any) -> Context | None:
-        if not entry.truncated:
-            return None
-        return {"comment": entry.record.external_id, "post": entry.record.scope}
+    path = "/comments/{entry_id}/replies"
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
-        return [_record(row["id"], "reply", str(self.context["post"]),
-                        str(self.context["comment"])) for row in payload["data"]]
+        return [_record(row["id"], "reply", self.scope, self.entry_id) for row in payload["data"]]
 
 
 class RepliesStream(_Replies):

@@ -7,9 +7,9 @@ page, and how to classify an error answer (:meth:`Stream.classify`); how streams
 another (a post's comments) is declared in :mod:`archiver.connectors.streams`.
 :class:`Connector` does the loop once for all of them: a timeout on every request, retries with
 exponential back-off and jitter on 5xx/timeouts/connection errors, waiting out rate limits
-through the injected ``sleep`` within a budget, paging-loop detection, and one-line errors that never carry the token. Its
-:meth:`Connector.scrub_record` and :meth:`Connector.scrub_json` take every secret
-(:mod:`archiver.connectors.secrets`) out of what capture stores.
+through the injected ``sleep`` within a budget, paging-loop detection, and one-line errors that
+never carry the token. Its :meth:`Connector.scrub_record` and :meth:`Connector.scrub_json` take
+every secret (:mod:`archiver.connectors.secrets`) out of what capture stores.
 
 Side effects (the HTTP client, sleeping, the clock, randomness for jitter, and ``on_retry``, told
 of every wait so a person watching is not left in silence) are passed in.

@@ -36,9 +36,9 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
 from archiver.capture.account import capture_account  # noqa: E402
+from archiver.capture.sources import connector_for  # noqa: E402
 from archiver.config import Settings  # noqa: E402
-from archiver.connectors import PLATFORMS, get_connector_class  # noqa: E402
-from archiver.connectors.base import ConnectorConfig  # noqa: E402
+from archiver.connectors import PLATFORMS  # noqa: E402
 from archiver.connectors.records import Record  # noqa: E402
 from archiver.initialise import initialise  # noqa: E402
 from archiver.standins import feed_server as fd  # noqa: E402
@@ -150,14 +150,6 @@ def measure(platform: str, items: int, workdir: Path) -> Figures:
     """Connector alone, first capture and unchanged re-capture of one generated account."""
     with build_server(platform, items) as server:
         ident, base, token = reach(platform, server)
-        config = ConnectorConfig(account_external_id=ident, api_base=base, token=token)
-        before = server.request_count
-        start = time.perf_counter()
-        with get_connector_class(platform)(config, sleep=_no_sleep) as connector:
-            read = sum(1 for event in connector.read() if isinstance(event, Record))
-        connector_s = time.perf_counter() - start
-        connector_requests = server.request_count - before
-
         home = workdir / platform
         settings = Settings(home=home, db_url=f"sqlite:///{home / 'archive.db'}",
                             store_url=(home / "blobs").as_uri(), index_dir=home / "index")
@@ -168,6 +160,12 @@ def measure(platform: str, items: int, workdir: Path) -> Figures:
                 platform=platform, external_id=ident, handle=f"bench-{platform}",
                 api_base=base, token_env=TOKEN_ENV), actor="benchmark")
             env = {TOKEN_ENV: token}
+            before = server.request_count
+            start = time.perf_counter()
+            with connector_for(account, env, sleep=_no_sleep) as connector:
+                read = sum(1 for event in connector.read() if isinstance(event, Record))
+            connector_s = time.perf_counter() - start
+            connector_requests = server.request_count - before
             runs = []
             for _ in range(2):
                 before, server_before = server.request_count, _server_seconds(server)

@@ -1,4 +1,6 @@
-"""Platform connectors, all on the one loop in :mod:`archiver.connectors.base`.
+"""Platform connectors, all on the one loop in :mod:`archiver.connectors.base`, most of them
+declared as a tree of streams walked by :mod:`archiver.connectors.streams`; Meta's webhook
+payloads are read in :mod:`archiver.connectors.graph_webhooks`.
 
 :func:`get_connector_class` maps a platform name (as stored on an Account) to its connector.
 Modules are imported on first use so a broken or heavy platform module never slows the others.

@@ -3,12 +3,13 @@
 A connector is a set of *streams* (after meltano/sdk's streams, our own code): a stream says where
 its listing starts, how it pages (:class:`NextUrlPaging`, :class:`CursorPaging`,
 :class:`PageNumberPaging`; a stream may bring its own :class:`Paging`), how to read items from a
-page, and how to classify an error answer (:meth:`Stream.classify`). :class:`Connector` does the
-loop once for all of them: a timeout on every request, retries with exponential back-off and
-jitter on 5xx/timeouts/connection errors, waiting out rate limits through the injected ``sleep``
-within a budget, paging-loop detection, and one-line errors that never carry the token. Its
-:meth:`Connector.scrub_record` and :meth:`Connector.scrub_json` take every secret
-(:mod:`archiver.connectors.secrets`) out of what capture stores.
+page, and how to classify an error answer (:meth:`Stream.classify`); how streams hang under one
+another (a post's comments) is declared in :mod:`archiver.connectors.streams`.
+:class:`Connector` does the loop once for all of them: a timeout on every request, retries with
+exponential back-off and jitter on 5xx/timeouts/connection errors, waiting out rate limits
+through the injected ``sleep`` within a budget, paging-loop detection, and one-line errors that
+never carry the token. Its :meth:`Connector.scrub_record` and :meth:`Connector.scrub_json` take
+every secret (:mod:`archiver.connectors.secrets`) out of what capture stores.
 
 Side effects (the HTTP client, sleeping, the clock, randomness for jitter, and ``on_retry``, told
 of every wait so a person watching is not left in silence) are passed in.

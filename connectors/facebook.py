@@ -21,8 +21,7 @@ clients added it as an option (restfb/restfb#1107, huandu/facebook#205).
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -31,11 +30,9 @@ import httpx
 
 from archiver.connectors.base import (
     Classification,
-    Connector,
     NextUrlPaging,
     ObjectNotFound,
     PageRequest,
-    Stream,
     Verdict,
     classify_http,
     decode_json,
@@ -49,7 +46,6 @@ from archiver.connectors.records import (
     ItemKind,
     ItemRef,
     ItemStatus,
-    ListingComplete,
     LookupResult,
     MediaRef,
     Platform,
@@ -57,8 +53,7 @@ from archiver.connectors.records import (
     Record,
     Unknown,
 )
-
-log = logging.getLogger(__name__)
+from archiver.connectors.streams import RecordChildStream, TreeConnector, TreeStream
 
 DEFAULT_API_BASE = "https://graph.facebook.com/v19.0"
 POST_FIELDS = (
@@ -260,100 +255,72 @@ def classify_graph(response: httpx.Response, payload: Any) -> Classification:
     return Classification(Verdict.FATAL, detail=detail)
 
 
-class GraphStream(Stream):
-    """A Graph API listing: ``paging.next`` URLs, Graph error bodies (Instagram's too)."""
+class GraphEdgeStream(TreeStream["FacebookConnector"]):
+    """``GET /{node}/{edge}?fields=...&limit=...``: the shape of every Graph listing we read
+    (Instagram's too): ``paging.next`` URLs, Graph error bodies.
+
+    A subclass names the edge, the fields, any fixed parameters and its page size, says which
+    node it lists (:meth:`node_id`) and parses a page.
+    """
 
     paging = NextUrlPaging(("paging", "next"))
+    edge: ClassVar[str]
+    fields: ClassVar[str]
+    params: ClassVar[Mapping[str, str]] = {}
+    page_size: ClassVar[int]  # when the account's config names none
+    page_max: ClassVar[int | None] = None  # the documented maximum, if any
+
+    def node_id(self) -> str:
+        """The Graph node whose edge is listed: the account's own at the top level."""
+        return self.connector.config.account_external_id
+
+    def first_request(self) -> PageRequest:
+        limit = self.connector.config.page_size or self.page_size
+        if self.page_max is not None:
+            limit = min(limit, self.page_max)
+        url = f"{self.connector.api_base}/{quote(self.node_id(), safe='')}/{self.edge}"
+        return PageRequest(url, {**self.params, "fields": self.fields, "limit": str(limit)})
 
     def classify(self, response: httpx.Response, payload: Any) -> Classification:
         return classify_graph(response, payload)
 
 
-class GraphEdgeStream(GraphStream):
-    """``GET /{node}/{edge}?fields=...&limit=...``: the shape of every Graph listing we read.
-
-    A subclass names the edge, the fields and any fixed parameters, and parses a page.
-    """
-
-    edge: ClassVar[str]
-    fields: ClassVar[str]
-    params: ClassVar[Mapping[str, str]] = {}
-
-    def __init__(self, api_base: str, node_id: str, limit: int) -> None:
-        self.node_id = node_id
-        self.url = f"{api_base}/{quote(node_id, safe='')}/{self.edge}"
-        self.limit = limit
-
-    def first_request(self) -> PageRequest:
-        return PageRequest(self.url, {**self.params, "fields": self.fields,
-                                      "limit": str(self.limit)})
-
-
 class FeedStream(GraphEdgeStream):
     """``GET /{page-id}/feed``: every post on the page, newest first."""
 
-    edge, fields = "feed", POST_FIELDS
+    edge, fields, page_size = "feed", POST_FIELDS, 25
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
         return parse_posts_page(payload, request.path)
 
 
-class CommentsStream(GraphEdgeStream):
-    """``GET /{post-id}/comments?filter=stream``: comments and replies, flattened, oldest first."""
+class CommentsStream(GraphEdgeStream, RecordChildStream["FacebookConnector"]):
+    """``GET /{post-id}/comments?filter=stream``: a post's comments and replies, flattened,
+    oldest first. A post deleted while we read leaves its listing incomplete, the run goes on."""
 
-    edge, fields = "comments", COMMENT_FIELDS
+    edge, fields, page_size = "comments", COMMENT_FIELDS, 100
     params = {"filter": "stream", "order": "chronological"}
+    parent_stream_type = FeedStream
+    gone_counter = "listings_gone"
+
+    def node_id(self) -> str:
+        return self.parent_id
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
-        return parse_comments_page(payload, self.node_id, request.path)
+        return parse_comments_page(payload, self.parent_id, request.path)
 
 
-class FacebookConnector(Connector):
+class FacebookConnector(TreeConnector):
     """Reads a Facebook Page's feed and every post's comments; looks items up by id."""
 
     platform: ClassVar[Platform] = Platform.FACEBOOK
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
+    streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (FeedStream, CommentsStream)
 
     @property
     def page_id(self) -> str:
         """The page's Graph id (the account's external id)."""
         return self.config.account_external_id
-
-    def read(self, scopes: Sequence[str] | None = None) -> Iterator[Record | ListingComplete]:
-        """``scopes=None``: the whole feed and every post's comments, then ``ListingComplete("")``.
-
-        With scopes: those posts' comment listings; ``ROOT_SCOPE`` in the list reads the feed
-        alone. Posts are yielded page by page, each page followed by its posts' comments.
-        """
-        if scopes is None:
-            yield from self._feed(with_comments=True)
-            return
-        for scope in scopes:
-            if scope == ROOT_SCOPE:
-                yield from self._feed(with_comments=False)
-            else:
-                yield from self._comments(scope)
-
-    def _feed(self, *, with_comments: bool) -> Iterator[Record | ListingComplete]:
-        stream = FeedStream(self.api_base, self.page_id, self.config.page_size or 25)
-        for posts in self.pages(stream):
-            yield from posts
-            if with_comments:
-                for post in posts:
-                    yield from self._comments(post.external_id)
-        yield ListingComplete(ROOT_SCOPE)
-
-    def _comments(self, post_id: str) -> Iterator[Record | ListingComplete]:
-        stream = CommentsStream(self.api_base, post_id, self.config.page_size or 100)
-        try:
-            for page in self.pages(stream):
-                yield from page
-        except ObjectNotFound:
-            # The post was deleted while we read: its listing stays incomplete, the run goes on.
-            self.stats.extra["listings_gone"] = self.stats.extra.get("listings_gone", 0) + 1
-            log.warning("facebook: comments of post %s are gone; listing not complete", post_id)
-            return
-        yield ListingComplete(post_id)
 
     def usage_wait(self, response: httpx.Response) -> float:
         """Pace calls as Meta's usage headers near 100%, or wait out a stated regain time."""

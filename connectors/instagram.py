@@ -41,18 +41,9 @@ The token goes in an ``Authorization: Bearer`` header, never the URL.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from archiver.connectors.base import (
-    ObjectNotFound,
-    PageRequest,
-    decode_json,
-    dig,
-    strip_secrets,
-)
+from archiver.connectors.base import PageRequest, decode_json, dig, strip_secrets
 from archiver.connectors.errors import MalformedResponse
 from archiver.connectors.facebook import (
     FacebookConnector,
@@ -67,14 +58,12 @@ from archiver.connectors.records import (
     ItemKind,
     ItemRef,
     ItemStatus,
-    ListingComplete,
     LookupResult,
     MediaRef,
     Platform,
     Record,
 )
-
-log = logging.getLogger(__name__)
+from archiver.connectors.streams import Entry, EntryRestStream, RecordChildStream, TreeStream
 
 DEFAULT_API_BASE = "https://graph.facebook.com/v19.0"
 MEDIA_FIELDS = (
@@ -172,18 +161,10 @@ def parse_media_page(payload: Any, path: str) -> list[Record]:
     return [media_record(item, path) for item in _edge_data(payload, path)]
 
 
-@dataclass(frozen=True)
-class CommentEntry:
-    """A top-level comment, the replies shown inline, and whether ``/replies`` has more."""
-
-    record: Record
-    replies: tuple[Record, ...]
-    more_replies: bool
-
-
-def parse_comments_page(payload: Any, media_id: str, path: str) -> list[CommentEntry]:
-    """A decoded ``/comments`` page → comments with their inline replies."""
-    out: list[CommentEntry] = []
+def parse_comments_page(payload: Any, media_id: str, path: str) -> list[Entry]:
+    """A decoded ``/comments`` page → comments with their inline replies (``truncated`` when
+    the nested ``replies`` edge has a next page)."""
+    out: list[Entry] = []
     for item in _edge_data(payload, path):
         record = comment_record(item, media_id, None, path)
         edge = _opt(item, "replies", dict, path)
@@ -194,46 +175,55 @@ def parse_comments_page(payload: Any, media_id: str, path: str) -> list[CommentE
         more = dig(edge, ("paging", "next")) if edge else None
         if more is not None and not isinstance(more, str):
             raise MalformedResponse(f"response from {path}: next-page link is not a string")
-        out.append(CommentEntry(record, replies, bool(more)))
+        out.append(Entry(record, replies, bool(more)))
     return out
 
 
 def parse_comments_body(body: bytes, media_id: str, path: str = "/comments") -> list[Record]:
     """Raw ``/comments`` bytes → comment and reply records. Bad input ends in a ConnectorError."""
     entries = parse_comments_page(decode_json(body, path), media_id, path)
-    return [r for e in entries for r in (e.record, *e.replies)]
+    return [r for e in entries for r in (e.record, *e.inline)]
 
 
 class MediaStream(GraphEdgeStream):
     """``GET /{ig-user-id}/media``: the account's media, newest first."""
 
-    edge, fields = "media", MEDIA_FIELDS
+    edge, fields, page_size = "media", MEDIA_FIELDS, 50
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
         return parse_media_page(payload, request.path)
 
 
-class CommentsStream(GraphEdgeStream):
-    """``GET /{ig-media-id}/comments``: top-level comments with their first replies."""
+class CommentsStream(GraphEdgeStream, RecordChildStream[FacebookConnector]):
+    """``GET /{ig-media-id}/comments``: top-level comments with their first replies. Media
+    deleted while we read (or a comment, for its replies) leave the listing incomplete."""
 
     edge, fields = "comments", COMMENT_FIELDS
+    page_size = page_max = COMMENT_PAGE_MAX
+    parent_stream_type = MediaStream
+    gone_counter = "listings_gone"
+
+    def node_id(self) -> str:
+        return self.parent_id
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
-        return parse_comments_page(payload, self.node_id, request.path)
+        return parse_comments_page(payload, self.parent_id, request.path)
 
 
-class RepliesStream(GraphEdgeStream):
-    """``GET /{ig-comment-id}/replies``: every reply of one comment."""
+class RepliesStream(GraphEdgeStream, EntryRestStream[FacebookConnector]):
+    """``GET /{ig-comment-id}/replies``: every reply of a comment whose inline replies are only
+    the first few; part of the media's comment listing."""
 
     edge, fields = "replies", _COMMENT_CORE
+    page_size = page_max = COMMENT_PAGE_MAX
+    parent_stream_type = CommentsStream
 
-    def __init__(self, api_base: str, media_id: str, comment_id: str, limit: int) -> None:
-        super().__init__(api_base, comment_id, limit)
-        self.media_id = media_id
+    def node_id(self) -> str:
+        return self.entry_id
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
         return [
-            comment_record(item, self.media_id, self.node_id, request.path)
+            comment_record(item, self.scope, self.entry_id, request.path)
             for item in _edge_data(payload, request.path)
         ]
 
@@ -242,61 +232,18 @@ class InstagramConnector(FacebookConnector):
     """Reads an Instagram business account's media and their comments and replies.
 
     It is a Graph API client like :class:`~archiver.connectors.facebook.FacebookConnector` and
-    keeps its
-    usage pacing; listings, normalization and look-ups are Instagram's.
+    keeps its usage pacing; streams, normalization and look-ups are Instagram's.
     """
 
     platform: ClassVar[Platform] = Platform.INSTAGRAM
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
+    streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (
+        MediaStream, CommentsStream, RepliesStream)
 
     @property
     def user_id(self) -> str:
         """The IG user id of the business account (the account's external id)."""
         return self.config.account_external_id
-
-    def read(self, scopes: Sequence[str] | None = None) -> Iterator[Record | ListingComplete]:
-        """``scopes=None``: every media and its comments, then ``ListingComplete("")``.
-
-        With scopes: those media's comment listings; ``ROOT_SCOPE`` reads the media alone.
-        """
-        if scopes is None:
-            yield from self._media(with_comments=True)
-            return
-        for scope in scopes:
-            if scope == ROOT_SCOPE:
-                yield from self._media(with_comments=False)
-            else:
-                yield from self._comments(scope)
-
-    def _media(self, *, with_comments: bool) -> Iterator[Record | ListingComplete]:
-        stream = MediaStream(self.api_base, self.user_id, self.config.page_size or 50)
-        for posts in self.pages(stream):
-            yield from posts
-            if with_comments:
-                for post in posts:
-                    yield from self._comments(post.external_id)
-        yield ListingComplete(ROOT_SCOPE)
-
-    def _comments(self, media_id: str) -> Iterator[Record | ListingComplete]:
-        limit = min(self.config.page_size or COMMENT_PAGE_MAX, COMMENT_PAGE_MAX)
-        stream = CommentsStream(self.api_base, media_id, limit)
-        try:
-            for page in self.pages(stream):
-                for entry in page:
-                    yield entry.record
-                    if entry.more_replies:
-                        replies = RepliesStream(self.api_base, media_id,
-                                                entry.record.external_id, limit)
-                        for reply_page in self.pages(replies):
-                            yield from reply_page
-                    else:
-                        yield from entry.replies
-        except ObjectNotFound:
-            # The media (or a comment) vanished while we read: the listing stays incomplete.
-            self.stats.extra["listings_gone"] = self.stats.extra.get("listings_gone", 0) + 1
-            log.warning("instagram: comments of media %s are gone; listing not complete", media_id)
-            return
-        yield ListingComplete(media_id)
 
     def lookup(self, ref: ItemRef) -> LookupResult:
         """Present, Gone (100/33 while the account itself still reads) or Unknown."""

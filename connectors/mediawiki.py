@@ -32,7 +32,7 @@ makes no new versions).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -41,10 +41,8 @@ import httpx
 
 from archiver.connectors.base import (
     Classification,
-    Connector,
     PageRequest,
     Paging,
-    Stream,
     Verdict,
     classify_http,
     decode_json,
@@ -57,13 +55,14 @@ from archiver.connectors.records import (
     ItemKind,
     ItemRef,
     ItemStatus,
-    ListingComplete,
     LookupResult,
     Platform,
     Present,
+    ReadEvent,
     Record,
     Unknown,
 )
+from archiver.connectors.streams import Completeness, Context, TreeConnector, TreeStream
 
 log = logging.getLogger(__name__)
 
@@ -218,25 +217,64 @@ def request_is_continue(key: str, request: PageRequest) -> bool:
     return key == "continue" or key.endswith("continue")
 
 
-class _MwStream(Stream):
+class _MwStream(TreeStream["MediaWikiConnector"]):
     paging = ContinuePaging()
 
-    def __init__(self, url: str, params: dict[str, str]) -> None:
-        self.url, self.params = url, {**BASE_PARAMS, **params}
-
-    def first_request(self) -> PageRequest:
-        return PageRequest(self.url, self.params)
+    def request(self, params: dict[str, str]) -> PageRequest:
+        """``api.php`` with the common parameters and ``params``."""
+        return PageRequest(self.connector.api_base, {**BASE_PARAMS, **params})
 
     def classify(self, response: httpx.Response, payload: Any) -> Classification:
         return classify_mediawiki(response, payload)
 
 
 class AllPagesStream(_MwStream):
+    """``list=allpages``: every page of the wiki (its records come from its revisions)."""
+
+    def first_request(self) -> PageRequest:
+        return self.request({"list": "allpages", "aplimit": self.connector.limit()})
+
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
         return _list(_query(payload, request.path).get("allpages", []), "'allpages'", request.path)
 
+    def records(self, entry: Any) -> Iterable[Record]:
+        return ()
+
 
 class RevisionsStream(_MwStream):
+    """``prop=revisions`` of one page, oldest first: the page's record (its latest text) and
+    every revision. A page without revisions gives nothing and completes nothing."""
+
+    parent_stream_type = AllPagesStream
+
+    def __init__(self, connector: MediaWikiConnector, context: Context) -> None:
+        super().__init__(connector, context)
+        self.page_id = int(context["page"]["pageid"])
+        self.found = False
+
+    @classmethod
+    def child_context(cls, parent: TreeStream[Any], entry: Any) -> Context | None:
+        _int(entry, "pageid", "allpages")
+        return {"page": entry}
+
+    @classmethod
+    def scope_contexts(cls, scopes: Sequence[str]) -> list[Context]:
+        return [{"page": {"pageid": int(s.removeprefix("page-")), "title": None}} for s in scopes]
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return (f"page-{self.page_id}",)
+
+    def first_request(self) -> PageRequest:
+        return self.request({
+            "prop": "revisions",
+            "pageids": str(self.page_id),
+            "rvprop": RVPROP,
+            "rvslots": "main",
+            "rvdir": "newer",
+            "rvlimit": self.connector.limit(),
+        })
+
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
         out: list[Record] = []
         for page in _list(_query(payload, request.path).get("pages", []), "'pages'", request.path):
@@ -247,20 +285,43 @@ class RevisionsStream(_MwStream):
                 out.append(revision_record(rev, pid, title, request.path))
         return out
 
+    def entries(self, pages: Iterator[list[Any]]) -> Iterator[list[Any]]:
+        """One batch: the page's record is made of all its revisions."""
+        revisions = [revision for batch in pages for revision in batch]
+        self.found = bool(revisions)
+        page = self.context["page"]
+        head = [page_record(page, revisions, self.connector.api_base)] if (
+            revisions and page.get("title") is not None) else []
+        yield head + revisions
+
+    def completeness(self) -> Completeness:
+        return Completeness.COMPLETE if self.found else Completeness.PARTIAL
+
 
 class LogStream(_MwStream):
+    """``list=logevents`` of deletions (read by look-ups, not by the walk)."""
+
+    def first_request(self) -> PageRequest:
+        return self.request({
+            "list": "logevents",
+            "letype": "delete",
+            "lelimit": self.connector.limit(),
+            "leprop": "ids|title|type|user|timestamp|comment|details",
+        })
+
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
         return _list(
             _query(payload, request.path).get("logevents", []), "'logevents'", request.path
         )
 
 
-class MediaWikiConnector(Connector):
+class MediaWikiConnector(TreeConnector):
     """Reads every revision of every page of a wiki; confirms deletions through the delete log."""
 
     platform: ClassVar[Platform] = Platform.MEDIAWIKI
     default_api_base: ClassVar[str] = ""  # see __init__
     anonymous_read: ClassVar[bool] = True
+    streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (AllPagesStream, RevisionsStream)
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
@@ -268,58 +329,20 @@ class MediaWikiConnector(Connector):
             # The account's external id is the wiki's api.php URL when no --api-base is given.
             self.api_base = config.account_external_id.rstrip("/")
 
-    def _limit(self) -> str:
+    def limit(self) -> str:
+        """Rows a page (the API allows up to 500)."""
         return str(max(1, min(500, self.config.page_size or 500)))
 
-    def read(self, scopes: Sequence[str] | None = None) -> Iterator[Record | ListingComplete]:
+    def read(self, scopes: Sequence[str] | None = None) -> Iterator[ReadEvent]:
         """Every page (``post``) with all its revisions, then ``ListingComplete("")``.
 
-        With scopes: ``page-<id>`` re-reads that page's revisions; ROOT walks every page.
+        With scopes: ``page-<id>`` re-reads that page's revisions; ROOT walks every page (the
+        pages' records are made of their revisions, so the top level alone would read none).
         """
-        if scopes is None or ROOT_SCOPE in scopes:
-            stream = AllPagesStream(self.api_base, {"list": "allpages", "aplimit": self._limit()})
-            for pages in self.pages(stream):
-                for page in pages:
-                    yield from self._page(page)
-            yield ListingComplete(ROOT_SCOPE)
-            return
-        for scope in scopes:
-            page_id = int(scope.removeprefix("page-"))
-            yield from self._page({"pageid": page_id, "title": None})
-
-    def _page(self, page: dict[str, Any]) -> Iterator[Record | ListingComplete]:
-        page_id = _int(page, "pageid", "allpages")
-        stream = RevisionsStream(
-            self.api_base,
-            {
-                "prop": "revisions",
-                "pageids": str(page_id),
-                "rvprop": RVPROP,
-                "rvslots": "main",
-                "rvdir": "newer",
-                "rvlimit": self._limit(),
-            },
-        )
-        revisions: list[Record] = []
-        for batch in self.pages(stream):
-            revisions += batch
-        if revisions and page.get("title") is not None:
-            yield page_record(page, revisions, stream.url)
-        yield from revisions
-        if revisions:
-            yield ListingComplete(f"page-{page_id}")
+        return super().read(None if scopes is None or ROOT_SCOPE in scopes else scopes)
 
     def _delete_event(self, page_id: int) -> dict[str, Any] | None:
-        stream = LogStream(
-            self.api_base,
-            {
-                "list": "logevents",
-                "letype": "delete",
-                "lelimit": self._limit(),
-                "leprop": "ids|title|type|user|timestamp|comment|details",
-            },
-        )
-        for events in self.pages(stream):
+        for events in self.pages(LogStream(self, {})):
             for event in events:
                 if event.get("logpage") == page_id and event.get("action") == "delete":
                     return event

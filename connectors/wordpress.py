@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -47,11 +47,9 @@ import httpx
 
 from archiver.connectors.base import (
     Classification,
-    Connector,
     ObjectNotFound,
     PageNumberPaging,
     PageRequest,
-    Stream,
     Verdict,
     classify_http,
     decode_json,
@@ -64,7 +62,6 @@ from archiver.connectors.records import (
     ItemKind,
     ItemRef,
     ItemStatus,
-    ListingComplete,
     LookupResult,
     MediaRef,
     Platform,
@@ -72,6 +69,7 @@ from archiver.connectors.records import (
     Record,
     Unknown,
 )
+from archiver.connectors.streams import Context, TreeConnector, TreeStream
 
 POST_STATUSES = "publish,future,draft,pending,private,trash"
 COMMENT_STATUSES = ("approve", "hold", "spam", "trash")
@@ -205,17 +203,21 @@ def classify_wordpress(response: httpx.Response, payload: Any) -> Classification
     return Classification(base.verdict, detail=detail)
 
 
-class _WpStream(Stream):
+class _WpStream(TreeStream["WordPressConnector"]):
     """A ``page``-numbered listing; a page that repeats the previous one is a paging loop."""
 
-    def __init__(self, url: str, params: dict[str, str], per_page: int) -> None:
-        self.url = url
-        self.params = {**params, "per_page": str(per_page), "orderby": "id", "order": "asc"}
-        self.paging = PageNumberPaging(page_size=per_page)
+    def __init__(self, connector: WordPressConnector, context: Context) -> None:
+        super().__init__(connector, context)
+        self.per_page = connector.per_page()
+        self.paging = PageNumberPaging(page_size=self.per_page)
         self._last_ids: list[Any] | None = None
 
-    def first_request(self) -> PageRequest:
-        return PageRequest(self.url, {**self.params, "page": "1"})
+    def request(self, url: str, params: dict[str, str]) -> PageRequest:
+        """Page 1 of ``url``: every status the account may read, oldest id first."""
+        if self.connector.authed:
+            params = {**params, "context": "edit"}
+        return PageRequest(url, {**params, "per_page": str(self.per_page), "orderby": "id",
+                                 "order": "asc", "page": "1"})
 
     def classify(self, response: httpx.Response, payload: Any) -> Classification:
         return classify_wordpress(response, payload)
@@ -232,6 +234,16 @@ class _WpStream(Stream):
 
 
 class PostsStream(_WpStream):
+    """``/wp/v2/posts`` and ``/wp/v2/pages``: together the site's top-level listing."""
+
+    @classmethod
+    def open(cls, connector: WordPressConnector, context: Context) -> Sequence[PostsStream]:
+        return [cls(connector, {"kind": kind}) for kind in ("posts", "pages")]
+
+    def first_request(self) -> PageRequest:
+        params = {"status": POST_STATUSES} if self.connector.authed else {}
+        return self.request(f"{self.connector.v2}/{self.context['kind']}", params)
+
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
         rows = _rows(payload, request.path)
         self.check_loop(rows, request)
@@ -239,18 +251,49 @@ class PostsStream(_WpStream):
 
 
 class CommentsStream(_WpStream):
+    """``/wp/v2/comments`` in one moderation status. Read once for all the posts listed (or the
+    posts asked for), not per post: the four statuses together complete every post's scope."""
+
+    parent_stream_type = PostsStream
+    fan_in = True
+
+    @classmethod
+    def open(cls, connector: WordPressConnector, context: Context) -> Sequence[CommentsStream]:
+        statuses = COMMENT_STATUSES if connector.authed else ("approve",)
+        return [cls(connector, {**context, "status": status}) for status in statuses]
+
+    @classmethod
+    def fan_in_context(cls, entries: Sequence[Any]) -> Context | None:
+        return {"post": None, "scopes": tuple(entry.external_id for entry in entries)}
+
+    @classmethod
+    def scope_contexts(cls, scopes: Sequence[str]) -> list[Context]:
+        ids = ",".join(scope.removeprefix("post-") for scope in scopes)
+        return [{"post": ids, "scopes": tuple(scopes)}]
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return tuple(self.context["scopes"])
+
+    def first_request(self) -> PageRequest:
+        params = {"status": str(self.context["status"])}
+        if self.context["post"] is not None:
+            params["post"] = str(self.context["post"])
+        return self.request(f"{self.connector.v2}/comments", params)
+
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
         rows = _rows(payload, request.path)
         self.check_loop(rows, request)
         return [comment_record(r, request.path) for r in rows]
 
 
-class WordPressConnector(Connector):
+class WordPressConnector(TreeConnector):
     """Reads a WordPress site's posts, pages and comments in every moderation status."""
 
     platform: ClassVar[Platform] = Platform.WORDPRESS
     default_api_base: ClassVar[str] = ""  # a site has no global endpoint: see __init__
     anonymous_read: ClassVar[bool] = True
+    streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (PostsStream, CommentsStream)
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
@@ -275,45 +318,9 @@ class WordPressConnector(Connector):
             return {"Authorization": "Basic " + base64.b64encode(token.encode()).decode()}
         return super().auth_headers()
 
-    def _per_page(self) -> int:
+    def per_page(self) -> int:
+        """Rows a page (WordPress allows 1 to 100)."""
         return max(1, min(100, self.config.page_size or 100))
-
-    def read(self, scopes: Sequence[str] | None = None) -> Iterator[Record | ListingComplete]:
-        """``scopes=None``: posts and pages (then ``ListingComplete("")``), then every comment.
-
-        With scopes: ``ROOT_SCOPE`` reads posts and pages; ``post-<id>`` reads that post's comments.
-        """
-        wanted = None if scopes is None else list(scopes)
-        if wanted is None or ROOT_SCOPE in wanted:
-            posts: list[str] = []
-            for kind in ("posts", "pages"):
-                params = {"context": "edit", "status": POST_STATUSES} if self.authed else {}
-                for page in self.pages(PostsStream(f"{self.v2}/{kind}", params, self._per_page())):
-                    posts += [r.external_id for r in page]
-                    yield from page
-            yield ListingComplete(ROOT_SCOPE)
-            if wanted is None:
-                yield from self._comments(None, posts)
-                return
-        post_scopes = [s for s in wanted or [] if s != ROOT_SCOPE]
-        if post_scopes:
-            ids = ",".join(s.removeprefix("post-") for s in post_scopes)
-            yield from self._comments(ids, post_scopes)
-
-    def _comments(
-        self, post_ids: str | None, scopes: list[str]
-    ) -> Iterator[Record | ListingComplete]:
-        statuses = COMMENT_STATUSES if self.authed else ("approve",)
-        for status in statuses:
-            params = {"status": status}
-            if self.authed:
-                params["context"] = "edit"
-            if post_ids is not None:
-                params["post"] = post_ids
-            for page in self.pages(CommentsStream(f"{self.v2}/comments", params, self._per_page())):
-                yield from page
-        for scope in scopes:
-            yield ListingComplete(scope)
 
     def lookup(self, ref: ItemRef) -> LookupResult:
         """Present, Gone (404 ``rest_*_invalid_id`` while the site still reads) or Unknown."""

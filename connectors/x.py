@@ -50,7 +50,8 @@ The token (an OAuth 2.0 Bearer token) goes only in the ``Authorization`` header.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -59,10 +60,8 @@ import httpx
 
 from archiver.connectors.base import (
     Classification,
-    Connector,
     CursorPaging,
     PageRequest,
-    Stream,
     Verdict,
     classify_http,
     decode_json,
@@ -75,7 +74,6 @@ from archiver.connectors.records import (
     ItemKind,
     ItemRef,
     ItemStatus,
-    ListingComplete,
     LookupResult,
     MediaRef,
     Platform,
@@ -83,6 +81,7 @@ from archiver.connectors.records import (
     Record,
     Unknown,
 )
+from archiver.connectors.streams import Completeness, Context, TreeConnector, TreeStream
 
 log = logging.getLogger(__name__)
 
@@ -289,32 +288,146 @@ def reset_wait(response: httpx.Response, now: datetime) -> float | None:
     return max(1.0, reset - now.timestamp() + 1)
 
 
-class _XStream(Stream):
-    def __init__(self, connector: XConnector, url: str, params: dict[str, str]) -> None:
-        self.connector = connector
-        self.url = url
-        self.params = params
+def _older_edit(newest: dict[str, int], tweet: dict[str, Any], path: str) -> bool:
+    """True when a newer version of this post was already read in this listing."""
+    history = edit_history(tweet, path)
+    first, position = history[0], len(history)
+    if newest.get(first, 0) >= position:
+        return True
+    newest[first] = position
+    return False
 
-    def first_request(self) -> PageRequest:
-        return PageRequest(self.url, self.params)
 
-    def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
-        return [Page(payload, request.path)]
+@dataclass(frozen=True)
+class TimelinePost:
+    """A timeline post and whether it is a retweet (whose replies belong to the original)."""
 
+    record: Record
+    retweet: bool
+
+
+class _XStream(TreeStream["XConnector"]):
     def classify(self, response: httpx.Response, payload: Any) -> Classification:
         return classify_x(response, payload, self.connector.now())
 
 
 class TimelineStream(_XStream):
-    """``GET /2/users/:id/tweets``: the account's posts, newest first."""
+    """``GET /2/users/:id/tweets``: the account's posts, newest first (the newest edit of each).
+    X serves the latest 3,200 only: a timeline that reaches the cap is not a complete listing."""
 
     paging = CursorPaging(("meta", "next_token"), "pagination_token")
 
+    def __init__(self, connector: XConnector, context: Context) -> None:
+        super().__init__(connector, context)
+        self.newest: dict[str, int] = {}
+        self.count = 0
+
+    def first_request(self) -> PageRequest:
+        size = min(self.connector.config.page_size or 100, 100)
+        user = quote(self.connector.user_id, safe="")
+        return PageRequest(f"{self.connector.api_base}/2/users/{user}/tweets",
+                           {**_common_params(max(size, 5)), "exclude": "replies"})
+
+    def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
+        page = Page(payload, request.path)
+        posts: list[TimelinePost] = []
+        for tweet in page.tweets:
+            self.count += 1
+            record = tweet_record(tweet, page, kind=ItemKind.POST, scope=ROOT_SCOPE, parent=None)
+            if not _older_edit(self.newest, tweet, page.path):
+                posts.append(TimelinePost(record, _is_retweet(tweet, page.path)))
+        return posts
+
+    def records(self, entry: Any) -> Iterable[Record]:
+        return (entry.record,)
+
+    def completeness(self) -> Completeness:
+        if self.count < TIMELINE_CAP:
+            return Completeness.COMPLETE
+        self.connector.stats.extra["timeline_capped"] = 1
+        log.warning("x: the timeline reached X's %d-post cap; not a complete listing",
+                    TIMELINE_CAP)
+        return Completeness.PARTIAL
+
 
 class ConversationStream(_XStream):
-    """``GET /2/tweets/search/recent?query=conversation_id:<id>``: one conversation."""
+    """``GET /2/tweets/search/recent?query=conversation_id:<id>``: the replies under one post.
+
+    Read for posts up to ``CONVERSATION_READ_DAYS`` old (any age when a caller asks for the
+    scope); complete only inside the search window."""
 
     paging = CursorPaging(("meta", "next_token"), "next_token")
+    parent_stream_type = TimelineStream
+
+    def __init__(self, connector: XConnector, context: Context) -> None:
+        super().__init__(connector, context)
+        self.root = str(context["root"])
+        self.age = _age(connector, context)
+
+    @classmethod
+    def child_context(cls, parent: TreeStream[Any], entry: Any) -> Context | None:
+        if entry.retweet:  # a retweet's replies belong to the original post
+            return None
+        return {"root": entry.record.external_id, "root_created": entry.record.created_at,
+                "force": False}
+
+    @classmethod
+    def scope_contexts(cls, scopes: Sequence[str]) -> list[Context]:
+        return [{"root": s, "root_created": snowflake_time(s), "force": True} for s in scopes]
+
+    @classmethod
+    def open(cls, connector: XConnector, context: Context) -> Sequence[ConversationStream]:
+        if not context["force"] and _age(connector, context) > timedelta(
+                days=CONVERSATION_READ_DAYS):
+            return ()
+        return (cls(connector, context),)
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return (self.root,)
+
+    def first_request(self) -> PageRequest:
+        size = max(10, min(self.connector.config.page_size or 100, 100))
+        return PageRequest(f"{self.connector.api_base}/2/tweets/search/recent",
+                           {**_common_params(size), "query": f"conversation_id:{self.root}"})
+
+    def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
+        return [Page(payload, request.path)]
+
+    def entries(self, pages: Iterator[list[Any]]) -> Iterator[list[Any]]:
+        """One batch: a reply's parent may be any version of a post on any page."""
+        read: list[Page] = [page for (page,) in pages]
+        # Ids of every version map to the item id, so a reply to an edited post finds its parent.
+        ident = {self.root: self.root}
+        for page in read:
+            for tweet in page.tweets:
+                history = edit_history(tweet, page.path)
+                ident.update({vid: history[0] for vid in history})
+        newest: dict[str, int] = {}
+        records: list[Record] = []
+        for page in read:
+            for tweet in page.tweets:
+                history = edit_history(tweet, page.path)
+                if history[0] == self.root or _older_edit(newest, tweet, page.path):
+                    continue
+                target = _replied_to(tweet, page.path)
+                parent = ident.get(target, target) if target else self.root
+                records.append(tweet_record(
+                    tweet, page, kind=ItemKind.COMMENT if parent == self.root else ItemKind.REPLY,
+                    scope=self.root, parent=parent))
+        yield records
+
+    def completeness(self) -> Completeness:
+        if self.age <= SEARCH_WINDOW:
+            return Completeness.COMPLETE
+        extra = self.connector.stats.extra
+        extra["conversations_outside_window"] = extra.get("conversations_outside_window", 0) + 1
+        return Completeness.PARTIAL
+
+
+def _age(connector: XConnector, context: Context) -> timedelta:
+    created = context["root_created"]
+    return connector.now() - created if created else timedelta(0)
 
 
 def _common_params(page_size: int) -> dict[str, str]:
@@ -322,11 +435,12 @@ def _common_params(page_size: int) -> dict[str, str]:
             "expansions": EXPANSIONS, "user.fields": USER_FIELDS, "media.fields": MEDIA_FIELDS}
 
 
-class XConnector(Connector):
+class XConnector(TreeConnector):
     """Reads an X account's posts and the conversations under them; looks posts up by id."""
 
     platform: ClassVar[Platform] = Platform.X
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
+    streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (TimelineStream, ConversationStream)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -336,91 +450,6 @@ class XConnector(Connector):
     def user_id(self) -> str:
         """The account's numeric user id (the account's external id)."""
         return self.config.account_external_id
-
-    def read(self, scopes: Sequence[str] | None = None) -> Iterator[Record | ListingComplete]:
-        """``scopes=None``: the timeline and recent conversations, then ``ListingComplete("")``.
-
-        With scopes: those posts' conversations (complete only inside the search window);
-        ``ROOT_SCOPE`` reads the timeline alone.
-        """
-        if scopes is None:
-            yield from self._timeline(with_conversations=True)
-            return
-        for scope in scopes:
-            if scope == ROOT_SCOPE:
-                yield from self._timeline(with_conversations=False)
-            else:
-                yield from self._conversation(scope, snowflake_time(scope), force=True)
-
-    def _timeline(self, *, with_conversations: bool) -> Iterator[Record | ListingComplete]:
-        size = min(self.config.page_size or 100, 100)
-        params = {**_common_params(max(size, 5)), "exclude": "replies"}
-        stream = TimelineStream(self, f"{self.api_base}/2/users/{quote(self.user_id, safe='')}"
-                                      "/tweets", params)
-        newest: dict[str, int] = {}
-        count = 0
-        for (page,) in self.pages(stream):
-            posts: list[tuple[Record, bool]] = []
-            for tweet in page.tweets:
-                count += 1
-                record = tweet_record(tweet, page, kind=ItemKind.POST, scope=ROOT_SCOPE,
-                                      parent=None)
-                if self._older_edit(newest, tweet, page.path):
-                    continue
-                posts.append((record, _is_retweet(tweet, page.path)))
-            yield from (r for r, _ in posts)
-            if with_conversations:
-                for record, retweet in posts:
-                    if not retweet:  # a retweet's replies belong to the original post
-                        yield from self._conversation(record.external_id, record.created_at)
-        if count >= TIMELINE_CAP:
-            self.stats.extra["timeline_capped"] = 1
-            log.warning("x: the timeline reached X's %d-post cap; not a complete listing",
-                        TIMELINE_CAP)
-            return
-        yield ListingComplete(ROOT_SCOPE)
-
-    @staticmethod
-    def _older_edit(newest: dict[str, int], tweet: dict[str, Any], path: str) -> bool:
-        """True when a newer version of this post was already yielded in this read."""
-        history = edit_history(tweet, path)
-        first, position = history[0], len(history)
-        if newest.get(first, 0) >= position:
-            return True
-        newest[first] = position
-        return False
-
-    def _conversation(
-        self, root: str, root_created: datetime | None, *, force: bool = False
-    ) -> Iterator[Record | ListingComplete]:
-        age = self.now() - root_created if root_created else timedelta(0)
-        if not force and age > timedelta(days=CONVERSATION_READ_DAYS):
-            return
-        size = max(10, min(self.config.page_size or 100, 100))
-        params = {**_common_params(size), "query": f"conversation_id:{root}"}
-        stream = ConversationStream(self, f"{self.api_base}/2/tweets/search/recent", params)
-        pages = [page for (page,) in self.pages(stream)]
-        # Ids of every version map to the item id, so a reply to an edited post finds its parent.
-        ident = {root: root}
-        for page in pages:
-            for tweet in page.tweets:
-                history = edit_history(tweet, page.path)
-                ident.update({vid: history[0] for vid in history})
-        newest: dict[str, int] = {}
-        for page in pages:
-            for tweet in page.tweets:
-                history = edit_history(tweet, page.path)
-                if history[0] == root or self._older_edit(newest, tweet, page.path):
-                    continue
-                target = _replied_to(tweet, page.path)
-                parent = ident.get(target, target) if target else root
-                kind = ItemKind.COMMENT if parent == root else ItemKind.REPLY
-                yield tweet_record(tweet, page, kind=kind, scope=root, parent=parent)
-        if age <= SEARCH_WINDOW:
-            yield ListingComplete(root)
-        else:
-            self.stats.extra["conversations_outside_window"] = (
-                self.stats.extra.get("conversations_outside_window", 0) + 1)
 
     def usage_wait(self, response: httpx.Response) -> float:
         """Sleep until the window resets once ``x-rate-limit-remaining`` reaches 0."""

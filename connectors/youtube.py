@@ -38,8 +38,7 @@ run reads the listings again (comment listings for older videos are the schedule
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -47,12 +46,10 @@ import httpx
 
 from archiver.connectors.base import (
     Classification,
-    Connector,
     ConnectorConfig,
     CursorPaging,
     ObjectNotFound,
     PageRequest,
-    Stream,
     Verdict,
     classify_http,
     decode_json,
@@ -65,7 +62,6 @@ from archiver.connectors.records import (
     ItemKind,
     ItemRef,
     ItemStatus,
-    ListingComplete,
     LookupResult,
     MediaRef,
     Platform,
@@ -73,8 +69,15 @@ from archiver.connectors.records import (
     Record,
     Unknown,
 )
-
-log = logging.getLogger(__name__)
+from archiver.connectors.streams import (
+    Completeness,
+    Context,
+    Entry,
+    EntryRestStream,
+    RecordChildStream,
+    TreeConnector,
+    TreeStream,
+)
 
 DEFAULT_API_BASE = "https://www.googleapis.com/youtube/v3"
 KEY_PREFIX = "key:"
@@ -262,8 +265,19 @@ def classify_youtube(response: httpx.Response, payload: Any) -> Classification:
     return Classification(base.verdict, detail=detail)
 
 
-class _YtStream(Stream):
+def thread_entry(item: dict[str, Any], video_id: str, path: str) -> Entry:
+    """A ``youtube#commentThread`` → its top-level comment and inline replies, ``truncated``
+    when ``totalReplyCount`` says the thread shows only some of them."""
+    records, total = thread_records(item, video_id, path)
+    return Entry(records[0], tuple(records[1:]), truncated=total > len(records) - 1)
+
+
+class _YtStream(TreeStream["YouTubeConnector"]):
     paging = CursorPaging(("nextPageToken",), "pageToken")
+    page_max: ClassVar[int]
+
+    def size(self) -> str:
+        return str(min(self.page_max, self.connector.config.page_size or self.page_max))
 
     def classify(self, response: httpx.Response, payload: Any) -> Classification:
         return classify_youtube(response, payload)
@@ -272,16 +286,15 @@ class _YtStream(Stream):
 class UploadsStream(_YtStream):
     """``playlistItems.list`` of the channel's uploads playlist."""
 
-    def __init__(self, api_base: str, playlist: str, size: int) -> None:
-        self.url, self.playlist, self.size = f"{api_base}/playlistItems", playlist, size
+    page_max = 50
 
     def first_request(self) -> PageRequest:
         return PageRequest(
-            self.url,
+            f"{self.connector.api_base}/playlistItems",
             {
                 "part": "snippet,contentDetails",
-                "playlistId": self.playlist,
-                "maxResults": str(self.size),
+                "playlistId": self.connector.uploads_playlist(),
+                "maxResults": self.size(),
             },
         )
 
@@ -289,61 +302,62 @@ class UploadsStream(_YtStream):
         return [video_record(i, request.path) for i in items_of(payload, request.path)]
 
 
-class ThreadsStream(_YtStream):
-    """``commentThreads.list`` of one video in one moderation status."""
+class ThreadsStream(_YtStream, RecordChildStream["YouTubeConnector"]):
+    """``commentThreads.list`` of one video in one moderation status: the three statuses
+    together are the video's comment listing (only ``published`` is visible to an API key,
+    and then the listing is never whole). Comments disabled or the video gone mid-run leave
+    the listing incomplete."""
 
-    def __init__(self, api_base: str, video_id: str, moderation: str, size: int) -> None:
-        self.url, self.video_id, self.moderation, self.size = (
-            f"{api_base}/commentThreads",
-            video_id,
-            moderation,
-            size,
-        )
+    page_max = 100
+    parent_stream_type = UploadsStream
+    gone_counter = "listings_skipped"
+
+    @classmethod
+    def open(cls, connector: YouTubeConnector, context: Context) -> Sequence[ThreadsStream]:
+        statuses = ("published",) if connector.api_key else MODERATION_STATUSES
+        return [cls(connector, {**context, "moderation": status}) for status in statuses]
 
     def first_request(self) -> PageRequest:
         params = {
             "part": "snippet,replies",
-            "videoId": self.video_id,
-            "maxResults": str(self.size),
+            "videoId": self.parent_id,
+            "maxResults": self.size(),
             "textFormat": "plainText",
             "order": "time",
         }
-        if self.moderation != "published":
-            params["moderationStatus"] = self.moderation
-        return PageRequest(self.url, params)
+        if self.context["moderation"] != "published":
+            params["moderationStatus"] = str(self.context["moderation"])
+        return PageRequest(f"{self.connector.api_base}/commentThreads", params)
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
-        return [
-            thread_records(t, self.video_id, request.path) for t in items_of(payload, request.path)
-        ]
+        return [thread_entry(t, self.parent_id, request.path)
+                for t in items_of(payload, request.path)]
+
+    def completeness(self) -> Completeness:
+        # Held and spam comments are invisible to a key: the listing is not whole.
+        return Completeness.PARTIAL if self.connector.api_key else Completeness.COMPLETE
 
 
-class RepliesStream(_YtStream):
-    """``comments.list?parentId=…``: every reply of one top-level comment."""
+class RepliesStream(_YtStream, EntryRestStream["YouTubeConnector"]):
+    """``comments.list?parentId=…``: every reply of a thread that shows only some."""
 
-    def __init__(self, api_base: str, parent: str, video_id: str, size: int) -> None:
-        self.url, self.parent, self.video_id, self.size = (
-            f"{api_base}/comments",
-            parent,
-            video_id,
-            size,
-        )
+    page_max = 100
+    parent_stream_type = ThreadsStream
 
     def first_request(self) -> PageRequest:
         return PageRequest(
-            self.url,
+            f"{self.connector.api_base}/comments",
             {
                 "part": "snippet",
-                "parentId": self.parent,
-                "maxResults": str(self.size),
+                "parentId": self.entry_id,
+                "maxResults": self.size(),
                 "textFormat": "plainText",
             },
         )
 
     def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
-        return [
-            comment_record(c, self.video_id, request.path) for c in items_of(payload, request.path)
-        ]
+        return [comment_record(c, self.scope, request.path)
+                for c in items_of(payload, request.path)]
 
 
 class _KeyTransport(httpx.BaseTransport):
@@ -367,11 +381,13 @@ class _KeyTransport(httpx.BaseTransport):
         self._inner.close()
 
 
-class YouTubeConnector(Connector):
+class YouTubeConnector(TreeConnector):
     """Reads a channel's uploads and every upload's comments (all moderation states)."""
 
     platform: ClassVar[Platform] = Platform.YOUTUBE
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
+    streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (
+        UploadsStream, ThreadsStream, RepliesStream)
 
     def __init__(
         self,
@@ -430,54 +446,6 @@ class YouTubeConnector(Connector):
             assert uploads is not None
             self._uploads = uploads
         return self._uploads
-
-    def read(self, scopes: Sequence[str] | None = None) -> Iterator[Record | ListingComplete]:
-        """``scopes=None``: uploads, each upload's comments, then ``ListingComplete("")``."""
-        if scopes is None:
-            yield from self._uploads_listing(with_comments=True)
-            return
-        for scope in scopes:
-            if scope == ROOT_SCOPE:
-                yield from self._uploads_listing(with_comments=False)
-            else:
-                yield from self._comments(scope)
-
-    def _uploads_listing(self, *, with_comments: bool) -> Iterator[Record | ListingComplete]:
-        stream = UploadsStream(
-            self.api_base, self.uploads_playlist(), min(50, self.config.page_size or 50)
-        )
-        for videos in self.pages(stream):
-            yield from videos
-            if with_comments:
-                for video in videos:
-                    yield from self._comments(video.external_id)
-        yield ListingComplete(ROOT_SCOPE)
-
-    def _comments(self, video_id: str) -> Iterator[Record | ListingComplete]:
-        size = min(100, self.config.page_size or 100)
-        statuses = MODERATION_STATUSES if not self.api_key else ("published",)
-        try:
-            for moderation in statuses:
-                for threads in self.pages(ThreadsStream(self.api_base, video_id, moderation, size)):
-                    for records, total in threads:
-                        yield records[0]
-                        if total > len(records) - 1:
-                            # The thread shows only some replies: read them all.
-                            stream = RepliesStream(
-                                self.api_base, records[0].external_id, video_id, size
-                            )
-                            for replies in self.pages(stream):
-                                yield from replies
-                        else:
-                            yield from records[1:]
-        except ObjectNotFound as nf:
-            # Comments disabled or the video vanished mid-run: this listing stays incomplete.
-            self.stats.extra["listings_skipped"] = self.stats.extra.get("listings_skipped", 0) + 1
-            log.warning("youtube: comments of %s not listed: %s", video_id, nf)
-            return
-        if self.api_key:
-            return  # held and spam comments are invisible to a key: the listing is not whole
-        yield ListingComplete(video_id)
 
     def lookup(self, ref: ItemRef) -> LookupResult:
         """Present, Gone (absent from ``items`` or 404 while the channel reads) or Unknown."""

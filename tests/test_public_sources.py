@@ -3,6 +3,7 @@ without credentials; platforms that need a token still refuse to start without o
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -87,3 +88,17 @@ def test_credentials_label(archive: Archive) -> None:
     assert credentials_label(feed, {UNSET: "t"}) == f"${UNSET}"
     assert credentials_label(page, {UNSET: "t"}) == f"${UNSET}"
     assert credentials_label(page, {}) == f"${UNSET} (not set)"
+
+
+def test_connector_for_sets_up_every_account_alike(archive: Archive) -> None:
+    page = _account(archive, "facebook", "1234", "http://127.0.0.1:9/v19.0")
+    told: list[str] = []
+    recorder = SleepRecorder()
+    with connector_for(page, {UNSET: "page-token-77"}, sleep=recorder) as connector:
+        assert connector.api_base == "http://127.0.0.1:9/v19.0"
+        assert connector.sleep is recorder and connector.on_retry is None
+        assert connector.scrub("the token page-token-77 leaked") == "the token *** leaked"
+    # Unset ``sleep`` and ``on_retry`` leave the connector's own; a webhook builds without a token.
+    with connector_for(page, {}, without_token=told.append, sleep=None) as connector:
+        assert connector.config.token is None and connector.sleep is time.sleep
+        assert told == [f"account {page.id} (public-facebook): token variable {UNSET} is not set"]

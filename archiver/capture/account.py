@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import httpx
 
@@ -43,11 +42,8 @@ def capture_account(
     from archiver.capture.lock import capture_lock
     from archiver.capture.sources import connector_for
 
-    options: dict[str, Any] = {"on_retry": on_retry}
-    if sleep is not None:
-        options["sleep"] = sleep
     try:
-        connector = connector_for(account, environ, **options)
+        connector = connector_for(account, environ, sleep=sleep, on_retry=on_retry)
     except ConfigError as exc:
         # Checked before any request; the failure is still a recorded run, loud in the report.
         return _failed_without_run(archive, account, str(exc), trigger)

@@ -1,11 +1,11 @@
 """Real-time capture: Facebook/Instagram webhook changes become versions at once.
 
-A webhook payload is parsed into :class:`Change` values (one per comment or post event); each
-account's changes are applied through :meth:`archiver.capture.run.Capture.apply`, so the capture
-rules
-are exactly the scheduled ones: a record becomes a version only when something changed, under the
-account's capture lock. A ``remove`` event is put on the audit log against the item and then
-confirmed by the connector's look-up before the status changes (a webhook alone is never proof).
+Each account's changes (:class:`~archiver.connectors.graph_webhooks.Change`, one per comment or
+post event) are applied through :meth:`archiver.capture.run.Capture.apply`, so the capture
+rules are exactly the scheduled ones: a record becomes a version only when something changed,
+under the account's capture lock. A reported removal is put on the audit log against the item
+and then confirmed by the connector's look-up before the status changes (a webhook alone is
+never proof).
 
 Order: Meta delivers at least once, retries for hours and does not keep order, so a change may
 come twice or after a later one. Each change's time is its entry's ``time`` (or the value's
@@ -16,12 +16,9 @@ a change identical to it adds nothing: both are put on the audit log as
 ``webhook.change_ignored`` with the reason, and a delivery with nothing new runs no capture.
 Times compare Meta's clock with ours: keep the server's clock synchronised (NTP).
 
-Payload shapes (Meta's https://developers.facebook.com/docs/graph-api/webhooks/reference/page/
-and https://developers.facebook.com/docs/instagram-platform/webhooks/; restfb's test fixtures
-feed-comment-add / -edited / -hide / -remove, https://github.com/restfb/restfb):
-``from`` or the older ``sender_id``/``sender_name``; ``edit`` or ``edited``; ``created_time`` in
-Unix seconds; Instagram ``comments`` changes carry ``id``, ``text``, ``from`` and ``media.id``.
-Visitor text is hostile: it is only stored, never logged.
+What a payload means (which item, added, edited, hidden, unhidden or removed) is read by
+:mod:`archiver.connectors.graph_webhooks`, with Meta's formats; here the changes are routed to
+capture. Visitor text is hostile: it is only stored, never logged.
 """
 
 from __future__ import annotations
@@ -29,8 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
@@ -38,8 +34,8 @@ from sqlalchemy.orm import aliased
 from archiver.capture.lock import capture_lock, new_owner
 from archiver.capture.results import CaptureResult
 from archiver.capture.run import Capture
-from archiver.connectors.records import ROOT_SCOPE, ItemKind, ItemStatus, Record
-from archiver.errors import ArchiverError
+from archiver.connectors.graph_webhooks import Action, Change
+from archiver.connectors.records import ItemStatus, Record
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.canonical import iso_utc, safe_text
@@ -50,30 +46,11 @@ from archiver.store.vocabulary import RunTrigger
 
 log = logging.getLogger(__name__)
 
-POST_ITEMS = frozenset({"status", "post", "photo", "video", "share"})
-ADD_VERBS = frozenset({"add", "edit", "edited", "hide", "unhide"})
 # Seconds a webhook waits for a running capture of the account before asking Meta to redeliver.
 LOCK_WAIT_S = 20.0
 WEBHOOK_TRIGGER = RunTrigger.WEBHOOK
 OLDER = "older than the archived state"
 IDENTICAL = "identical to the archived state"
-
-
-class PayloadError(ArchiverError):
-    """A webhook body that is not the documented shape."""
-
-
-@dataclass(frozen=True)
-class Change:
-    """One event for one account: a record to store, or a reported removal to confirm."""
-
-    platform: str
-    account_external_id: str
-    verb: str
-    external_id: str
-    record: Record | None = None
-    # When the platform says the change happened (None: the payload does not say).
-    event_time: datetime | None = None
 
 
 @dataclass
@@ -85,134 +62,8 @@ class RealtimeResult:
     runs: list[CaptureResult] = field(default_factory=list)
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _unix(value: Any) -> datetime | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str):
-        try:
-            return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").astimezone(UTC)
-        except ValueError:
-            return None
-    return None
-
-
-def _author(value: Mapping[str, Any], name_key: str = "name") -> tuple[str | None, str | None]:
-    who = _dict(value.get("from"))
-    if who:
-        return _str(who.get(name_key)), _str(who.get("id"))
-    return _str(value.get("sender_name")), _str(value.get("sender_id"))
-
-
 def _latest(*times: datetime | None) -> datetime | None:
     return max((t for t in times if t is not None), default=None)
-
-
-def facebook_change(
-    page_id: str, value: Mapping[str, Any], sent_at: datetime | None = None
-) -> Change | None:
-    """One ``feed`` change value → a :class:`Change` (None for events we do not archive);
-    ``sent_at`` is its entry's ``time``."""
-    item, verb = _str(value.get("item")), _str(value.get("verb"))
-    if verb is None or item is None:
-        return None
-    if item == "comment":
-        external_id = _str(value.get("comment_id"))
-        post_id = _str(value.get("post_id"))
-        if not external_id or not post_id:
-            return None
-        parent = _str(value.get("parent_id")) or post_id
-        kind, scope = (ItemKind.COMMENT if parent == post_id else ItemKind.REPLY), post_id
-    elif item in POST_ITEMS:
-        external_id = _str(value.get("post_id"))
-        if not external_id:
-            return None
-        parent, kind, scope = None, ItemKind.POST, ROOT_SCOPE
-    else:
-        return None
-    created = _unix(value.get("created_time"))
-    event_time = _latest(sent_at, created)
-    if verb == "remove":
-        return Change("facebook", page_id, verb, external_id, event_time=event_time)
-    if verb not in ADD_VERBS:
-        return None
-    hidden = verb == "hide"
-    name, author_id = _author(value)
-    record = Record(
-        external_id=external_id, kind=kind, scope=scope,
-        text=_str(value.get("message")),
-        status=ItemStatus.HIDDEN if hidden else ItemStatus.ACTIVE,
-        platform_status="hidden" if hidden else "published",
-        author_name=name, author_id=author_id, created_at=created, updated_at=event_time,
-        url=_str(value.get("permalink_url")) or _str(value.get("link")),
-        raw=dict(value), parent_external_id=parent,
-    )
-    return Change("facebook", page_id, verb, external_id, record, event_time)
-
-
-def instagram_change(
-    ig_user_id: str, value: Mapping[str, Any], sent_at: datetime | None = None
-) -> Change | None:
-    """One Instagram ``comments`` change value → a :class:`Change`; ``sent_at`` is its
-    entry's ``time``."""
-    external_id = _str(value.get("id"))
-    media_id = _str(_dict(value.get("media")).get("id"))
-    if not external_id or not media_id:
-        return None
-    parent = _str(value.get("parent_id"))
-    name, author_id = _author(value, "username")
-    record = Record(
-        external_id=external_id, kind=ItemKind.REPLY if parent else ItemKind.COMMENT,
-        scope=media_id, text=_str(value.get("text")), status=ItemStatus.ACTIVE,
-        platform_status="published",
-        author_name=name, author_id=author_id, created_at=None, updated_at=sent_at, url=None,
-        raw=dict(value), parent_external_id=parent or media_id,
-    )
-    return Change("instagram", ig_user_id, "add", external_id, record, sent_at)
-
-
-def parse_payload(platform: str, payload: Any) -> tuple[list[Change], int]:
-    """A decoded webhook body → (changes to apply, number of changes ignored)."""
-    expected = {"facebook": "page", "instagram": "instagram"}[platform]
-    if not isinstance(payload, dict) or payload.get("object") != expected:
-        raise PayloadError(f"webhook body is not an '{expected}' notification")
-    entries = payload.get("entry")
-    if not isinstance(entries, list):
-        raise PayloadError("webhook body has no 'entry' list")
-    changes: list[Change] = []
-    ignored = 0
-    for entry in entries:
-        entry = _dict(entry)
-        account_id = _str(entry.get("id"))
-        sent_at = _unix(entry.get("time"))
-        raw_changes = entry.get("changes")
-        for raw in raw_changes if isinstance(raw_changes, list) else []:
-            raw = _dict(raw)
-            value = _dict(raw.get("value"))
-            change = None
-            if account_id and platform == "facebook" and raw.get("field") == "feed":
-                change = facebook_change(account_id, value, sent_at)
-            elif account_id and platform == "instagram" and raw.get("field") == "comments":
-                change = instagram_change(account_id, value, sent_at)
-            if change is None:
-                ignored += 1
-            else:
-                changes.append(change)
-    return changes, ignored
 
 
 def apply_changes(
@@ -242,19 +93,18 @@ def apply_changes(
                         external_id)
             result.ignored += len(group)
             continue
-        options = {} if sleep is None else {"sleep": sleep}
         with capture_lock(archive, account.id, owner=new_owner("webhook"), wait=lock_wait,
                           sleep=sleep):
             _audit_removals(archive, account, group, body_sha256)
             records = _keep_hidden_on_edit(archive, account, group)
             records, ignored = _drop_outdated(archive, account, group, records, body_sha256)
-            removals = [c.external_id for c in group if c.verb == "remove"]
+            removals = [c.external_id for c in group if c.action is Action.REMOVED]
             result.ignored += ignored
             result.changes += len(group) - ignored
             if not records and not removals:
                 continue
             # Without a token records still go in; removals stay unconfirmed.
-            with connector_for(account, environ, without_token=_warn, **options) as connector:
+            with connector_for(account, environ, without_token=_warn, sleep=sleep) as connector:
                 run = Capture(archive, account, connector, trigger=WEBHOOK_TRIGGER).apply(
                     records, removals)
         result.runs.append(run)
@@ -277,7 +127,7 @@ def _keep_hidden_on_edit(
 ) -> list[Record]:
     """An edit event does not say whether the comment is hidden: an archived hide stands."""
     records = [c.record for c in group if c.record is not None]
-    edited = {c.external_id for c in group if c.verb in ("edit", "edited")}
+    edited = {c.external_id for c in group if c.action is Action.EDITED}
     if not edited:
         return records
     with archive.sessions() as s:
@@ -292,7 +142,7 @@ def _audit_removals(
     archive: Archive, account: Account, group: Sequence[Change], body_sha256: str | None
 ) -> None:
     """Put every reported removal on the record before anything is looked up."""
-    removals = [c for c in group if c.verb == "remove"]
+    removals = [c for c in group if c.action is Action.REMOVED]
     if not removals:
         return
     now = archive.clock()

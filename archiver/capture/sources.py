@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from archiver.connectors import get_connector_class
-from archiver.connectors.base import Connector, ConnectorConfig
+from archiver.connectors.base import Connector, ConnectorConfig, RetryCallback
 from archiver.errors import ConfigError
 from archiver.store.models import Account
 
@@ -52,9 +52,13 @@ def connector_for(
     environ: Mapping[str, str],
     *,
     without_token: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    on_retry: RetryCallback | None = None,
     **options: Any,
 ) -> Connector:
-    """The account's connector; ``options`` go to its constructor (``sleep``, ``on_retry``, ...).
+    """The account's connector: its platform's class, its API base, its token from the
+    account's variable (and so its secret scrubber). ``sleep`` and ``on_retry`` are used when
+    given; other ``options`` go to the constructor as they are (``client``, ``now``, ...).
 
     A missing token a platform needs raises :class:`ConfigError`, unless ``without_token`` is
     given: it is told why, and the connector is built without a token (webhook records need no
@@ -67,6 +71,10 @@ def connector_for(
             raise
         without_token(str(exc))
         token = None
+    if sleep is not None:
+        options["sleep"] = sleep
+    if on_retry is not None:
+        options["on_retry"] = on_retry
     config = ConnectorConfig(
         account_external_id=account.external_id, api_base=account.api_base, token=token
     )

@@ -3,11 +3,12 @@
 * ``GET`` is Meta's verification handshake: ``hub.mode=subscribe`` and ``hub.verify_token`` equal
   to ``ARCHIVER_WEBHOOK_VERIFY_TOKEN`` → 200 with ``hub.challenge`` as the body; anything else 403.
 * ``POST`` must carry ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>``
-  with the secret from ``ARCHIVER_FB_APP_SECRET``. The HMAC is computed over the raw bytes as
-  received (Meta escapes non-ASCII as ``\\uXXXX``; re-serialised JSON would not match) and
-  compared in constant time. Unsigned or mis-signed requests get 403 and a log line.
-  A signed body is applied at once (:mod:`archiver.capture.realtime`) and answered 200; if a
-  capture of the account holds its lock too long, 503 asks Meta to deliver again later.
+  with the secret from ``ARCHIVER_FB_APP_SECRET``, checked over the raw bytes as received
+  (:func:`archiver.connectors.graph_webhooks.signature_ok`). Unsigned or mis-signed requests get
+  403 and a log line. A signed body is read into changes by
+  :mod:`archiver.connectors.graph_webhooks`, applied at once (:mod:`archiver.capture.realtime`)
+  and answered 200; if a capture of the account holds its lock too long, 503 asks Meta to
+  deliver again later.
 
 Followed: https://developers.facebook.com/docs/graph-api/webhooks/getting-started (verification
 requests, event notifications, "Validating Payloads").
@@ -23,9 +24,7 @@ stalled clients shut real deliveries out for minutes). In production a reverse p
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -33,7 +32,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from archiver.capture.lock import CaptureLocked
-from archiver.capture.realtime import LOCK_WAIT_S, PayloadError, apply_changes, parse_payload
+from archiver.capture.realtime import LOCK_WAIT_S, apply_changes
+from archiver.connectors.graph_webhooks import PayloadError, parse_body, signature_ok
 from archiver.connectors.records import Platform
 from archiver.errors import ConfigError
 from archiver.store.archive import Archive
@@ -47,7 +47,6 @@ VERIFY_TOKEN_ENV = "ARCHIVER_WEBHOOK_VERIFY_TOKEN"  # noqa: S105 - a variable na
 APP_SECRET_ENV = "ARCHIVER_FB_APP_SECRET"  # noqa: S105 - a variable name, not a secret
 PATHS = {"/webhooks/facebook": Platform.FACEBOOK, "/webhooks/instagram": Platform.INSTAGRAM}
 MAX_BODY = 1024 * 1024  # Meta batches up to 1000 changes; far below a megabyte
-SIGNATURE_PREFIX = "sha256="
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -109,15 +108,6 @@ class ServerLimits:
                 raise ConfigError(f"{name}: {text!r} is not a whole number from 1 to 100000")
             values[spec.name] = value
         return cls(**values)
-
-
-def signature_ok(app_secret: str, body: bytes, header: str | None) -> bool:
-    """Is ``header`` the HMAC-SHA256 of the raw ``body``? Constant-time compare."""
-    if not header or not header.startswith(SIGNATURE_PREFIX):
-        return False
-    expected = hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    given = header[len(SIGNATURE_PREFIX):].strip().lower()
-    return hmac.compare_digest(expected.encode("ascii"), given.encode("ascii", "replace"))
 
 
 class WebhookApp:
@@ -183,11 +173,9 @@ class WebhookApp:
                         "missing" if not signature else "wrong", env.get("REMOTE_ADDR"))
             return _reply(start_response, "403 Forbidden", b"forbidden\n")
         try:
-            payload = json.loads(body)
-            changes, ignored = parse_payload(platform, payload)
-        except (ValueError, RecursionError, PayloadError) as exc:
-            reason = str(exc) if isinstance(exc, PayloadError) else "body is not JSON"
-            log.warning("webhook %s: signed but unusable: %s", env.get("PATH_INFO"), reason)
+            changes, ignored = parse_body(platform, body)
+        except PayloadError as exc:
+            log.warning("webhook %s: signed but unusable: %s", env.get("PATH_INFO"), exc)
             return _reply(start_response, "400 Bad Request", b"bad request\n")
         body_sha = self._keep_body(platform, body, len(changes), ignored)
         try:

@@ -12,15 +12,18 @@ from archiver.retention.tombstones import item_dispositions
 from archiver.search.items import result_row
 from archiver.store.archive import Archive
 from archiver.store.items import version_json
+from archiver.store.limits import EVERY_ACCOUNT, AccountLimit
 from archiver.store.models import Account, Item, ItemVersion
 
 
-def item_detail(archive: Archive, item_id: int) -> dict[str, Any]:
+def item_detail(archive: Archive, item_id: int, *,
+                within: AccountLimit = EVERY_ACCOUNT) -> dict[str, Any]:
     """The item (contract fields plus capture facts) and all its versions, oldest first; a
-    destroyed item's ``dispositions`` say when, under what and on which certificate."""
+    destroyed item's ``dispositions`` say when, under what and on which certificate. An item
+    outside the reader's account limit ``within`` is not found, like one that never existed."""
     with archive.sessions() as s:
         item = s.get(Item, item_id)
-        if item is None:
+        if item is None or not within.allows(item.account_id):
             raise NotFound(f"no item with id {item_id}")
         account = s.get(Account, item.account_id)
         assert account is not None

@@ -37,6 +37,7 @@ class Access:
     name: str
     role: Role
     limit: AccountLimit
+    session_epoch: int = 0  # sessions begun under another epoch are over
 
     def can(self, permission: Permission) -> bool:
         return self.role.at_least(REQUIRED_ROLE[permission])
@@ -78,8 +79,8 @@ def add_user(archive: Archive, name: str, role: Role, *, password: str,
     with archive.transaction() as s:
         _check_accounts(s, account_ids or ())
         user = User(name=name, role=str(role), password_hash=password_hash, active=True,
-                    limited=account_ids is not None, failed_sign_ins=0, created_at=now,
-                    created_by=actor)
+                    limited=account_ids is not None, failed_sign_ins=0, session_epoch=0,
+                    created_at=now, created_by=actor)
         s.add(user)
         try:
             s.flush()
@@ -145,13 +146,14 @@ def access_of(s: Session, user: User) -> Access:
     """The :class:`Access` a user signs in with."""
     limit = AccountLimit.only(_limits(s, [user.id]).get(user.id, [])) if user.limited \
         else AccountLimit()
-    return Access(user_id=user.id, name=user.name, role=Role(user.role), limit=limit)
+    return Access(user_id=user.id, name=user.name, role=Role(user.role), limit=limit,
+                  session_epoch=user.session_epoch)
 
 
 def current_access(archive: Archive, user_id: int,
-                   signed_in_at: datetime | None = None) -> Access | None:
+                   session_epoch: int | None = None) -> Access | None:
     """The user's access now, or None if they may no longer act: removed, deactivated, locked,
-    or (with ``signed_in_at``) signed in before their sessions were ended."""
+    or (with ``session_epoch``) their sessions were ended since that session began."""
     now = archive.clock()
     with archive.sessions() as s:
         user = s.get(User, user_id)
@@ -159,8 +161,7 @@ def current_access(archive: Archive, user_id: int,
             return None
         if user.locked_until is not None and user.locked_until > now:
             return None
-        if (signed_in_at is not None and user.sessions_valid_after is not None
-                and signed_in_at < user.sessions_valid_after):
+        if session_epoch is not None and session_epoch != user.session_epoch:
             return None
         return access_of(s, user)
 
@@ -223,6 +224,6 @@ def sign_out(archive: Archive, access: Access) -> None:
     with archive.transaction() as s:
         user = s.get(User, access.user_id)
         if user is not None:
-            user.sessions_valid_after = now
+            user.session_epoch += 1
         record_event(s, action="user.sign_out", occurred_at=now, actor=access.name,
                      target_type="user", target_id=access.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -90,6 +91,7 @@ def web_serve(host: str, port: int, secure_cookies: bool, secret_file: str | Non
     from pathlib import Path
 
     from archiver.config import load_settings
+    from archiver.exports.business_days import calendar_from_env
     from archiver.web import create_app
     from archiver.web.options import WebOptions, load_secret_key
     from archiver.web.serve import serve
@@ -97,7 +99,8 @@ def web_serve(host: str, port: int, secure_cookies: bool, secret_file: str | Non
     settings = load_settings()
     key = load_secret_key(Path(secret_file) if secret_file
                           else settings.home / "web-secret.key")
-    app = create_app(settings, options=WebOptions(secret_key=key, secure_cookies=secure_cookies))
+    app = create_app(settings, options=WebOptions(secret_key=key, secure_cookies=secure_cookies),
+                     calendar=calendar_from_env(os.environ))
     click.echo(f"records desk on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
     serve(app, host, port)
 

@@ -141,10 +141,12 @@ class SearchFilters:
     publication time are left out when either is given. ``captured_since``/``captured_until``
     select items whose captured versions span ``[first_captured_at, last_captured_at]`` overlaps
     the range, so an item with any version captured in the range is never missed. ``author`` is
-    the exact author name, compared case-insensitively.
+    the exact author name, compared case-insensitively. ``account_ids`` keeps only items of
+    those accounts (a reader's account limit; None: any account, empty: none).
     """
 
     account_id: int | None = None
+    account_ids: frozenset[int] | None = None
     platform: str | None = None
     kind: str | None = None
     status: str | None = None
@@ -157,6 +159,18 @@ class SearchFilters:
     def __post_init__(self) -> None:
         for name in ("since", "until", "captured_since", "captured_until"):
             require_aware(name, getattr(self, name))
+
+    def as_json(self) -> dict[str, object]:
+        """The filters that are set, as JSON values (times in ISO 8601, account ids sorted)."""
+        shown: dict[str, object] = {}
+        for name, value in vars(self).items():
+            if isinstance(value, datetime):
+                shown[name] = value.isoformat()
+            elif isinstance(value, frozenset):
+                shown[name] = sorted(value)
+            elif value is not None:
+                shown[name] = value
+        return shown
 
 
 @dataclass(frozen=True)

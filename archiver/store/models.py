@@ -512,8 +512,8 @@ class User(Base):
     """A person who signs in to the records desk (``archiver web``), with one role.
 
     Only an argon2 hash of the password is kept. ``failed_sign_ins`` and ``locked_until`` carry
-    the lock-out after repeated wrong passwords; ``sessions_valid_after`` ends every session
-    signed in before it (a password change, a lock, a removal).
+    the lock-out after repeated wrong passwords. Each session carries the user's
+    ``session_epoch`` of when it began; raising it (sign-out, a password change) ends them all.
     """
 
     __tablename__ = "users"
@@ -529,7 +529,7 @@ class User(Base):
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    sessions_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(255))
 

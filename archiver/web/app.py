@@ -14,12 +14,13 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from archiver.access.users import current_access as access_now
 from archiver.config import Settings
 from archiver.errors import ArchiverError, NotFound, QueryError
+from archiver.exports.business_days import HolidayCalendar, load_calendar
 from archiver.store.archive import Archive, open_archive, utc_now
 from archiver.web import filters
-from archiver.web.desk import _ARCHIVE, _OPTIONS, current_access
+from archiver.web.desk import _ARCHIVE, _CALENDAR, _OPTIONS, current_access
 from archiver.web.navigation import navigation
 from archiver.web.options import WebOptions
-from archiver.web.security import SignInThrottle, add_headers, session_user
+from archiver.web.security import SignInThrottle, add_headers, end_session, session_user
 from archiver.web.views import BLUEPRINTS
 from archiver.web.views.api import bearer_access
 
@@ -30,9 +31,11 @@ def create_app(
     options: WebOptions,
     clock: Callable[[], datetime] = utc_now,
     archive: Archive | None = None,
+    calendar: HolidayCalendar | None = None,
 ) -> Flask:
     """The desk for the archive ``settings`` describe (or an already open ``archive``, which
-    the caller then closes). ``clock`` is the archive's clock when the desk opens it."""
+    the caller then closes). ``clock`` is the archive's clock when the desk opens it;
+    ``calendar`` the agency's holidays for request due dates (default: U.S. federal)."""
     app = Flask(__name__)
     opened = archive if archive is not None else open_archive(settings, clock=clock)
     # Opened now, on one thread, rather than by whichever request comes first.
@@ -53,6 +56,7 @@ def create_app(
     )
     app.extensions[_ARCHIVE] = opened
     app.extensions[_OPTIONS] = options
+    app.extensions[_CALENDAR] = calendar if calendar is not None else load_calendar(None)
     app.extensions["archiver.throttle"] = SignInThrottle(options.attempts_per_address,
                                                          options.attempt_window)
     csrf = CSRFProtect(app)
@@ -71,7 +75,9 @@ def create_app(
             return None
         found = session_user()
         if found is not None:
-            g.access = access_now(opened, found[0], signed_in_at=found[1])
+            g.access = access_now(opened, found[0], session_epoch=found[1])
+            if g.access is None:
+                end_session()
         return None
 
     @app.context_processor

@@ -11,6 +11,7 @@ from flask import abort, current_app, g, request
 
 from archiver.access.roles import Role
 from archiver.access.users import Access
+from archiver.exports.business_days import HolidayCalendar
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.web.options import WebOptions
@@ -20,6 +21,7 @@ R = TypeVar("R")
 
 _ARCHIVE = "archiver.archive"
 _OPTIONS = "archiver.options"
+_CALENDAR = "archiver.calendar"
 
 
 def archive() -> Archive:
@@ -30,6 +32,12 @@ def archive() -> Archive:
 
 def options() -> WebOptions:
     found: WebOptions = current_app.extensions[_OPTIONS]
+    return found
+
+
+def calendar() -> HolidayCalendar:
+    """The agency's holiday calendar (request due dates in business days)."""
+    found: HolidayCalendar = current_app.extensions[_CALENDAR]
     return found
 
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import Response, request, session
 
+from archiver.access.users import Access
 from archiver.web.desk import now, options
 
 # No inline script or style anywhere: every script and style sheet is a file under /static/.
@@ -41,15 +42,17 @@ def add_headers(response: Response) -> Response:
 # -- sessions -----------------------------------------------------------------------------------
 
 _USER = "user_id"
+_EPOCH = "epoch"
 _SIGNED_IN = "signed_in_at"
 _SEEN = "seen_at"
 
 
-def start_session(user_id: int) -> None:
+def start_session(access: Access) -> None:
     """A fresh session for a user who just signed in (nothing of the old one is kept)."""
     session.clear()
     moment = now().isoformat()
-    session[_USER] = user_id
+    session[_USER] = access.user_id
+    session[_EPOCH] = access.session_epoch
     session[_SIGNED_IN] = moment
     session[_SEEN] = moment
     session.permanent = True
@@ -59,13 +62,14 @@ def end_session() -> None:
     session.clear()
 
 
-def session_user() -> tuple[int, datetime] | None:
-    """The user id and sign-in time of a live session; an expired one (idle or absolute) or a
+def session_user() -> tuple[int, int] | None:
+    """The user id and session epoch of a live session; an expired one (idle or absolute) or a
     malformed one is cleared and gives None."""
     if _USER not in session:
         return None
     try:
         user_id = int(session[_USER])
+        epoch = int(session[_EPOCH])
         signed_in_at = datetime.fromisoformat(session[_SIGNED_IN])
         seen_at = datetime.fromisoformat(session[_SEEN])
     except (KeyError, TypeError, ValueError):
@@ -77,7 +81,7 @@ def session_user() -> tuple[int, datetime] | None:
         session.clear()
         return None
     session[_SEEN] = moment.isoformat()
-    return user_id, signed_in_at
+    return user_id, epoch
 
 
 # -- sign-in attempts per client address ------------------------------------------------------

@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("failed_sign_ins", sa.Integer(), nullable=False),
         sa.Column("locked_until", archiver.store.models.UTCDateTime(), nullable=True),
         sa.Column("last_sign_in_at", archiver.store.models.UTCDateTime(), nullable=True),
-        sa.Column("sessions_valid_after", archiver.store.models.UTCDateTime(), nullable=True),
+        sa.Column("session_epoch", sa.Integer(), nullable=False),
         sa.Column("created_at", archiver.store.models.UTCDateTime(), nullable=False),
         sa.Column("created_by", sa.String(length=255), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),

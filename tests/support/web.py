@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from archiver.access.users import LockoutPolicy, add_user
 from archiver.capture.account import capture_account
 from archiver.config import Settings
 from archiver.initialise import initialise
-from archiver.standins.dataset import load_sample, synthetic_dataset
+from archiver.standins.dataset import Attachment, PageDataset, load_sample, synthetic_dataset
 from archiver.standins.graph_server import GraphServer
 from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive, open_archive
@@ -92,9 +92,7 @@ def build_archive(settings: Settings, clock: DeskClock) -> tuple[Archive, dict[s
         server.apply_second_state()
         hostile = comment_on_first_post(server, HOSTILE, suffix="66666")
         _capture(archive, city, server)
-    with GraphServer(synthetic_dataset(3, 2, 1, page_id="900000000000002",
-                                       page_name="County Sheriff",
-                                       start=datetime(2024, 6, 1, tzinfo=UTC))) as server:
+    with GraphServer(county_dataset()) as server:
         county = add_account(archive, AccountSpec(
             platform="facebook", external_id=server.dataset.page_id, handle="county-sheriff",
             api_base=server.base_url, token_env=TOKEN_ENV), actor="test")
@@ -104,6 +102,16 @@ def build_archive(settings: Settings, clock: DeskClock) -> tuple[Archive, dict[s
         hostile_id = s.scalar(select(Item.id).where(Item.external_id == hostile.id))
     assert hostile_id is not None
     return archive, accounts, hostile_id
+
+
+def county_dataset() -> PageDataset:
+    """A second, small page whose first post shows a photo of its own."""
+    page = synthetic_dataset(3, 2, 1, page_id="900000000000002", page_name="County Sheriff",
+                             start=datetime(2024, 6, 1, tzinfo=UTC))
+    photo = Attachment(media_type="photo", url="https://www.facebook.com/photo/?fbid=7001",
+                       src="/media/county_badge.png", target_id="7001")
+    first = replace(page.posts[0], attachments=(photo,))
+    return replace(page, posts=(first, *page.posts[1:]))
 
 
 def _capture(archive: Archive, account: Account, server: GraphServer) -> None:

@@ -158,6 +158,8 @@ class SearchView:
         for term in terms:
             is_deny, docs = self._term_docs(*term)
             (denies if is_deny else allows).append(docs)
+        if filters.account_ids is not None:
+            allows.append(self._accounts_docs(filters.account_ids))
         if filters.captured_until is not None:
             allows.append(self._range_docs("first_captured_at", None, filters.captured_until))
         if filters.captured_since is not None:
@@ -196,6 +198,19 @@ class SearchView:
         if len(found[1]) <= _FILTER_CACHE_DOCS:
             self._filters[key] = found
         return found
+
+    def _accounts_docs(self, account_ids: frozenset[int]) -> frozenset[int]:
+        """The documents of any of these accounts (cached like a term's)."""
+        key = ("account_ids", account_ids)
+        cached = self._filters.get(key)
+        if cached is None:
+            docs = frozenset(self._docs(query.Or([query.Term("account_id", a)
+                                                  for a in sorted(account_ids)]))
+                             ) if account_ids else frozenset()
+            if len(docs) <= _FILTER_CACHE_DOCS:
+                self._filters[key] = (False, docs)
+            return docs
+        return cached[1]
 
     def _range_docs(
         self, name: str, start: datetime | None, end: datetime | None

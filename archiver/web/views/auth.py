@@ -42,7 +42,7 @@ def sign_in_page() -> Response | tuple[str, int] | str:
     result = sign_in(archive(), name, password, policy=options().lockout,
                      source=client_address())
     if result.outcome is SignInOutcome.SIGNED_IN and result.access is not None:
-        start_session(result.access.user_id)
+        start_session(result.access)
         return redirect(target)
     message = ("This user is locked after too many wrong passwords; try again later."
                if result.outcome is SignInOutcome.LOCKED else "Wrong name or password.")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from archiver.access.roles import Role
-from archiver.web.desk import require_role
+from archiver.dashboard import dashboard as summary
+from archiver.web import chart
+from archiver.web.desk import archive, calendar, require_role, signed_in
 
 dashboard = Blueprint("dashboard", __name__)
 
@@ -13,4 +15,8 @@ dashboard = Blueprint("dashboard", __name__)
 @dashboard.route("/")
 @require_role(Role.VIEWER)
 def index() -> str:
-    return render_template("dashboard.html")
+    access = signed_in()
+    found = summary(archive(), calendar(), within=access.limit)
+    return render_template("dashboard.html", board=found,
+                           bars=chart.bars(found.captures_per_day), chart=chart,
+                           Role=Role)

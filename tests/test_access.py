@@ -94,3 +94,20 @@ def test_the_library_honours_an_account_limit(captured: Captured) -> None:  # no
         item_detail(archive, item, within=elsewhere)
     with pytest.raises(NotFound, match=f"no account with id {account.id}"):
         search_items(archive, "*", SearchFilters(account_id=account.id), within=elsewhere)
+
+
+def test_facet_counts_in_one_pass_match_one_search_per_value(captured: Captured  # noqa: F811
+                                                             ) -> None:
+    from archiver.search.interface import SearchIndex
+    from archiver.search.items import facet_counts
+
+    archive = captured.archive
+    values = {"status": ["active", "hidden", "removed"], "kind": ["post", "comment", "reply"],
+              "platform": ["facebook", "x"], "account_id": [captured.account.id, 999]}
+    for query, filters in (("*", SearchFilters()), ("closure OR road", SearchFilters()),
+                           ("*", SearchFilters(status="active", kind="comment")),
+                           ("police", SearchFilters(account_ids=frozenset({999})))):
+        fast = archive.index.facet_counts(query, filters, values)
+        assert fast == SearchIndex.facet_counts(archive.index, query, filters, values)
+    counted = facet_counts(archive, "*", SearchFilters())
+    assert sum(counted["status"].values()) == search_items(archive, "*", SearchFilters()).total

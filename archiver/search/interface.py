@@ -30,12 +30,12 @@ an item at its edges.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from archiver.errors import ArchiverError
 
@@ -228,6 +228,25 @@ class SearchIndex(ABC):
         """Items matching ``query`` and ``filters``: by relevance for a real query, newest first
         for ``*``; ties broken by item_id. Raises QueryError (one line) for a query it cannot
         parse or run."""
+
+    def facet_counts(self, query: str, filters: SearchFilters,
+                     facets: Mapping[str, Sequence[object]]) -> dict[str, dict[str, int]]:
+        """For each facet (a :class:`SearchFilters` field: ``status``, ``kind``, ``platform``,
+        ``account_id``), how many items match ``query`` and ``filters`` with the facet's own
+        filter set to each of its ``values`` in turn; values matching nothing are left out.
+        This runs one search per value; an engine may count them in one pass."""
+        counts: dict[str, dict[str, int]] = {}
+        for facet, values in facets.items():
+            cleared: dict[str, Any] = {facet: None}
+            base = replace(filters, **cleared)
+            found: dict[str, int] = {}
+            for value in values:
+                wanted: dict[str, Any] = {facet: value}
+                total = self.search(query, replace(base, **wanted), limit=0).total
+                if total:
+                    found[str(value)] = total
+            counts[facet] = found
+        return counts
 
     def matching(self, query: str, filters: SearchFilters | None = None) -> set[int]:
         """The ids of every item matching ``query`` and ``filters`` (no paging)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -76,21 +77,12 @@ def facet_counts(archive: Archive, query: str, filters: SearchFilters, *,
         accounts = [(a_id, platform) for a_id, platform in
                     s.execute(select(Account.id, Account.platform).order_by(Account.id))
                     if within.allows(a_id)]
-    values: dict[str, list[Any]] = {
+    values: dict[str, Sequence[object]] = {
         "status": list(STATUS_VALUES), "kind": list(KIND_VALUES),
         "platform": sorted({platform for _, platform in accounts}),
         "account_id": [a_id for a_id, _ in accounts],
     }
-    counts: dict[str, dict[str, int]] = {}
-    for facet, options in values.items():
-        base = replace(filters, **{facet: None})
-        found: dict[str, int] = {}
-        for value in options:
-            total = archive.index.search(query, replace(base, **{facet: value}), limit=0).total
-            if total:
-                found[str(value)] = total
-        counts[facet] = found
-    return counts
+    return archive.index.facet_counts(query, filters, values)
 
 
 def snippet(text: str | None, query: str, *, width: int = 240) -> list[tuple[str, bool]]:

@@ -18,9 +18,8 @@ from archiver.access.users import Access
 from archiver.dashboard import dashboard as summary
 from archiver.errors import ArchiverError
 from archiver.exports.selection import ThreadView
-from archiver.item_history import item_history, item_thread, readable_media
-from archiver.web.desk import archive, audit, calendar, require_role, signed_in
-from archiver.web.security import attachment
+from archiver.web.desk import archive, calendar, require_role, signed_in
+from archiver.web.reading import download_media, read_history, read_thread
 from archiver.web.views.search import parse_search, run_search
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -88,18 +87,13 @@ def search() -> tuple[Response, int] | Response:
 @api.route("/items/<int:item_id>")
 @require_role(Role.VIEWER)
 def item(item_id: int) -> Response:
-    detail = item_history(archive(), item_id, within=signed_in().limit)
-    audit("desk.item_view", "item", item_id, {"versions": len(detail["versions"])})
-    return jsonify(detail)
+    return jsonify(read_history(item_id))
 
 
 @api.route("/items/<int:item_id>/thread")
 @require_role(Role.VIEWER)
 def thread(item_id: int) -> Response:
-    view = item_thread(archive(), item_id, within=signed_in().limit)
-    audit("desk.thread_view", "item", item_id, {"thread_root": view.root_id,
-                                                "items": len(view.items)})
-    return jsonify(thread_json(view))
+    return jsonify(thread_json(read_thread(item_id)))
 
 
 def thread_json(view: ThreadView) -> dict[str, Any]:
@@ -111,7 +105,4 @@ def thread_json(view: ThreadView) -> dict[str, Any]:
 @api.route("/media/<sha256>")
 @require_role(Role.VIEWER)
 def media(sha256: str) -> Response:
-    found = readable_media(archive(), sha256, within=signed_in().limit)
-    audit("desk.media_download", "media", sha256, {"media_type": found.media.media_type,
-                                                   "size": found.media.size})
-    return attachment(found.data, found.media.name, found.media.media_type)
+    return download_media(sha256)

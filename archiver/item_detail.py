@@ -11,17 +11,20 @@ from archiver.errors import NotFound
 from archiver.retention.tombstones import item_dispositions
 from archiver.store.archive import Archive
 from archiver.store.item_json import ITEM_KEYS, ItemJson, item_record, version_record
+from archiver.store.limits import EVERY_ACCOUNT, AccountLimit
 from archiver.store.models import Account, Item, ItemVersion
 from archiver.store.threads import thread_root
 
 
-def item_detail(archive: Archive, item_id: int) -> ItemJson:
+def item_detail(archive: Archive, item_id: int, *,
+                within: AccountLimit = EVERY_ACCOUNT) -> ItemJson:
     """The item in the one shape (:mod:`archiver.store.item_json`) with all its versions, oldest
     first, and the proof of its removal; a destroyed item's ``dispositions`` say when, under
-    what and on which certificate."""
+    what and on which certificate. An item outside the reader's account limit ``within`` is not
+    found, like one that never existed."""
     with archive.sessions() as s:
         item = s.get(Item, item_id)
-        if item is None:
+        if item is None or not within.allows(item.account_id):
             raise NotFound(f"no item with id {item_id}")
         account = s.get(Account, item.account_id)
         assert account is not None

@@ -6,4 +6,6 @@ pytest_plugins = [
     "tests.support.graph",
     "tests.support.platforms_a",
     "tests.support.platforms_b",
+    "tests.support.web",
+    "tests.support.browser",
 ]

@@ -28,6 +28,7 @@ from archiver.cli.support import (
     print_json,
     retry_reporter,
 )
+from archiver.cli.web import users, web
 from archiver.config import load_settings
 from archiver.connectors.guide import accounts_add_epilog
 from archiver.connectors.records import Platform
@@ -304,7 +305,7 @@ def demo() -> None:
 
 
 # The command groups that live in their own modules.
-for _group in (export, requests, retention, hold, schedule, webhooks):
+for _group in (export, requests, retention, hold, schedule, webhooks, users, web):
     cli.add_command(_group)
 
 

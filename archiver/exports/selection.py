@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
 from archiver.search.interface import SearchFilters
 from archiver.store.archive import Archive
 from archiver.store.item_json import ITEM_COLUMNS, ItemRecord, VersionRecord, item_record
+from archiver.store.limits import EVERY_ACCOUNT, AccountLimit
 from archiver.store.models import Account, Item, ItemVersion, MediaFile, VersionMedia
 from archiver.store.threads import in_threads, thread_key, thread_roots
 from archiver.store.vocabulary import MediaStatus
@@ -40,13 +41,13 @@ class Scope:
     filters: SearchFilters = field(default_factory=SearchFilters)
     item_ids: tuple[int, ...] = ()
     hold: str | None = None
+    # The reader's account limit: the export covers nothing outside it.
+    within: AccountLimit = EVERY_ACCOUNT
 
     def describe(self) -> dict[str, Any]:
         """The scope as JSON for request.json, the export row and the audit log."""
-        filters = {k: (v.isoformat() if isinstance(v, datetime) else v)
-                   for k, v in vars(self.filters).items() if v is not None}
-        return {"query": self.query, "filters": filters, "item_ids": list(self.item_ids),
-                "hold": self.hold}
+        return {"query": self.query, "filters": self.filters.as_json(),
+                "item_ids": list(self.item_ids), "hold": self.hold}
 
 
 # Media types a browser shows in <img> and the PDF writer may try to draw; anything else (video,
@@ -129,12 +130,15 @@ class ThreadView:
 
 
 def resolve_item_ids(archive: Archive, scope: Scope) -> list[int]:
-    """The item ids the scope names directly (before whole threads are added)."""
+    """The item ids the scope names directly (before whole threads are added), only of the
+    accounts ``scope.within`` allows (a named item outside it is not found)."""
+    within = scope.within
     if scope.hold is not None:
-        return _hold_items(archive, scope.hold)
+        return _hold_items(archive, scope.hold, within)
     if scope.item_ids:
         with archive.sessions() as s:
-            found = set(s.scalars(select(Item.id).where(Item.id.in_(scope.item_ids))))
+            found = set(s.scalars(select(Item.id).where(Item.id.in_(scope.item_ids),
+                                                        within.clause(Item.account_id))))
         missing = [i for i in scope.item_ids if i not in found]
         if missing:
             raise NotFound(f"no item with id {', '.join(map(str, missing))}")
@@ -146,23 +150,30 @@ def resolve_item_ids(archive: Archive, scope: Scope) -> list[int]:
     # count bounds the hits.
     with archive.sessions() as s:
         bound = s.scalar(select(func.count()).select_from(Item)) or 0
-    results = archive.index.search(scope.query, scope.filters, limit=max(bound, 1))
+    filters = scope.filters
+    if not within.unlimited:
+        filters = replace(filters, account_ids=within.narrowed(filters.account_ids))
+    results = archive.index.search(scope.query, filters, limit=max(bound, 1))
     return sorted({hit.item_id for hit in results.hits})
 
 
-def _hold_items(archive: Archive, name: str) -> list[int]:
+def _hold_items(archive: Archive, name: str, within: AccountLimit) -> list[int]:
     from archiver.store.models import Hold, HoldItem
 
     with archive.sessions() as s:
         hold = s.scalar(select(Hold).where(Hold.name == name))
         if hold is None:
             raise NotFound(f"no hold named {name!r}")
-        return sorted(s.scalars(select(HoldItem.item_id).where(HoldItem.hold_id == hold.id)))
+        return sorted(s.scalars(select(HoldItem.item_id)
+                                .join(Item, Item.id == HoldItem.item_id)
+                                .where(HoldItem.hold_id == hold.id,
+                                       within.clause(Item.account_id))))
 
 
 def threads_of(archive: Archive, item_ids: Sequence[int]) -> list[int]:
     """The distinct items heading the threads of ``item_ids`` (:mod:`archiver.store.threads`),
-    oldest first (by item id)."""
+    oldest first (by item id). A thread lies in one account, so the heads of items a reader
+    may see are ones they may see too."""
     with archive.sessions() as s:
         return sorted(set(thread_roots(s, item_ids).values()))
 
@@ -179,13 +190,16 @@ _VERSION_COLUMNS = (ItemVersion.id, ItemVersion.item_id, ItemVersion.seq, ItemVe
 
 
 def iter_threads(archive: Archive, roots: Iterable[int], matched: set[int] | None = None,
-                 redactor: Redactor = NO_REDACTION) -> Iterator[ThreadView]:
-    """Each thread, loaded and redacted one at a time (with the proof of every removal)."""
+                 redactor: Redactor = NO_REDACTION, *,
+                 within: AccountLimit = EVERY_ACCOUNT) -> Iterator[ThreadView]:
+    """Each thread, loaded and redacted one at a time (with the proof of every removal). A
+    root outside the reader's account limit ``within`` is not found."""
     accounts: dict[int, Account] = {}
     with archive.sessions() as s:
         for account in s.scalars(select(Account)):
-            accounts[account.id] = account
-            s.expunge(account)
+            if within.allows(account.id):
+                accounts[account.id] = account
+                s.expunge(account)
     with archive.sessions() as s:
         for root_id in roots:
             yield load_thread(s, root_id, accounts, matched or set(), redactor, archive.store)
@@ -207,7 +221,7 @@ def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched:
     """One thread in reading order: the post, then comments by time, each followed by replies,
     with the proof of each removal read from ``store`` (a handful of small blobs)."""
     root = s.execute(select(*_ITEM_COLUMNS).where(Item.id == root_id)).first()
-    if root is None:
+    if root is None or root.account_id not in accounts:  # ``accounts``: those one may read
         raise NotFound(f"no item with id {root_id}")
     key = thread_key(root.account_id, root.external_id, root.scope)
     members: list[Any] = [root, *s.execute(select(*_ITEM_COLUMNS).where(

@@ -91,8 +91,7 @@ def describe_scope(query: str | None, account_id: int | None, since: datetime | 
 
 
 def filters_to_json(filters: SearchFilters) -> str:
-    return json.dumps({k: (v.isoformat() if isinstance(v, datetime) else v)
-                       for k, v in vars(filters).items() if v is not None}, sort_keys=True)
+    return json.dumps(filters.as_json(), sort_keys=True)
 
 
 def filters_from_json(text: str) -> SearchFilters:
@@ -101,6 +100,8 @@ def filters_from_json(text: str) -> SearchFilters:
     known = set(vars(SearchFilters()))
     values: dict[str, Any] = {k: (datetime.fromisoformat(v) if k in _MOMENTS and v else v)
                               for k, v in data.items() if k in known}
+    if values.get("account_ids") is not None:
+        values["account_ids"] = frozenset(values["account_ids"])
     return SearchFilters(**values)
 
 
@@ -108,9 +109,8 @@ def describe_filters_json(query: str, filters_json: str) -> str:
     """:func:`describe_scope` for a stored request scope row, naming its other filters too."""
     filters = filters_from_json(filters_json)
     text = describe_scope(query, filters.account_id, filters.since, filters.until)
-    others = [f"{k} {v.isoformat() if isinstance(v, datetime) else v}"
-              for k, v in vars(filters).items()
-              if v is not None and k not in ("account_id", "since", "until")]
+    others = [f"{k} {v}" for k, v in filters.as_json().items()
+              if k not in ("account_id", "since", "until")]
     if not others:
         return text
     return "; ".join(([] if text == EVERYTHING else [text]) + others)

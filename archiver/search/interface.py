@@ -31,13 +31,13 @@ an item at its edges.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from archiver.connectors.records import ItemKind, ItemStatus, Platform
 from archiver.errors import ArchiverError
@@ -146,10 +146,12 @@ class SearchFilters:
     the range, so an item with any version captured in the range is never missed. ``author`` is
     the exact author name, compared case-insensitively. ``platform``, ``kind`` and ``status`` may
     be given as their words, in any case (``"Removed"``); a word outside the vocabulary is a
-    ValueError.
+    ValueError. ``account_ids`` keeps only items of those accounts (a reader's account limit;
+    None: any account, empty: none).
     """
 
     account_id: int | None = None
+    account_ids: frozenset[int] | None = None
     platform: Platform | None = None
     kind: ItemKind | None = None
     status: ItemStatus | None = None
@@ -166,6 +168,19 @@ class SearchFilters:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, vocabulary(str(value).lower()))
+
+
+    def as_json(self) -> dict[str, object]:
+        """The filters that are set, as JSON values (times in ISO 8601, account ids sorted)."""
+        shown: dict[str, object] = {}
+        for name, value in vars(self).items():
+            if isinstance(value, datetime):
+                shown[name] = value.isoformat()
+            elif isinstance(value, frozenset):
+                shown[name] = sorted(value)
+            elif value is not None:
+                shown[name] = value
+        return shown
 
 
 _VOCABULARIES: dict[str, type[StrEnum]] = {
@@ -227,6 +242,25 @@ class SearchIndex(ABC):
         """Items matching ``query`` and ``filters``: by relevance for a real query, newest first
         for ``*``; ties broken by item_id. Raises QueryError (one line) for a query it cannot
         parse or run."""
+
+    def facet_counts(self, query: str, filters: SearchFilters,
+                     facets: Mapping[str, Sequence[object]]) -> dict[str, dict[str, int]]:
+        """For each facet (a :class:`SearchFilters` field: ``status``, ``kind``, ``platform``,
+        ``account_id``), how many items match ``query`` and ``filters`` with the facet's own
+        filter set to each of its ``values`` in turn; values matching nothing are left out.
+        This runs one search per value; an engine may count them in one pass."""
+        counts: dict[str, dict[str, int]] = {}
+        for facet, values in facets.items():
+            cleared: dict[str, Any] = {facet: None}
+            base = replace(filters, **cleared)
+            found: dict[str, int] = {}
+            for value in values:
+                wanted: dict[str, Any] = {facet: value}
+                total = self.search(query, replace(base, **wanted), limit=0).total
+                if total:
+                    found[str(value)] = total
+            counts[facet] = found
+        return counts
 
     def matching(self, query: str, filters: SearchFilters | None = None) -> set[int]:
         """The ids of every item matching ``query`` and ``filters`` (no paging)."""

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import and_, select
 
+from archiver.errors import NotFound
 from archiver.search.interface import SearchFilters
 from archiver.store.accounts import get_account
 from archiver.store.archive import Archive
 from archiver.store.item_json import ITEM_KEYS, ItemJson, item_record, version_record
+from archiver.store.limits import EVERY_ACCOUNT, AccountLimit
 from archiver.store.models import Account, Item, ItemVersion
 from archiver.store.threads import roots_of, thread_key
 
@@ -27,13 +30,15 @@ class SearchOutcome:
 
 
 def search_items(
-    archive: Archive, query: str, filters: SearchFilters, *, limit: int = 20, offset: int = 0
+    archive: Archive, query: str, filters: SearchFilters, *, limit: int = 20, offset: int = 0,
+    within: AccountLimit = EVERY_ACCOUNT,
 ) -> SearchOutcome:
     """Run ``query`` (Whoosh syntax, ``*`` for everything) and return the contract's rows.
 
-    An account filter must name an account: a mistyped id is an error, not an empty answer."""
-    if filters.account_id is not None:
-        get_account(archive, filters.account_id)
+    ``within`` is the reader's account limit: nothing outside it is found or counted. An account
+    filter must name an account the reader may see: otherwise it is an error (the same one for
+    an account outside the limit as for a mistyped id), not an empty answer."""
+    filters = limited_filters(archive, filters, within)
     found = archive.index.search(query, filters, limit=limit, offset=offset)
     rows = item_rows(archive, [hit.item_id for hit in found.hits])
     results = [rows[hit.item_id] for hit in found.hits if hit.item_id in rows]
@@ -41,6 +46,78 @@ def search_items(
     for row in results:
         row["matched_versions"] = matched.get(row["item_id"], [])
     return SearchOutcome(total=found.total, threads=found.threads, results=results)
+
+
+def limited_filters(archive: Archive, filters: SearchFilters,
+                    within: AccountLimit) -> SearchFilters:
+    """``filters`` narrowed to the reader's account limit; an account filter naming an account
+    that does not exist or lies outside the limit is :class:`NotFound`."""
+    if filters.account_id is not None:
+        if not within.allows(filters.account_id):
+            # Word for word what a mistyped id gets: the limit does not tell what exists.
+            raise NotFound(f"no account with id {filters.account_id} (see 'archiver accounts "
+                           "list')")
+        get_account(archive, filters.account_id)
+    if within.unlimited:
+        return filters
+    return replace(filters, account_ids=within.narrowed(filters.account_ids))
+
+
+# The values each facet counts; accounts and platforms come from the registered accounts.
+STATUS_VALUES = ("active", "hidden", "removed")
+KIND_VALUES = ("post", "comment", "reply", "media", "page_revision")
+
+
+def facet_counts(archive: Archive, query: str, filters: SearchFilters, *,
+                 within: AccountLimit = EVERY_ACCOUNT) -> dict[str, dict[str, int]]:
+    """How many items matching ``query`` and ``filters`` each value of each facet (status,
+    kind, platform, account id) would leave: the numbers beside a search page's filters. A
+    facet's own filter is left out when counting it, so its other values stay visible.
+    Values with no items are left out."""
+    filters = limited_filters(archive, filters, within)
+    with archive.sessions() as s:
+        accounts = [(a_id, platform) for a_id, platform in
+                    s.execute(select(Account.id, Account.platform).order_by(Account.id))
+                    if within.allows(a_id)]
+    values: dict[str, Sequence[object]] = {
+        "status": list(STATUS_VALUES), "kind": list(KIND_VALUES),
+        "platform": sorted({platform for _, platform in accounts}),
+        "account_id": [a_id for a_id, _ in accounts],
+    }
+    return archive.index.facet_counts(query, filters, values)
+
+
+def snippet(text: str | None, query: str, *, width: int = 240) -> list[tuple[str, bool]]:
+    """A short stretch of ``text`` around the first word of ``query`` it holds, as pieces
+    ``(text, is_match)`` for a page to mark up (escaping each piece itself)."""
+    if not text:
+        return []
+    terms = query_terms(query)
+    spans = [(m.start(), m.end()) for m in _WORD.finditer(text)
+             if _matches(m.group().lower(), terms)]
+    start = 0
+    if spans and spans[0][0] > width // 3:
+        start = spans[0][0] - width // 3
+    end = min(len(text), start + width)
+    pieces: list[tuple[str, bool]] = [("…", False)] if start else []
+    at = start
+    for a, b in spans:
+        if a < start or b > end:
+            continue
+        if a > at:
+            pieces.append((text[at:a], False))
+        pieces.append((text[a:b], True))
+        at = b
+    if at < end:
+        pieces.append((text[at:end], False))
+    if end < len(text):
+        pieces.append(("…", False))
+    return pieces
+
+
+def _matches(word: str, terms: list[str]) -> bool:
+    return any((t[:-1] and word.startswith(t[:-1])) if t.endswith("*") else word == t
+               for t in terms)
 
 
 _WORD = re.compile(r"\w+\*?")
@@ -68,10 +145,7 @@ def matched_versions(archive: Archive, query: str, item_ids: list[int]) -> dict[
                          .order_by(ItemVersion.item_id, ItemVersion.seq))
         for item_id, seq, text in rows:
             words = set(_WORD.findall((text or "").lower()))
-            if not terms or any(
-                (t[:-1] and any(w.startswith(t[:-1]) for w in words)) if t.endswith("*")
-                else t in words for t in terms
-            ):
+            if not terms or any(_matches(w, terms) for w in words):
                 out[item_id].append(seq)
     return out
 

@@ -500,3 +500,56 @@ class VersionMedia(Base):
     media_file_id: Mapped[int] = mapped_column(
         ForeignKey("media_files.id"), primary_key=True, index=True
     )
+
+
+# -- people: who may sign in to the records desk, and with what (archiver.access) ---------------
+
+
+class User(Base):
+    """A person who signs in to the records desk (``archiver web``), with one role.
+
+    Only an argon2 hash of the password is kept. ``failed_sign_ins`` and ``locked_until`` carry
+    the lock-out after repeated wrong passwords. Each session carries the user's
+    ``session_epoch`` of when it began; raising it (sign-out, a password change) ends them all.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    # viewer | custodian | legal | records_manager | admin (archiver.access.roles.Role)
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # True: only the accounts in user_accounts; False: every account.
+    limited: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(255))
+
+
+class UserAccount(Base):
+    """An account a limited user may see (a unit sees its own pages)."""
+
+    __tablename__ = "user_accounts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+
+
+class ApiToken(Base):
+    """A bearer token for ``/api/``: it acts as its user. Only its sha256 is kept (the token is
+    random, 256 bits: a slow hash would add nothing but time on every request)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    label: Mapped[str] = mapped_column(String(255))
+    token_sha256: Mapped[str] = mapped_column(HASH, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,11 +36,12 @@ def _pg_server_url() -> str | None:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database URL: a SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+@contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """A fresh, empty database URL of ``kind`` (``sqlite``: a file in ``folder``;
+    ``postgresql``: a new database, dropped afterwards)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'archive.sqlite3'}"
         return
     server = _pg_server_url()
     assert server is not None
@@ -55,16 +57,27 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
-    """Settings for an archive under tmp_path on the parametrized database."""
-    home = tmp_path / "home"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL: a SQLite file, or a new PostgreSQL database."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+def settings_in(home: Path, db_url: str) -> Settings:
+    """Settings for an archive in ``home`` on the database ``db_url``."""
     return Settings(
         home=home,
         db_url=db_url,
         store_url=(home / "blobs").as_uri(),
         index_dir=home / "index",
     )
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """Settings for an archive under tmp_path on the parametrized database."""
+    return settings_in(tmp_path / "home", db_url)
 
 
 @pytest.fixture

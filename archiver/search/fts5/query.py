@@ -359,6 +359,10 @@ def sql_filters(filters: SearchFilters) -> tuple[list[str], list[Any]]:
     if filters.account_id is not None:
         where.append("d.account_id = ?")
         args.append(filters.account_id)
+    if filters.account_ids is not None:
+        ids = sorted(filters.account_ids)
+        where.append(f"d.account_id IN ({', '.join('?' * len(ids))})" if ids else "0")
+        args += ids
     for name in ("platform", "kind", "status"):
         value = getattr(filters, name)
         if value is not None:

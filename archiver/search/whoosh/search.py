@@ -158,6 +158,8 @@ class SearchView:
         for term in terms:
             is_deny, docs = self._term_docs(*term)
             (denies if is_deny else allows).append(docs)
+        if filters.account_ids is not None:
+            allows.append(self._accounts_docs(filters.account_ids))
         if filters.captured_until is not None:
             allows.append(self._range_docs("first_captured_at", None, filters.captured_until))
         if filters.captured_since is not None:
@@ -196,6 +198,53 @@ class SearchView:
         if len(found[1]) <= _FILTER_CACHE_DOCS:
             self._filters[key] = found
         return found
+
+    def positive_docs(self, name: str, value: Any) -> frozenset[int]:
+        """The documents whose field ``name`` holds ``value`` (as a filter compares it)."""
+        if name != "account_id":
+            value = clean_text(str(value)).lower()
+        key = ("+" + name, value)
+        cached = self._filters.get(key)
+        if cached is not None:
+            return cached[1]
+        docs = frozenset(self._docs(query.Term(name, value)))
+        if len(docs) <= _FILTER_CACHE_DOCS:
+            self._filters[key] = (False, docs)
+        return docs
+
+    def matched_docs(self, q: query.Query, plan: _Plan, match_all: bool) -> set[int]:
+        """Every document (global number) matching ``q`` (``match_all``: every one) that the
+        plan lets through: what facet counts intersect with each value's documents."""
+        out: set[int] = set()
+        allowed = sorted(plan.allow) if plan.allow is not None else None
+        windowed = plan.created_from is not None or plan.created_before is not None
+        for leaf in self.leaves():
+            created = leaf.columns.created
+            if match_all:
+                out.update(glob for docnum, glob in _candidates(leaf, plan, allowed)
+                           if not windowed or _in_window(plan, created[docnum]))
+                continue
+            base = leaf.offset
+            allow, deny = plan.allow, plan.deny
+            for docnum in q.matcher(leaf.searcher).all_ids():
+                glob = base + docnum
+                if ((allow is None or glob in allow) and glob not in deny
+                        and (not windowed or _in_window(plan, created[docnum]))):
+                    out.add(glob)
+        return out
+
+    def _accounts_docs(self, account_ids: frozenset[int]) -> frozenset[int]:
+        """The documents of any of these accounts (cached like a term's)."""
+        key = ("account_ids", account_ids)
+        cached = self._filters.get(key)
+        if cached is None:
+            docs = frozenset(self._docs(query.Or([query.Term("account_id", a)
+                                                  for a in sorted(account_ids)]))
+                             ) if account_ids else frozenset()
+            if len(docs) <= _FILTER_CACHE_DOCS:
+                self._filters[key] = (False, docs)
+            return docs
+        return cached[1]
 
     def _range_docs(
         self, name: str, start: datetime | None, end: datetime | None

@@ -1,0 +1,35 @@
+"""The reads pages and API share: one library call within the user's limit, one audit event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+
+from archiver.exports.selection import ThreadView
+from archiver.item_history import item_history, item_thread, readable_media
+from archiver.web.desk import archive, audit, signed_in
+from archiver.web.security import attachment
+
+
+def read_thread(item_id: int) -> ThreadView:
+    """The thread of ``item_id`` as the signed-in user may see it; audited."""
+    view = item_thread(archive(), item_id, within=signed_in().limit)
+    audit("desk.thread_view", "item", item_id, {"thread_root": view.root_id,
+                                                "items": len(view.items)})
+    return view
+
+
+def read_history(item_id: int) -> dict[str, Any]:
+    """The history of ``item_id`` as the signed-in user may see it; audited."""
+    detail = item_history(archive(), item_id, within=signed_in().limit)
+    audit("desk.item_view", "item", item_id, {"versions": len(detail["versions"])})
+    return detail
+
+
+def download_media(sha256: str) -> Response:
+    """A media file some item the user may see showed, as a download; audited."""
+    found = readable_media(archive(), sha256, within=signed_in().limit)
+    audit("desk.media_download", "media", sha256, {"media_type": found.media.media_type,
+                                                   "size": found.media.size})
+    return attachment(found.data, found.media.name, found.media.media_type)

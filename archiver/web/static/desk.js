@@ -1,0 +1,2 @@
+// The desk works without this file; it only adds small conveniences.
+"use strict";

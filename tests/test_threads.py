@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from archiver.capture.realtime import Change, apply_changes, facebook_change
+from archiver.capture.realtime import apply_changes
+from archiver.connectors.graph_webhooks import Change, facebook_change
 from archiver.exports.selection import iter_threads, threads_of
 from archiver.search.interface import SearchFilters
 from archiver.standins.graph_server import GraphServer

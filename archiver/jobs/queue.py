@@ -25,7 +25,7 @@ from archiver.jobs.specs import JobSpec, limit_of, spec_of
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.db import rows_changed
-from archiver.store.limits import AccountLimit
+from archiver.store.limits import EVERY_ACCOUNT, AccountLimit
 from archiver.store.models import Job, UTCDateTime
 
 # How long a runner's claim holds without a sign of life; it renews it far more often.
@@ -133,15 +133,19 @@ def get_job(archive: Archive, job_id: int) -> JobView:
 
 
 def list_jobs(archive: Archive, *, kinds: Iterable[JobKind] | None = None,
-              subject: str | None = None, limit: int = 50) -> list[JobView]:
-    """The newest jobs first, of ``kinds`` (all kinds: None) and about ``subject``."""
+              subject: str | None = None, readable_within: AccountLimit = EVERY_ACCOUNT,
+              limit: int = 50) -> list[JobView]:
+    """The newest jobs first, of ``kinds`` (all kinds: None) and about ``subject``; only those
+    whose items were chosen within what ``readable_within`` allows (a reader limited to some
+    accounts never sees a package made for a wider limit)."""
     query = select(Job).order_by(Job.id.desc()).limit(limit)
     if kinds is not None:
         query = query.where(Job.kind.in_([str(k) for k in kinds]))
     if subject is not None:
         query = query.where(Job.subject == subject)
     with archive.sessions() as s:
-        return [_view(row) for row in s.scalars(query)]
+        views = [_view(row) for row in s.scalars(query)]
+    return [v for v in views if readable_within.covers(v.within)]
 
 
 def _mine(job_id: int, runner: str) -> Any:

@@ -35,6 +35,13 @@ class AccountLimit:
             return True
         return account_id is not None and account_id in self.account_ids
 
+    def covers(self, other: AccountLimit) -> bool:
+        """Whether this limit allows every account ``other`` allows (what was chosen within
+        ``other`` may be shown to a reader with this limit)."""
+        if self.account_ids is None:
+            return True
+        return other.account_ids is not None and other.account_ids <= self.account_ids
+
     def clause(self, column: Any) -> ColumnElement[bool]:
         """A SQL condition on an account id column that keeps only what the limit allows."""
         if self.account_ids is None:

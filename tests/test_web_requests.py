@@ -128,7 +128,7 @@ def test_a_request_from_scope_to_a_downloaded_package(desk: Desk, tmp_path: Path
         assert f"account {city}" in workspace and "protected from disposition" in workspace
 
         preview = client.get(f"/requests/show/{rid}",
-                             params={"preview": "1", "redact": "1"}).text
+                             params={"preview": "1", "preview_redact": "1"}).text
         assert "K.S.A. 45-221(a)(30) (personal privacy)" in preview
         assert "[REDACTED: telephone number]" in preview
         assert "(217) 555-0147" not in preview

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -46,6 +46,7 @@ requests_pages = Blueprint("requests", __name__, url_prefix="/requests")
 
 _CALENDAR = "archiver.calendar"
 SEE_OTHER = 303
+PREVIEW = "preview_"
 
 
 def calendar() -> HolidayCalendar:
@@ -100,16 +101,18 @@ class PackageChoices:
     pdf: bool = True
 
     @classmethod
-    def read(cls, values: Mapping[str, Any], *, ticked_by_default: bool) -> PackageChoices:
-        """From a form or query arguments; ``ticked_by_default``: nothing was submitted yet,
-        so the boxes start ticked."""
-        raw = values.get("withhold") or ""
+    def read(cls, values: Mapping[str, Any], *, ticked_by_default: bool,
+             prefix: str = "") -> PackageChoices:
+        """From a form or query arguments (field names after ``prefix``: ``redact``,
+        ``withhold``, ``pdf``); ``ticked_by_default``: nothing was submitted yet, so the boxes
+        start ticked."""
+        raw = values.get(prefix + "withhold") or ""
         lines = raw if isinstance(raw, list) else str(raw).splitlines()
         withhold = tuple(line.strip() for line in lines if str(line).strip())
         if ticked_by_default:
             return cls(withhold=withhold)
-        return cls(redact=flag(values.get("redact")), withhold=withhold,
-                   pdf=flag(values.get("pdf")))
+        return cls(redact=flag(values.get(prefix + "redact")), withhold=withhold,
+                   pdf=flag(values.get(prefix + "pdf")))
 
     def redactor(self) -> Redactor:
         return Redactor(rules=load_rules() if self.redact else (),
@@ -178,7 +181,12 @@ def _workspace(request_id: str, *, message: str | None = None,
                fields: ScopeFields | None = None) -> str:
     view = get_request_view(archive(), request_id, calendar())
     previewing = flag(request.args.get("preview"))
-    choices = PackageChoices.read(request.args, ticked_by_default=not previewing)
+    # The preview's fields have names of their own: a page with two checkboxes of one name
+    # in two forms reads as one group of checkboxes to assistive technology.
+    choices = PackageChoices.read(request.args, ticked_by_default=not previewing,
+                                  prefix=PREVIEW)
+    if previewing:  # the preview has no box for PDFs: the package's starts ticked
+        choices = replace(choices, pdf=True)
     preview: RedactionPreview | None = None
     preview_error: str | None = None
     if previewing and view.scope:

@@ -4,15 +4,19 @@ running them dies (SQLite and PostgreSQL, the sample page captured from the loop
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
+import sys
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from archiver.cli import cli
 from archiver.errors import ArchiverError, NotFound
@@ -25,6 +29,7 @@ from archiver.jobs.runner import JobRunner, RunnerId, runner_alive
 from archiver.jobs.specs import OpenRecordsJob, ProductionJob, PurgeJob
 from archiver.jobs.work import job_folder
 from archiver.retention.holds import HoldSpec, create_hold
+from archiver.retention.protection import lock_protection
 from archiver.retention.scope import ProtectionScope
 from archiver.store.archive import Archive
 from archiver.store.limits import AccountLimit
@@ -278,3 +283,60 @@ def test_cli_runs_and_lists_jobs(captured: Captured, settings_env: dict[str, str
     (shown,) = json.loads(listed.output)
     assert shown["job_id"] == job_id and shown["state"] == "done" and shown["has_file"]
     assert "path" not in shown["result"]
+
+
+def test_a_job_finishes_after_the_web_process_is_killed(captured: Captured,  # noqa: F811
+                                                        settings_env: dict[str, str],
+                                                        tmp_path: Path) -> None:
+    """``archiver web serve`` killed (SIGKILL) while its runner holds a job; the next start
+    finds the job of the dead process at once and finishes it."""
+    archive = captured.archive
+    if archive.engine.dialect.name != "postgresql":
+        pytest.skip("needs a lock that stops only the job's last step: on SQLite the one "
+                    "write lock would also stop the job from being claimed")
+    register(archive)
+    job_id = package_job(archive)
+    env = {**os.environ, **settings_env, "ARCHIVER_WEB_SECRET_FILE": str(tmp_path / "key")}
+    # Held by the test, the protection lock stops the export where it records what it covered.
+    with archive.transaction() as s:
+        lock_protection(s, "test: the job waits here", archive.clock())
+        first = serve(env)
+        try:
+            wait_until(lambda: waiting_on_a_lock(archive), "the job never reached its end")
+            assert get_job(archive, job_id).state is JobState.RUNNING
+        finally:
+            first.kill()
+            first.wait()
+    second = serve(env)
+    try:
+        wait_until(lambda: get_job(archive, job_id).state.finished, "the job never finished")
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
+    check_package(archive, job_id)
+    job = get_job(archive, job_id)
+    assert job.attempts == 2
+    with archive.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Export)) == 1
+
+
+def serve(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "archiver.cli", "web", "serve", "--port", "0"],
+                            env=env, cwd=Path(__file__).resolve().parent.parent,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def waiting_on_a_lock(archive: Archive) -> bool:
+    with archive.engine.connect() as conn:
+        return bool(conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()")).scalar())
+
+
+def wait_until(condition: Callable[[], bool], failure: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(failure)

@@ -34,12 +34,7 @@ class PreviewedRedaction:
     """One redaction, and the value it leaves (None: inside the media list, the removal proof
     or the platform's original payload, shown in the package's native record)."""
 
-    item_id: int
-    version: int | None
-    field: str
-    rule: str
-    exemption: str
-    count: int
+    redaction: Redaction
     result: str | None
 
 
@@ -60,8 +55,8 @@ class RedactionPreview:
     def by_exemption(self) -> list[tuple[str, int]]:
         """How many marks each exemption accounts for, most first."""
         counts: Counter[str] = Counter()
-        for r in self.redactions:
-            counts[r.exemption or "(none given)"] += r.count
+        for shown in self.redactions:
+            counts[shown.redaction.exemption or "(none given)"] += shown.redaction.count
         return counts.most_common()
 
 
@@ -80,9 +75,7 @@ def preview_redactions(archive: Archive, scope: Scope, redactor: Redactor, *,
             native_record(item, archive.store, redactor, log)
         items += len(thread.items)
         views = {item.item_id: item for item in thread.items}
-        found.extend(PreviewedRedaction(r.item_id, r.version, r.field, r.rule, r.exemption,
-                                        r.count, _value(views.get(r.item_id), r))
-                     for r in log)
+        found.extend(PreviewedRedaction(r, _value(views.get(r.item_id), r)) for r in log)
     return RedactionPreview(threads=len(roots), threads_read=len(read), items_read=items,
                             redactions=found)
 

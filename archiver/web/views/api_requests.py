@@ -80,7 +80,8 @@ def request_preview(request_id: str) -> ResponseReturnValue:
                     "items_read": preview.items_read, "complete": preview.complete,
                     "by_exemption": [{"exemption": e, "marks": n}
                                      for e, n in preview.by_exemption],
-                    "redactions": [asdict(r) for r in preview.redactions]})
+                    "redactions": [{**asdict(shown.redaction), "result": shown.result}
+                                   for shown in preview.redactions]})
 
 
 @api.route("/requests/package/<path:request_id>", methods=["POST"])

@@ -26,6 +26,7 @@ from archiver.errors import ArchiverError, BlobNotFound, NotFound
 from archiver.retention.protection import lock_protection
 from archiver.retention.scope import (
     ProtectionScope,
+    check_within,
     describe_scope,
     live_ids,
     matching_ids,
@@ -36,6 +37,7 @@ from archiver.search.predicate import DocView
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.db import insert_ignore
+from archiver.store.limits import EVERY_ACCOUNT, AccountLimit
 from archiver.store.models import Hold, HoldItem, Item, ItemVersion
 
 CHUNK = 1000
@@ -188,6 +190,18 @@ def release_hold(archive: Archive, name: str, *, released_by: str, reason: str) 
     return result
 
 
+def check_hold_within(archive: Archive, name: str, limit: AccountLimit) -> None:
+    """A one-line error unless the hold's scope stays within ``limit`` (a user limited to some
+    accounts releases only holds over one of them); NotFound for no such hold."""
+    with archive.sessions() as s:
+        hold = s.scalar(select(Hold).where(Hold.name == name))
+        if hold is None:
+            raise NotFound(f"no hold named {name!r}")
+        scope = ProtectionScope(query=hold.query, account_id=hold.account_id, since=hold.since,
+                                until=hold.until)
+    check_within(scope, limit, "release holds over")
+
+
 def hold_json(hold: Hold) -> dict[str, Any]:
     """A hold as JSON; ``scope`` says in words what it covers."""
     return {
@@ -205,12 +219,15 @@ def hold_json(hold: Hold) -> dict[str, Any]:
     }
 
 
-def list_holds(archive: Archive) -> list[dict[str, Any]]:
-    """Every hold, oldest first, with its item count."""
+def list_holds(archive: Archive, *, within: AccountLimit = EVERY_ACCOUNT) -> list[dict[str, Any]]:
+    """Every hold, oldest first, with how many items it covers (of the accounts ``within``
+    allows)."""
     from sqlalchemy import func
 
     with archive.sessions() as s:
         counts = dict(s.execute(select(HoldItem.hold_id, func.count())
+                                .join(Item, Item.id == HoldItem.item_id)
+                                .where(within.clause(Item.account_id))
                                 .group_by(HoldItem.hold_id)).all())
         return [{**hold_json(h), "items": counts.get(h.id, 0)}
                 for h in s.scalars(select(Hold).order_by(Hold.id))]

@@ -20,8 +20,11 @@ from archiver.errors import ArchiverError, QueryError
 from archiver.search.factory import check_query
 from archiver.search.indexing import catch_up_index
 from archiver.search.interface import SearchFilters
+from archiver.search.items import item_rows
 from archiver.search.predicate import DocView, docs_matching
 from archiver.store.archive import Archive
+from archiver.store.item_json import ItemJson
+from archiver.store.limits import AccountLimit, ids_within
 from archiver.store.models import Item
 
 CHUNK = 1000
@@ -71,6 +74,42 @@ class ProtectionScope:
 
     def describe(self) -> str:
         return describe_scope(self.query, self.account_id, self.since, self.until)
+
+
+def check_within(scope: ProtectionScope, limit: AccountLimit, what: str) -> None:
+    """A one-line error unless ``scope`` stays within the accounts ``limit`` allows: a user
+    limited to some accounts names one of them (``what``: "hold", "cover")."""
+    if limit.account_ids is None:
+        return
+    if scope.account_id is None or scope.account_id not in limit.account_ids:
+        mine = ", ".join(map(str, sorted(limit.account_ids))) or "none"
+        raise ArchiverError(f"you may only {what} items of your own accounts: choose one "
+                            f"(account {mine})")
+
+
+@dataclass(frozen=True)
+class ScopePreview:
+    """How many items a scope covers within an account limit, and the first of them (the
+    search's result rows, newest item first)."""
+
+    count: int
+    items: list[ItemJson]
+
+
+def preview_items(archive: Archive, item_ids: Sequence[int], within: AccountLimit,
+                  first: int = 20) -> ScopePreview:
+    """:class:`ScopePreview` of ``item_ids``, only those ``within`` allows."""
+    with archive.sessions() as s:
+        allowed = ids_within(s, sorted(item_ids, reverse=True), within)
+    rows = item_rows(archive, allowed[:first])
+    return ScopePreview(count=len(allowed), items=[rows[i] for i in allowed[:first] if i in rows])
+
+
+def preview_scope(archive: Archive, scope: ProtectionScope, within: AccountLimit,
+                  first: int = 20) -> ScopePreview:
+    """What ``scope`` would cover now, within ``within``; nothing is held or protected."""
+    return preview_items(archive, matching_ids(archive, scope.search_query(), scope.filters()),
+                         within, first)
 
 
 def describe_scope(query: str | None, account_id: int | None, since: datetime | None,

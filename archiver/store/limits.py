@@ -7,11 +7,12 @@ forget it. An item outside the limit is answered exactly like an item that does 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,13 @@ class AccountLimit:
             return True
         return account_id is not None and account_id in self.account_ids
 
+    def covers(self, other: AccountLimit) -> bool:
+        """Whether this limit allows every account ``other`` allows (what was chosen within
+        ``other`` may be shown to a reader with this limit)."""
+        if self.account_ids is None:
+            return True
+        return other.account_ids is not None and other.account_ids <= self.account_ids
+
     def clause(self, column: Any) -> ColumnElement[bool]:
         """A SQL condition on an account id column that keeps only what the limit allows."""
         if self.account_ids is None:
@@ -52,3 +60,18 @@ class AccountLimit:
 
 
 EVERY_ACCOUNT = AccountLimit()
+_CHUNK = 1000
+
+
+def ids_within(session: Session, item_ids: Sequence[int], limit: AccountLimit) -> list[int]:
+    """Those of ``item_ids`` whose account ``limit`` allows, in the order given."""
+    if limit.unlimited:
+        return list(item_ids)
+    from archiver.store.models import Item
+
+    allowed: set[int] = set()
+    for start in range(0, len(item_ids), _CHUNK):
+        chunk = item_ids[start:start + _CHUNK]
+        allowed.update(session.scalars(select(Item.id).where(
+            Item.id.in_(chunk), limit.clause(Item.account_id))))
+    return [i for i in item_ids if i in allowed]

@@ -15,8 +15,10 @@ from archiver.access.users import current_access as access_now
 from archiver.config import Settings
 from archiver.errors import ArchiverError, NotFound, QueryError
 from archiver.exports.business_days import HolidayCalendar, load_calendar
+from archiver.jobs.runner import JobRunner
 from archiver.store.archive import Archive, open_archive, utc_now
 from archiver.web import filters
+from archiver.web.background import attach_runner
 from archiver.web.desk import _ARCHIVE, _CALENDAR, _OPTIONS, current_access
 from archiver.web.navigation import navigation
 from archiver.web.options import WebOptions
@@ -32,10 +34,13 @@ def create_app(
     clock: Callable[[], datetime] = utc_now,
     archive: Archive | None = None,
     calendar: HolidayCalendar | None = None,
+    run_jobs: bool = False,
 ) -> Flask:
     """The desk for the archive ``settings`` describe (or an already open ``archive``, which
     the caller then closes). ``clock`` is the archive's clock when the desk opens it;
-    ``calendar`` the agency's holidays for request due dates (default: U.S. federal)."""
+    ``calendar`` the agency's holidays for request due dates (default: U.S. federal).
+    ``run_jobs`` starts a runner for background jobs in this process
+    (:func:`archiver.web.background.stop_runner` stops it)."""
     app = Flask(__name__)
     opened = archive if archive is not None else open_archive(settings, clock=clock)
     # Opened now, on one thread, rather than by whichever request comes first.
@@ -88,6 +93,8 @@ def create_app(
 
     app.after_request(add_headers)
     _error_pages(app)
+    if run_jobs:
+        attach_runner(app, JobRunner(opened).start())
     return app
 
 

@@ -19,6 +19,10 @@ class NavEntry:
 ENTRIES: tuple[NavEntry, ...] = (
     NavEntry("dashboard.index", "Dashboard", Role.VIEWER),
     NavEntry("search.index", "Search", Role.VIEWER),
+    NavEntry("requests.index", "Requests", Role.CUSTODIAN),
+    NavEntry("holds.index", "Holds", Role.LEGAL),
+    NavEntry("productions.index", "Productions", Role.LEGAL),
+    NavEntry("jobs.index", "Jobs", Role.CUSTODIAN),
 )
 
 

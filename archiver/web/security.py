@@ -6,9 +6,10 @@ from __future__ import annotations
 import threading
 from collections import deque
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Response, request, session
+from flask import Response, request, send_file, session
 
 from archiver.access.users import Access
 from archiver.web.desk import now, options
@@ -139,8 +140,22 @@ INLINE_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/w
 def attachment(data: bytes, file_name: str, media_type: str | None) -> Response:
     """Bytes from the archive as a download: ``Content-Disposition: attachment``, ``nosniff``,
     a sandboxing CSP, and a raster image type or ``application/octet-stream``."""
-    shown = media_type if media_type in INLINE_IMAGE_TYPES else "application/octet-stream"
-    response = Response(data, mimetype=shown)
+    return _as_download(Response(data, mimetype=_shown_type(media_type)), file_name)
+
+
+def attachment_file(path: Path, file_name: str, media_type: str | None) -> Response:
+    """A file the archive wrote (a package, a production) as :func:`attachment` sends bytes,
+    streamed from disk rather than read into memory."""
+    response = send_file(path, mimetype=_shown_type(media_type), conditional=False, etag=False,
+                         max_age=0)
+    return _as_download(response, file_name)
+
+
+def _shown_type(media_type: str | None) -> str:
+    return media_type if media_type in INLINE_IMAGE_TYPES else "application/octet-stream"
+
+
+def _as_download(response: Response, file_name: str) -> Response:
     response.headers["Content-Disposition"] = f'attachment; filename="{file_name}"'
     response.headers["Content-Security-Policy"] = MEDIA_CSP
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+# The JSON twins put their routes on ``api``: importing them is what adds the routes.
+from archiver.web.views import (
+    api_holds,  # noqa: F401
+    api_jobs,  # noqa: F401
+    api_requests,  # noqa: F401
+)
 from archiver.web.views.api import api
 from archiver.web.views.auth import auth
 from archiver.web.views.dashboard import dashboard
+from archiver.web.views.holds import holds
 from archiver.web.views.items import items
+from archiver.web.views.jobs import jobs
+from archiver.web.views.productions import productions
+from archiver.web.views.requests import requests_pages
 from archiver.web.views.search import search
 
-BLUEPRINTS = (auth, dashboard, search, items, api)
+BLUEPRINTS = (
+    auth, dashboard, search, items, api,
+    requests_pages,
+    holds,
+    productions,
+    jobs,
+)

@@ -46,7 +46,7 @@ PASSWORD = "a long enough test password"
 
 
 def test_registry_shows_approval_token_variable_and_failures_with_reasons(
-        captured: Captured) -> None:
+        captured: Captured) -> None:  # noqa: F811
     archive, account = captured.archive, captured.account
     # The platform refuses a wrong token: the run fails and says why.
     failed = capture_account(archive, account, {TOKEN_ENV: "not-the-token"},
@@ -70,7 +70,7 @@ def test_registry_shows_approval_token_variable_and_failures_with_reasons(
     assert again.failures_since_good == 0 and again.failures == [] and not again.token_problem
 
 
-def test_registry_honours_the_account_limit(captured: Captured) -> None:
+def test_registry_honours_the_account_limit(captured: Captured) -> None:  # noqa: F811
     archive, account = captured.archive, captured.account
     assert account_statuses(archive, {}, within=AccountLimit.only([])) == []
     with pytest.raises(NotFound):
@@ -104,7 +104,7 @@ def test_audit_log_filters_by_action_family_actor_target_and_time_and_pages(
     assert audit_events(archive, AuditFilter(action="user_")).total == 0
 
 
-def test_every_verify_run_is_recorded_and_the_last_one_is_shown(captured: Captured) -> None:
+def test_every_verify_run_is_recorded_and_the_last_one_is_shown(captured: Captured) -> None:  # noqa: F811
     archive = captured.archive
     assert last_verify(archive) is None
     report = verify_archive(archive, actor="records-manager")
@@ -188,7 +188,7 @@ def test_tokens_are_listed_without_their_value_and_revoked_only_by_their_owner(
     assert not list_tokens(archive, "clerk")[0]["active"]
 
 
-def test_disposition_progress_and_certificate_from_the_store(captured: Captured) -> None:
+def test_disposition_progress_and_certificate_from_the_store(captured: Captured) -> None:  # noqa: F811
     archive = captured.archive
     set_today(archive, date(2025, 7, 1))  # posts (1 year) and comments (30 days) are due
     assert list_dispositions(archive) == []

@@ -16,7 +16,7 @@ from archiver.config import Settings
 from archiver.errors import ArchiverError, NotFound, QueryError
 from archiver.store.archive import Archive, open_archive, utc_now
 from archiver.web import filters
-from archiver.web.desk import _ARCHIVE, _OPTIONS, current_access
+from archiver.web.desk import _ARCHIVE, _OPTIONS, current_access, is_api
 from archiver.web.navigation import navigation
 from archiver.web.options import WebOptions
 from archiver.web.security import SignInThrottle, add_headers, session_user
@@ -58,7 +58,7 @@ def create_app(
     csrf = CSRFProtect(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-        if blueprint.name == "api":
+        if is_api(blueprint.name):
             # Bearer tokens only, never the session cookie: no cross-site request can carry one.
             csrf.exempt(blueprint)
     filters.register(app)
@@ -66,7 +66,7 @@ def create_app(
     @app.before_request
     def who_is_asking() -> BaseResponse | None:
         g.access = None
-        if request.blueprint == "api":
+        if is_api(request.blueprint):
             g.access = bearer_access()
             return None
         found = session_user()
@@ -87,7 +87,7 @@ def create_app(
 
 def _error_pages(app: Flask) -> None:
     def wants_json() -> bool:
-        return request.blueprint == "api"
+        return is_api(request.blueprint)
 
     def page(status: int, title: str, message: str) -> tuple[Response | str, int]:
         if wants_json():

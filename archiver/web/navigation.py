@@ -20,6 +20,7 @@ ENTRIES: tuple[NavEntry, ...] = (
     NavEntry("dashboard.index", "Dashboard", Role.VIEWER),
     NavEntry("search.index", "Search", Role.VIEWER),
     NavEntry("accounts.index", "Accounts", Role.VIEWER),
+    NavEntry("retention.index", "Retention", Role.RECORDS_MANAGER),
     NavEntry("audit.index", "Audit log", Role.RECORDS_MANAGER),
     NavEntry("users.index", "Users", Role.ADMIN),
     NavEntry("me.index_me", "Your settings", Role.VIEWER),

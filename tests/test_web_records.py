@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 
@@ -17,17 +15,6 @@ from archiver.verify import verify_archive
 from tests.support.web import PASSWORD, TOKEN_ENV, UNIT, Desk, csrf_token, signed_in_client, user_of
 
 ADMIN = user_of(Role.ADMIN)
-
-
-@contextmanager
-def client_of(desk: Desk, name: str, password: str) -> Iterator[httpx.Client]:
-    """A signed-in client for a user made in the test (with its own password)."""
-    with httpx.Client(base_url=desk.base_url, follow_redirects=False, timeout=30) as client:
-        token = csrf_token(client.get("/sign-in").text)
-        answer = client.post("/sign-in", data={"name": name, "password": password,
-                                               "csrf_token": token, "next": "/"})
-        assert answer.status_code == 302, answer.text
-        yield client
 
 
 def post(client: httpx.Client, page: str, path: str, data: dict[str, object]) -> httpx.Response:
@@ -137,7 +124,7 @@ def test_admin_adds_a_limited_user_who_sees_only_that_account(desk: Desk) -> Non
         password = re.search(r'id="shown-password"[^>]*value="([^"]+)"', answer.text)
         assert password, "the generated password is shown once"
         assert "county-clerk" in client.get("/users").text
-    with client_of(desk, "county-clerk", password[1]) as client:
+    with signed_in_client(desk, "county-clerk", password[1]) as client:
         page = client.get("/accounts").text
         assert "county-sheriff" in page and "springfield-pd" not in page
         assert client.get("/users").status_code == 403
@@ -175,7 +162,7 @@ def test_admin_changes_role_limit_disables_resets_and_unlocks(desk: Desk) -> Non
 
 def test_own_page_makes_a_token_shown_once_and_changes_the_password(desk: Desk) -> None:
     add_user(desk.archive, "self-service", Role.VIEWER, password=PASSWORD, actor="test")
-    with client_of(desk, "self-service", PASSWORD) as client:
+    with signed_in_client(desk, "self-service") as client:
         made = post(client, "/me", "/me/tokens", {"label": "nightly report"})
         assert made.status_code == 200
         token = re.search(r'id="shown-token"[^>]*value="(arv_[^"]+)"', made.text)
@@ -197,5 +184,5 @@ def test_own_page_makes_a_token_shown_once_and_changes_the_password(desk: Desk) 
             "repeat_password": "a new long password"})
         assert changed.status_code == 303
         assert client.get("/me").status_code == 302  # signed out everywhere
-    with client_of(desk, "self-service", "a new long password") as client:
+    with signed_in_client(desk, "self-service", "a new long password") as client:
         assert client.get("/me").status_code == 200

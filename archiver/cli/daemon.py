@@ -7,7 +7,7 @@ import os
 
 import click
 
-from archiver.cli.support import JSON_OPTION, archive_from_env, print_json
+from archiver.cli.support import JSON_OPTION, archive_from_env, print_json, wait_until_stopped
 
 
 def _log_to_stderr() -> None:
@@ -21,30 +21,28 @@ def schedule() -> None:
 
 
 @schedule.command("run")
-def schedule_run() -> None:
+@click.option("--jobs", "run_jobs", is_flag=True,
+              help="Also run the records desk's background jobs (packages, productions, "
+                   "purges) in this process.")
+def schedule_run(run_jobs: bool) -> None:
     """Run the scheduler until stopped (nightly capture, comment sweeps, daily reports)."""
-    import signal
-    import threading
-
     from archiver.daemon.scheduler import ScheduleConfig, build_scheduler, start
+    from archiver.jobs.runner import JobRunner
 
     _log_to_stderr()
     config = ScheduleConfig.from_env(os.environ)
-    stop = threading.Event()
-    # systemd stops the unit with SIGTERM: finish the way Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with archive_from_env() as archive:
         scheduler = build_scheduler(archive)
         start(scheduler, archive, config)
+        runner = JobRunner(archive).start() if run_jobs else None
         click.echo("scheduler running; Ctrl-C or SIGTERM stops it", err=True)
         try:
-            while not stop.wait(1.0):
-                pass
-        except KeyboardInterrupt:
-            pass
+            wait_until_stopped()
         finally:
             # Let a running capture finish its batch; its lock is released on the way out.
             scheduler.shutdown(wait=True)
+            if runner is not None:
+                runner.stop(timeout=None)
 
 
 @schedule.command("show")

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from archiver.cli import completion
 from archiver.cli.daemon import schedule, webhooks
 from archiver.cli.exports import export, requests
+from archiver.cli.jobs import jobs
 from archiver.cli.retention import hold, retention
 from archiver.cli.support import (
     JSON_OPTION,
@@ -313,6 +314,7 @@ def demo() -> None:
 # The command groups that live in their own modules.
 for _group in (export, requests, retention, hold, schedule, webhooks, users, web):
     cli.add_command(_group)
+cli.add_command(jobs)
 
 
 def main() -> None:

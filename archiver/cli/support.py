@@ -124,3 +124,17 @@ def say_retry(notice: RetryNotice) -> None:
 def retry_reporter() -> Callable[[RetryNotice], None] | None:
     """:func:`say_retry` when stderr is a terminal; else None (cron and pipes stay quiet)."""
     return say_retry if sys.stderr.isatty() else None
+
+
+def wait_until_stopped() -> None:
+    """Block until Ctrl-C or SIGTERM (systemd stops a unit with SIGTERM: it ends the same way)."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass

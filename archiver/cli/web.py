@@ -85,20 +85,29 @@ def web() -> None:
               type=click.Path(dir_okay=False),
               help="The key that signs sessions (made on first use; default "
                    "$ARCHIVER_HOME/web-secret.key). Env: ARCHIVER_WEB_SECRET_FILE.")
-def web_serve(host: str, port: int, secure_cookies: bool, secret_file: str | None) -> None:
+@click.option("--jobs/--no-jobs", "run_jobs", default=True, show_default=True,
+              help="Run background jobs (packages, productions, purges) in this process; "
+                   "with --no-jobs, 'archiver jobs run --forever' runs them.")
+def web_serve(host: str, port: int, secure_cookies: bool, secret_file: str | None,
+              run_jobs: bool) -> None:
     """Serve the desk until stopped (waitress). Keep it on loopback behind a TLS proxy."""
     from pathlib import Path
 
     from archiver.config import load_settings
     from archiver.web import create_app
+    from archiver.web.background import stop_runner
     from archiver.web.options import WebOptions, load_secret_key
     from archiver.web.serve import serve
 
     settings = load_settings()
     key = load_secret_key(Path(secret_file) if secret_file
                           else settings.home / "web-secret.key")
-    app = create_app(settings, options=WebOptions(secret_key=key, secure_cookies=secure_cookies))
+    app = create_app(settings, options=WebOptions(secret_key=key, secure_cookies=secure_cookies),
+                     run_jobs=run_jobs)
     click.echo(f"records desk on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
-    serve(app, host, port)
+    try:
+        serve(app, host, port)
+    finally:
+        stop_runner(app)
 
 

@@ -22,15 +22,18 @@ from sqlalchemy.orm import Session
 
 from archiver.errors import ArchiverError, NotFound
 from archiver.exports.business_days import KORA_BUSINESS_DAYS, HolidayCalendar
+from archiver.exports.selection import Scope
 from archiver.retention.protection import link_request_items, lock_protection
 from archiver.retention.scope import (
     ProtectionScope,
     describe_filters_json,
+    filters_from_json,
     live_ids,
     matching_ids,
 )
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
+from archiver.store.limits import EVERY_ACCOUNT, AccountLimit, ids_within
 from archiver.store.models import OpenRecordsRequest, RequestItem, RequestScope
 
 OPEN = "open"
@@ -198,6 +201,38 @@ def _views(s: Session, rows: list[OpenRecordsRequest], today: date,
                             .where(RequestItem.request_pk.in_(pks))
                             .group_by(RequestItem.request_pk)).all())
     return [_view(r, scopes.get(r.id, []), today, calendar, counts.get(r.id, 0)) for r in rows]
+
+
+def get_request_view(archive: Archive, request_id: str, calendar: HolidayCalendar) -> RequestView:
+    """One request as listed (open or closed), or NotFound."""
+    return _one_view(archive, request_id, calendar)
+
+
+def package_scope(archive: Archive, request_id: str,
+                  within: AccountLimit = EVERY_ACCOUNT) -> Scope:
+    """What a package for the request covers: every query of its recorded scope with its
+    filters, only items of the accounts ``within`` allows. One query stays a query (the
+    package records it); several become the items they match together."""
+    with archive.sessions() as s:
+        row = get_request(s, request_id)
+        pairs = list(dict.fromkeys((query, filters) for query, filters in s.execute(
+            select(RequestScope.query, RequestScope.filters_json)
+            .where(RequestScope.request_pk == row.id).order_by(RequestScope.id))))
+    if not pairs:
+        raise ArchiverError(f"request {request_id!r} has no scope yet: give it one before "
+                            "building its package")
+    if len(pairs) == 1:
+        query, filters = pairs[0]
+        return Scope(query=query, filters=filters_from_json(filters), within=within)
+    found: set[int] = set()
+    for query, filters in pairs:
+        found.update(matching_ids(archive, query, filters_from_json(filters)))
+    with archive.sessions() as s:
+        allowed = ids_within(s, sorted(found), within)
+    if not allowed:
+        raise ArchiverError("nothing matched the request's scope: refusing to write an empty "
+                            "package")
+    return Scope(item_ids=tuple(allowed), within=within)
 
 
 def close_request(archive: Archive, request_id: str, *, actor: str) -> None:

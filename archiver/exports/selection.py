@@ -24,6 +24,7 @@ from archiver.errors import ArchiverError, BlobNotFound, NotFound
 from archiver.exports.redaction import NO_REDACTION, Redaction, Redactor
 from archiver.search.interface import SearchFilters
 from archiver.store.archive import Archive
+from archiver.store.limits import EVERY_ACCOUNT, AccountLimit, ids_within
 from archiver.store.models import MEDIA_STORED, Account, Item, ItemVersion, MediaFile, VersionMedia
 
 CHUNK = 500
@@ -31,19 +32,24 @@ CHUNK = 500
 
 @dataclass(frozen=True)
 class Scope:
-    """What was asked for: a query with filters, explicit items, or a hold."""
+    """What was asked for: a query with filters, explicit items, or a hold; only ever items of
+    the accounts ``within`` allows (the account limit of whoever asked)."""
 
     query: str | None = None
     filters: SearchFilters = field(default_factory=SearchFilters)
     item_ids: tuple[int, ...] = ()
     hold: str | None = None
+    within: AccountLimit = EVERY_ACCOUNT
 
     def describe(self) -> dict[str, Any]:
         """The scope as JSON for request.json, the export row and the audit log."""
         filters = {k: (v.isoformat() if isinstance(v, datetime) else v)
                    for k, v in vars(self.filters).items() if v is not None}
-        return {"query": self.query, "filters": filters, "item_ids": list(self.item_ids),
-                "hold": self.hold}
+        described: dict[str, Any] = {"query": self.query, "filters": filters,
+                                     "item_ids": list(self.item_ids), "hold": self.hold}
+        if self.within.account_ids is not None:
+            described["within_accounts"] = sorted(self.within.account_ids)
+        return described
 
 
 # Media types a browser shows in <img> and the PDF writer may try to draw; anything else (video,
@@ -150,12 +156,20 @@ class ThreadView:
 
 
 def resolve_item_ids(archive: Archive, scope: Scope) -> list[int]:
-    """The item ids the scope names directly (before whole threads are added)."""
+    """The item ids the scope names directly (before whole threads are added), within its
+    account limit. A thread never spans accounts, so whole threads stay within it too."""
+    found = _named_item_ids(archive, scope)
+    with archive.sessions() as s:
+        return ids_within(s, found, scope.within)
+
+
+def _named_item_ids(archive: Archive, scope: Scope) -> list[int]:
     if scope.hold is not None:
         return _hold_items(archive, scope.hold)
     if scope.item_ids:
         with archive.sessions() as s:
-            found = set(s.scalars(select(Item.id).where(Item.id.in_(scope.item_ids))))
+            found = set(ids_within(s, list(scope.item_ids), scope.within))
+        # An item outside the limit is answered like an item that does not exist.
         missing = [i for i in scope.item_ids if i not in found]
         if missing:
             raise NotFound(f"no item with id {', '.join(map(str, missing))}")

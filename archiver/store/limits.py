@@ -7,11 +7,12 @@ forget it. An item outside the limit is answered exactly like an item that does 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,18 @@ class AccountLimit:
 
 
 EVERY_ACCOUNT = AccountLimit()
+_CHUNK = 1000
+
+
+def ids_within(session: Session, item_ids: Sequence[int], limit: AccountLimit) -> list[int]:
+    """Those of ``item_ids`` whose account ``limit`` allows, in the order given."""
+    if limit.unlimited:
+        return list(item_ids)
+    from archiver.store.models import Item
+
+    allowed: set[int] = set()
+    for start in range(0, len(item_ids), _CHUNK):
+        chunk = item_ids[start:start + _CHUNK]
+        allowed.update(session.scalars(select(Item.id).where(
+            Item.id.in_(chunk), limit.clause(Item.account_id))))
+    return [i for i in item_ids if i in allowed]

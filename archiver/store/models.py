@@ -556,3 +556,37 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Job(Base):
+    """Long work the records desk started (an open-records package, a production, a purge), run
+    in the background by :mod:`archiver.jobs`; it outlives the process that started it.
+
+    ``runner`` and ``lease_until`` say which process is running it and until when that process
+    has promised to say it is still alive: a job whose runner died is found and run again.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # open_records | production | purge (archiver.jobs.kinds.JobKind)
+    kind: Mapped[str] = mapped_column(String(32))
+    # queued | running | done | failed | interrupted (archiver.jobs.kinds.JobState)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    # What the job is about: the request id, the hold name, the purge's as-of date.
+    subject: Mapped[str | None] = mapped_column(String(255), index=True)
+    params_json: Mapped[str] = mapped_column(Text, default="{}")
+    requested_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    runner: Mapped[str | None] = mapped_column(String(255))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    phase: Mapped[str] = mapped_column(String(64), default="")
+    done: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int | None] = mapped_column(BigInteger)
+    # A file under ARCHIVER_HOME named by the job's id, never by anything a person typed.
+    result_path: Mapped[str | None] = mapped_column(Text)
+    result_json: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -14,8 +14,10 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from archiver.access.users import current_access as access_now
 from archiver.config import Settings
 from archiver.errors import ArchiverError, NotFound, QueryError
+from archiver.jobs.runner import JobRunner
 from archiver.store.archive import Archive, open_archive, utc_now
 from archiver.web import filters
+from archiver.web.background import attach_runner
 from archiver.web.desk import _ARCHIVE, _OPTIONS, current_access, is_api
 from archiver.web.navigation import navigation
 from archiver.web.options import WebOptions
@@ -30,9 +32,12 @@ def create_app(
     options: WebOptions,
     clock: Callable[[], datetime] = utc_now,
     archive: Archive | None = None,
+    run_jobs: bool = False,
 ) -> Flask:
     """The desk for the archive ``settings`` describe (or an already open ``archive``, which
-    the caller then closes). ``clock`` is the archive's clock when the desk opens it."""
+    the caller then closes). ``clock`` is the archive's clock when the desk opens it.
+    ``run_jobs`` starts a runner for background jobs in this process
+    (:func:`archiver.web.background.stop_runner` stops it)."""
     app = Flask(__name__)
     opened = archive if archive is not None else open_archive(settings, clock=clock)
     # Opened now, on one thread, rather than by whichever request comes first.
@@ -82,6 +87,8 @@ def create_app(
 
     app.after_request(add_headers)
     _error_pages(app)
+    if run_jobs:
+        attach_runner(app, JobRunner(opened).start())
     return app
 
 

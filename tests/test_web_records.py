@@ -20,7 +20,7 @@ ADMIN = user_of(Role.ADMIN)
 def post(client: httpx.Client, page: str, path: str, data: dict[str, object]) -> httpx.Response:
     """Submit a form of ``page`` (its CSRF token taken from it) to ``path``."""
     token = csrf_token(client.get(page).text)
-    return client.post(path, data={"csrf_token": token, **data})  # type: ignore[arg-type]
+    return client.post(path, data={"csrf_token": token, **data})
 
 
 def bearer(token: str) -> dict[str, str]:

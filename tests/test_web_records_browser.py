@@ -1,8 +1,13 @@
 """The records pages in a real browser (Debian's chromium), on SQLite and PostgreSQL: an admin
-adds a user limited to one account, who then sees only it; the accounts, audit log, users and
-settings pages pass axe-core and their main flows work from the keyboard."""
+adds a user limited to one account, who then sees only it; a custodian cannot reach retention;
+the records manager runs the report and a dry run, approves a purge re-entering the password
+(a wrong one refuses), follows its progress and downloads the certificate. Every page passes
+axe-core and the flows work from the keyboard."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -12,6 +17,8 @@ from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
 
 from archiver.access.roles import Role
+from archiver.jobs.runner import JobRunner
+from archiver.web.background import attach_runner, stop_runner
 from tests.support.browser import (
     axe_violations,
     describe,
@@ -20,6 +27,7 @@ from tests.support.browser import (
     sign_out,
     submit_and_wait,
 )
+from tests.support.retention import use_schedule
 from tests.support.web import PASSWORD, Desk, user_of
 
 # Tab presses allowed to reach a control: more means it is not reasonably reachable.
@@ -119,3 +127,58 @@ def test_accounts_audit_log_and_settings_pass_axe_and_work_from_the_keyboard(
     assert "browser test" in browser.find_element(By.TAG_NAME, "table").text
     checked(browser, desk, "settings")
     sign_out(browser)
+
+
+def test_custodian_cannot_reach_the_retention_pages(browser: WebDriver, desk: Desk) -> None:
+    sign_in(browser, desk.base_url, user_of(Role.CUSTODIAN), PASSWORD, "/retention/dry-run")
+    assert heading(browser) == "Not allowed"
+    assert not browser.find_elements(By.LINK_TEXT, "Retention")
+    checked(browser, desk)
+    sign_out(browser)
+
+
+# Last in the module: it destroys the items that are due.
+def test_records_manager_approves_a_purge_and_downloads_the_certificate(
+        browser: WebDriver, desk: Desk, tmp_path: Path) -> None:
+    use_schedule(desk.archive, tmp_path / "schedule")
+    desk.clock.moment = datetime(2025, 7, 1, 15, tzinfo=UTC)  # comments and posts are due
+    attach_runner(desk.app, JobRunner(desk.archive, poll=0.5).start())
+    try:
+        sign_in(browser, desk.base_url, user_of(Role.RECORDS_MANAGER), PASSWORD)
+        press_enter_on(browser, browser.find_element(By.LINK_TEXT, "Retention"))
+        assert heading(browser) == "Retention"
+        eligible = int(browser.find_element(By.CSS_SELECTOR, "main p strong + strong").text
+                       .split()[0])
+        assert eligible > 0
+        checked(browser, desk, "retention")
+        press_enter_on(browser, browser.find_element(By.PARTIAL_LINK_TEXT, "Dry run as of"))
+        assert heading(browser) == "Dry run as of 2025-07-01"
+        checked(browser, desk, "retention-dry-run")
+
+        tab_to(browser, browser.find_element(By.ID, "confirm")).send_keys(Keys.SPACE)
+        press_enter_on(browser, browser.find_element(By.ID, "password"), "not my password")
+        assert "Wrong password" in browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
+        checked(browser, desk)
+
+        tab_to(browser, browser.find_element(By.ID, "confirm")).send_keys(Keys.SPACE)
+        press_enter_on(browser, browser.find_element(By.ID, "password"), PASSWORD)
+        assert heading(browser) == "Purge as of 2025-07-01"
+        checked(browser, desk)
+        # records.js follows the job and shows the certificate when it is done.
+        link = WebDriverWait(browser, 120).until(lambda b: b.find_elements(
+            By.PARTIAL_LINK_TEXT, "Certificate (PDF"))[0]
+        assert "done" in browser.find_element(By.CSS_SELECTOR, ".job-state").text
+        assert f"{eligible} destroyed" in browser.find_element(By.TAG_NAME, "main").text
+        checked(browser, desk, "retention-purge-done")
+        folder = tmp_path / "downloads"
+        folder.mkdir()
+        browser.execute_cdp_cmd("Page.setDownloadBehavior",
+                                {"behavior": "allow", "downloadPath": str(folder)})
+        tab_to(browser, link).send_keys(Keys.ENTER)
+        WebDriverWait(browser, 30).until(lambda _b: any(
+            p.suffix == ".pdf" for p in folder.iterdir()))
+        [pdf] = folder.iterdir()
+        assert pdf.name.startswith("disposition-") and pdf.read_bytes().startswith(b"%PDF")
+        sign_out(browser)
+    finally:
+        stop_runner(desk.app)

@@ -179,6 +179,11 @@ def test_records_manager_approves_a_purge_and_downloads_the_certificate(
             p.suffix == ".pdf" for p in folder.iterdir()))
         [pdf] = folder.iterdir()
         assert pdf.name.startswith("disposition-") and pdf.read_bytes().startswith(b"%PDF")
+        disposition = browser.find_element(By.CSS_SELECTOR, "main p a[href*=dispositions]")
+        press_enter_on(browser, disposition)
+        assert heading(browser).startswith("Disposition ")
+        assert browser.find_element(By.ID, "disposition-stage").text == "completed"
+        checked(browser, desk, "retention-disposition")
         sign_out(browser)
     finally:
         stop_runner(desk.app)

@@ -96,22 +96,16 @@ def dry_run(archive: Archive, as_of: date) -> RetentionReport:
     return retention_report(archive, as_of)
 
 
-def check_purge_date(archive: Archive, as_of: date) -> None:
-    """Refuse a purge as of a day after today in the agency's zone: it would destroy records
-    before their disposition date (a dry run may look ahead)."""
-    today = archive.clock().astimezone(archive.settings.tz).date()
-    if as_of > today:
-        raise ArchiverError(f"--as-of {as_of.isoformat()} is after today ({today.isoformat()} in "
-                            f"{archive.settings.timezone}): an approved purge never destroys "
-                            "ahead of time (a dry run, without --approve, may look ahead)")
-
-
 def purge(archive: Archive, as_of: date, *, approved_by: str, out_dir: Path | None = None,
           batch: int = BATCH, checkpoint: Checkpoint | None = None) -> PurgeResult:
     """Destroy everything eligible on ``as_of`` (or finish a purge that was cut short)."""
     if not approved_by.strip():
         raise ArchiverError("a purge needs --approved-by: the person approving the destruction")
-    check_purge_date(archive, as_of)
+    today = archive.clock().astimezone(archive.settings.tz).date()
+    if as_of > today:
+        raise ArchiverError(f"--as-of {as_of.isoformat()} is after today ({today.isoformat()} in "
+                            f"{archive.settings.timezone}): an approved purge never destroys "
+                            "ahead of time (a dry run, without --approve, may look ahead)")
     folder = out_dir or archive.settings.home / "dispositions"
     step = checkpoint or (lambda _name, _n: None)
     disposition_id, resumed = _start(archive, as_of, approved_by)

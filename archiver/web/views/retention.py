@@ -29,7 +29,7 @@ from archiver.retention.dispositions import (
     list_dispositions,
     running_disposition,
 )
-from archiver.retention.purge import check_purge_date, dry_run
+from archiver.retention.purge import dry_run
 from archiver.retention.report import RetentionReport, retention_report, write_csv
 from archiver.web.background import submit
 from archiver.web.desk import archive, audit, now, options, require_role
@@ -117,7 +117,6 @@ def approve() -> BaseResponse | tuple[str, int]:
                             purpose=f"purge as of {as_of.isoformat()}",
                             policy=options().lockout):
         return refused("Wrong password: nothing was approved.", 403)
-    check_purge_date(archive(), as_of)
     job = submit(PurgeJob(as_of=as_of, approved_by=access.name))
     return redirect(url_for("retention.job", job_id=job.job_id), 303)
 

@@ -10,16 +10,22 @@ Three independent checks, each reporting every damaged record by id:
   index lacks or holds at an older version cannot be found, one it holds after its destruction
   can, and either is reported (``index`` problems, one per kind of difference).
 
+Every run leaves its result in the audit log (``archive.verify``: counts, problems by kind, the
+first problems), so the records desk can show when the archive was last verified and what was
+found (:func:`last_verify`).
+
 Everything streams, so memory does not grow with the archive (the index comparison keeps 16
 bytes per indexed item).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -32,12 +38,16 @@ from archiver.retention.tombstones import (
 )
 from archiver.search.index_drift import compare_index
 from archiver.store.archive import Archive
-from archiver.store.audit import AuditProblem, check_chain
+from archiver.store.audit import SYSTEM_ACTOR, AuditProblem, check_chain, record_event
 from archiver.store.canonical import hash_record
-from archiver.store.models import Blob, Item, ItemVersion
+from archiver.store.models import AuditEvent, Blob, Item, ItemVersion
 from archiver.store.versions import HASHED_FIELDS, version_payload
 
 PROGRESS_EVERY = 2000  # blobs per progress call
+VERIFY_ACTION = "archive.verify"
+# Problems named in the audit event; the rest are counted by kind (a damaged store can have
+# millions, and the event is one row).
+PROBLEMS_RECORDED = 50
 # What the version checks read: the hashed fields, the row id and the stored hash.
 _VERSION_COLUMNS = ("id", "sha256", *HASHED_FIELDS)
 
@@ -76,8 +86,10 @@ class VerifyReport:
 Progress = Callable[[str, int], None]
 
 
-def verify_archive(archive: Archive, progress: Progress | None = None) -> VerifyReport:
-    """Run every check and return the report (it never stops at the first problem)."""
+def verify_archive(archive: Archive, progress: Progress | None = None, *,
+                   actor: str = SYSTEM_ACTOR) -> VerifyReport:
+    """Run every check, record the result as an ``archive.verify`` audit event naming
+    ``actor``, and return the report (it never stops at the first problem)."""
     started = time.perf_counter()
     report = VerifyReport()
     _check_blobs(archive, report, progress)
@@ -86,7 +98,56 @@ def verify_archive(archive: Archive, progress: Progress | None = None) -> Verify
     _check_audit(archive, report)
     _check_index(archive, report)
     report.seconds = round(time.perf_counter() - started, 3)
+    _record(archive, report, actor)
     return report
+
+
+def _summary(report: VerifyReport) -> dict[str, Any]:
+    by_kind: dict[str, int] = {}
+    for p in report.problems:
+        by_kind[p.kind] = by_kind.get(p.kind, 0) + 1
+    data = {k: v for k, v in report.as_json().items() if k != "problems"}
+    return {**data, "problems": len(report.problems), "problems_by_kind": by_kind,
+            "first_problems": [asdict(p) for p in report.problems[:PROBLEMS_RECORDED]]}
+
+
+def _record(archive: Archive, report: VerifyReport, actor: str) -> None:
+    with archive.transaction() as s:
+        record_event(s, action=VERIFY_ACTION, occurred_at=archive.clock(), actor=actor,
+                     target_type="archive", details=_summary(report))
+
+
+@dataclass(frozen=True)
+class VerifyRecord:
+    """A past ``verify`` run as the audit log keeps it."""
+
+    event_id: int
+    occurred_at: datetime
+    actor: str
+    summary: dict[str, Any]  # counts, ok, problems, problems_by_kind, first_problems
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.summary.get("ok"))
+
+    @property
+    def problems(self) -> int:
+        return int(self.summary.get("problems", 0))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "occurred_at": self.occurred_at.isoformat(),
+                "actor": self.actor, **self.summary}
+
+
+def last_verify(archive: Archive) -> VerifyRecord | None:
+    """The newest recorded ``verify`` run (None: the archive was never verified)."""
+    with archive.sessions() as s:
+        event = s.scalar(select(AuditEvent).where(AuditEvent.action == VERIFY_ACTION)
+                         .order_by(AuditEvent.id.desc()).limit(1))
+        if event is None:
+            return None
+        return VerifyRecord(event_id=event.id, occurred_at=event.occurred_at, actor=event.actor,
+                            summary=json.loads(event.details_json))
 
 
 def _check_blobs(archive: Archive, report: VerifyReport, progress: Progress | None) -> None:

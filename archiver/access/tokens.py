@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -50,17 +51,35 @@ def issue_token(archive: Archive, user_name: str, label: str, *, actor: str) -> 
         return IssuedToken(token=token, token_id=row.id, label=row.label)
 
 
-def revoke_token(archive: Archive, token_id: int, *, actor: str) -> None:
-    """End a token; requests carrying it are refused from now on."""
+def revoke_token(archive: Archive, token_id: int, *, actor: str,
+                 user_name: str | None = None) -> None:
+    """End a token; requests carrying it are refused from now on. With ``user_name``, only a
+    token of that user (another's is :class:`NotFound`, as if it did not exist)."""
     now = archive.clock()
     with archive.transaction() as s:
         row = s.get(ApiToken, token_id)
-        if row is None:
+        owner = s.get(User, row.user_id) if row is not None else None
+        if row is None or (user_name is not None and (owner is None or owner.name != user_name)):
             raise NotFound(f"no API token with id {token_id}")
         if row.revoked_at is None:
             row.revoked_at = now
             record_event(s, action="user.token_revoked", occurred_at=now, actor=actor,
                          target_type="api_token", target_id=token_id)
+
+
+def list_tokens(archive: Archive, user_name: str) -> list[dict[str, Any]]:
+    """The user's tokens, newest first: label, when made, last used, revoked (never the token,
+    which is not kept)."""
+    with archive.sessions() as s:
+        rows = s.scalars(select(ApiToken).join(User, User.id == ApiToken.user_id)
+                         .where(User.name == user_name).order_by(ApiToken.id.desc()))
+        return [{"token_id": t.id, "label": t.label, "created_at": _iso(t.created_at),
+                 "last_used_at": _iso(t.last_used_at), "revoked_at": _iso(t.revoked_at),
+                 "active": t.revoked_at is None} for t in rows]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def token_access(archive: Archive, token: str) -> Access | None:

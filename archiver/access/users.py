@@ -77,7 +77,7 @@ def add_user(archive: Archive, name: str, role: Role, *, password: str,
     password_hash = hash_password(password)
     now = archive.clock()
     with archive.transaction() as s:
-        _check_accounts(s, account_ids or ())
+        check_accounts(s, account_ids or ())
         user = User(name=name, role=str(role), password_hash=password_hash, active=True,
                     limited=account_ids is not None, failed_sign_ins=0, session_epoch=0,
                     created_at=now, created_by=actor)
@@ -86,15 +86,15 @@ def add_user(archive: Archive, name: str, role: Role, *, password: str,
             s.flush()
         except IntegrityError:
             raise ArchiverError(f"a user named {name!r} already exists") from None
-        _link_accounts(s, user.id, account_ids or ())
+        link_accounts(s, user.id, account_ids or ())
         record_event(s, action="user.add", occurred_at=now, actor=actor, target_type="user",
                      target_id=name, details={"role": str(role),
-                                              "accounts": _shown(account_ids)})
+                                              "accounts": shown_limit(account_ids)})
         s.expunge(user)
     return user
 
 
-def _check_accounts(s: Session, account_ids: Iterable[int]) -> None:
+def check_accounts(s: Session, account_ids: Iterable[int]) -> None:
     wanted = set(account_ids)
     found = set(s.scalars(select(Account.id).where(Account.id.in_(wanted)))) if wanted else set()
     missing = sorted(wanted - found)
@@ -102,12 +102,12 @@ def _check_accounts(s: Session, account_ids: Iterable[int]) -> None:
         raise NotFound(f"no account with id {', '.join(map(str, missing))}")
 
 
-def _link_accounts(s: Session, user_id: int, account_ids: Iterable[int]) -> None:
+def link_accounts(s: Session, user_id: int, account_ids: Iterable[int]) -> None:
     s.execute(delete(UserAccount).where(UserAccount.user_id == user_id))
     s.add_all(UserAccount(user_id=user_id, account_id=a) for a in sorted(set(account_ids)))
 
 
-def _shown(account_ids: Sequence[int] | None) -> list[int] | str:
+def shown_limit(account_ids: Sequence[int] | None) -> list[int] | str:
     return "all" if account_ids is None else sorted(set(account_ids))
 
 
@@ -115,7 +115,7 @@ def list_users(archive: Archive) -> list[dict[str, Any]]:
     """Every user as JSON (no password hash), by name."""
     with archive.sessions() as s:
         users = list(s.scalars(select(User).order_by(User.name)))
-        limits = _limits(s, [u.id for u in users if u.limited])
+        limits = account_limits(s, [u.id for u in users if u.limited])
         return [user_json(u, limits.get(u.id, [])) for u in users]
 
 
@@ -132,7 +132,7 @@ def user_json(user: User, account_ids: list[int]) -> dict[str, Any]:
     }
 
 
-def _limits(s: Session, user_ids: list[int]) -> dict[int, list[int]]:
+def account_limits(s: Session, user_ids: list[int]) -> dict[int, list[int]]:
     out: dict[int, list[int]] = {}
     if user_ids:
         for user_id, account_id in s.execute(
@@ -144,7 +144,7 @@ def _limits(s: Session, user_ids: list[int]) -> dict[int, list[int]]:
 
 def access_of(s: Session, user: User) -> Access:
     """The :class:`Access` a user signs in with."""
-    limit = AccountLimit.only(_limits(s, [user.id]).get(user.id, [])) if user.limited \
+    limit = AccountLimit.only(account_limits(s, [user.id]).get(user.id, [])) if user.limited \
         else AccountLimit()
     return Access(user_id=user.id, name=user.name, role=Role(user.role), limit=limit,
                   session_epoch=user.session_epoch)
@@ -188,18 +188,15 @@ def sign_in(archive: Archive, name: str, password: str, *,
                                   "locked_until": user.locked_until.isoformat()})
             return SignIn(SignInOutcome.LOCKED, locked_until=user.locked_until)
         if not good:
-            user.failed_sign_ins += 1
-            reason = "wrong password"
-            if user.failed_sign_ins >= policy.max_failures:
-                user.locked_until = now + policy.lock_for
-                user.failed_sign_ins = 0
-                reason = "wrong password; locked"
+            locked = count_wrong_password(user, now, policy)
             record_event(s, action="user.sign_in_refused", occurred_at=now, actor=user.name,
                          target_type="user", target_id=user.name,
-                         details={**details, "reason": reason,
+                         details={**details,
+                                  "reason": "wrong password; locked" if locked
+                                  else "wrong password",
                                   "locked_until": user.locked_until.isoformat()
-                                  if user.locked_until and user.locked_until > now else None})
-            if user.locked_until is not None and user.locked_until > now:
+                                  if locked and user.locked_until else None})
+            if locked:
                 return SignIn(SignInOutcome.LOCKED, locked_until=user.locked_until)
             return SignIn(SignInOutcome.REFUSED)
         user.failed_sign_ins = 0
@@ -210,6 +207,22 @@ def sign_in(archive: Archive, name: str, password: str, *,
         record_event(s, action="user.sign_in", occurred_at=now, actor=user.name,
                      target_type="user", target_id=user.name, details=details)
         return SignIn(SignInOutcome.SIGNED_IN, access=access_of(s, user))
+
+
+def count_wrong_password(user: User, now: datetime, policy: LockoutPolicy) -> bool:
+    """Count one wrong password against ``user`` (signing in, or re-entering it to approve
+    something); True when that locks them for ``policy.lock_for``."""
+    user.failed_sign_ins += 1
+    if user.failed_sign_ins < policy.max_failures:
+        return False
+    user.locked_until = now + policy.lock_for
+    user.failed_sign_ins = 0
+    return True
+
+
+def end_sessions(user: User) -> None:
+    """End every session ``user`` has (a copied session cookie is worthless from now on)."""
+    user.session_epoch += 1
 
 
 def _safe(name: str) -> str:
@@ -224,6 +237,6 @@ def sign_out(archive: Archive, access: Access) -> None:
     with archive.transaction() as s:
         user = s.get(User, access.user_id)
         if user is not None:
-            user.session_epoch += 1
+            end_sessions(user)
         record_event(s, action="user.sign_out", occurred_at=now, actor=access.name,
                      target_type="user", target_id=access.name)

@@ -282,7 +282,7 @@ def verify(as_json: bool) -> None:
     from archiver.verify import verify_archive
 
     with archive_from_env() as archive:
-        report = verify_archive(archive)
+        report = verify_archive(archive, actor=actor())
     if as_json:
         print_json(report.as_json())
     else:

@@ -389,7 +389,7 @@ def daily_verify(archive: Archive, as_of: date) -> dict[str, Any]:
     """``verify`` as a daily report: counts and problems, nothing repaired."""
     from archiver.verify import verify_archive
 
-    report = verify_archive(archive)
+    report = verify_archive(archive, actor="scheduler")
     if not report.ok:
         log.error("schedule: verify found %d problem(s)", len(report.problems))
     return {"ok": report.ok, "problems": len(report.problems), "items": report.items,

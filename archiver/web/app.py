@@ -19,7 +19,7 @@ from archiver.jobs.runner import JobRunner
 from archiver.store.archive import Archive, open_archive, utc_now
 from archiver.web import filters
 from archiver.web.background import attach_runner
-from archiver.web.desk import _ARCHIVE, _CALENDAR, _OPTIONS, current_access
+from archiver.web.desk import _ARCHIVE, _CALENDAR, _OPTIONS, current_access, is_api
 from archiver.web.navigation import navigation
 from archiver.web.options import WebOptions
 from archiver.web.security import SignInThrottle, add_headers, end_session, session_user
@@ -67,7 +67,7 @@ def create_app(
     csrf = CSRFProtect(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-        if blueprint.name == "api":
+        if is_api(blueprint.name):
             # Bearer tokens only, never the session cookie: no cross-site request can carry one.
             csrf.exempt(blueprint)
     filters.register(app)
@@ -75,7 +75,7 @@ def create_app(
     @app.before_request
     def who_is_asking() -> BaseResponse | None:
         g.access = None
-        if request.blueprint == "api":
+        if is_api(request.blueprint):
             g.access = bearer_access()
             return None
         found = session_user()
@@ -100,7 +100,7 @@ def create_app(
 
 def _error_pages(app: Flask) -> None:
     def wants_json() -> bool:
-        return request.blueprint == "api"
+        return is_api(request.blueprint)
 
     def page(status: int, title: str, message: str) -> tuple[Response | str, int]:
         if wants_json():

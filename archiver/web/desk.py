@@ -81,13 +81,20 @@ def require_role(role: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorate
 
 
+def is_api(blueprint: str | None) -> bool:
+    """Whether ``blueprint`` serves ``/api/`` (``api`` or ``api_<family>``): bearer tokens,
+    no cookies, JSON errors."""
+    name = (blueprint or "").split(".")[0]
+    return name == "api" or name.startswith("api_")
+
+
 def audit(action: str, target_type: str | None = None, target_id: str | int | None = None,
           details: dict[str, Any] | None = None) -> None:
     """Record one audit event naming the signed-in user (and the client address), in its own
     transaction. Reads are audited too: every search, item view and download."""
     access = current_access()
     actor = access.name if access else "anonymous"
-    extra = {"via": "api" if request.blueprint == "api" else "web",
+    extra = {"via": "api" if is_api(request.blueprint) else "web",
              "source": request.remote_addr}
     with archive().transaction() as s:
         record_event(s, action=action, occurred_at=now(), actor=actor, target_type=target_type,

@@ -23,6 +23,11 @@ ENTRIES: tuple[NavEntry, ...] = (
     NavEntry("holds.index", "Holds", Role.LEGAL),
     NavEntry("productions.index", "Productions", Role.LEGAL),
     NavEntry("jobs.index", "Jobs", Role.CUSTODIAN),
+    NavEntry("accounts.index", "Accounts", Role.VIEWER),
+    NavEntry("retention.index", "Retention", Role.RECORDS_MANAGER),
+    NavEntry("audit.index", "Audit log", Role.RECORDS_MANAGER),
+    NavEntry("users.index", "Users", Role.ADMIN),
+    NavEntry("me.index_me", "Your settings", Role.VIEWER),
 )
 
 

@@ -170,11 +170,11 @@ def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 
 @contextmanager
-def signed_in_client(desk: Desk, name: str) -> Iterator[httpx.Client]:
+def signed_in_client(desk: Desk, name: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
     """An HTTP client with a session of ``name`` (the sign-in form, CSRF token and all)."""
     with httpx.Client(base_url=desk.base_url, follow_redirects=False, timeout=30) as client:
         token = csrf_token(client.get("/sign-in").text)
-        answer = client.post("/sign-in", data={"name": name, "password": PASSWORD,
+        answer = client.post("/sign-in", data={"name": name, "password": password,
                                                "csrf_token": token, "next": "/"})
         assert answer.status_code == 302, answer.text
         yield client

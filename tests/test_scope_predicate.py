@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from archiver.capture.account import capture_account
-from archiver.config import ENGINES, Settings
+from archiver.config import IndexEngine, Settings
 from archiver.errors import QueryError
 from archiver.initialise import initialise
 from archiver.retention.scope import new_items_in_scope
@@ -67,10 +67,10 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sample]:
             docs = build_docs(s, list(s.scalars(select(Item.id).order_by(Item.id))))
     # One undated item, so date filters and created_at:* have something to leave out.
     docs[-1] = replace(docs[-1], created_at=None)
-    indexes = {name: open_index(home / name, engine=name) for name in ENGINES}
+    indexes = {name: open_index(home / name, engine=name) for name in IndexEngine}
     for ix in indexes.values():
         ix.add(docs)
-    yield Sample(docs, {name: [DocView(d, name) for d in docs] for name in ENGINES}, indexes)
+    yield Sample(docs, {name: [DocView(d, name) for d in docs] for name in IndexEngine}, indexes)
     for ix in indexes.values():
         ix.close()
 

@@ -25,8 +25,9 @@ FILTERS = {"--account": "account_id", "--platform": "platform", "--kind": "kind"
 SEARCHING = ("search", "export open-records", "export production")
 SCOPING = ("hold create", "requests add", "requests scope")
 SCOPE_FILTERS = ("--account", "--since", "--until")
-# Options named like a filter that mean something else: capture's --account picks what to read.
-NOT_FILTERS = {("capture", "--account")}
+# Options named like a filter that mean something else: capture's --account picks what to read,
+# a user's --account what they may read.
+NOT_FILTERS = {("capture", "--account"), ("users add", "--account")}
 
 
 def commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:

@@ -16,6 +16,7 @@ from typing import IO
 import httpx
 
 from archiver.access.roles import Role
+from tests.support.cli import archiver, assert_one_line_error
 from tests.support.web import csrf_token
 
 USER_LINE = re.compile(r"^  (demo-[a-z-]+)\t([a-z ]+)\t(\S+)$")
@@ -78,3 +79,13 @@ def read_lines(stream: IO[str], into: queue.Queue[str | None]) -> None:
     for line in stream:
         into.put(line.rstrip("\n"))
     into.put(None)
+
+
+def test_web_serve_on_a_taken_port_is_one_line_error(settings_env: dict[str, str]) -> None:
+    assert archiver(settings_env, "init").returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert_one_line_error(archiver(settings_env, "web", "serve", "--port", port),
+                              f"cannot serve on 127.0.0.1:{port}")

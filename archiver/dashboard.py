@@ -7,6 +7,7 @@ Items are counted only within the reader's account limit; requests and holds are
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from archiver.capture.health import AccountStatus, account_statuses
 from archiver.exports.business_days import HolidayCalendar
 from archiver.exports.requests import RequestView, list_requests
 from archiver.retention.assign import active_schedule
@@ -21,27 +23,10 @@ from archiver.retention.holds import list_holds
 from archiver.retention.report import eligible_ids_query
 from archiver.store.archive import Archive
 from archiver.store.limits import EVERY_ACCOUNT, AccountLimit
-from archiver.store.models import Account, CaptureRun, Item, ItemVersion
+from archiver.store.models import Item, ItemVersion
 
-# A failure whose reason says the platform refused the credential, or that it is missing.
-_TOKEN_WORDS = ("access refused", "token", "credential", "401", "unauthori")
-SUCCEEDED = "succeeded"
 # Requests due within this many business days are "due soon".
 DUE_SOON_DAYS = 3
-
-
-@dataclass(frozen=True)
-class AccountHealth:
-    account_id: int
-    platform: str
-    handle: str
-    active: bool
-    last_good_at: datetime | None
-    last_run_at: datetime | None
-    last_status: str | None
-    failures_since_good: int
-    last_error: str | None
-    token_problem: bool
 
 
 @dataclass(frozen=True)
@@ -56,7 +41,7 @@ class Arrivals:
 class Dashboard:
     today: date
     since: datetime
-    accounts: list[AccountHealth]
+    accounts: list[AccountStatus]  # the account registry's rows (archiver.capture.health)
     arrivals: Arrivals
     captures_per_day: list[tuple[date, int]]  # versions captured per day, oldest first
     requests_overdue: list[RequestView] = field(default_factory=list)
@@ -65,17 +50,18 @@ class Dashboard:
     eligible_for_disposition: int = 0
 
 
-def dashboard(archive: Archive, calendar: HolidayCalendar, *,
+def dashboard(archive: Archive, calendar: HolidayCalendar, *, environ: Mapping[str, str],
               within: AccountLimit = EVERY_ACCOUNT, days: int = 7,
               chart_days: int = 14) -> Dashboard:
-    """The dashboard as of the archive's clock: arrivals over the last ``days`` days, the
-    chart over the last ``chart_days`` days (in the agency's time zone)."""
+    """The dashboard as of the archive's clock: capture health per account as the account
+    registry tells it (``environ`` says which token variables are set), arrivals over the last
+    ``days`` days, the chart over the last ``chart_days`` days (in the agency's time zone)."""
     tz = archive.settings.tz
     now = archive.clock()
     today = now.astimezone(tz).date()
     since = now - timedelta(days=days)
+    health = account_statuses(archive, environ, within=within)
     with archive.sessions() as s:
-        health = _health(s, within)
         arrivals = _arrivals(s, within, since)
         chart = _per_day(s, within, today, chart_days, tz)
         schedule = active_schedule(s)
@@ -92,38 +78,6 @@ def dashboard(archive: Archive, calendar: HolidayCalendar, *,
         holds=[h for h in list_holds(archive) if h["status"] == "active"],
         eligible_for_disposition=eligible,
     )
-
-
-def _health(s: Session, within: AccountLimit) -> list[AccountHealth]:
-    accounts = list(s.scalars(select(Account).where(within.clause(Account.id))
-                              .order_by(Account.id)))
-    good = dict(s.execute(select(CaptureRun.account_id, func.max(CaptureRun.finished_at))
-                          .where(CaptureRun.status == SUCCEEDED)
-                          .group_by(CaptureRun.account_id)).all())
-    last_ids = dict(s.execute(select(CaptureRun.account_id, func.max(CaptureRun.id))
-                              .group_by(CaptureRun.account_id)).all())
-    last_runs = {r.account_id: r for r in s.scalars(
-        select(CaptureRun).where(CaptureRun.id.in_(list(last_ids.values()))))}
-    out = []
-    for account in accounts:
-        last = last_runs.get(account.id)
-        good_at = good.get(account.id)
-        failed = select(func.count()).select_from(CaptureRun).where(
-            CaptureRun.account_id == account.id, CaptureRun.status != SUCCEEDED,
-            CaptureRun.status != "running")
-        if good_at is not None:
-            failed = failed.where(CaptureRun.started_at > good_at)
-        failures = s.scalar(failed) or 0
-        error = last.error if last is not None and last.status != SUCCEEDED else None
-        out.append(AccountHealth(
-            account_id=account.id, platform=account.platform, handle=account.handle,
-            active=account.active, last_good_at=good_at,
-            last_run_at=(last.finished_at or last.started_at) if last else None,
-            last_status=last.status if last else None, failures_since_good=failures,
-            last_error=error,
-            token_problem=bool(error) and any(w in (error or "").lower() for w in _TOKEN_WORDS),
-        ))
-    return out
 
 
 def _arrivals(s: Session, within: AccountLimit, since: datetime) -> Arrivals:

@@ -11,10 +11,13 @@ import shlex
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
+from archiver.access.passwords import generate_password
+from archiver.access.roles import Role
+from archiver.access.users import add_user
 from archiver.capture.account import capture_account
 from archiver.capture.results import CaptureResult
 from archiver.config import Settings
@@ -55,8 +58,18 @@ def demo_settings(settings: Settings) -> Settings:
     )
 
 
-def run_demo(settings: Settings, echo: Echo) -> None:
-    """Capture the sample page twice (before and after moderation), search, show, verify."""
+@dataclass(frozen=True)
+class DemoUser:
+    """A desk user the demo made, with the password generated for it (kept only as a hash)."""
+
+    name: str
+    role: Role
+    password: str
+
+
+def run_demo(settings: Settings, echo: Echo) -> Settings:
+    """Capture the sample page twice (before and after moderation), search, show, verify.
+    Returns the demo archive's settings."""
     settings = demo_settings(settings)
     if settings.home.exists():
         shutil.rmtree(settings.home)
@@ -102,6 +115,19 @@ def run_demo(settings: Settings, echo: Echo) -> None:
         echo("")
         echo(f"try: ARCHIVER_HOME={shlex.quote(str(settings.home))} {archiver_command()} "
              "search '*' --status removed")
+    return settings
+
+
+def add_demo_users(demo: Settings) -> list[DemoUser]:
+    """One desk user per role in the demo archive (``demo``: what :func:`run_demo` returned),
+    each with a fresh generated password: the demo archive is remade on every run, so these
+    never outlive it."""
+    made = [DemoUser(f"demo-{role.value.replace('_', '-')}", role, generate_password())
+            for role in Role]
+    with open_archive(demo) as archive:
+        for user in made:
+            add_user(archive, user.name, user.role, password=user.password, actor=DEMO_ACTOR)
+    return made
 
 
 def archiver_command() -> str:

@@ -28,7 +28,9 @@ from archiver.access.users import (
 )
 from archiver.capture.account import capture_account
 from archiver.capture.health import account_status, account_statuses
+from archiver.dashboard import dashboard
 from archiver.errors import ArchiverError, NotFound
+from archiver.exports.business_days import HolidayCalendar
 from archiver.retention.dispositions import (
     CertificateFormat,
     certificate_file,
@@ -68,6 +70,17 @@ def test_registry_shows_approval_token_variable_and_failures_with_reasons(
     capture_account(archive, account, {TOKEN_ENV: captured.server.token}, sleep=lambda _s: None)
     again = account_status(archive, account.id, {})
     assert again.failures_since_good == 0 and again.failures == [] and not again.token_problem
+
+
+def test_dashboard_health_is_the_registrys(captured: Captured) -> None:  # noqa: F811
+    archive, account = captured.archive, captured.account
+    capture_account(archive, account, {TOKEN_ENV: "not-the-token"}, sleep=lambda _s: None)
+    environ = {TOKEN_ENV: "anything"}
+    [row] = dashboard(archive, HolidayCalendar(), environ=environ).accounts
+    assert row == account_statuses(archive, environ)[0]
+    assert row.token_problem and "refused the token" in row.token_problem
+    outside = AccountLimit.only([account.id + 1])
+    assert dashboard(archive, HolidayCalendar(), environ=environ, within=outside).accounts == []
 
 
 def test_registry_honours_the_account_limit(captured: Captured) -> None:  # noqa: F811

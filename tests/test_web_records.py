@@ -50,6 +50,14 @@ def test_api_twins_take_bearer_tokens_with_the_pages_roles_and_limits(desk: Desk
         assert client.get("/api/audit/verify", headers=bearer(manager)).status_code == 200
 
 
+def test_dashboard_api_shows_each_account_as_the_registry_does(desk: Desk) -> None:
+    with httpx.Client(base_url=desk.base_url,
+                      headers=bearer(desk.tokens[user_of(Role.VIEWER)])) as client:
+        board = client.get("/api/dashboard").json()
+        registry = client.get("/api/accounts").json()
+    assert board["accounts"] == registry["accounts"]
+
+
 def test_accounts_show_approval_and_token_variable_never_a_token(desk: Desk) -> None:
     with signed_in_client(desk, user_of(Role.VIEWER)) as client:
         page = client.get("/accounts")

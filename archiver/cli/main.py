@@ -29,7 +29,7 @@ from archiver.cli.support import (
     print_json,
     retry_reporter,
 )
-from archiver.cli.web import users, web
+from archiver.cli.web import serve_desk, users, web
 from archiver.config import load_settings
 from archiver.connectors.guide import accounts_add_epilog
 from archiver.connectors.records import Platform
@@ -298,11 +298,26 @@ def verify(as_json: bool) -> None:
 
 # -- demo -------------------------------------------------------------------------------------
 @cli.command()
-def demo() -> None:
+@click.option("--web", "with_web", is_flag=True,
+              help="Then serve the records desk on 127.0.0.1 over the demo archive, with a "
+                   "user per role whose generated passwords are printed, until Ctrl-C.")
+@click.option("--port", default=0, type=click.IntRange(0, 65535),
+              help="The desk's port with --web (default: a free one).")
+def demo(with_web: bool, port: int) -> None:
     """A full cycle on the bundled sample page, served on loopback, in ARCHIVER_HOME/demo."""
-    from archiver.demo import run_demo
+    from archiver.demo import add_demo_users, run_demo
 
-    run_demo(load_settings(), echo)
+    if port and not with_web:
+        raise click.UsageError("--port goes with --web")
+    settings = run_demo(load_settings(), echo)
+    if not with_web:
+        return
+    made = add_demo_users(settings)
+    echo("")
+    echo("records desk users (passwords shown once, kept only as hashes):")
+    for user in made:
+        echo(f"  {user.name}\t{user.role.label}\t{user.password}")
+    serve_desk(settings, "127.0.0.1", port, address_to_stdout=True)
 
 
 # The command groups that live in their own modules.

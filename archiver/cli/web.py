@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from archiver.cli.support import JSON_OPTION, actor, archive_from_env, echo, print_json
 from archiver.terminal import visible
+
+if TYPE_CHECKING:
+    from archiver.config import Settings
 
 
 @click.group()
@@ -92,24 +97,29 @@ def web() -> None:
 def web_serve(host: str, port: int, secure_cookies: bool, secret_file: str | None,
               run_jobs: bool) -> None:
     """Serve the desk until stopped (waitress). Keep it on loopback behind a TLS proxy."""
-    from pathlib import Path
-
     from archiver.config import load_settings
+
+    serve_desk(load_settings(), host, port, secure_cookies=secure_cookies,
+               secret_file=Path(secret_file) if secret_file else None, run_jobs=run_jobs)
+
+
+def serve_desk(settings: Settings, host: str, port: int, *, secure_cookies: bool = False,
+               secret_file: Path | None = None, run_jobs: bool = True,
+               address_to_stdout: bool = False) -> None:
+    """Serve the desk on ``settings``' archive until Ctrl-C or SIGTERM, saying its address
+    (on stderr, or stdout) once bound. The session key lives in ``secret_file`` (default
+    ``$ARCHIVER_HOME/web-secret.key``)."""
     from archiver.exports.business_days import calendar_from_env
     from archiver.web import create_app
     from archiver.web.background import stop_runner
     from archiver.web.options import WebOptions, load_secret_key
     from archiver.web.serve import serve
 
-    settings = load_settings()
-    key = load_secret_key(Path(secret_file) if secret_file
-                          else settings.home / "web-secret.key")
+    key = load_secret_key(secret_file or settings.home / "web-secret.key")
     app = create_app(settings, options=WebOptions(secret_key=key, secure_cookies=secure_cookies),
                      calendar=calendar_from_env(os.environ), run_jobs=run_jobs)
-    click.echo(f"records desk on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
     try:
-        serve(app, host, port)
+        serve(app, host, port, listening=lambda address: click.echo(
+            f"records desk on {address} (Ctrl-C stops it)", err=not address_to_stdout))
     finally:
         stop_runner(app)
-
-

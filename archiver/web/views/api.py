@@ -6,6 +6,7 @@ Each endpoint makes the same library call as its page and is audited the same wa
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
@@ -58,8 +59,9 @@ def me() -> Response:
 @require_role(Role.VIEWER)
 def dashboard() -> Response:
     access = signed_in()
-    found = summary(archive(), calendar(), within=access.limit)
-    data = _plain(asdict(found))
+    found = summary(archive(), calendar(), environ=os.environ, within=access.limit)
+    # Each account as /api/accounts shows it.
+    data = _plain({**asdict(found), "accounts": [a.as_json() for a in found.accounts]})
     # The same sections the page shows this role.
     if not access.at_least(Role.CUSTODIAN):
         data.pop("requests_overdue")

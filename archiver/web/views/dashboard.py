@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint, render_template
 
 from archiver.access.roles import Role
@@ -16,7 +18,7 @@ dashboard = Blueprint("dashboard", __name__)
 @require_role(Role.VIEWER)
 def index() -> str:
     access = signed_in()
-    found = summary(archive(), calendar(), within=access.limit)
+    found = summary(archive(), calendar(), environ=os.environ, within=access.limit)
     return render_template("dashboard.html", board=found,
                            bars=chart.bars(found.captures_per_day), chart=chart,
                            Role=Role)

@@ -74,6 +74,27 @@ def test_search_highlights_counts_facets_and_pages(desk: Desk) -> None:
     assert bad.status_code == 400 and 'role="alert"' in bad.text
 
 
+def test_a_search_is_kept_as_a_request_scope_or_a_hold_by_those_who_may(desk: Desk) -> None:
+    account = desk.accounts["city"]
+    wanted = {"q": "closure", "account": str(account), "since": "2020-01-01"}
+    with signed_in_client(desk, user_of(Role.VIEWER)) as client:
+        page = client.get("/search", params=wanted).text
+    assert "/holds/new" not in page and "/requests/new" not in page
+    with signed_in_client(desk, user_of(Role.CUSTODIAN)) as client:
+        page = client.get("/search", params=wanted).text
+        assert "/holds/new" not in page
+        request_link = re.search(r'href="(/requests/new\?[^"]+)"', page)
+        assert request_link is not None
+        form = client.get(request_link.group(1).replace("&amp;", "&")).text
+        assert 'value="closure"' in form and 'value="2020-01-01"' in form
+    with signed_in_client(desk, user_of(Role.LEGAL)) as client:
+        page = client.get("/search", params=wanted).text
+        hold_link = re.search(r'href="(/holds/new\?[^"]+)"', page)
+        assert hold_link is not None
+        preview = client.get(hold_link.group(1).replace("&amp;", "&"))
+    assert preview.status_code == 200 and 'value="closure"' in preview.text
+
+
 def test_hostile_comment_is_text_on_every_page(desk: Desk) -> None:
     item = desk.hostile_item_id
     with signed_in_client(desk, user_of(Role.VIEWER)) as client:

@@ -92,7 +92,7 @@ def index() -> tuple[str, int] | str:
     context: dict[str, Any] = {"wanted": wanted, "accounts": accounts,
                                "kinds": KIND_VALUES, "statuses": STATUS_VALUES,
                                "outcome": None, "facets": {}, "snippet": snippet,
-                               "page_size": options().page_size, "link": _link}
+                               "page_size": options().page_size, "link": _link, "Role": Role}
     searched = bool(request.args)
     if wanted.error is None and searched:
         try:

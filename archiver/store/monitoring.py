@@ -101,6 +101,9 @@ class MonitoringMark(Base):
 
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
     checked_seq: Mapped[int] = mapped_column(Integer)
+    # The hash of the text and author the rules last saw: a version that changes only the
+    # status (hidden, removed) is not flagged again.
+    words_sha256: Mapped[str] = mapped_column(HASH)
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -65,6 +65,7 @@ def upgrade() -> None:
     op.create_table('monitoring_marks',
     sa.Column('item_id', sa.Integer(), nullable=False),
     sa.Column('checked_seq', sa.Integer(), nullable=False),
+    sa.Column('words_sha256', sa.String(length=64), nullable=False),
     sa.Column('checked_at', archiver.store.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['item_id'], ['items.id'], name=op.f('fk_monitoring_marks_item_id_items')),
     sa.PrimaryKeyConstraint('item_id', name=op.f('pk_monitoring_marks'))

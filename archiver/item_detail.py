@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from archiver.errors import NotFound
+from archiver.monitoring.review import item_review
 from archiver.retention.tombstones import item_dispositions
 from archiver.search.items import result_row
 from archiver.store.archive import Archive
@@ -17,7 +18,8 @@ from archiver.store.models import Account, Item, ItemVersion
 
 def item_detail(archive: Archive, item_id: int) -> dict[str, Any]:
     """The item (contract fields plus capture facts) and all its versions, oldest first; a
-    destroyed item's ``dispositions`` say when, under what and on which certificate."""
+    destroyed item's ``dispositions`` say when, under what and on which certificate; ``review``
+    holds the monitoring flags on its versions and the reviewers' decisions."""
     with archive.sessions() as s:
         item = s.get(Item, item_id)
         if item is None:
@@ -31,6 +33,7 @@ def item_detail(archive: Archive, item_id: int) -> dict[str, Any]:
             )
         )
         dispositions = item_dispositions(s, item_id)
+        review = item_review(s, item_id)
     if not versions:
         raise NotFound(f"item {item_id} has no versions (run 'archiver verify')")
     detail = result_row(item, versions[-1], account.platform)
@@ -47,6 +50,7 @@ def item_detail(archive: Archive, item_id: int) -> dict[str, Any]:
         versions=[version_json(v) for v in versions],
         disposed_at=item.disposed_at.isoformat() if item.disposed_at else None,
         dispositions=dispositions,
+        review=review,
     )
     return detail
 

@@ -16,6 +16,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from archiver.cli import completion
+from archiver.cli import policy as policy_commands
 from archiver.cli.daemon import schedule, webhooks
 from archiver.cli.exports import export, requests
 from archiver.cli.retention import hold, retention
@@ -235,6 +236,7 @@ def items_show(item_id: int, as_json: bool) -> None:
         echo(f"removal evidence: {json.dumps(detail['removal_evidence'])}")
     for d in detail["dispositions"]:
         _print_disposition(d)
+    policy_commands.print_review(detail["review"])
     destroyed = max((d["versions_destroyed"] for d in detail["dispositions"]), default=0)
     for v in detail["versions"]:
         echo(f"--- version {v['seq']} captured {v['captured_at']} status {v['status']}"
@@ -312,6 +314,7 @@ def demo() -> None:
 # The command groups that live in their own modules.
 for _group in (export, requests, retention, hold, schedule, webhooks):
     cli.add_command(_group)
+policy_commands.register(cli)
 
 
 def main() -> None:

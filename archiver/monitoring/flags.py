@@ -19,7 +19,6 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
@@ -29,7 +28,7 @@ from archiver.monitoring.matching import run_rules
 from archiver.monitoring.rules import RuleSet
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
-from archiver.store.db import table_of
+from archiver.store.db import dialect_insert, table_of
 from archiver.store.models import Account, Item, ItemVersion
 from archiver.store.monitoring import MonitoringMark, ReviewFlag
 
@@ -138,29 +137,18 @@ def _flag_chunk(session: Session, rules: RuleSet, ids: list[int], origin: str,
     if flags:
         # A flag already made (the same item, version and rule) is skipped, not repeated.
         inserted = session.execute(
-            _insert(session, ReviewFlag).on_conflict_do_nothing().returning(ReviewFlag.id),
+            dialect_insert(session, ReviewFlag).on_conflict_do_nothing().returning(ReviewFlag.id),
             flags)
         outcome.flag_ids = sorted(inserted.scalars())
     _save_marks(session, marks)
     return outcome
 
 
-def _insert(session: Session, model: type) -> Any:
-    """An INSERT of the session's dialect, which knows ON CONFLICT (PostgreSQL, SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table_of(model))
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table_of(model))
-
-
 def _save_marks(session: Session, marks: list[dict[str, object]]) -> None:
     if not marks:
         return
     table = table_of(MonitoringMark)
-    statement = _insert(session, MonitoringMark)
+    statement = dialect_insert(session, MonitoringMark)
     session.execute(statement.on_conflict_do_update(
         index_elements=[table.c.item_id],
         set_={"checked_seq": statement.excluded.checked_seq,

@@ -95,13 +95,17 @@ def accounts_add(as_json: bool, approved_on: str | None, tags: tuple[str, ...],
 @accounts.command("list")
 @JSON_OPTION
 def accounts_list(as_json: bool) -> None:
-    """List the registered accounts and how each is read (its token variable, or none)."""
+    """List the registered accounts, how each is read (its token variable, or none) and its
+    latest page check ('archiver policy check')."""
     from archiver.capture.sources import credentials_label, token_required
+    from archiver.monitoring.policy import latest_checks, policy_label
     from archiver.store.accounts import account_json, list_accounts
 
     with archive_from_env() as archive:
+        checks = latest_checks(archive)
         rows = [{**account_json(a), "credentials": credentials_label(a, os.environ),
-                 "token_required": token_required(a.platform)} for a in list_accounts(archive)]
+                 "token_required": token_required(a.platform),
+                 "policy": checks.get(a.id)} for a in list_accounts(archive)]
     if as_json:
         print_json(rows)
         return
@@ -110,7 +114,8 @@ def accounts_list(as_json: bool) -> None:
             if row["approved_by"] else "approval not recorded"
         echo(f"{row['account_id']}\t{row['platform']}\t{visible(str(row['external_id']))}\t"
              f"{visible(str(row['handle']))}\t"
-             f"credentials: {visible(str(row['credentials']))}\t{approved}")
+             f"credentials: {visible(str(row['credentials']))}\t{approved}\t"
+             f"{policy_label(row['policy'])}")
 
 
 # -- capture ----------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ and ``reports monthly``. :func:`register` adds them to the ``archiver`` group.""
 
 from __future__ import annotations
 
+import os
 import sys
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +148,149 @@ def review_rules_show(as_json: bool) -> None:
         echo(f"  page: {q['id']}\t{visible(q['ground'])}\t{visible(q['title'])}")
 
 
+@click.group()
+def policy() -> None:
+    """Pages against what General Order 80.11 asks them to state."""
+
+
+@policy.command("check")
+@click.option("--account", "account_ids", type=int, multiple=True,
+              shell_complete=completion.account_ids, help="Only this account (repeatable).")
+@JSON_OPTION
+def policy_check(account_ids: tuple[int, ...], as_json: bool) -> None:
+    """Read each active account's public profile and report, per requirement (III.A.1.b,
+    III.A.1.d), whether it is met and the text that meets it. Stored with the profile as
+    evidence; a requirement met before and not now is notified. Non-zero exit when a
+    requirement is not met or a profile cannot be read."""
+    from archiver.daemon.notices import check_pages
+
+    with archive_from_env() as archive:
+        checks = check_pages(archive, os.environ, list(account_ids) or None, actor=actor())
+    if as_json:
+        print_json({"accounts": checks})
+    else:
+        for c in checks:
+            _print_check(c)
+    if any(c["passed"] is not True for c in checks):
+        sys.exit(1)
+
+
+def _print_check(c: dict[str, Any]) -> None:
+    where = f"account {c['account_id']} {c['platform']}:{visible(c['account'])}"
+    if c["status"] != "checked":
+        echo(f"{where}: profile unreadable: {visible(c['error'] or '')}")
+        return
+    met = sum(1 for r in c["requirements"] if r["passed"])
+    echo(f"{where}: {met} of {counted(len(c['requirements']), 'requirement')} met "
+         f"(check {c['check_id']}, evidence sha256 {c['evidence_sha256']})")
+    for r in c["requirements"]:
+        echo(f"  {'PASS' if r['passed'] else 'FAIL'} {r['requirement']} "
+             f"({visible(r['ground'])}): {visible(r['title'])}")
+        for f in r["found"]:
+            echo(f"       found in {visible(f['field'])}: \"{visible(f['text'])}\"")
+    if c["no_longer_met"]:
+        echo(f"  no longer met since the last check: {', '.join(c['no_longer_met'])} "
+             "(a notice is queued)")
+
+
+@click.group()
+def notices() -> None:
+    """Messages to staff: flagged comments, pages no longer compliant, capture health,
+    monthly reports (ARCHIVER_NOTIFY_* settings)."""
+
+
+@notices.command("send")
+@JSON_OPTION
+def notices_send(as_json: bool) -> None:
+    """Do what the scheduler's notices job does, now: flag new items, write the notices they
+    and the capture runs call for, deliver every unsent notice."""
+    from archiver.daemon.notices import run_notices
+
+    with archive_from_env() as archive:
+        summary = run_notices(archive, os.environ)
+    if as_json:
+        print_json(summary)
+        return
+    delivery = summary["delivery"]
+    echo(f"checked {counted(summary['checked'], 'item')}: "
+         f"{counted(summary['flagged'], 'new flag')}")
+    channels = ", ".join(delivery["channels"]) or (
+        "none configured (set ARCHIVER_NOTIFY_SMTP_HOST or ARCHIVER_NOTIFY_WEBHOOK_URL)")
+    echo(f"channels: {channels}; sent {counted(len(delivery['sent']), 'notice')}, "
+         f"{len(delivery['failed'])} failed, {delivery['pending']} waiting")
+    for failed in delivery["failed"]:
+        echo(f"notice {failed['notice_id']}: {visible(failed['error'])}", err=True)
+    if delivery["failed"]:
+        sys.exit(1)
+
+
+@notices.command("list")
+@click.option("--since", help="Every notice written since this date (default: unsent ones).")
+@JSON_OPTION
+def notices_list(since: str | None, as_json: bool) -> None:
+    """Notices not sent yet (or all written since a date), oldest first."""
+    from archiver.dates import parse_date
+    from archiver.monitoring.notices import pending_notices, recent_notices
+
+    with archive_from_env() as archive:
+        if since:
+            day = parse_date(since, "--since")
+            start = datetime.combine(day, time(), archive.settings.tz)
+            rows = recent_notices(archive, start)
+        else:
+            rows = pending_notices(archive)
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        sent = f"sent {r['sent_at']} ({r['channels']})" if r["sent_at"] else (
+            f"unsent, {counted(r['attempts'], 'attempt')}"
+            + (f": {visible(r['last_error'])}" if r["last_error"] else ""))
+        echo(f"{r['notice_id']}\t{r['kind']}\t{r['created_at']}\t{sent}\t{visible(r['subject'])}")
+
+
+@click.group()
+def reports() -> None:
+    """Reports that arrive on their own (and on demand)."""
+
+
+@reports.command("monthly")
+@click.option("--month", help="YYYY-MM (default: last month, in the agency's time zone).")
+@click.option("--account", "account_id", type=int, required=True,
+              shell_complete=completion.account_ids)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the PDF and the CSV.")
+@JSON_OPTION
+def reports_monthly(month: str | None, account_id: int, out: Path, as_json: bool) -> None:
+    """One account's activity in a month: new posts and comments, edits, hidden, removed,
+    flags and decisions, capture failures; written as PDF and CSV (the scheduler e-mails every
+    account's on the first of the month)."""
+    from archiver.errors import ArchiverError
+    from archiver.monitoring.reports import month_of, monthly_report, previous_month, report_files
+    from archiver.store.accounts import get_account
+
+    with archive_from_env() as archive:
+        try:
+            chosen = month_of(month) if month else previous_month(
+                archive.clock().astimezone(archive.settings.tz).date())
+        except ValueError:
+            raise ArchiverError(f"--month: {month!r} is not a month like 2024-05") from None
+        report = monthly_report(archive, get_account(archive, account_id), chosen)
+        files = report_files(archive, report)
+    out.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        (out / f.name).write_bytes(f.content)
+    if as_json:
+        print_json({**report.as_json(), "files": [str(out / f.name) for f in files]})
+        return
+    from archiver.monitoring.reports import MEASURES
+
+    echo(visible(report.title))
+    echo(", ".join(f"{m} {report.counts[m]}" for m in MEASURES))
+    for f in files:
+        echo(f"wrote {visible(str(out / f.name))}")
+
+
 def print_review(review_data: dict[str, Any]) -> None:
     """The ``review`` section of ``items show``: flags and decisions, one line each."""
     for f in review_data["flags"]:
@@ -158,11 +303,5 @@ def print_review(review_data: dict[str, Any]) -> None:
 
 def register(group: click.Group) -> None:
     """Add this module's commands to ``group`` (the ``archiver`` command)."""
-    for command in (review,):
+    for command in (review, policy, notices, reports):
         group.add_command(command)
-
-
-def exit_failed(message: str) -> None:
-    """One line on stderr and exit status 1 (a check that found what it reports)."""
-    echo(message, err=True)
-    sys.exit(1)

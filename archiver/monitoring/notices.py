@@ -66,6 +66,8 @@ def queue_notice(session: Session, archive: Archive, *, kind: str, key: str, sub
     """Write a notice unless one with ``key`` exists; its id, or None when it existed.
 
     Attachments go to the blob store; the notice keeps their hashes."""
+    if notice_exists(session, key):
+        return None
     now = archive.clock()
     files = [{"name": a.name, "media_type": a.media_type,
               "sha256": store_blob(session, archive.store, a.content, a.media_type, now)}
@@ -78,6 +80,11 @@ def queue_notice(session: Session, archive: Archive, *, kind: str, key: str, sub
           "created_at": now, "sent_at": None, "channels": "", "attempts": 0,
           "last_error": None}]).scalar_one_or_none()
     return inserted
+
+
+def notice_exists(session: Session, key: str) -> bool:
+    """Whether a notice was written under ``key``."""
+    return session.scalar(select(Notice.id).where(Notice.key == key)) is not None
 
 
 def short_excerpt(text: str | None, start: int | None, end: int | None, category: str) -> str:

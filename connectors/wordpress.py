@@ -373,7 +373,9 @@ class WordPressConnector(Connector):
             title = plain_text(str((clean.get("title") or {}).get("rendered") or ""))
             body = plain_text(str((clean.get("content") or {}).get("rendered") or ""))
             if body:
-                found.append(ProfileField(f"page: {title or clean.get('id')}", body))
+                # The title is part of what a visitor reads ("Contact us", "Comment policy").
+                found.append(ProfileField(f"page: {title or clean.get('id')}",
+                                          f"{title}\n{body}" if title else body))
         home = site.get("home") or site.get("url")
         return Profile(self.platform, self.config.account_external_id, tuple(found),
                        url=home if isinstance(home, str) else None,

@@ -67,7 +67,7 @@ def test_wordpress_tagline_and_pages(wordpress_server: WordPressServer) -> None:
         profile = connector.profile()
     found = fields(profile)
     assert found["description"] == "The official website of the Springfield Police Department"
-    assert found["page: Contact us"] == "Call 555-0100."
+    assert found["page: Contact us"] == "Contact us\nCall 555-0100."
     assert profile.url == wordpress_server.origin
 
 

@@ -438,7 +438,8 @@ class FacebookConnector(Connector):
             return TokenStatus(valid=False, problem=self.scrub(str(exc)))
         if not isinstance(data, dict):
             raise self._fail(MalformedResponse, f"response from {request.path} has no data")
-        error = data.get("error") if isinstance(data.get("error"), dict) else {}
+        found = data.get("error")
+        error: dict[str, Any] = found if isinstance(found, dict) else {}
         scopes = data.get("scopes")
         return TokenStatus(
             valid=data.get("is_valid") is True,

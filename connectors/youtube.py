@@ -524,7 +524,8 @@ class YouTubeConnector(Connector):
         items = items_of(raw, request.path)
         if not items:
             raise self._fail(ConnectorError, f"channel {self.channel_id} not found")
-        snippet = items[0].get("snippet") if isinstance(items[0].get("snippet"), dict) else {}
+        given = items[0].get("snippet")
+        snippet: dict[str, Any] = given if isinstance(given, dict) else {}
         branding = items[0].get("brandingSettings")
         channel = branding.get("channel") if isinstance(branding, dict) else None
         found = text_fields(snippet, ("title", "description"))

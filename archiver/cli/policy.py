@@ -130,21 +130,19 @@ def review_rules_show(as_json: bool) -> None:
 
     with archive_from_env() as archive, archive.sessions() as s:
         rules = active_rules(s)
-    data = {"rules": rules.name, "title": rules.title, "source": rules.source,
-            "sha256": rules.sha256,
-            "monitor": [{"name": r.name, "category": r.category, "applies_to": r.audience,
-                         "matcher": r.matcher, "ground": r.ground} for r in rules.rules],
-            "page_requirements": [{"id": q.id, "ground": q.ground, "title": q.title}
-                                  for q in rules.requirements]}
+    monitor = [{"name": r.name, "category": r.category, "applies_to": r.audience,
+                "matcher": r.matcher, "ground": r.ground} for r in rules.rules]
+    page = [{"id": q.id, "ground": q.ground, "title": q.title} for q in rules.requirements]
     if as_json:
-        print_json(data)
+        print_json({"rules": rules.name, "title": rules.title, "source": rules.source,
+                    "sha256": rules.sha256, "monitor": monitor, "page_requirements": page})
         return
     echo(f"rules {visible(rules.name)} from {visible(rules.source)} (sha256 "
          f"{rules.sha256[:12]})")
-    for r in data["monitor"]:
+    for r in monitor:
         echo(f"  {r['name']}\t{r['category']}\t{r['applies_to']}\t{r['matcher']}\t"
              f"{visible(r['ground'])}")
-    for q in data["page_requirements"]:
+    for q in page:
         echo(f"  page: {q['id']}\t{visible(q['ground'])}\t{visible(q['title'])}")
 
 

@@ -204,9 +204,10 @@ def latest_checks(archive: Archive) -> dict[int, dict[str, Any]]:
     return out
 
 
-def policy_label(summary: dict[str, Any] | None) -> str:
-    """``accounts list``'s words for an account's latest check."""
-    if summary is None:
+def policy_label(summary: object) -> str:
+    """``accounts list``'s words for an account's latest check (a :func:`latest_checks` value;
+    anything else: not checked)."""
+    if not isinstance(summary, dict):
         return "policy: not checked"
     if summary["status"] != "checked":
         return f"policy: profile unreadable ({summary['checked_at'][:10]})"

@@ -353,10 +353,10 @@ class XServer(LoopbackServer):
         user = next((u for u in self.dataset.users if u.id == parts[2]), None)
         if user is None:
             return self._ok({"errors": [self._not_found(parts[2], "user", "id")]})
-        found: dict[str, Any] = {"id": user.id, "name": user.name, "username": user.username}
+        shown: dict[str, Any] = {"id": user.id, "name": user.name, "username": user.username}
         if user.id == self.dataset.account.id:
-            found.update(self._profile_fields(set(q.get("user.fields", "").split(","))))
-        return self._ok({"data": found})
+            shown.update(self._profile_fields(set(q.get("user.fields", "").split(","))))
+        return self._ok({"data": shown})
 
     def _profile_fields(self, wanted: set[str]) -> dict[str, Any]:
         """The account's own user fields asked for, as X gives them (a t.co ``url`` whose

@@ -38,7 +38,15 @@ import yaml
 
 from archiver.errors import ArchiverError
 from archiver.exports.redaction import FLAG_NAMES
-from archiver.inputs.yaml_files import YamlDocument, YamlInputError
+from archiver.inputs.yaml_checks import (
+    Entry,
+    NodeChecker,
+    Problem,
+    node_line,
+    parse_document,
+    read_document,
+)
+from archiver.inputs.yaml_files import YamlDocument
 from archiver.terminal import has_control_characters
 
 SHIPPED_FILE = "go-80-11.yaml"
@@ -64,18 +72,6 @@ PERSON_NAME = re.compile(r"\b[A-Z][a-z'-]+(?:\s+[A-Z]\.)?(?:\s+[A-Z][a-z'-]+)+\b
 
 class RulesError(ArchiverError):
     """A rule file is invalid; the message lists every problem as ``file:line: reason``."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a rule file."""
-
-    file: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -147,42 +143,38 @@ def shipped_rules_path() -> Path:
 
 def load_rules_file(path: Path) -> RuleSet:
     """Read and validate ``path``; raise :class:`RulesError` listing every problem."""
-    name = str(path)
-    try:
-        data = path.read_bytes()
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise RulesError(f"invalid monitoring rules: {name}:0: cannot read the file: "
-                         f"{reason}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RulesError(f"invalid monitoring rules: {name}:0: the file is not UTF-8 "
-                         "text") from None
-    return parse_rules(text, name)
+    document, data, problems = read_document(path)
+    return _valid(_checked(document, data, problems))
 
 
 def parse_rules(text: str, source: str) -> RuleSet:
     """Validate rule-file ``text`` read from ``source``; raise :class:`RulesError` listing every
     problem (at most 20)."""
-    rules, problems = check_rules(text, source)
+    return _valid(check_rules(text, source))
+
+
+def check_rules(text: str, source: str) -> tuple[RuleSet | None, list[Problem]]:
+    """The rule set in ``text`` (None if invalid) and every problem found."""
+    return _checked(*parse_document(text.encode("utf-8", "surrogatepass"), source))
+
+
+def _checked(document: YamlDocument | None, data: bytes,
+             problems: list[Problem]) -> tuple[RuleSet | None, list[Problem]]:
+    if document is None:
+        return None, problems
+    checker = _Checker(document)
+    found = checker.rule_set(document.root, data.decode("utf-8"),
+                             hashlib.sha256(data).hexdigest())
+    return (found if not checker.problems else None), checker.problems
+
+
+def _valid(checked: tuple[RuleSet | None, list[Problem]]) -> RuleSet:
+    rules, problems = checked
     if problems or rules is None:
         shown = "; ".join(str(p) for p in problems[:20])
         more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
         raise RulesError(f"invalid monitoring rules: {shown}{more}")
     return rules
-
-
-def check_rules(text: str, source: str) -> tuple[RuleSet | None, list[Problem]]:
-    """The rule set in ``text`` (None if invalid) and every problem found."""
-    try:
-        document = YamlDocument(text, source)
-    except YamlInputError as exc:
-        return None, [Problem(source, exc.line, exc.reason)]
-    checker = _Checker(document)
-    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    found = checker.rule_set(document.root, text, sha)
-    return (found if not checker.problems else None), checker.problems
 
 
 def shipped_rules() -> RuleSet:
@@ -194,55 +186,8 @@ def shipped_rules() -> RuleSet:
 # -- validation ---------------------------------------------------------------------------------
 
 
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
-
-
-Entry = tuple[yaml.Node, yaml.Node]
-
-
-class _Checker:
+class _Checker(NodeChecker):
     """Walks the node tree, collecting every problem instead of stopping at the first."""
-
-    def __init__(self, document: YamlDocument) -> None:
-        self.file = document.source
-        self.value = document.value
-        self.problems: list[Problem] = []
-
-    def bad(self, where: yaml.Node | int, reason: str) -> None:
-        self.problems.append(Problem(self.file, where if isinstance(where, int)
-                                     else _line(where), reason))
-
-    def mapping(self, node: yaml.Node, what: str, allowed: set[str]) -> dict[str, Entry]:
-        """``{key: (key node, value node)}``; a key not allowed is a problem naming the others."""
-        if not isinstance(node, yaml.MappingNode):
-            self.bad(node, f"{what} must be a mapping (key: value lines)")
-            return {}
-        out: dict[str, Entry] = {}
-        for key_node, value_node in node.value:
-            key = self.value(key_node)
-            if not isinstance(key, str) or key not in allowed:
-                self.bad(key_node, f"unknown key {key!r} in {what} "
-                                   f"(allowed: {', '.join(sorted(allowed))})")
-            else:
-                out[key] = (key_node, value_node)
-        return out
-
-    def text(self, entry: Entry | None, what: str, line: int, *,
-             required: bool = True) -> str | None:
-        if entry is None:
-            if required:
-                self.bad(line, f"missing {what}")
-            return None
-        value = self.value(entry[1])
-        if not isinstance(value, str) or not value.strip():
-            self.bad(entry[1], f"{what} must be non-empty text (put it in quotes if it looks "
-                               "like a number, a date or true/false)")
-            return None
-        if has_control_characters(value):
-            self.bad(entry[1], f"{what} must be one line without control characters")
-            return None
-        return value.strip()
 
     def strings(self, entry: Entry, what: str, *, empty: bool = False) -> list[str] | None:
         """A list of one-line texts (a single text counts as a list of one); ``empty`` allows
@@ -272,7 +217,7 @@ class _Checker:
         top = self.mapping(root, "the rule file", TOP_KEYS)
         if not isinstance(root, yaml.MappingNode):
             return None
-        line = _line(root)
+        line = node_line(root)
         name = self.text(top.get("rules"), "'rules' (the rule file's name)", line)
         title = self.text(top.get("title"), "'title'", line, required=False) or name or ""
         if "monitor" not in top and "page_requirements" not in top:
@@ -307,17 +252,22 @@ class _Checker:
                                f"{line}: give each its own")
             first.setdefault(name, line)
 
+    def identifier(self, fields: dict[str, Entry], key: str, what: str, line: int) -> str | None:
+        """A rule's name or a requirement's id: short, lower case, the same in every report."""
+        value = self.text(fields.get(key), f"{what} '{key}'", line)
+        if value is not None and not NAME.match(value):
+            self.bad(fields[key][1], f"{what} {key} {value!r}: use lower-case letters, digits, "
+                                     "'-', '_' and '.' (at most 64)")
+            return None
+        return value
+
     # -- monitoring rules --------------------------------------------------------------------
     def rule(self, node: yaml.Node) -> MonitoringRule | None:
         fields = self.mapping(node, "a rule", RULE_KEYS)
         if not isinstance(node, yaml.MappingNode):
             return None
-        line = _line(node)
-        name = self.text(fields.get("name"), "rule 'name'", line)
-        if name is not None and not NAME.match(name):
-            self.bad(fields["name"][1], f"rule name {name!r}: use lower-case letters, digits, "
-                                        "'-', '_' and '.' (at most 64)")
-            name = None
+        line = node_line(node)
+        name = self.identifier(fields, "name", "rule", line)
         what = f"rule {name}" if name else "a rule"
         category = self.choice(fields.get("category"), f"'category' of {what}", CATEGORIES, line)
         ground = self.text(fields.get("ground"), f"'ground' of {what} (the policy section it "
@@ -381,7 +331,7 @@ class _Checker:
         return words
 
     def regex(self, entry: Entry, what: str, flag_entry: Entry | None) -> re.Pattern[str] | None:
-        source = self.text(entry, what, _line(entry[1]))
+        source = self.text(entry, what, node_line(entry[1]))
         flags = 0
         if flag_entry is not None:
             for flag in (self.strings(flag_entry, f"{what} flags") or []):
@@ -442,12 +392,8 @@ class _Checker:
         fields = self.mapping(node, "a page requirement", REQUIREMENT_KEYS)
         if not isinstance(node, yaml.MappingNode):
             return None
-        line = _line(node)
-        rid = self.text(fields.get("id"), "requirement 'id'", line)
-        if rid is not None and not NAME.match(rid):
-            self.bad(fields["id"][1], f"requirement id {rid!r}: use lower-case letters, digits, "
-                                      "'-', '_' and '.' (at most 64)")
-            rid = None
+        line = node_line(node)
+        rid = self.identifier(fields, "id", "requirement", line)
         what = f"requirement {rid}" if rid else "a requirement"
         ground = self.text(fields.get("ground"), f"'ground' of {what}", line)
         title = self.text(fields.get("title"), f"'title' of {what} (what the page must say)",
@@ -458,7 +404,7 @@ class _Checker:
             groups.append(self.group(own, what))
         if "all_of" in fields:
             groups += [self.group(self.mapping(g, f"a group of {what}", GROUP_KEYS), what,
-                                  _line(g))
+                                  node_line(g))
                        for g in self.group_nodes(fields["all_of"], what)]
         if not groups:
             self.bad(line, f"{what} needs phrases, patterns or all_of (groups of them)")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -193,12 +192,3 @@ def item_review(session: Session, item_id: int) -> dict[str, Any]:
         .order_by(ReviewDecision.id))]
     return {"flags": flags, "decisions": decisions}
 
-
-def flags_since(session: Session, since: datetime, until: datetime,
-                account_id: int | None = None) -> list[ReviewFlag]:
-    """Flags made in ``[since, until)``, oldest first."""
-    query = select(ReviewFlag).where(ReviewFlag.flagged_at >= since,
-                                     ReviewFlag.flagged_at < until).order_by(ReviewFlag.id)
-    if account_id is not None:
-        query = query.where(ReviewFlag.account_id == account_id)
-    return list(session.scalars(query))

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -116,11 +116,6 @@ class RuleSet:
     def for_audience(self, audience: str) -> tuple[MonitoringRule, ...]:
         """The rules run on ``audience``'s words (``visitors`` or ``department``)."""
         return tuple(r for r in self.rules if r.audience == audience)
-
-
-@dataclass
-class _Group:
-    patterns: list[re.Pattern[str]] = field(default_factory=list)
 
 
 def words_pattern(words: list[str]) -> re.Pattern[str]:
@@ -422,7 +417,7 @@ class _Checker(NodeChecker):
 
     def group(self, fields: dict[str, Entry], what: str,
               line: int | None = None) -> tuple[re.Pattern[str], ...]:
-        found = _Group()
+        found: list[re.Pattern[str]] = []
         if not fields:
             if line is not None:
                 self.bad(line, f"{what}: a group needs phrases or patterns")
@@ -431,7 +426,7 @@ class _Checker(NodeChecker):
             phrases = self.word_list(fields["phrases"], f"{what}: phrases")
             if phrases is None:
                 return ()
-            found.patterns.append(words_pattern(phrases))
+            found.append(words_pattern(phrases))
         if "patterns" in fields:
             node = fields["patterns"][1]
             items = node.value if isinstance(node, yaml.SequenceNode) else [node]
@@ -439,8 +434,8 @@ class _Checker(NodeChecker):
                 pattern = self.regex((fields["patterns"][0], item), f"{what}: pattern", None)
                 if pattern is None:
                     return ()
-                found.patterns.append(pattern)
-        return tuple(found.patterns)
+                found.append(pattern)
+        return tuple(found)
 
 
 def fold_name(name: str) -> str:

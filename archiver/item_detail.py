@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from archiver.errors import NotFound
+from archiver.monitoring.review import item_review
 from archiver.retention.tombstones import item_dispositions
 from archiver.store.archive import Archive
 from archiver.store.item_json import ITEM_KEYS, ItemJson, item_record, version_record
@@ -21,7 +22,8 @@ def item_detail(archive: Archive, item_id: int, *,
     """The item in the one shape (:mod:`archiver.store.item_json`) with all its versions, oldest
     first, and the proof of its removal; a destroyed item's ``dispositions`` say when, under
     what and on which certificate. An item outside the reader's account limit ``within`` is not
-    found, like one that never existed."""
+    found, like one that never existed. ``review`` holds the monitoring flags on its versions
+    and the reviewers' decisions."""
     with archive.sessions() as s:
         item = s.get(Item, item_id)
         if item is None or not within.allows(item.account_id):
@@ -32,6 +34,7 @@ def item_detail(archive: Archive, item_id: int, *,
             select(ItemVersion).where(ItemVersion.item_id == item_id).order_by(ItemVersion.seq))]
         dispositions = item_dispositions(s, item_id)
         thread = thread_root(s, item_id)
+        review = item_review(s, item_id)
     if not versions:
         raise NotFound(f"item {item_id} has no versions (run 'archiver verify')")
     assert thread is not None  # the item exists, so its thread does
@@ -39,6 +42,7 @@ def item_detail(archive: Archive, item_id: int, *,
                                                         versions=versions)
     detail["removal_evidence"] = _evidence(archive, item.removal_evidence_sha256)
     detail["dispositions"] = dispositions
+    detail["review"] = review
     return detail
 
 

@@ -42,6 +42,7 @@ from archiver.connectors.errors import (
     RateLimitExhausted,
     TransientError,
 )
+from archiver.connectors.profiles import Profile, TokenStatus
 from archiver.connectors.records import (
     ItemRef,
     LookupResult,
@@ -359,6 +360,29 @@ class Connector(ABC):
     @abstractmethod
     def lookup(self, ref: ItemRef) -> LookupResult:
         """Ask the platform whether one item still exists."""
+
+    def profile(self) -> Profile:
+        """The account's public profile (:mod:`archiver.connectors.profiles`): what the page
+        says about itself. Each platform's connector reads its own."""
+        raise self._fail(ConnectorError, "reading the account's profile is not supported")
+
+    def read_object(
+        self,
+        request: PageRequest,
+        classify: Callable[[httpx.Response, Any], Classification] | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`fetch` a JSON object (not a listing) and return it without secrets; any
+        other answer is a :class:`MalformedResponse`."""
+        payload = self.fetch(request, classify).payload
+        if not isinstance(payload, dict):
+            raise self._fail(MalformedResponse, f"response from {request.path} is not an object")
+        clean, _ = self.scrub_json(payload)
+        return clean if isinstance(clean, dict) else {}
+
+    def token_status(self) -> TokenStatus | None:
+        """What the platform says about the token (validity, expiry); None where it says
+        nothing (the next read is the test)."""
+        return None
 
     def auth_headers(self) -> dict[str, str]:
         """Headers that carry the token. Headers, not the URL, so the token is never logged."""

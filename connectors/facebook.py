@@ -21,7 +21,7 @@ clients added it as an option (restfb/restfb#1107, huandu/facebook#205).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -39,7 +39,8 @@ from archiver.connectors.base import (
     dig,
     one_line,
 )
-from archiver.connectors.errors import ConnectorError, MalformedResponse
+from archiver.connectors.errors import AuthError, ConnectorError, MalformedResponse
+from archiver.connectors.profiles import Profile, TokenStatus, text_fields
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
@@ -69,6 +70,8 @@ AUTH_CODES = frozenset({102, 104, 190})
 PERMISSION_CODES = frozenset({10}) | frozenset(range(200, 300))
 # Usage (percent) from which we pace our calls; Meta throttles at 100.
 USAGE_SLOWDOWN_AT = 90
+# A Page's public fields that say what the page is and how to reach the department.
+PAGE_PROFILE_FIELDS = ("about", "description", "general_info", "website", "phone", "emails")
 
 
 def parse_graph_time(value: Any, path: str) -> datetime | None:
@@ -372,3 +375,57 @@ class FacebookConnector(TreeConnector):
             },
             "checked_at": self.now().astimezone(UTC).isoformat(),
         })
+
+    # -- the page's own statements and the token (additive: read by archiver.monitoring) ------
+
+    def profile(self) -> Profile:
+        """The Page's public fields about, description, general_info, website, phone and
+        emails, and its link (https://developers.facebook.com/docs/graph-api/reference/page/)."""
+        return self.graph_profile(self.page_id, PAGE_PROFILE_FIELDS, ("name", "link"), "link")
+
+    def graph_profile(self, node_id: str, text: Sequence[str], other: Sequence[str],
+                      link: str | None) -> Profile:
+        """``GET /{node}?fields=...``: the ``text`` fields as the profile, ``link`` as its
+        address; the answer is kept without secrets."""
+        fields = ",".join((*other, *text))
+        request = PageRequest(f"{self.api_base}/{quote(node_id, safe='')}", {"fields": fields})
+        raw = self.read_object(request, classify_graph)
+        url = raw.get(link) if link else None
+        return Profile(self.platform, node_id, tuple(text_fields(raw, text)),
+                       url=url if isinstance(url, str) else None,
+                       requests=(f"GET {request.path}?fields={fields}",), raw=raw)
+
+    def token_status(self) -> TokenStatus:
+        """Graph's ``debug_token`` for the account's own token: ``is_valid``, ``expires_at``
+        and ``data_access_expires_at`` (Unix seconds, 0: never), ``scopes``
+        (https://developers.facebook.com/docs/graph-api/reference/debug_token/). A token the
+        Graph refuses outright is invalid too."""
+        request = PageRequest(f"{self.api_base}/debug_token",
+                              {"input_token": self.config.token or ""})
+        try:
+            data = self.read_object(request, classify_graph).get("data")
+        except AuthError as exc:
+            return TokenStatus(valid=False, problem=self.scrub(str(exc)))
+        if not isinstance(data, dict):
+            raise self._fail(MalformedResponse, f"response from {request.path} has no data")
+        found = data.get("error")
+        error: dict[str, Any] = found if isinstance(found, dict) else {}
+        scopes = data.get("scopes")
+        return TokenStatus(
+            valid=data.get("is_valid") is True,
+            expires_at=_unix_time(data.get("expires_at")),
+            data_access_expires_at=_unix_time(data.get("data_access_expires_at")),
+            scopes=tuple(s for s in scopes if isinstance(s, str))
+            if isinstance(scopes, list) else (),
+            problem=self.scrub(one_line(str(error.get("message")), 200))
+            if error.get("message") else None)
+
+
+def _unix_time(value: Any) -> datetime | None:
+    """Graph's Unix seconds as a UTC time; 0 or nothing means "never"."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None

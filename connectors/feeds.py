@@ -54,6 +54,7 @@ from archiver.connectors.base import (
     strip_secrets,
 )
 from archiver.connectors.errors import ConnectorError, MalformedResponse
+from archiver.connectors.profiles import Profile, ProfileField, plain_text
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
@@ -316,3 +317,24 @@ class FeedConnector(Connector):
                 "checked_at": self.now().isoformat(),
             }
         )
+
+    # -- the feed's own statements (additive: read by archiver.monitoring) --------------------
+
+    def profile(self) -> Profile:
+        """The channel's title and description (RSS 2.0 ``<channel><description>``,
+        https://www.rssboard.org/rss-specification#requiredChannelElements; Atom's
+        ``<subtitle>`` and ``<rights>``, RFC 4287 4.2.12 and 4.2.10), read by feedparser."""
+        status, body, _ = self._get(conditional=False)
+        path = PageRequest(self.final_url).path
+        if status != 200:
+            raise self._fail(ConnectorError, f"GET {path}: HTTP {status}")
+        channel = feedparser.parse(body).feed
+        found = []
+        for key in ("title", "subtitle", "rights"):
+            value = channel.get(key)
+            if isinstance(value, str) and value.strip():
+                found.append(ProfileField(key, plain_text(value)))
+        link = channel.get("link")
+        return Profile(self.platform, self.config.account_external_id, tuple(found),
+                       url=link if isinstance(link, str) else None, requests=(f"GET {path}",),
+                       raw={k: channel.get(k) for k in ("title", "subtitle", "rights", "link")})

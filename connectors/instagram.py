@@ -41,7 +41,9 @@ The token goes in an ``Authorization: Bearer`` header, never the URL.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from archiver.connectors.base import PageRequest, decode_json, dig, strip_secrets
 from archiver.connectors.errors import MalformedResponse
@@ -53,6 +55,7 @@ from archiver.connectors.facebook import (
     _opt,
     parse_graph_time,
 )
+from archiver.connectors.profiles import Profile
 from archiver.connectors.records import (
     ROOT_SCOPE,
     ItemKind,
@@ -248,3 +251,16 @@ class InstagramConnector(FacebookConnector):
     def lookup(self, ref: ItemRef) -> LookupResult:
         """Present, Gone (100/33 while the account itself still reads) or Unknown."""
         return self.graph_lookup(ref, self.user_id, "account")
+
+    # -- the account's own statements (additive: read by archiver.monitoring) -----------------
+
+    def profile(self) -> Profile:
+        """The professional account's ``biography`` and ``website`` (and its name)
+        (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user);
+        its address is ``https://www.instagram.com/<username>/``."""
+        found = self.graph_profile(self.user_id, ("name", "biography", "website"),
+                                   ("username",), None)
+        username = found.raw.get("username")
+        if isinstance(username, str) and username:
+            return replace(found, url=f"https://www.instagram.com/{quote(username, safe='')}/")
+        return found

@@ -49,6 +49,7 @@ from archiver.connectors.base import (
     one_line,
 )
 from archiver.connectors.errors import ConnectorError, MalformedResponse
+from archiver.connectors.profiles import Profile, ProfileField
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
@@ -396,3 +397,32 @@ class MediaWikiConnector(TreeConnector):
         if revision_answer is not None:
             evidence["revision_query"] = revision_answer
         return Gone(evidence=evidence)
+
+    # -- the wiki's own statements (additive: read by archiver.monitoring) --------------------
+
+    def profile(self) -> Profile:
+        """The wiki's main page: its name from ``meta=siteinfo``
+        (https://www.mediawiki.org/wiki/API:Siteinfo), then its current wikitext through
+        ``prop=revisions`` (https://www.mediawiki.org/wiki/API:Revisions)."""
+        info = PageRequest(self.api_base, {**BASE_PARAMS, "meta": "siteinfo",
+                                           "siprop": "general"})
+        general = _query(self.read_object(info, classify_mediawiki), info.path).get("general")
+        general = general if isinstance(general, dict) else {}
+        main = general.get("mainpage")
+        if not isinstance(main, str) or not main:
+            raise self._fail(MalformedResponse, f"response from {info.path}: no main page named")
+        page = PageRequest(self.api_base, {**BASE_PARAMS, "prop": "revisions", "titles": main,
+                                           "rvprop": "content", "rvslots": "main"})
+        answer = self.read_object(page, classify_mediawiki)
+        found: list[ProfileField] = []
+        for entry in _list(_query(answer, page.path).get("pages"), "pages", page.path):
+            for rev in entry.get("revisions") or []:
+                content = ((rev.get("slots") or {}).get("main") or {}).get("content")
+                if isinstance(content, str) and content.strip():
+                    found.append(ProfileField(f"page: {main}", content.strip()))
+        base = general.get("base")
+        return Profile(self.platform, self.config.account_external_id, tuple(found),
+                       url=base if isinstance(base, str) else None,
+                       requests=(f"GET {info.path}?meta=siteinfo&siprop=general",
+                                 f"GET {page.path}?prop=revisions&titles={main}"),
+                       raw={"siteinfo": general, "page": answer})

@@ -56,6 +56,7 @@ from archiver.connectors.base import (
     one_line,
 )
 from archiver.connectors.errors import ConnectorError, MalformedResponse, PagingLoop
+from archiver.connectors.profiles import Profile, ProfileField, plain_text, text_fields
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
@@ -360,3 +361,35 @@ class WordPressConnector(TreeConnector):
                 "checked_at": self.now().isoformat(),
             }
         )
+
+    # -- the site's own statements (additive: read by archiver.monitoring) --------------------
+
+    def profile(self) -> Profile:
+        """The site's name and tagline from the REST index ``GET /wp-json/``
+        (https://developer.wordpress.org/rest-api/reference/ and
+        https://developer.wordpress.org/rest-api/using-the-rest-api/discovery/), then the text
+        of its published pages (``GET /wp/v2/pages``,
+        https://developer.wordpress.org/rest-api/reference/pages/): a comment policy or a
+        contact page is where a site says what GO 80.11 asks."""
+        index = PageRequest(f"{self.api_base}/")
+        site = self.read_object(index, classify_wordpress)
+        found = text_fields(site, ("name", "description"))
+        pages: list[dict[str, Any]] = []
+        listing = PageRequest(f"{self.v2}/pages", {"per_page": "100", "page": "1"})
+        payload = self.fetch(listing, classify_wordpress).payload
+        for row in _rows(payload, listing.path):
+            clean, _ = self.scrub_json(row)
+            pages.append(clean)
+            title = plain_text(str((clean.get("title") or {}).get("rendered") or ""))
+            body = plain_text(str((clean.get("content") or {}).get("rendered") or ""))
+            if body:
+                # The title is part of what a visitor reads ("Contact us", "Comment policy").
+                found.append(ProfileField(f"page: {title or clean.get('id')}",
+                                          f"{title}\n{body}" if title else body))
+        home = site.get("home") or site.get("url")
+        return Profile(self.platform, self.config.account_external_id, tuple(found),
+                       url=home if isinstance(home, str) else None,
+                       requests=(f"GET {index.path}", f"GET {listing.path}?per_page=100"),
+                       raw={"index": {k: site.get(k) for k in ("name", "description", "url",
+                                                                "home")},
+                            "pages": pages})

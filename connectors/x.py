@@ -68,6 +68,7 @@ from archiver.connectors.base import (
     one_line,
 )
 from archiver.connectors.errors import ConnectorError, MalformedResponse
+from archiver.connectors.profiles import Profile, ProfileField, text_fields
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
@@ -517,3 +518,29 @@ class XConnector(TreeConnector):
             return "the account look-up returned no account"
         self._account_ok = fetched.response.status_code
         return self._account_ok
+
+    # -- the account's own statements (additive: read by archiver.monitoring) -----------------
+
+    def profile(self) -> Profile:
+        """The account's ``description``, ``location`` and web address (its ``url`` expanded
+        from ``entities.url``) from ``GET /2/users/:id``
+        (https://docs.x.com/x-api/users/user-lookup-by-id)."""
+        fields = "name,username,description,url,location,entities"
+        request = PageRequest(f"{self.api_base}/2/users/{quote(self.user_id, safe='')}",
+                              {"user.fields": fields})
+        raw = self.read_object(request, self._classify)
+        data = raw.get("data")
+        if not isinstance(data, dict):
+            raise self._fail(ConnectorError, f"GET {request.path}: the account was not found")
+        found = text_fields(data, ("description", "location"))
+        urls = (data.get("entities") or {}).get("url", {}).get("urls") \
+            if isinstance(data.get("entities"), dict) else None
+        expanded = [u.get("expanded_url") for u in urls or [] if isinstance(u, dict)]
+        website = next((u for u in expanded if isinstance(u, str)), None) or data.get("url")
+        if isinstance(website, str) and website:
+            found.append(ProfileField("url", website))
+        username = data.get("username")
+        return Profile(self.platform, self.user_id, tuple(found),
+                       url=f"https://x.com/{quote(username, safe='')}"
+                       if isinstance(username, str) and username else None,
+                       requests=(f"GET {request.path}?user.fields={fields}",), raw=raw)

@@ -56,6 +56,7 @@ from archiver.connectors.base import (
     one_line,
 )
 from archiver.connectors.errors import ConnectorError, MalformedResponse
+from archiver.connectors.profiles import Profile, ProfileField, text_fields
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
@@ -482,3 +483,31 @@ class YouTubeConnector(TreeConnector):
                 "checked_at": checked_at,
             }
         )
+
+    # -- the channel's own statements (additive: read by archiver.monitoring) -----------------
+
+    def profile(self) -> Profile:
+        """The channel's ``snippet.description`` (and title, custom URL) and its branding
+        description, from ``channels.list?part=snippet,brandingSettings``
+        (https://developers.google.com/youtube/v3/docs/channels)."""
+        request = PageRequest(f"{self.api_base}/channels",
+                              {"part": "snippet,brandingSettings", "id": self.channel_id})
+        raw = self.read_object(request, classify_youtube)
+        items = items_of(raw, request.path)
+        if not items:
+            raise self._fail(ConnectorError, f"channel {self.channel_id} not found")
+        given = items[0].get("snippet")
+        snippet: dict[str, Any] = given if isinstance(given, dict) else {}
+        branding = items[0].get("brandingSettings")
+        channel = branding.get("channel") if isinstance(branding, dict) else None
+        found = text_fields(snippet, ("title", "description"))
+        if isinstance(channel, dict):
+            extra = text_fields(channel, ("description",))
+            found += [ProfileField("brandingSettings.channel.description", f.text)
+                      for f in extra if f.text not in {g.text for g in found}]
+        custom = snippet.get("customUrl")
+        url = (f"https://www.youtube.com/{custom}" if isinstance(custom, str) and custom
+               else f"https://www.youtube.com/channel/{self.channel_id}")
+        return Profile(self.platform, self.channel_id, tuple(found), url=url,
+                       requests=(f"GET {request.path}?part=snippet,brandingSettings"
+                                 f"&id={self.channel_id}",), raw=raw)

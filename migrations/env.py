@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from alembic import context
 
+# Imported for its tables: the monitoring tables are on Base in a module of their own.
+import archiver.store.monitoring  # noqa: F401
 from archiver.store.db import make_engine
 from archiver.store.models import Base
 

@@ -351,7 +351,7 @@ def candidates(env: dict[str, str], words: str) -> list[str]:
 def test_completion_offers_commands_options_and_choices(tmp_path: Path) -> None:
     env = {"ARCHIVER_HOME": str(tmp_path / "no-archive")}
     assert candidates(env, "archiver hold ") == ["create", "list", "release", "show"]
-    assert candidates(env, "archiver re") == ["requests", "retention"]
+    assert candidates(env, "archiver re") == ["reports", "requests", "retention", "review"]
     assert candidates(env, "archiver search x --status ") == ["active", "hidden", "removed"]
     assert candidates(env, "archiver accounts add ") == list(PLATFORMS)
     assert candidates(env, "archiver accounts add y") == ["youtube"]

@@ -24,7 +24,10 @@ from archiver.capture.account import capture_account
 from archiver.capture.lock import CaptureLocked, capture_lock, try_acquire
 from archiver.daemon.scheduler import (
     DAILY,
+    MONTHLY,
     NIGHTLY,
+    NOTICES,
+    POLICY,
     SWEEP,
     ScheduleConfig,
     build_scheduler,
@@ -68,7 +71,7 @@ def test_jobs_have_the_right_triggers_in_the_agency_zone(archive: Archive) -> No
     start(scheduler, archive, ScheduleConfig(), paused=True)
     try:
         jobs = {j.id: j for j in scheduler.get_jobs()}
-        assert set(jobs) == {NIGHTLY, SWEEP, DAILY}
+        assert set(jobs) == {NIGHTLY, SWEEP, DAILY, NOTICES, POLICY, MONTHLY}
         nightly = jobs[NIGHTLY]
         assert isinstance(nightly.trigger, CronTrigger)
         assert nightly.trigger.timezone == CHICAGO
@@ -79,6 +82,10 @@ def test_jobs_have_the_right_triggers_in_the_agency_zone(archive: Archive) -> No
         assert sweep.trigger.interval == timedelta(minutes=15)
         daily = jobs[DAILY].next_run_time.astimezone(CHICAGO)
         assert (daily.hour, daily.minute) == (6, 0)
+        assert jobs[NOTICES].trigger.interval == timedelta(minutes=1)
+        assert jobs[POLICY].next_run_time == jobs[DAILY].next_run_time
+        monthly = jobs[MONTHLY].next_run_time.astimezone(CHICAGO)
+        assert (monthly.day, monthly.hour, monthly.minute) == (1, 6, 0)
         assert all(j.coalesce and j.misfire_grace_time is None for j in jobs.values())
     finally:
         scheduler.shutdown(wait=False)

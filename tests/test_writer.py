@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from archiver.capture.account import capture_account
+from archiver.capture.writer import record_writer
 from archiver.cli import cli
 from archiver.connectors.records import ROOT_SCOPE, Record
 from archiver.retention.holds import HoldSpec, create_hold, hold_detail
 from archiver.retention.purge import purge
-from archiver.retention.subscribers import record_writer
 from archiver.standins.dataset import load_sample
 from archiver.standins.graph_server import GraphServer
 from archiver.store.accounts import AccountSpec, add_account
@@ -123,6 +123,12 @@ class _Watch(Subscriber):
         self.seen.record(event, head_fields_written)
 
 
+class _Rules(_Watch):
+    """Stands in for the monitoring rules: only listens."""
+
+    duty = Duty.MONITORING
+
+
 def _record(external_id: str, text: str, *, kind: str = "post", scope: str = ROOT_SCOPE,
             parent: str | None = None) -> Record:
     return Record(external_id=external_id, kind=kind, scope=scope, text=text, status="active",
@@ -157,8 +163,8 @@ def test_versions_stored_reaches_every_subscriber_with_the_right_ids(archive: Ar
         s.add(run)
         s.flush()
         run_id = run.id
-    series, watch = _Series(), _Watch()
-    writer = RecordWriter([series, watch])
+    series, watch, rules = _Series(), _Watch(), _Rules()
+    writer = RecordWriter([series, watch, rules])
     # A new post and its new comment in one batch: the comment's parent is linked all the same.
     _store(archive, writer, account, run_id, [
         _record("p1", "road closed"),
@@ -183,7 +189,7 @@ def test_versions_stored_reaches_every_subscriber_with_the_right_ids(archive: Ar
                 ([comment.id], [], [], True),
                 ([post.id], [], [post.id], True)]
     assert series.seen.events == expected
-    assert watch.seen.events == [(*e[:3], False) for e in expected]
+    assert watch.seen.events == rules.seen.events == [(*e[:3], False) for e in expected]
     with archive.sessions() as s:
         removed = s.get(Item, post.id)
         assert removed is not None and removed.status == "removed"
@@ -198,7 +204,7 @@ def test_versions_stored_reaches_every_subscriber_with_the_right_ids(archive: Ar
 
 
 def test_a_writer_without_retention_or_holds_subscribed_is_refused(archive: Archive) -> None:
-    with pytest.raises(MissingSubscriber, match="retention, protection"):
+    with pytest.raises(MissingSubscriber, match="retention, protection, monitoring"):
         RecordWriter([])
     with pytest.raises(MissingSubscriber, match="protection") as caught:
         RecordWriter([_Series()])

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from archiver.capture.prefetch import Prefetched
 from archiver.capture.results import CaptureResult, Phase, PhaseCallback, ProgressCallback
+from archiver.capture.writer import record_writer
 from archiver.connectors.base import Connector
 from archiver.connectors.errors import ConnectorError
 from archiver.connectors.records import (
@@ -46,7 +47,6 @@ from archiver.connectors.records import (
     Present,
     Record,
 )
-from archiver.retention.subscribers import record_writer
 from archiver.search.indexing import CHUNK as INDEX_BATCH  # index a whole commit's worth at a time
 from archiver.search.indexing import catch_up_index, index_items
 from archiver.store.archive import Archive
@@ -102,8 +102,8 @@ class Capture:
         self.on_phase = on_phase
         self._current: tuple[Phase, int | None] | None = None
         self.batch_size = batch_size
-        # Built with retention and holds subscribed: every version stored is assigned and
-        # tested against holds and records requests in the transaction that stores it.
+        # Built with every duty subscribed: each version stored is assigned, tested against
+        # holds and records requests, and checked by the monitoring rules in its transaction.
         self.writer = record_writer(archive)
 
     # -- the run --------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Commands are grouped by concern: :mod:`.main` (accounts, capture, search, items, verify, demo),
 :mod:`.exports` (open-records packages and productions), :mod:`.retention` (schedules, holds,
-purge), :mod:`.daemon` (scheduler and webhooks server); :mod:`.support` and :mod:`.completion`
+purge), :mod:`.daemon` (scheduler and webhooks server), :mod:`.policy` (review queue, page
+checks, notices, monthly reports); :mod:`.support` and :mod:`.completion`
 hold the shared option handling and shell completion.
 """
 

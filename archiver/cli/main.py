@@ -15,6 +15,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from archiver.cli import completion
+from archiver.cli import policy as policy_commands
 from archiver.cli.daemon import schedule, webhooks
 from archiver.cli.exports import export, requests
 from archiver.cli.filters import filter_options
@@ -98,13 +99,17 @@ def accounts_add(as_json: bool, approved_on: str | None, tags: tuple[str, ...],
 @accounts.command("list")
 @JSON_OPTION
 def accounts_list(as_json: bool) -> None:
-    """List the registered accounts and how each is read (its token variable, or none)."""
+    """List the registered accounts, how each is read (its token variable, or none) and its
+    latest page check ('archiver policy check')."""
     from archiver.capture.sources import credentials_label, token_required
+    from archiver.monitoring.policy import latest_checks, policy_label
     from archiver.store.accounts import account_json, list_accounts
 
     with archive_from_env() as archive:
+        checks = latest_checks(archive)
         rows = [{**account_json(a), "credentials": credentials_label(a, os.environ),
-                 "token_required": token_required(a.platform)} for a in list_accounts(archive)]
+                 "token_required": token_required(a.platform),
+                 "policy": checks.get(a.id)} for a in list_accounts(archive)]
     if as_json:
         print_json(rows)
         return
@@ -113,7 +118,8 @@ def accounts_list(as_json: bool) -> None:
             if row["approved_by"] else "approval not recorded"
         echo(f"{row['account_id']}\t{row['platform']}\t{visible(str(row['external_id']))}\t"
              f"{visible(str(row['handle']))}\t"
-             f"credentials: {visible(str(row['credentials']))}\t{approved}")
+             f"credentials: {visible(str(row['credentials']))}\t{approved}\t"
+             f"{policy_label(row['policy'])}")
 
 
 # -- capture ----------------------------------------------------------------------------------
@@ -231,6 +237,7 @@ def items_show(item_id: int, as_json: bool) -> None:
         echo(f"removal evidence: {json.dumps(detail['removal_evidence'])}")
     for d in detail["dispositions"]:
         _print_disposition(d)
+    policy_commands.print_review(detail["review"])
     destroyed = max((d["versions_destroyed"] for d in detail["dispositions"]), default=0)
     for v in detail["versions"]:
         echo(f"--- version {v['seq']} captured {v['captured_at']} status {v['status']}"
@@ -324,6 +331,7 @@ def demo(with_web: bool, port: int) -> None:
 for _group in (export, requests, retention, hold, schedule, webhooks, users, web):
     cli.add_command(_group)
 cli.add_command(jobs)
+policy_commands.register(cli)
 
 
 def click_error_line(exc: click.ClickException) -> str:

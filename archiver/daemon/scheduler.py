@@ -6,7 +6,13 @@ Jobs, all in the agency's time zone (``ARCHIVER_TIMEZONE``):
 * ``comment-sweep``: every 15 minutes, the comment listings of posts younger than 14 days, so a
   comment a moderator removes is already on record when it goes;
 * ``daily-jobs``: the daily reports (:data:`DAILY_JOBS`: ``verify``, the
-  retention report). Daily jobs only *report*: they never purge or change a record.
+  retention report). Daily jobs only *report*: they never purge or change a record;
+* ``notices``: every minute, the monitoring rules on what was stored since (webhook comments
+  too), new flags batched into one notice, failed runs and accounts without a good capture,
+  then delivery by e-mail and webhook (:mod:`archiver.daemon.notices`);
+* ``policy-check``: daily with the reports, each page's public profile against what
+  GO 80.11 asks it to state, and each Graph token's expiry;
+* ``monthly-report``: on the first of the month, last month's activity report per account.
 
 The job store is APScheduler's ``SQLAlchemyJobStore`` on the archive's engine (its own table,
 ``apscheduler_jobs``, which the migrations leave alone). Jobs keep their next run time across
@@ -17,7 +23,8 @@ run
 reads both from the daemon's environment when it starts.
 
 Settings (environment): ``ARCHIVER_SCHEDULE_NIGHTLY_CRON``, ``ARCHIVER_SCHEDULE_SWEEP_MINUTES``,
-``ARCHIVER_SCHEDULE_SWEEP_DAYS``, ``ARCHIVER_SCHEDULE_DAILY_AT`` (``HH:MM``).
+``ARCHIVER_SCHEDULE_SWEEP_DAYS``, ``ARCHIVER_SCHEDULE_DAILY_AT`` (``HH:MM``),
+``ARCHIVER_SCHEDULE_NOTICES_MINUTES``.
 """
 
 from __future__ import annotations
@@ -56,6 +63,9 @@ JOB_FUNC = "archiver.daemon.scheduler:scheduled_job"
 NIGHTLY = "nightly-capture"
 SWEEP = "comment-sweep"
 DAILY = "daily-jobs"
+NOTICES = "notices"
+POLICY = "policy-check"
+MONTHLY = "monthly-report"
 MAX_COUNTED_MISSES = 100_000
 
 
@@ -86,6 +96,7 @@ class ScheduleConfig:
     sweep_minutes: int = 15
     sweep_max_age_days: int = 14
     daily_at: str = "06:00"
+    notices_minutes: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ScheduleConfig:
@@ -110,6 +121,8 @@ class ScheduleConfig:
             sweep_max_age_days=number("ARCHIVER_SCHEDULE_SWEEP_DAYS",
                                       defaults.sweep_max_age_days),
             daily_at=environ.get("ARCHIVER_SCHEDULE_DAILY_AT") or defaults.daily_at,
+            notices_minutes=number("ARCHIVER_SCHEDULE_NOTICES_MINUTES",
+                                   defaults.notices_minutes),
         )
 
 
@@ -156,6 +169,7 @@ def planned_jobs(config: ScheduleConfig, tz: ZoneInfo) -> list[JobSpec]:
     try:
         hour, minute = (int(p) for p in config.daily_at.split(":"))
         daily = CronTrigger(hour=hour, minute=minute, timezone=tz)
+        monthly = CronTrigger(day=1, hour=hour, minute=minute, timezone=tz)
     except ValueError:
         raise ConfigError(
             f"ARCHIVER_SCHEDULE_DAILY_AT: {config.daily_at!r} is not a time like 06:00"
@@ -166,6 +180,10 @@ def planned_jobs(config: ScheduleConfig, tz: ZoneInfo) -> list[JobSpec]:
         JobSpec(SWEEP, IntervalTrigger(minutes=config.sweep_minutes, timezone=tz),
                 f"comments of posts younger than {config.sweep_max_age_days} days"),
         JobSpec(DAILY, daily, f"daily reports: {names}"),
+        JobSpec(NOTICES, IntervalTrigger(minutes=config.notices_minutes, timezone=tz),
+                "monitoring rules on new items, capture health, notices delivered"),
+        JobSpec(POLICY, daily, "each page's statements (GO 80.11 III.A.1.b, d), token expiry"),
+        JobSpec(MONTHLY, monthly, "last month's activity report per account, e-mailed"),
     ]
 
 
@@ -297,6 +315,12 @@ def run_job(
         return comment_sweep(archive, environ, max_age_days=config.sweep_max_age_days)
     if name == DAILY:
         return run_daily_jobs(archive)
+    if name in (NOTICES, POLICY, MONTHLY):
+        from archiver.daemon import notices
+
+        job = {NOTICES: notices.run_notices, POLICY: notices.run_policy_checks,
+               MONTHLY: notices.run_monthly_reports}[name]
+        return job(archive, environ)
     raise ConfigError(f"schedule: unknown job {name!r}")
 
 

@@ -33,9 +33,11 @@ from urllib.parse import parse_qs
 
 from archiver.capture.lock import CaptureLocked
 from archiver.capture.realtime import LOCK_WAIT_S, apply_changes
+from archiver.capture.results import CaptureResult
 from archiver.connectors.graph_webhooks import PayloadError, parse_body, signature_ok
 from archiver.connectors.records import Platform
-from archiver.errors import ConfigError
+from archiver.errors import ArchiverError, ConfigError
+from archiver.monitoring.flags import flag_runs
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.blob_records import store_blob
@@ -185,12 +187,21 @@ class WebhookApp:
             log.warning("webhook %s: %s; asking for redelivery", env.get("PATH_INFO"), exc)
             return _reply(start_response, "503 Service Unavailable", b"busy, retry later\n",
                           [("Retry-After", "60")])
+        self._flag(result.runs)
         failed = [r for r in result.runs if r.status != RunStatus.SUCCEEDED]
         for run in failed:
             log.warning("webhook run %s: %s", run.run_id, run.error)
         log.info("webhook %s: %d change(s) applied, %d ignored", env.get("PATH_INFO"),
                  result.changes, ignored + result.ignored)
         return _reply(start_response, "200 OK", b"EVENT_RECEIVED")
+
+    def _flag(self, runs: list[CaptureResult]) -> None:
+        """The monitoring rules on what the delivery stored, at once; if they cannot run now,
+        the scheduler's notices job catches up (the items stay unchecked until then)."""
+        try:
+            flag_runs(self.archive, [r.run_id for r in runs], origin="webhook")
+        except ArchiverError as exc:
+            log.warning("webhook: monitoring rules not run now: %s", exc)
 
     def _keep_body(self, platform: str, body: bytes, changes: int, ignored: int) -> str:
         """The signed body, exactly as received, is evidence: a blob plus an audit event."""

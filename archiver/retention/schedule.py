@@ -41,8 +41,8 @@ import yaml
 from archiver.connectors import PLATFORMS
 from archiver.connectors.records import ItemKind
 from archiver.errors import ArchiverError
-from archiver.inputs.yaml_files import YamlDocument, YamlInputError
-from archiver.terminal import has_control_characters
+from archiver.inputs.yaml_checks import NodeChecker, Problem, node_line, read_document
+from archiver.inputs.yaml_files import YamlDocument
 
 
 class RetentionTrigger(StrEnum):
@@ -80,18 +80,6 @@ RULE_KEYS = {"series", "match", "notes"}
 
 class ScheduleError(ArchiverError):
     """A schedule file is invalid; the message lists every problem as ``file:line: reason``."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a schedule file."""
-
-    file: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -203,18 +191,9 @@ def load_schedule(path: Path) -> Schedule:
 
 def check_schedule(path: Path) -> tuple[Schedule | None, list[Problem]]:
     """Validate ``path``: the schedule (None if invalid) and every problem found."""
-    name = str(path)
-    try:
-        data = path.read_bytes()
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return None, [Problem(name, 0, f"cannot read the file: {reason}")]
-    try:
-        document = YamlDocument(data.decode("utf-8"), name)
-    except UnicodeDecodeError:
-        return None, [Problem(name, 0, "the file is not UTF-8 text")]
-    except YamlInputError as exc:
-        return None, [Problem(name, exc.line, exc.reason)]
+    document, data, problems = read_document(path)
+    if document is None:
+        return None, problems
     checker = _Checker(document)
     schedule = checker.schedule(document.root, hashlib.sha256(data).hexdigest())
     return (schedule if not checker.problems else None), checker.problems
@@ -235,55 +214,14 @@ def _member(vocabulary: type[_Word], text: str | None) -> _Word | None:
         return None
 
 
-class _Checker:
+class _Checker(NodeChecker):
     """Walks the node tree, collecting problems instead of stopping at the first."""
 
     def __init__(self, document: YamlDocument) -> None:
-        self.file = document.source
-        self.problems: list[Problem] = []
-        self.value = document.value
+        super().__init__(document)
         # Every series code the file defines, valid or not: a reference to a series that has a
         # problem of its own is not a second problem.
         self.codes: set[str] = set()
-
-    def bad(self, node: yaml.Node | int, reason: str) -> None:
-        line = node if isinstance(node, int) else _line(node)
-        self.problems.append(Problem(self.file, line, reason))
-
-    def mapping(self, node: yaml.Node | None, what: str, allowed: set[str] | tuple[str, ...],
-                ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-        """``{key: (key node, value node)}``; unknown and repeated keys are problems."""
-        if not isinstance(node, yaml.MappingNode):
-            if node is not None:
-                self.bad(node, f"{what} must be a mapping")
-            return {}
-        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in node.value:
-            key = self.value(key_node)
-            if not isinstance(key, str) or key not in allowed:
-                self.bad(key_node, f"unknown key {key!r} in {what} "
-                                   f"(allowed: {', '.join(sorted(allowed))})")
-            elif key in out:
-                self.bad(key_node, f"key {key!r} appears twice in {what}")
-            else:
-                out[key] = (key_node, value_node)
-        return out
-
-    def text(self, entry: tuple[yaml.Node, yaml.Node] | None, what: str, line: int,
-             required: bool = True) -> str | None:
-        if entry is None:
-            if required:
-                self.bad(line, f"missing {what}")
-            return None
-        value = self.value(entry[1])
-        if not isinstance(value, str) or not value.strip():
-            self.bad(entry[1], f"{what} must be non-empty text")
-            return None
-        if has_control_characters(value):
-            # Names and titles reach terminals, reports and file listings.
-            self.bad(entry[1], f"{what} must be one line without control characters")
-            return None
-        return value.strip()
 
     # -- the document ------------------------------------------------------------------------
     def schedule(self, root: yaml.Node | None, sha: str) -> Schedule | None:
@@ -293,7 +231,7 @@ class _Checker:
         top = self.mapping(root, "the schedule", TOP_KEYS)
         if not isinstance(root, yaml.MappingNode):
             return None
-        line = _line(root)
+        line = node_line(root)
         name = self.text(top.get("schedule"), "'schedule' (the schedule's name)", line)
         title = self.text(top.get("title"), "'title'", line, required=False) or (name or "")
         fiscal = self.fiscal(top.get("fiscal_year_end"))
@@ -347,7 +285,7 @@ class _Checker:
         fields = self.mapping(node, "a series", SERIES_KEYS)
         if not isinstance(node, yaml.MappingNode):
             return None
-        line = _line(node)
+        line = node_line(node)
         code = self.text(fields.get("code"), "series 'code'", line)
         if code is not None:
             self.codes.add(code)
@@ -414,7 +352,7 @@ class _Checker:
             return None
         fields = self.mapping(entry[1], f"the authority of {what}", AUTHORITY_KEYS)
         citation = self.text(fields.get("citation"), f"authority 'citation' of {what}",
-                             _line(entry[1]))
+                             node_line(entry[1]))
         url = self.text(fields.get("url"), f"authority 'url' of {what}", 0, required=False)
         confirmed = True
         if "confirmed" in fields:
@@ -452,7 +390,7 @@ class _Checker:
         fields = self.mapping(node, "a rule", RULE_KEYS)
         if not isinstance(node, yaml.MappingNode):
             return None
-        line = _line(node)
+        line = node_line(node)
         code = self.text(fields.get("series"), "rule 'series'", line)
         if code is not None and self.codes and code not in self.codes:
             self.bad(fields["series"][1], f"rule names series {code!r}, which is not defined")

@@ -1,11 +1,5 @@
-"""Retention's subscribers to "versions stored", and :func:`record_writer`, the one place the
-record store's writer is built.
-
-Every item version the archive stores goes through :class:`~archiver.store.writer.RecordWriter`,
-and a writer cannot be built without a subscriber for each of its duties, so this module is the
-composition point every path that stores versions passes through (capture from the command
-line, the scheduler and the demo, webhooks, tests): :class:`~archiver.capture.run.Capture` builds
-its writer here.
+"""Retention's subscribers to "versions stored" (the writer that calls them is built by
+:func:`archiver.capture.writer.record_writer`, with every duty subscribed).
 
 * :class:`RetentionSubscriber` gives stored items their record series and disposition date.
   When the schedule allows computing them from the item alone (no thread-activity trigger), the
@@ -46,7 +40,7 @@ from archiver.search.indexing import build_docs
 from archiver.search.predicate import DocView
 from archiver.store.archive import Archive
 from archiver.store.models import Item
-from archiver.store.writer import Duty, RecordWriter, Subscriber, VersionsStored
+from archiver.store.writer import Duty, Subscriber, VersionsStored
 
 
 class RetentionSubscriber(Subscriber):
@@ -100,7 +94,3 @@ class ProtectionSubscriber(Subscriber):
         hold_new_items(session, self.archive, holds, docs, engine)
         request_new_items(session, scopes, docs, engine, self.archive.clock())
 
-
-def record_writer(archive: Archive) -> RecordWriter:
-    """The record store's writer with retention and protection subscribed (in that order)."""
-    return RecordWriter([RetentionSubscriber(archive.settings.tz), ProtectionSubscriber(archive)])

@@ -5,6 +5,7 @@
 * ``/feeds/news.atom``: Atom (RFC 4287) with, when :attr:`FeedServer.complete` is set, RFC 5005
   ``<fh:complete/>``, and RFC 6721 ``<at:deleted-entry ref=… when=…>`` tombstones for entries in
   :attr:`FeedServer.tombstones`;
+* the channel's ``<description>`` (RSS) and ``<subtitle>`` (Atom): the sample department's text;
 * conditional GET: ``ETag`` and ``Last-Modified`` on every answer; ``If-None-Match`` /
   ``If-Modified-Since`` that still match answer ``304 Not Modified`` (RFC 9110 13.1);
 * redirects (RFC 9110 15.4): :meth:`FeedServer.redirect` makes a path answer 301/302/307/308
@@ -21,6 +22,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from archiver.standins.loopback import Answer, Fault, LoopbackServer, Request
+from archiver.standins.profiles import sample_profile
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class FeedServer(LoopbackServer):
         self.tombstones: dict[str, str] = {}
         self.not_modified = 0
         self.redirects: dict[str, tuple[int, str]] = {}
+        # The channel's description (RSS) and subtitle (Atom): the sample department's text.
+        self.profile: dict[str, Any] = sample_profile("feed")
 
     @property
     def rss_url(self) -> str:
@@ -167,7 +171,8 @@ class FeedServer(LoopbackServer):
         return (
             '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
             "<title>Springfield PD news</title><link>https://pd.example.invalid/</link>"
-            "<description>News releases</description>" + "".join(items) + "</channel></rss>"
+            f"<description>{escape(self.profile['description'])}</description>"
+            + "".join(items) + "</channel></rss>"
         )
 
     def atom(self) -> str:
@@ -199,5 +204,6 @@ class FeedServer(LoopbackServer):
             'xmlns:fh="http://purl.org/syndication/history/1.0" '
             'xmlns:at="http://purl.org/atompub/tombstones/1.0">'
             "<id>tag:pd.example.invalid,2024:news</id><title>Springfield PD news</title>"
+            f"<subtitle>{escape(self.profile['description'])}</subtitle>"
             "<updated>2024-02-21T08:00:00Z</updated>" + complete + "".join(parts) + "</feed>"
         )

@@ -8,6 +8,10 @@ It serves a :class:`~archiver.standins.dataset.PageDataset` the way the Graph AP
 * ``GET /vNN.0/{object-id}/comments`` with ``filter=stream|toplevel`` and
   ``order=chronological|reverse_chronological``;
 * ``GET /vNN.0/{id}`` object reads; ``fields`` (with nested ``a{b,c}``) and ``limit`` honoured;
+  the Page's own public fields (about, description, website, phone, emails, link: the sample
+  department's text, :mod:`archiver.standins.profiles`);
+* ``GET /vNN.0/debug_token?input_token=...`` (developers.facebook.com/docs/graph-api/reference/
+  debug_token): validity, ``expires_at`` (:attr:`GraphServer.token_expires_at`) and scopes;
 * cursor paging with ``paging.cursors`` and a full ``paging.next`` URL that, like the real API,
   carries ``access_token``; with ``nested_paging`` a post's ``attachments`` edge has one too, as
   Graph gives a nested edge that holds more than it shows;
@@ -40,6 +44,7 @@ from archiver.standins.graph_render import (
 )
 from archiver.standins.loopback import Answer, Fault, LoopbackServer, Request
 from archiver.standins.media_files import media_file
+from archiver.standins.profiles import sample_profile
 
 DEFAULT_TOKEN = "sample-page-token"  # noqa: S105 - a made-up token for the loopback server
 VERSION = "v19.0"
@@ -78,6 +83,9 @@ class GraphServer(LoopbackServer):
         self.app_usage: dict[str, int] | None = None
         self.business_usage: dict[str, Any] | None = None
         self.token_expired = False
+        # When debug_token says the token expires (Unix seconds; 0: never).
+        self.token_expires_at = 0
+        self.page_profile: dict[str, Any] = sample_profile("facebook")
         self._index = PageIndex(dataset)
 
     # --- state -------------------------------------------------------------------------------
@@ -244,6 +252,8 @@ class GraphServer(LoopbackServer):
                 "OAuthException",
             )
         segments = [s for s in m.group(1).split("/") if s]
+        if segments == ["debug_token"]:
+            return self._debug_token(query.get("input_token"))
         fields = parse_fields(query["fields"]) if query.get("fields") else None
         idx = self._index
         object_id = segments[0]
@@ -288,9 +298,20 @@ class GraphServer(LoopbackServer):
             return self._unsupported(object_id)
         return self._edge(path, query, items, render, fields or default_fields, loop)
 
+    def _debug_token(self, input_token: str | None) -> tuple[int, dict[str, str], bytes]:
+        """What Graph says about ``input_token``: an unknown token is not valid."""
+        if input_token != self.token:
+            return self._ok({"data": {"is_valid": False, "error": {
+                "code": 190, "message": "Invalid OAuth access token."}}})
+        return self._ok({"data": {
+            "app_id": "1000000000000001", "type": "PAGE", "application": "Archiver",
+            "profile_id": self.dataset.page_id, "is_valid": True,
+            "expires_at": self.token_expires_at, "data_access_expires_at": 0,
+            "scopes": ["pages_read_engagement", "pages_read_user_content"]}})
+
     def _object(self, idx: PageIndex, object_id: str) -> dict[str, Any] | None:
         if object_id == idx.dataset.page_id:
-            return {"id": object_id, "name": idx.dataset.page_name}
+            return {"id": object_id, "name": idx.dataset.page_name, **self.page_profile}
         if object_id in idx.posts:
             return post_json(idx.posts[object_id])
         if object_id in idx.comments:

@@ -10,7 +10,8 @@ Graph look-alike's error bodies, faults, usage headers and cursor paging are reu
   ``replies{...}`` edge that carries only the first few replies and a ``paging.next`` to
   ``GET /{ig-comment-id}/replies`` when there are more (.../reference/ig-media/comments,
   .../reference/ig-comment/replies); ``hidden`` for moderated comments (.../comment-moderation);
-* ``GET /{id}`` object reads; unknown or deleted ids answer Graph error 100/33.
+* ``GET /{id}`` object reads (the account's ``biography``, ``website`` and ``name`` too,
+  .../reference/ig-user); unknown or deleted ids answer Graph error 100/33.
 
 :func:`sample_instagram` is a small generated account; :func:`second_state_changes` edits a
 caption, hides a comment, deletes a comment (its replies go with it) and adds one.
@@ -27,6 +28,7 @@ from archiver.standins.dataset import PageDataset
 from archiver.standins.graph_render import parse_fields, select
 from archiver.standins.graph_server import DEFAULT_TOKEN, GraphServer
 from archiver.standins.loopback import Answer, Request
+from archiver.standins.profiles import sample_profile
 
 IG_USER_ID = "17841400000000001"
 IG_USERNAME = "springfieldpd"
@@ -206,6 +208,8 @@ class InstagramServer(GraphServer):
             page_size=page_size, token=token, page_pattern=page_pattern,
         )
         self.inline_replies = inline_replies
+        # The account's biography, website and name (the sample department's text).
+        self.profile: dict[str, Any] = sample_profile("instagram")
         self.set_ig_dataset(ig)
 
     @property
@@ -338,7 +342,7 @@ class InstagramServer(GraphServer):
 
     def _object(self, oid: str) -> dict[str, Any] | None:  # type: ignore[override]  # one account, no page index
         if oid == self._ig.user_id:
-            return {"id": oid, "username": self._ig.username}
+            return {"id": oid, "username": self._ig.username, **self.profile}
         if oid in self._media:
             return self.media_json(self._media[oid])
         if oid in self._comments:

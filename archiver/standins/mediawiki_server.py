@@ -7,6 +7,8 @@ API:Logevents and API:Errors_and_warnings, with ``format=json&formatversion=2``:
   (``rvdir=newer``, ``rvcontinue``; content in ``slots.main.content``; a deleted revision's text
   shows as ``texthidden``), ``pageids=…`` (``missing: true`` once deleted), ``revids=…``
   (``badrevids``), ``list=logevents&letype=delete`` (``lecontinue``);
+* ``meta=siteinfo&siprop=general`` and the main page's ``prop=revisions&titles=Main Page``
+  (API:Siteinfo; the sample department's text);
 * continuation in a ``continue`` object that the client sends back whole;
 * errors as ``{"error": {"code", "info"}}`` with HTTP 200 and a ``MediaWiki-API-Error`` header,
   ``maxlag`` with ``Retry-After``.
@@ -24,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from archiver.standins.loopback import Answer, Fault, LoopbackServer, Request
+from archiver.standins.profiles import sample_profile
 
 DEFAULT_TOKEN = "sample-wiki-oauth-token"  # noqa: S105 - made up, loopback only
 
@@ -147,6 +150,8 @@ class MediaWikiServer(LoopbackServer):
         self.wiki = wiki or sample_wiki()
         self.page_size = page_size
         self.token = token  # None: a public wiki that reads without credentials
+        # The wiki's name and main page (the sample department's text).
+        self.profile: dict[str, Any] = sample_profile("mediawiki")
 
     def apply_second_state(self) -> None:
         """Serve :func:`second_state` of the current wiki from now on."""
@@ -197,6 +202,10 @@ class MediaWikiServer(LoopbackServer):
         q = request.query
         if q.get("action") != "query" or q.get("formatversion") != "2":
             return self.error("badvalue", "Only action=query with formatversion=2 is served here.")
+        if q.get("meta") == "siteinfo":
+            return self.siteinfo()
+        if "titles" in q and q.get("prop") == "revisions":
+            return self.main_page(q["titles"])
         if q.get("list") == "allpages":
             return self.allpages(request)
         if q.get("list") == "logevents":
@@ -216,6 +225,29 @@ class MediaWikiServer(LoopbackServer):
                 )
             return self.ok({"batchcomplete": True, "query": {"pages": pages}})
         return self.error("badvalue", "Unrecognized query.")
+
+    def siteinfo(self) -> Answer:
+        """``meta=siteinfo&siprop=general``: the wiki's name and main page."""
+        p = self.profile
+        base = self.base_url.removesuffix(self.base_path) + "/wiki/Main_Page"
+        return self.ok({"batchcomplete": True, "query": {"general": {
+            "mainpage": p["mainpage"], "base": base, "sitename": p["sitename"],
+            "generator": "MediaWiki 1.41.0", "lang": "en"}}})
+
+    def main_page(self, titles: str) -> Answer:
+        """``prop=revisions&titles=...``: the main page's current wikitext (the sample
+        department's text); any other title is missing."""
+        p = self.profile
+        pages: list[dict[str, Any]] = []
+        for title in titles.split("|"):
+            if title.replace("_", " ") == p["mainpage"]:
+                pages.append({"pageid": 1, "ns": 0, "title": p["mainpage"], "revisions": [
+                    {"slots": {"main": {"contentmodel": "wikitext",
+                                        "contentformat": "text/x-wiki",
+                                        "content": p["content"]}}}]})
+            else:
+                pages.append({"ns": 0, "title": title, "missing": True})
+        return self.ok({"batchcomplete": True, "query": {"pages": pages}})
 
     def page(self, raw: str) -> WikiPage | None:
         return next((p for p in self.wiki.pages if str(p.pageid) == raw), None)

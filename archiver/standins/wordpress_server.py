@@ -8,6 +8,8 @@ Shapes follow developer.wordpress.org/rest-api/reference/posts/, .../pages/, ...
   ``context=edit``); ``per_page``/``page`` with ``X-WP-Total``, ``X-WP-TotalPages`` and
   ``Link: <…>; rel="next"``; a post page past the end → 400 ``rest_post_invalid_page_number``,
   a comment page past the end → ``[]``;
+* the REST index ``GET /wp-json/`` (the site's name and tagline, the sample department's text;
+  .../rest-api/reference/);
 * single reads ``/posts/{id}``, ``/pages/{id}``, ``/comments/{id}`` (404 ``rest_*_invalid_id``
   once hard-deleted; 401 for drafts, trash, held or spam comments without auth);
 * errors as ``{"code", "message", "data": {"status"}}``.
@@ -27,6 +29,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from archiver.standins.loopback import Answer, Fault, LoopbackServer, Request
+from archiver.standins.profiles import sample_profile
 
 DEFAULT_TOKEN = "sample-wp-jwt-token"  # noqa: S105 - made up, loopback only
 DEFAULT_APP_PASSWORD = "archiver:abcd EFGH 1234 ijkl MNOP 5678"  # noqa: S105
@@ -162,6 +165,8 @@ class WordPressServer(LoopbackServer):
         self.site = site or sample_site()
         self.token = token
         self.app_password = app_password
+        # The site's name and tagline (the sample department's text).
+        self.profile: dict[str, Any] = sample_profile("wordpress")
 
     def apply_second_state(self) -> None:
         """Serve :func:`second_state` of the current site from now on."""
@@ -198,12 +203,22 @@ class WordPressServer(LoopbackServer):
             json.dumps(body).encode(),
         )
 
+    def index_json(self) -> dict[str, Any]:
+        """The REST index, ``GET /wp-json/``: the site's name and tagline (the sample
+        department's text), its addresses and namespaces."""
+        home = self.base_url.removesuffix(self.base_path)
+        return {**self.profile, "url": home, "home": home, "gmt_offset": 0,
+                "timezone_string": "UTC", "namespaces": ["wp/v2"], "authentication": {},
+                "routes": {}}
+
     def route(self, request: Request) -> Answer:
         token, how = self.credential(request)
         authed = token in (self.token, self.app_password)
         if how == "header" and not authed:
             return self.error(401, "incorrect_password", "The provided password is incorrect.")
         parts = request.path.removeprefix(self.base_path).strip("/").split("/")
+        if parts == [""]:
+            return self.ok(self.index_json(), {})
         if parts[:2] != ["wp", "v2"] or len(parts) not in (3, 4):
             return self.error(404, "rest_no_route", "No route was found matching the URL.")
         kind, q = parts[2], request.query

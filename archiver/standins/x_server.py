@@ -10,7 +10,8 @@ Shapes followed (docs.x.com / developer.x.com, X API v2):
   10-100, ``next_token`` (.../x-api/posts/search, .../x-api/conversation-id);
 * ``GET /2/tweets?ids=a,b``: 200 with ``data`` for living posts (an older edit id answers that
   version) and ``errors`` "Not Found Error" / ``resource-not-found`` for gone ones;
-  ``GET /2/users/:id``;
+  ``GET /2/users/:id`` (with ``user.fields=description,url,location,entities`` the account's
+  own profile: the sample department's text, .../x-api/users/user-lookup-by-id);
 * ``tweet.fields``, ``expansions=author_id,attachments.media_keys`` (``includes.users``,
   ``includes.media``); ``data`` is left out when there are no results;
 * ``x-rate-limit-limit/-remaining/-reset`` (Unix seconds) on every answer, 15-minute windows per
@@ -34,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from archiver.standins.loopback import Answer, Fault, LoopbackServer, Request
+from archiver.standins.profiles import sample_profile
 
 DEFAULT_TOKEN = "sample-x-bearer-token"  # noqa: S105 - a made-up token for the loopback server
 ACCOUNT_ID = "2244994945"
@@ -165,6 +167,8 @@ class XServer(LoopbackServer):
         self._windows: dict[str, tuple[float, int]] = {}  # endpoint -> (reset, used)
         self._last_endpoint = ""
         self._by_any_id: tuple[XDataset, dict[str, tuple[XPost, int]]] | None = None
+        # The account's description, location and web address.
+        self.profile: dict[str, Any] = sample_profile("x")
 
     # --- state -------------------------------------------------------------------------------
 
@@ -349,7 +353,22 @@ class XServer(LoopbackServer):
         user = next((u for u in self.dataset.users if u.id == parts[2]), None)
         if user is None:
             return self._ok({"errors": [self._not_found(parts[2], "user", "id")]})
-        return self._ok({"data": {"id": user.id, "name": user.name, "username": user.username}})
+        shown: dict[str, Any] = {"id": user.id, "name": user.name, "username": user.username}
+        if user.id == self.dataset.account.id:
+            shown.update(self._profile_fields(set(q.get("user.fields", "").split(","))))
+        return self._ok({"data": shown})
+
+    def _profile_fields(self, wanted: set[str]) -> dict[str, Any]:
+        """The account's own user fields asked for, as X gives them (a t.co ``url`` whose
+        ``entities.url`` names the address it stands for)."""
+        p = self.profile
+        full: dict[str, Any] = {
+            "description": p["description"], "location": p["location"], "url": p["url"],
+            "entities": {"url": {"urls": [{"start": 0, "end": len(p["url"]), "url": p["url"],
+                                           "expanded_url": p["expanded_url"],
+                                           "display_url": p["expanded_url"].split("//")[-1]}]}},
+        }
+        return {k: v for k, v in full.items() if k in wanted}
 
     def _list(self, q: dict[str, str], posts: list[XPost], token_param: str,
               bounds: tuple[int, int], server_max: int, loop: bool) -> Answer:

@@ -3,7 +3,8 @@
 Shapes follow developers.google.com/youtube/v3/docs (channels.list, playlistItems.list,
 commentThreads.list, comments.list, videos.list, and the errors page):
 
-* ``GET /youtube/v3/channels?part=contentDetails&id=UC…`` → the uploads playlist id;
+* ``GET /youtube/v3/channels?part=contentDetails&id=UC…`` → the uploads playlist id
+  (``part=snippet,brandingSettings``: the channel's description, the sample department's text);
 * ``GET /youtube/v3/playlistItems?playlistId=UU…`` newest first;
 * ``GET /youtube/v3/commentThreads?videoId=…&moderationStatus=published|heldForReview|likelySpam``
   (held and spam threads only for the owner's OAuth token), ``replies.comments`` holding at most
@@ -29,6 +30,7 @@ from typing import Any
 
 from archiver.standins.graph_render import decode_cursor, encode_cursor
 from archiver.standins.loopback import Answer, Fault, LoopbackServer, Request
+from archiver.standins.profiles import sample_profile
 
 DEFAULT_TOKEN = "sample-youtube-oauth-token"  # noqa: S105 - made up, loopback only
 DEFAULT_API_KEY = "sample-youtube-api-key"
@@ -197,6 +199,8 @@ class YouTubeServer(LoopbackServer):
         self.token = token
         self.api_key = api_key
         self.inline_replies = inline_replies
+        # The channel's title, description and custom URL (the sample department's text).
+        self.profile: dict[str, Any] = sample_profile("youtube")
 
     def apply_second_state(self) -> None:
         """Serve :func:`second_state` of the current channel from now on."""
@@ -269,6 +273,20 @@ class YouTubeServer(LoopbackServer):
             json.dumps(payload).encode(),
         )
 
+    def channel_json(self, parts: list[str]) -> dict[str, Any]:
+        """The channel as ``channels.list`` gives it, with the ``part`` values asked for
+        (contentDetails, snippet, brandingSettings)."""
+        p = self.profile
+        full: dict[str, Any] = {
+            "contentDetails": {"relatedPlaylists": {"likes": "", "uploads": UPLOADS}},
+            "snippet": {"title": p["title"], "description": p["description"],
+                        "customUrl": p["customUrl"], "publishedAt": "2015-01-05T10:00:00Z"},
+            "brandingSettings": {"channel": {"title": p["title"],
+                                             "description": p["description"]}},
+        }
+        return {"kind": "youtube#channel", "id": self.channel.id,
+                **{k: v for k, v in full.items() if k in parts}}
+
     def route(self, request: Request) -> Answer:
         token, how = self.credential(request)
         if how == "none":
@@ -285,13 +303,7 @@ class YouTubeServer(LoopbackServer):
         ch = self.channel
         if resource == "channels":
             items = (
-                [
-                    {
-                        "kind": "youtube#channel",
-                        "id": ch.id,
-                        "contentDetails": {"relatedPlaylists": {"likes": "", "uploads": UPLOADS}},
-                    }
-                ]
+                [self.channel_json(q.get("part", "").split(","))]
                 if ch.id in q.get("id", "").split(",")
                 else []
             )

@@ -115,12 +115,16 @@ def insert_ignore(session: Session, model: type, rows: list[dict[str, object]]) 
     """
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+    session.execute(dialect_insert(session, model).on_conflict_do_nothing(), rows)
+
+
+def dialect_insert(session: Session, model: type) -> Any:
+    """An INSERT into ``model``'s table in the session's dialect, which knows ``ON CONFLICT``
+    (PostgreSQL and SQLite alike): ``.on_conflict_do_nothing()``, ``.on_conflict_do_update()``."""
+    if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        session.execute(pg_insert(model).on_conflict_do_nothing(), rows)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        return pg_insert(table_of(model))
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        session.execute(sqlite_insert(model).on_conflict_do_nothing(), rows)
+    return sqlite_insert(table_of(model))

@@ -87,6 +87,7 @@ class ItemJson(TypedDict, total=False):
     # Keys one output adds to the shape:
     removal_evidence: Any  # items show: the proof of removal itself
     dispositions: list[dict[str, Any]]  # items show: the destructions that took its content
+    review: dict[str, Any]  # items show: monitoring flags on its versions, reviewers' decisions
     matched_versions: list[int]  # search: the versions whose text holds a word of the query
     redacted: bool  # natives: whether the package's redaction rules were applied
     series_title: str  # transfer packages: the series' title

@@ -16,8 +16,8 @@ here; nothing else inserts items or versions. In the caller's transaction the wr
 A records system must never store an item that escapes its retention schedule or a legal hold,
 so subscribers are not optional: a writer is built with a subscriber for every :class:`Duty`,
 or not at all (:class:`MissingSubscriber`). The archiver builds its writers in one place,
-:func:`archiver.retention.subscribers.record_writer`; this room cannot name retention (it is
-below it), so it names the duties instead.
+:func:`archiver.capture.writer.record_writer`; this room cannot name retention or monitoring
+(they are above it), so it names the duties instead.
 
 A subscriber can also add columns to the head rows before they are written
 (:meth:`Subscriber.head_fields`): retention's series and disposition dates ride along in the
@@ -49,6 +49,7 @@ class Duty(StrEnum):
 
     RETENTION = "retention"  # record series and disposition dates
     PROTECTION = "protection"  # legal holds and open records requests
+    MONITORING = "monitoring"  # the comment monitoring rules (General Order 80.11 review)
 
 
 class MissingSubscriber(RuntimeError):
@@ -183,7 +184,7 @@ class RecordWriter:
         if missing:
             raise MissingSubscriber(
                 f"a record writer needs a subscriber for {', '.join(missing)}: build it with "
-                "archiver.retention.subscribers.record_writer")
+                "archiver.capture.writer.record_writer")
         self.subscribers = tuple(subscribers)
 
     def store(self, session: Session, account: Account, run_id: int, now: datetime, *,

@@ -26,8 +26,11 @@ SEARCHING = ("search", "export open-records", "export production")
 SCOPING = ("hold create", "requests add", "requests scope")
 SCOPE_FILTERS = ("--account", "--since", "--until")
 # Options named like a filter that mean something else: capture's --account picks what to read,
-# a user's --account what they may read.
-NOT_FILTERS = {("capture", "--account"), ("users add", "--account")}
+# a user's --account what they may read; the review queue, page checks, notices and monthly
+# reports select flags, pages, notices and reports, not items.
+NOT_FILTERS = {("capture", "--account"), ("users add", "--account"), ("review list", "--account"),
+               ("policy check", "--account"), ("notices list", "--since"),
+               ("reports monthly", "--account")}
 
 
 def commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:

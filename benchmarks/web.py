@@ -100,7 +100,8 @@ def measure(env: dict[str, str], rounds: int) -> list[tuple[str, list[float], li
                                           "csrf_token": token[1]})
 
             page = timed(lambda: client.get("/").raise_for_status(), rounds * 10)
-            lib = timed(lambda: dashboard(archive, calendar, within=EVERY_ACCOUNT, environ=os.environ), rounds * 10)
+            lib = timed(lambda: dashboard(archive, calendar, within=EVERY_ACCOUNT,
+                                          environ=os.environ), rounds * 10)
             rows.append(("dashboard", page, lib))
 
             queries = bench_queries()

@@ -2,16 +2,18 @@
 library calls made directly on the same archive (so the difference is what the desk adds:
 sign-in check, audit event, rendering, HTTP).
 
-    python benchmarks/web.py --items 10000 [--engine fts5] [--rounds 3]
+    python benchmarks/web.py --items 10000 [--engine fts5] [--rounds 3] [--keep DIR]
 
 Builds a synthetic department (benchmarks/department.py) through the real capture path, then
 serves the desk with waitress on loopback and asks it over HTTP. Prints the figures; asserts
-nothing. The issue's target: each page's p95 within 200 ms at 100k items.
+nothing. The issue's target: each page's p95 within 200 ms at 100k items. ``--keep DIR`` builds
+the archive in DIR once and measures it again on later runs (a 100k build takes minutes).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sys
@@ -146,10 +148,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--engine", choices=("whoosh", "fts5"))
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="build the archive here once and reuse it")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="archiver-web-bench-") as folder:
-        env = build(args.items, Path(folder), args.engine)
+    if args.keep:
+        saved = args.keep / "environment.json"
+        if not saved.exists():
+            build_env = build(args.items, args.keep, args.engine)
+            saved.write_text(json.dumps({k: v for k, v in build_env.items()
+                                         if k.startswith("ARCHIVER_")}))
+        env = {**os.environ, **json.loads(saved.read_text())}
         rows = measure(env, args.rounds)
+    else:
+        with tempfile.TemporaryDirectory(prefix="archiver-web-bench-") as folder:
+            env = build(args.items, Path(folder), args.engine)
+            rows = measure(env, args.rounds)
     print(f"records desk at {args.items} items ({args.engine or 'whoosh'}), milliseconds")
     print(f"{'':34} {'page p50':>9} {'page p95':>9} {'library p50':>12} {'library p95':>12}")
     for name, page, lib in rows:

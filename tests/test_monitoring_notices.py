@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 
 from archiver.capture.account import capture_account
 from archiver.daemon.notices import run_notices, run_policy_checks
-from archiver.store.models import AuditEvent
+from archiver.store.models import AuditEvent, CaptureRun
 from archiver.store.monitoring import Notice
+from archiver.store.vocabulary import RunStatus, RunTrigger
 from tests.support.notify import (  # noqa: F401 - fixtures
     SMTP_PASSWORD,
     SmtpServer,
@@ -196,3 +197,23 @@ def test_a_page_that_stops_meeting_a_requirement_is_notified(
     with archive.sessions() as s:
         events = s.scalars(select(AuditEvent).where(AuditEvent.action == "policy.checked"))
         assert [json.loads(e.details_json)["passed"] for e in events] == [True, False, False]
+
+
+def test_an_interrupted_run_is_notified(captured: Captured,  # noqa: F811
+                                        smtp_server: SmtpServer) -> None:  # noqa: F811
+    """A capture whose process died (found and marked so by the next run) is as loud as a
+    failed one: what it meant to read may never have been stored."""
+    archive = captured.archive
+    env = environ(captured, smtp_server.env)
+    run_notices(archive, env)
+    smtp_server.mailbox.messages.clear()
+    with archive.transaction() as s:
+        started = archive.clock() - timedelta(hours=1)
+        s.add(CaptureRun(account_id=captured.account.id, started_at=started,
+                         finished_at=started + timedelta(minutes=5),
+                         status=RunStatus.INTERRUPTED, trigger=RunTrigger.NIGHTLY,
+                         error="the capture's process stopped before it finished"))
+    summary = run_notices(archive, env)
+    assert len(summary["failed_run_notices"]) == 1
+    assert ("Capture was interrupted before it finished: account 1 (facebook:springfield-pd)"
+            in smtp_server.mailbox.subjects())

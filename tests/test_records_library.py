@@ -41,6 +41,7 @@ from archiver.retention.purge import purge
 from archiver.store.archive import Archive
 from archiver.store.audit_log import AuditFilter, audit_actions, audit_events
 from archiver.store.limits import AccountLimit
+from archiver.store.vocabulary import RunTrigger
 from archiver.verify import last_verify, verify_archive
 from tests.support.retention import TOKEN_ENV, Captured, captured, set_today  # noqa: F401
 
@@ -70,6 +71,24 @@ def test_registry_shows_approval_token_variable_and_failures_with_reasons(
     capture_account(archive, account, {TOKEN_ENV: captured.server.token}, sleep=lambda _s: None)
     again = account_status(archive, account.id, {})
     assert again.failures_since_good == 0 and again.failures == [] and not again.token_problem
+
+
+def test_a_good_sweep_does_not_hide_a_failed_full_capture(
+        captured: Captured) -> None:  # noqa: F811
+    """A sweep or a webhook reads only part of an account: the desk counts failures since the
+    last good *full* capture, as the stale-capture notice does."""
+    archive, account = captured.archive, captured.account
+    good_full = account_status(archive, account.id, {}).last_good_at
+    failed = capture_account(archive, account, {TOKEN_ENV: "not-the-token"},
+                             trigger=RunTrigger.NIGHTLY, sleep=lambda _s: None)
+    assert failed.status == "failed"
+    sweep = capture_account(archive, account, {TOKEN_ENV: captured.server.token},
+                            trigger=RunTrigger.SWEEP, scopes=[], sleep=lambda _s: None)
+    assert sweep.status == "succeeded"
+    row = account_status(archive, account.id, {})
+    assert row.failures_since_good == 1
+    assert row.last_good_at == good_full
+    assert row.last_run is not None and row.last_run.trigger == "sweep"
 
 
 def test_dashboard_health_is_the_registrys(captured: Captured) -> None:  # noqa: F811

@@ -22,10 +22,8 @@ from archiver.store.accounts import account_json
 from archiver.store.archive import Archive
 from archiver.store.limits import EVERY_ACCOUNT, AccountLimit
 from archiver.store.models import Account, CaptureRun
+from archiver.store.vocabulary import PARTIAL_TRIGGERS, UNFINISHED_RUNS, RunStatus
 
-GOOD = "succeeded"
-# Runs that ended without capturing everything: a failure, a crash, items left unstored.
-BAD = ("failed", "interrupted", "partial")
 # The words capture's run errors carry when the token is at fault: the connector loop's
 # refusal ("GET ...: access refused: ...") and the missing variable
 # (archiver.capture.sources.token_for: "token variable X is not set").
@@ -114,9 +112,11 @@ def _status(s: Session, account: Account, environ: Mapping[str, str],
             failures_shown: int) -> AccountStatus:
     runs = select(CaptureRun).where(CaptureRun.account_id == account.id)
     last = s.scalar(runs.order_by(CaptureRun.id.desc()).limit(1))
-    good = s.scalar(runs.where(CaptureRun.status == GOOD).order_by(CaptureRun.id.desc())
-                    .limit(1))
-    bad = CaptureRun.status.in_(BAD)
+    # Good means a good *full* capture: a sweep or a webhook read only part of the account.
+    good = s.scalar(runs.where(CaptureRun.status == RunStatus.SUCCEEDED,
+                               CaptureRun.trigger.not_in(PARTIAL_TRIGGERS))
+                    .order_by(CaptureRun.id.desc()).limit(1))
+    bad = CaptureRun.status.in_(UNFINISHED_RUNS)
     since = (CaptureRun.id > good.id) if good is not None else true()
     count = s.scalar(select(func.count()).select_from(CaptureRun).where(
         CaptureRun.account_id == account.id, bad, since)) or 0
@@ -135,7 +135,7 @@ def _status(s: Session, account: Account, environ: Mapping[str, str],
 
 def _token_problem(last: CaptureRun | None, token_env: str) -> str | None:
     """What the last run says of the token, if it failed because of it."""
-    if last is None or last.status == GOOD or not last.error:
+    if last is None or last.status == RunStatus.SUCCEEDED or not last.error:
         return None
     if _REFUSED in last.error:
         return "the platform refused the token at the last capture (expired or revoked?)"

@@ -22,15 +22,17 @@ from archiver.errors import ConfigError
 from archiver.monitoring.notices import queue_notice
 from archiver.store.archive import Archive
 from archiver.store.models import Account, CaptureRun
+from archiver.store.vocabulary import PARTIAL_TRIGGERS, UNFINISHED_RUNS, RunStatus
 from archiver.terminal import visible
 
 STALE_HOURS_ENV = "ARCHIVER_NOTIFY_STALE_HOURS"
 TOKEN_DAYS_ENV = "ARCHIVER_NOTIFY_TOKEN_DAYS"  # noqa: S105 - a variable name, not a secret
-# Runs that ended badly and are worth a message; older ones are history, not news.
-BAD_RUNS = ("failed", "partial")
+# Runs older than this are history, not news.
 RECENT = timedelta(days=7)
-# Triggers that read only part of an account: a good one is not a good capture of it.
-PARTIAL_TRIGGERS = ("sweep", "webhook")
+# What a run that did not finish its work did, in a notice's words.
+_UNFINISHED_WORDS = {RunStatus.FAILED: "failed",
+                     RunStatus.PARTIAL: "stored only part of what it read",
+                     RunStatus.INTERRUPTED: "was interrupted before it finished"}
 
 # What a token check found for an account: the platform's word, or why it could not be asked.
 TokenReader = Callable[[Account], "TokenStatus | None"]
@@ -67,17 +69,18 @@ def _local(archive: Archive, moment: datetime) -> str:
 
 
 def queue_failed_runs(archive: Archive) -> list[int]:
-    """A notice for each run of the last week that failed or stored only part of what it read."""
+    """A notice for each run of the last week that failed, stored only part of what it read or
+    was interrupted."""
     since = archive.clock() - RECENT
     made = []
     with archive.transaction() as s:
         rows = s.execute(select(CaptureRun, Account).join(Account,
                                                             Account.id == CaptureRun.account_id)
-                         .where(CaptureRun.status.in_(BAD_RUNS),
+                         .where(CaptureRun.status.in_(UNFINISHED_RUNS),
                                 CaptureRun.started_at >= since)
                          .order_by(CaptureRun.id)).all()
         for run, account in rows:
-            what = "failed" if run.status == "failed" else "stored only part of what it read"
+            what = _UNFINISHED_WORDS[RunStatus(run.status)]
             subject = f"Capture {what}: {_where(account)}"
             lines = [f"The {run.trigger} capture of {_where(account)} started "
                      f"{_local(archive, run.started_at)} {what} (run {run.id}).",
@@ -105,7 +108,7 @@ def queue_stale_accounts(archive: Archive, config: HealthConfig) -> list[int]:
     with archive.transaction() as s:
         good = (select(CaptureRun.account_id, func.max(CaptureRun.id).label("run_id"),
                        func.max(CaptureRun.finished_at).label("finished_at"))
-                .where(CaptureRun.status == "succeeded",
+                .where(CaptureRun.status == RunStatus.SUCCEEDED,
                        CaptureRun.trigger.not_in(PARTIAL_TRIGGERS))
                 .group_by(CaptureRun.account_id).subquery())
         rows = s.execute(select(Account, good.c.run_id, good.c.finished_at)

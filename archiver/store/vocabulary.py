@@ -31,6 +31,13 @@ class RunTrigger(StrEnum):
     WEBHOOK = "webhook"
 
 
+# Runs that read only part of an account (recent posts' comments, one notified change): a good
+# one is not a good capture of the account.
+PARTIAL_TRIGGERS = frozenset({RunTrigger.SWEEP, RunTrigger.WEBHOOK})
+# Runs that ended without capturing everything they set out to: worth a person's attention.
+UNFINISHED_RUNS = frozenset({RunStatus.FAILED, RunStatus.PARTIAL, RunStatus.INTERRUPTED})
+
+
 class RequestStatus(StrEnum):
     """An open-records request (``OpenRecordsRequest.status``): open ones protect their scope."""
 

@@ -26,6 +26,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -318,6 +319,7 @@ class WhooshSearchIndex(SearchIndex):
             view = self._current_view()
             plan = view.plan(filters)
             found = view.everything(plan, want) if match_all else view.matching(parsed, plan, want)
+            view.remember((query, filters), found.docs)
             searcher = view.searcher
             page = []
             for docnum in found.page[offset:]:
@@ -325,10 +327,7 @@ class WhooshSearchIndex(SearchIndex):
                 page.append((docnum, stored["item_id"], stored["thread_id"]))
             in_current = {docnum for docnum, _, _ in page}
             if page and not match_all and mentions_history(parsed):
-                current = searcher.search(
-                    current_text_only(parsed), filter=set(in_current), limit=None
-                )
-                in_current = set(current.docs())
+                in_current = view.among(current_text_only(parsed), in_current)
         hits = [
             SearchHit(item_id=item_id, thread_id=thread, matched_history_only=d not in in_current)
             for d, item_id, thread in page
@@ -343,12 +342,16 @@ class WhooshSearchIndex(SearchIndex):
         counts: dict[str, dict[str, int]] = {}
         with self._guard:
             view = self._current_view()
-            matched: dict[SearchFilters, set[int]] = {}
+            matched: dict[SearchFilters, AbstractSet[int]] = {}
             for facet, values in facets.items():
                 cleared: dict[str, Any] = {facet: None}
                 base = replace(filters, **cleared)
                 if base not in matched:
-                    matched[base] = view.matched_docs(parsed, view.plan(base), match_all)
+                    known = view.recall((query, base))
+                    if known is None:
+                        known = frozenset(view.matched_docs(parsed, view.plan(base), match_all))
+                        view.remember((query, base), known)
+                    matched[base] = known
                 docs = matched[base]
                 found: dict[str, int] = {}
                 for value in values:

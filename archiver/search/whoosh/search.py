@@ -22,7 +22,7 @@ import heapq
 import sys
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,6 +46,8 @@ _SECOND_US = 1_000_000
 # Cached filter sets, bounded by their total size: about 60 MB of Python ints and set slots
 # per million document numbers.
 _FILTER_CACHE_DOCS = 1_000_000
+# How many searches' matched documents a view keeps (see SearchView.remember).
+_MATCHED_KEPT = 4
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,13 @@ class _Plan:
 
 @dataclass(frozen=True)
 class Collected:
-    """A search's outcome: the count, distinct threads and the requested page (doc numbers)."""
+    """A search's outcome: the count, distinct threads and the requested page (doc numbers),
+    and every matching document (what the facet counts of the same search start from)."""
 
     total: int
     threads: int
     page: list[int]
+    docs: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -120,6 +124,20 @@ class SearchView:
     columns: dict[str, SegmentColumns]
     _filters: dict[tuple[str, Any], tuple[bool, frozenset[int]]] = field(default_factory=dict)
     _leaves: list[_Leaf] | None = None
+    # The documents the last few searches matched: a search page asks for its results and then
+    # for the facet counts of the same query, which start from the same documents.
+    _matched: dict[Hashable, frozenset[int]] = field(default_factory=dict)
+
+    def remember(self, key: Hashable, docs: frozenset[int]) -> None:
+        """Keep ``docs`` as what the search ``key`` matched (only the last few are kept)."""
+        self._matched.pop(key, None)
+        self._matched[key] = docs
+        while len(self._matched) > _MATCHED_KEPT:
+            del self._matched[next(iter(self._matched))]
+
+    def recall(self, key: Hashable) -> frozenset[int] | None:
+        """What the search ``key`` matched, if it ran lately on this view."""
+        return self._matched.get(key)
 
     def leaves(self) -> list[_Leaf]:
         if self._leaves is None:
@@ -212,6 +230,29 @@ class SearchView:
             self._filters[key] = (False, docs)
         return docs
 
+    def among(self, q: query.Query, docs: Iterable[int]) -> set[int]:
+        """Which of ``docs`` (global numbers) match ``q``: a skip to each of them, not a pass
+        over everything ``q`` matches."""
+        wanted = sorted(docs)
+        out: set[int] = set()
+        for leaf in self.leaves():
+            base = leaf.offset
+            end = base + leaf.searcher.reader().doc_count_all()
+            mine = wanted[bisect_left(wanted, base):bisect_left(wanted, end)]
+            if not mine:
+                continue
+            matcher = q.matcher(leaf.searcher)
+            for glob in mine:
+                if not matcher.is_active():
+                    break
+                if matcher.id() < glob - base:
+                    matcher.skip_to(glob - base)
+                    if not matcher.is_active():
+                        break
+                if matcher.id() == glob - base:
+                    out.add(glob)
+        return out
+
     def matched_docs(self, q: query.Query, plan: _Plan, match_all: bool) -> set[int]:
         """Every document (global number) matching ``q`` (``match_all``: every one) that the
         plan lets through: what facet counts intersect with each value's documents."""
@@ -276,7 +317,7 @@ class SearchView:
                 threads.add(thread_ids[docnum])
                 keyed.append((-when, item_ids[docnum], glob))
         page = [glob for _, _, glob in heapq.nsmallest(want, keyed)]
-        return Collected(total, len(threads), page)
+        return Collected(total, len(threads), page, frozenset(glob for _, _, glob in keyed))
 
     def matching(self, q: query.Query, plan: _Plan, want: int) -> Collected:
         """Documents matching ``q`` that the plan lets through, best score first."""
@@ -301,7 +342,7 @@ class SearchView:
                     keyed.append((-matcher.score(), item_ids[docnum], glob))
                 matcher.next()
         page = [glob for _, _, glob in heapq.nsmallest(want, keyed)]
-        return Collected(total, len(threads), page)
+        return Collected(total, len(threads), page, frozenset(glob for _, _, glob in keyed))
 
 
 def _candidates(

@@ -48,6 +48,10 @@ GUIDE: dict[Platform, PlatformGuide] = {
         "the RSS or Atom feed's address (or a name with --api-base the feed's address)",
         "none; a bearer token only if the feed asks for one",
     ),
+    Platform.BLUESKY: PlatformGuide(
+        "the account's DID (did:plc:...) or its handle",
+        "an app password of the account (signs in with com.atproto.server.createSession)",
+    ),
 }
 
 

@@ -32,6 +32,7 @@ class Platform(StrEnum):
     WORDPRESS = "wordpress"
     MEDIAWIKI = "mediawiki"
     FEED = "feed"
+    BLUESKY = "bluesky"
 
 
 class ItemKind(StrEnum):

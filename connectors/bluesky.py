@@ -11,7 +11,7 @@ Followed:
 * The account's posts and its replies, newest first, ``GET /xrpc/app.bsky.feed.getAuthorFeed
   ?actor=&filter=posts_with_replies&limit=100&cursor=`` (``cursor`` to the end):
   https://docs.bsky.app/docs/api/app-bsky-feed-get-author-feed
-* Each post's thread, ``GET /xrpc/app.bsky.feed.getPostThread?uri=&depth=1000&parentHeight=0``:
+* Each post's thread, ``GET /xrpc/app.bsky.feed.getPostThread?uri=&depth=200&parentHeight=0``:
   replies nest as ``#threadViewPost``; a deleted reply is ``#notFoundPost`` (``notFound``), one
   the account cannot see ``#blockedPost``; the thread's ``threadgate`` record lists the replies the
   author hid (``hiddenReplies``):
@@ -34,7 +34,8 @@ Reposts of other accounts' posts are not the account's records: they are counted
 
 What the API cannot read, said rather than guessed: a ``#blockedPost`` reply (an account the
 department blocked or that blocked it), a reply of an unknown kind, and a post whose
-``replyCount`` is more than the replies shown leave that thread's listing partial, so nothing
+``replyCount`` is more than the replies shown (the thread is read 200 levels deep) leave that
+thread's listing partial, so nothing
 missing from it is looked up as removed; the run's notes say how many. A ``#notFoundPost`` in a
 thread is a deleted reply: it is counted, and if it had been archived the look-up below confirms
 its removal. Replies hidden by the threadgate that the thread does not show are counted in the
@@ -94,7 +95,10 @@ from archiver.connectors.streams import (
 
 DEFAULT_API_BASE = "https://bsky.social"
 FEED_PAGE_MAX = 100  # the lexicon's maximum for getAuthorFeed
-THREAD_DEPTH = 1000  # the lexicon's maximum for getPostThread
+# Replies deeper than this are not asked for: each level nests the answer twice more, and a JSON
+# decoder gives up near a thousand levels. A post with answers below it leaves its thread
+# partial (its replyCount says so), never a false removal.
+THREAD_DEPTH = 200
 POST_COLLECTION = "app.bsky.feed.post"
 AUTH_ERRORS = frozenset({"AuthenticationRequired", "InvalidToken", "AccountTakedown",
                          "AuthFactorTokenRequired", "AccountDeactivated"})
@@ -486,7 +490,7 @@ class BlueskyConnector(TreeConnector):
         if status == 429 or error == "RateLimitExceeded":
             return Classification(Verdict.RATE_LIMITED, wait=reset_wait(response, self.now()),
                                   detail=detail)
-        if error == "ExpiredToken" and self._session is not None:
+        if error == "ExpiredToken" and self._sent_session_token(response):
             self._session = None
             return Classification(Verdict.TRANSIENT, detail="the session expired; signing in again")
         if error in AUTH_ERRORS or error == "ExpiredToken" or status in (401, 403):
@@ -497,6 +501,14 @@ class BlueskyConnector(TreeConnector):
             return Classification(Verdict.TRANSIENT, detail=detail)
         return Classification(classify_http(response).verdict if not error else Verdict.FATAL,
                               detail=detail)
+
+    def _sent_session_token(self, response: httpx.Response) -> bool:
+        """Did the answered request carry a token of one of our sessions?"""
+        try:
+            sent = response.request.headers.get("Authorization", "")
+        except RuntimeError:  # a response built without its request
+            return False
+        return sent.removeprefix("Bearer ") in self._tokens
 
     def usage_wait(self, response: httpx.Response) -> float:
         """Wait for the window to reset once ``RateLimit-Remaining`` says nothing is left."""

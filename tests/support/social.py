@@ -1,0 +1,56 @@
+"""Fixtures and helpers for the Bluesky and Threads connectors: their loopback servers on a shared
+:class:`~tests.support.platforms_a.FakeClock`, connectors whose sleeps go to it, and the search
+and export of a captured account through the library's real paths."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archiver.connectors import get_connector_class
+from archiver.connectors.base import Connector
+from archiver.exports.selection import Scope
+from archiver.search.interface import SearchFilters
+from archiver.search.items import search_items
+from archiver.standins.bluesky_server import BlueskyServer
+from archiver.store.archive import Archive
+from tests.support.platforms_a import FakeClock, _config
+from tests.support.platforms_b import make_connector
+from tests.support.redaction import export_redacted, zip_texts
+
+
+def make_clocked(platform: str, external_id: str, base: str, token: str | None,
+                 clock: FakeClock, **overrides: Any) -> Connector:
+    """A connector for a loopback server whose sleeps advance ``clock`` (and are recorded)."""
+    return get_connector_class(platform)(
+        _config(external_id, base, token, **overrides),
+        sleep=clock.sleep, now=clock.now, rng=random.Random(7))
+
+
+def bluesky_connector(server: BlueskyServer, clock: FakeClock | None = None,
+                      **overrides: Any) -> Connector:
+    """A Bluesky connector signed in with the server's app password unless ``token`` is given."""
+    token = overrides.pop("token", server.password)
+    if clock is None:
+        return make_connector("bluesky", server.dataset.did, server.base_url, token, **overrides)
+    return make_clocked("bluesky", server.dataset.did, server.base_url, token, clock, **overrides)
+
+
+@pytest.fixture
+def bluesky_server(fake_clock: FakeClock) -> Iterator[BlueskyServer]:
+    """The sample Bluesky account on ``fake_clock``, feed pages of 4 so paging is exercised."""
+    with BlueskyServer(page_size=4, clock=fake_clock.time) as server:
+        yield server
+
+
+def search_and_export(archive: Archive, folder: Path, query: str) -> tuple[list[dict[str, Any]],
+                                                                          dict[str, str]]:
+    """The search rows for ``query`` and every member of an open-records package of it (PDFs
+    as text)."""
+    found = search_items(archive, query, SearchFilters())
+    package = export_redacted(archive, folder / "package.zip", Scope(query=query))
+    return found.results, zip_texts(package, folder)

@@ -42,9 +42,14 @@ its removal. Replies hidden by the threadgate that the thread does not show are 
 notes, never taken as removed. Bluesky has no edits (a post record is replaced, not edited, by
 other clients) and exposes no moderation of others' replies beyond the threadgate.
 
-"A direct look-up confirms it is gone" means: ``getPostThread?uri=<the post>&depth=0`` answers
-HTTP 400 ``NotFound`` **and** ``app.bsky.actor.getProfile`` of the account still reads (so the
-session and the AppView are working). Evidence: both requests and the ``NotFound`` body.
+"A direct look-up confirms it is gone" means, for the account's own post, that its repository
+answers ``com.atproto.repo.getRecord`` with HTTP 400 ``RecordNotFound`` **and**
+``com.atproto.repo.describeRepo`` of the account still reads
+(https://docs.bsky.app/docs/api/com-atproto-repo-get-record); for a visitor's reply (kept in the
+visitor's repository, on a host we do not know), that ``getPostThread?uri=<the reply>&depth=0``
+answers HTTP 400 ``NotFound`` **and** ``app.bsky.actor.getProfile`` of the account still reads
+(so the session and the AppView work). A removal by Bluesky's moderation reads the same as the
+author's deletion. Evidence: both requests and the error body.
 
 The app password is read from the account's variable, sent only in the ``createSession`` body,
 and scrubbed (as are the session's tokens) from everything capture stores.
@@ -55,7 +60,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -520,35 +525,52 @@ class BlueskyConnector(TreeConnector):
     # -- look-ups and the profile ----------------------------------------------------------
 
     def lookup(self, ref: ItemRef) -> LookupResult:
-        """Present, Gone (``NotFound`` for the post while the account's profile still reads) or
-        Unknown."""
-        if not ref.external_id.startswith("at://"):
+        """Present, Gone or Unknown. The account's own post is asked of its repository
+        (``getRecord`` answers ``RecordNotFound`` while ``describeRepo`` still reads); anyone
+        else's, whose repository lives on another host, of the AppView (``getPostThread``
+        answers ``NotFound`` while the account's profile still reads)."""
+        parts = ref.external_id.removeprefix("at://").split("/")
+        if not ref.external_id.startswith("at://") or len(parts) != 3:
             return Unknown(f"{self.platform}: {ref.external_id!r} is not an at:// URI")
-        request = PageRequest(self.xrpc("app.bsky.feed.getPostThread"),
-                              {"uri": ref.external_id, "depth": "0", "parentHeight": "0"})
         try:
-            self.fetch(request, self.classify_xrpc)
+            own = parts[0] == (self.account_did() or self._sign_in().did)
+        except ConnectorError as exc:
+            return Unknown(self.scrub(str(exc)))
+        if own:
+            probe = PageRequest(self.xrpc("com.atproto.repo.getRecord"), {
+                "repo": parts[0], "collection": parts[1], "rkey": parts[2]})
+            check = PageRequest(self.xrpc("com.atproto.repo.describeRepo"), {"repo": parts[0]})
+            return self._confirm_gone(ref, probe, "RecordNotFound", check)
+        probe = PageRequest(self.xrpc("app.bsky.feed.getPostThread"),
+                            {"uri": ref.external_id, "depth": "0", "parentHeight": "0"})
+        check = PageRequest(self.xrpc("app.bsky.actor.getProfile"), {"actor": self.actor})
+        return self._confirm_gone(ref, probe, "NotFound", check)
+
+    def _confirm_gone(self, ref: ItemRef, probe: PageRequest, error: str,
+                      check: PageRequest) -> LookupResult:
+        """Gone only when ``probe`` answers the XRPC ``error`` and ``check`` still reads."""
+        try:
+            self.fetch(probe, self.classify_xrpc)
             return Present()
         except ObjectNotFound as nf:
             body = nf.body if isinstance(nf.body, dict) else {}
-            if body.get("error") != "NotFound":
+            if body.get("error") != error:
                 return Unknown(self.scrub(str(nf)))
             not_found = nf
         except ConnectorError as exc:
             return Unknown(self.scrub(str(exc)))
-        check = PageRequest(self.xrpc("app.bsky.actor.getProfile"), {"actor": self.actor})
         try:
             checked = self.fetch(check, self.classify_xrpc)
         except ConnectorError as exc:
             return Unknown(self.scrub(
-                f"{self.platform}: {ref.external_id} answered NotFound but the account itself "
-                f"cannot be read, so the answer proves nothing ({exc})"))
+                f"{self.platform}: {ref.external_id} answered {error} but "
+                f"{check.path} cannot be read, so the answer proves nothing ({exc})"))
         return Gone(evidence={
             "platform": self.platform,
-            "request": f"GET {not_found.path}?uri={ref.external_id}&depth=0&parentHeight=0",
+            "request": f"GET {probe.path}?{urlencode(probe.params)}",
             "http_status": not_found.status,
             "response": not_found.body,
-            "account_check": {"request": f"GET {check.path}?actor={self.actor}",
+            "account_check": {"request": f"GET {check.path}?{urlencode(check.params)}",
                               "http_status": checked.response.status_code},
             "checked_at": self.now().astimezone(UTC).isoformat(),
         })

@@ -166,6 +166,17 @@ def test_lookup_gone_present_unknown(bluesky_server: BlueskyServer) -> None:
     assert isinstance(c.lookup(ItemRef("3kr-not-a-uri", "comment", POST1)), Unknown)
 
 
+def test_lookup_of_an_own_post_asks_its_repository(bluesky_server: BlueskyServer) -> None:
+    c = bluesky_connector(bluesky_server)
+    post3 = f"at://{bs.ACCOUNT_DID}/app.bsky.feed.post/3kpost0000003"
+    assert isinstance(c.lookup(ItemRef(post3, "post", ROOT_SCOPE)), Present)
+    bluesky_server.set_dataset(bluesky_server.dataset.with_changes(bs.BskyChanges(
+        delete=(post3,))))
+    gone = c.lookup(ItemRef(post3, "post", ROOT_SCOPE))
+    assert isinstance(gone, Gone) and gone.evidence["response"]["error"] == "RecordNotFound"
+    assert "describeRepo" in gone.evidence["account_check"]["request"]
+
+
 VALID_FEED = json.dumps({"cursor": "4", "feed": [{"post": {
     "uri": POST1, "author": {"did": bs.ACCOUNT_DID, "handle": "pd"},
     "record": {"text": "hi", "createdAt": "2025-03-01T14:00:00.000Z"},

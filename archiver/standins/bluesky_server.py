@@ -13,6 +13,8 @@ Shapes followed (docs.bsky.app/docs/api, the lexicons under github.com/bluesky-s
   ``#blockedPost``, the root's ``threadgate`` with ``hiddenReplies``; an unknown or deleted post is
   400 ``NotFound`` "Post not found: <uri>";
 * ``GET /xrpc/app.bsky.actor.getProfile?actor=`` (the sample department's description);
+* the account's repository: ``com.atproto.repo.getRecord?repo=&collection=&rkey=`` (400
+  ``RecordNotFound`` "Could not locate record: <uri>" once deleted) and ``describeRepo``;
 * every read needs ``Authorization: Bearer <accessJwt>``: none is 401 ``AuthenticationRequired``,
   an unknown one 400 ``InvalidToken``, an expired session's 400 ``ExpiredToken``;
 * ``RateLimit-Limit``, ``-Remaining``, ``-Reset`` (Unix seconds) and ``-Policy`` on every answer,
@@ -317,6 +319,13 @@ class BlueskyServer(LoopbackServer):
             return self._author_feed(q)
         if method == "app.bsky.feed.getPostThread":
             return self._post_thread(q)
+        if method == "com.atproto.repo.getRecord":
+            return self._get_record(q)
+        if method == "com.atproto.repo.describeRepo":
+            if q.get("repo") not in (self._data.did, self._data.handle):
+                return self._error(400, "InvalidRequest", f"Could not find repo: {q.get('repo')}")
+            return self._ok({"handle": self._data.handle, "did": self._data.did,
+                             "collections": ["app.bsky.feed.post"], "handleIsCorrect": True})
         if method == "app.bsky.actor.getProfile":
             if q.get("actor") not in (self._data.did, self._data.handle):
                 return self._error(400, "InvalidRequest", "Profile not found")
@@ -352,6 +361,17 @@ class BlueskyServer(LoopbackServer):
         if state == "expired":
             return self._error(400, "ExpiredToken", "Token has expired")
         return None
+
+    def _get_record(self, q: dict[str, str]) -> Answer:
+        """The account's own records only: others live in their own repositories."""
+        if q.get("repo") not in (self._data.did, self._data.handle):
+            return self._error(400, "InvalidRequest", f"Could not find repo: {q.get('repo')}")
+        uri = f"at://{self._data.did}/{q.get('collection')}/{q.get('rkey')}"
+        post = self._posts.get(uri)
+        if post is None:
+            return self._error(400, "RecordNotFound", f"Could not locate record: {uri}")
+        view = self.post_view(post)
+        return self._ok({"uri": uri, "cid": view["cid"], "value": view["record"]})
 
     def _author_feed(self, q: dict[str, str]) -> Answer:
         if q.get("actor") not in (self._data.did, self._data.handle):

@@ -22,8 +22,9 @@ Followed:
 
 Errors, back-off and usage pacing are the Graph API's (:func:`~archiver.connectors.facebook
 .classify_graph`, :class:`~archiver.connectors.facebook.FacebookConnector`). Paging: Meta's
-examples show only ``paging.cursors``; a page's ``paging.next`` is followed when present, else
-``after=<cursors.after>`` is sent while pages hold entries.
+examples show only ``paging.cursors``; a page's ``paging.next`` is followed when present, and a
+page without it that is full to the ``limit`` asked is followed by ``after=<cursors.after>``
+(:class:`ThreadsPaging`).
 
 Normalization: a post is a ``post`` (scope ``""``); under it (scope: the post's id) a reply to the
 post is a ``comment`` and a reply to a reply a ``reply``, parent ``replied_to``. A reply the
@@ -93,8 +94,9 @@ HIDDEN_STATUSES = frozenset({"HIDDEN", "COVERED", "BLOCKED", "RESTRICTED"})
 
 @dataclass(frozen=True)
 class ThreadsPaging(NextUrlPaging):
-    """``paging.next`` when the page has one, else its ``paging.cursors.after`` while pages
-    hold entries (an empty page ends the listing)."""
+    """``paging.next`` when the page has one (Graph: "if not included, this is the last
+    page"); a page without it but full to the ``limit`` asked, with a ``paging.cursors.after``,
+    is followed by ``after=`` in case the API gives cursors only, as Meta's examples show."""
 
     path: tuple[str, ...] = ("paging", "next")
 
@@ -105,7 +107,9 @@ class ThreadsPaging(NextUrlPaging):
             return super().next_request(request, payload, item_count)
         data = payload.get("data") if isinstance(payload, dict) else None
         after = dig(payload, ("paging", "cursors", "after"))
-        if not data or after is None or after == "":
+        limit = request.params.get("limit", "")
+        full = isinstance(data, list) and limit.isdigit() and len(data) >= int(limit) > 0
+        if not full or after is None or after == "":
             return None
         if not isinstance(after, str):
             raise MalformedResponse(f"response from {request.path}: page cursor is not a string")

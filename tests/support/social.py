@@ -17,6 +17,7 @@ from archiver.exports.selection import Scope
 from archiver.search.interface import SearchFilters
 from archiver.search.items import search_items
 from archiver.standins.bluesky_server import BlueskyServer
+from archiver.standins.threads_server import ThreadsServer
 from archiver.store.archive import Archive
 from tests.support.platforms_a import FakeClock, _config
 from tests.support.platforms_b import make_connector
@@ -54,3 +55,19 @@ def search_and_export(archive: Archive, folder: Path, query: str) -> tuple[list[
     found = search_items(archive, query, SearchFilters())
     package = export_redacted(archive, folder / "package.zip", Scope(query=query))
     return found.results, zip_texts(package, folder)
+
+
+def threads_connector(server: ThreadsServer, clock: FakeClock | None = None,
+                      **overrides: Any) -> Connector:
+    """A Threads connector with the server's token unless ``token`` is given."""
+    token = overrides.pop("token", server.token)
+    if clock is None:
+        return make_connector("threads", server.th.user_id, server.base_url, token, **overrides)
+    return make_clocked("threads", server.th.user_id, server.base_url, token, clock, **overrides)
+
+
+@pytest.fixture
+def threads_server() -> Iterator[ThreadsServer]:
+    """The sample Threads account, pages of 3 so paging is exercised."""
+    with ThreadsServer(page_size=3) as server:
+        yield server

@@ -409,10 +409,11 @@ class ThreadStream(XrpcStream, RecordChildStream["BlueskyConnector"]):
     def completeness(self) -> Completeness:
         if self.facts.complete:
             return Completeness.COMPLETE
+        unseen = self.facts.unseen
         self.connector.stats.notes.append(
-            f"bluesky: {self.facts.unseen} replies under {self.parent_id} could not be read "
-            "(blocked or not shown by the API); that thread is kept as read, nothing in it is "
-            "taken as removed")
+            f"bluesky: {unseen} {'reply' if unseen == 1 else 'replies'} under {self.parent_id} "
+            "could not be read (blocked or not shown by the API); that thread is kept as read, "
+            "nothing in it is taken as removed")
         return Completeness.PARTIAL
 
 

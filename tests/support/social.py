@@ -24,9 +24,12 @@ from tests.support.platforms_b import make_connector
 from tests.support.redaction import export_redacted, zip_texts
 
 
-def make_clocked(platform: str, external_id: str, base: str, token: str | None,
-                 clock: FakeClock, **overrides: Any) -> Connector:
-    """A connector for a loopback server whose sleeps advance ``clock`` (and are recorded)."""
+def server_connector(platform: str, external_id: str, base: str, token: str | None,
+                     clock: FakeClock | None = None, **overrides: Any) -> Connector:
+    """A connector for a loopback server: its sleeps advance ``clock`` (and are recorded), or
+    are only recorded without one."""
+    if clock is None:
+        return make_connector(platform, external_id, base, token, **overrides)
     return get_connector_class(platform)(
         _config(external_id, base, token, **overrides),
         sleep=clock.sleep, now=clock.now, rng=random.Random(7))
@@ -35,10 +38,8 @@ def make_clocked(platform: str, external_id: str, base: str, token: str | None,
 def bluesky_connector(server: BlueskyServer, clock: FakeClock | None = None,
                       **overrides: Any) -> Connector:
     """A Bluesky connector signed in with the server's app password unless ``token`` is given."""
-    token = overrides.pop("token", server.password)
-    if clock is None:
-        return make_connector("bluesky", server.dataset.did, server.base_url, token, **overrides)
-    return make_clocked("bluesky", server.dataset.did, server.base_url, token, clock, **overrides)
+    return server_connector("bluesky", server.dataset.did, server.base_url,
+                            overrides.pop("token", server.password), clock, **overrides)
 
 
 @pytest.fixture
@@ -60,10 +61,8 @@ def search_and_export(archive: Archive, folder: Path, query: str) -> tuple[list[
 def threads_connector(server: ThreadsServer, clock: FakeClock | None = None,
                       **overrides: Any) -> Connector:
     """A Threads connector with the server's token unless ``token`` is given."""
-    token = overrides.pop("token", server.token)
-    if clock is None:
-        return make_connector("threads", server.th.user_id, server.base_url, token, **overrides)
-    return make_clocked("threads", server.th.user_id, server.base_url, token, clock, **overrides)
+    return server_connector("threads", server.th.user_id, server.base_url,
+                            overrides.pop("token", server.token), clock, **overrides)
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ not stored.
 What the API cannot read, said rather than guessed: deleted posts and replies leave no trace in a
 listing (no tombstone); replies waiting for the account's approval (reply approvals) are not in
 ``/conversation`` and are not read; a reply's author is given by ``username`` only (no user id).
+Every read of the top level adds :data:`UNREAD_NOTE` to the run's notes.
 
 "A direct look-up confirms it is gone" means: ``GET /{id}?fields=id`` answers Graph error 100/33
 **and** ``GET /{threads-user-id}?fields=id`` still reads. Meta does not document the answer for a
@@ -50,6 +51,7 @@ The token goes in an ``Authorization: Bearer`` header, never the URL; ``access_t
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -79,6 +81,7 @@ from archiver.connectors.records import (
     ItemStatus,
     LookupResult,
     Platform,
+    ReadEvent,
     Record,
 )
 from archiver.connectors.streams import RecordChildStream, TreeStream
@@ -89,6 +92,8 @@ _MEDIA = ("id,text,media_type,media_product_type,media_url,thumbnail_url,permali
 POST_FIELDS = f"{_MEDIA},owner,reposted_post,quoted_post"
 REPLY_FIELDS = f"{_MEDIA},root_post,replied_to,is_reply,has_replies,hide_status"
 PAGE_SIZE = 25  # the documented default
+UNREAD_NOTE = ("threads: the API does not show replies awaiting the account's approval, nor "
+               "deleted posts and replies (those are confirmed one by one)")
 HIDDEN_STATUSES = frozenset({"HIDDEN", "COVERED", "BLOCKED", "RESTRICTED"})
 
 
@@ -263,6 +268,13 @@ class ThreadsConnector(FacebookConnector):
     def __init__(self, config: ConnectorConfig, **options: Any) -> None:
         super().__init__(config, **options)
         self.own_posts: set[str] = set()
+
+    def read(self, scopes: Sequence[str] | None = None) -> Iterator[ReadEvent]:
+        """The walk of the streams; a read of the account's top level says what the API leaves
+        out, so a run's summary does not let it pass for everything."""
+        yield from super().read(scopes)
+        if scopes is None or ROOT_SCOPE in scopes:
+            self.stats.notes.append(UNREAD_NOTE)
 
     @property
     def user_id(self) -> str:

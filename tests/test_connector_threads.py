@@ -27,7 +27,7 @@ from archiver.connectors.records import (
     Record,
     Unknown,
 )
-from archiver.connectors.threads import parse_conversation_body
+from archiver.connectors.threads import UNREAD_NOTE, parse_conversation_body
 from archiver.item_detail import item_detail
 from archiver.standins import threads_server as th
 from archiver.standins.threads_server import ThreadsServer
@@ -58,6 +58,7 @@ def test_full_read_pages_to_the_end_and_normalizes(next_links: bool) -> None:
     assert Counter(r.kind for r in got.values()) == {"post": 6, "comment": 21, "reply": 8}
     assert server.path_counts[POSTS] == 3  # 7 entries at 3 a page
     assert c.stats.extra["reposts_not_kept"] == 1 and "18080000000009999" not in got
+    assert c.stats.notes == [UNREAD_NOTE]
     done = [e.scope for e in events if isinstance(e, ListingComplete)]
     assert done[-1] == ROOT_SCOPE and len(done) == 8 and MINE_ELSEWHERE in done
     answer = got["1809000000002011"]

@@ -35,12 +35,13 @@ Reposts of other accounts' posts are not the account's records: they are counted
 What the API cannot read, said rather than guessed: a ``#blockedPost`` reply (an account the
 department blocked or that blocked it), a reply of an unknown kind, and a post whose
 ``replyCount`` is more than the replies shown (the thread is read 200 levels deep) leave that
-thread's listing partial, so nothing
-missing from it is looked up as removed; the run's notes say how many. A ``#notFoundPost`` in a
-thread is a deleted reply: it is counted, and if it had been archived the look-up below confirms
-its removal. Replies hidden by the threadgate that the thread does not show are counted in the
-notes, never taken as removed. Bluesky has no edits (a post record is replaced, not edited, by
-other clients) and exposes no moderation of others' replies beyond the threadgate.
+thread's listing partial, so nothing missing from it is looked up as removed; the run's notes say
+how many. A ``#notFoundPost`` in a thread is a deleted reply: it is counted
+(``stats.extra["replies_deleted"]``), and if it had been archived the look-up below confirms its
+removal. Replies the threadgate hides but the thread does not show are counted
+(``stats.extra["hidden_replies_not_shown"]``), never taken as removed. The Bluesky app has no
+edits (a record rewritten by another client is a new version, found by hashing), and the API
+shows no moderation of others' replies beyond the threadgate.
 
 "A direct look-up confirms it is gone" means, for the account's own post, that its repository
 answers ``com.atproto.repo.getRecord`` with HTTP 400 ``RecordNotFound`` **and**

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 
 from archiver.capture.account import capture_account
-from archiver.connectors.bluesky import parse_feed_body, parse_thread_body
+from archiver.connectors.bluesky_parse import parse_feed_body, parse_thread_body
 from archiver.connectors.errors import (
     AuthError,
     MalformedResponse,

@@ -41,9 +41,11 @@ from archiver.config import Settings  # noqa: E402
 from archiver.connectors import PLATFORMS  # noqa: E402
 from archiver.connectors.records import Record  # noqa: E402
 from archiver.initialise import initialise  # noqa: E402
+from archiver.standins import bluesky_server as bs  # noqa: E402
 from archiver.standins import feed_server as fd  # noqa: E402
 from archiver.standins import instagram_server as ig  # noqa: E402
 from archiver.standins import mediawiki_server as mw  # noqa: E402
+from archiver.standins import threads_server as th  # noqa: E402
 from archiver.standins import wordpress_server as wp  # noqa: E402
 from archiver.standins import x_server as xs  # noqa: E402
 from archiver.standins import youtube_server as yt  # noqa: E402
@@ -54,7 +56,8 @@ from archiver.store.accounts import AccountSpec, add_account  # noqa: E402
 from archiver.store.archive import open_archive  # noqa: E402
 
 TOKEN_ENV = "ARCHIVER_BENCH_CONNECTOR_TOKEN"  # noqa: S105 - a variable name, not a token
-ORDER = ("facebook", "instagram", "x", "youtube", "wordpress", "mediawiki", "feed")
+ORDER = ("facebook", "instagram", "x", "youtube", "wordpress", "mediawiki", "feed", "threads",
+         "bluesky")
 S = TypeVar("S", bound=LoopbackServer)
 
 
@@ -98,6 +101,10 @@ def build_server(platform: str, items: int) -> LoopbackServer:
         return timed(mw.MediaWikiServer)(mw.sample_wiki(max(1, items * 2 // 7)), page_size=500)
     if platform == "feed":
         return timed(fd.FeedServer)(fd.sample_entries(max(1, items)))
+    if platform == "threads":  # a post, 10 replies and an answer to the first
+        return timed(th.ThreadsServer)(th.sample_threads(max(4, items // 12), 10), page_size=100)
+    if platform == "bluesky":  # the same shape; the stand-in keeps Bluesky's 3000 per 5 minutes
+        return timed(bs.BlueskyServer)(bs.sample_bluesky(max(6, items // 12), 10))
     raise ValueError(f"unknown platform {platform!r}")
 
 
@@ -114,6 +121,10 @@ def reach(platform: str, server: Any) -> tuple[str, str, str]:
         return "https://pd.example.invalid", server.base_url, server.app_password
     if platform == "mediawiki":
         return "wiki", server.base_url, server.token
+    if platform == "threads":
+        return server.th.user_id, server.base_url, server.token
+    if platform == "bluesky":
+        return server.dataset.did, server.base_url, server.password
     return server.atom_url, server.atom_url, "feed-token"
 
 

@@ -26,6 +26,8 @@ _REGISTRY: dict[Platform, tuple[str, str]] = {
     Platform.WORDPRESS: ("archiver.connectors.wordpress", "WordPressConnector"),
     Platform.MEDIAWIKI: ("archiver.connectors.mediawiki", "MediaWikiConnector"),
     Platform.FEED: ("archiver.connectors.feeds", "FeedConnector"),
+    Platform.THREADS: ("archiver.connectors.threads", "ThreadsConnector"),
+    Platform.BLUESKY: ("archiver.connectors.bluesky", "BlueskyConnector"),
 }
 # The platform names in alphabetical order, as lists and completions show them.
 PLATFORMS: tuple[Platform, ...] = tuple(sorted(Platform))

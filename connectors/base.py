@@ -110,10 +110,19 @@ class Classification:
 
 @dataclass(frozen=True)
 class PageRequest:
-    """One GET: an absolute URL plus query parameters (credentials are never put here)."""
+    """One GET: an absolute URL plus query parameters (credentials are never put here).
+
+    With ``body`` it is a POST of that JSON object instead (signing in to a session); the body
+    may hold a credential, so it is kept out of ``repr`` and of :meth:`key`."""
 
     url: str
     params: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def method(self) -> str:
+        """``GET``, or ``POST`` when the request carries a body."""
+        return "GET" if self.body is None else "POST"
 
     def key(self) -> str:
         """A canonical form (sorted query, credentials dropped) used to detect paging loops."""
@@ -510,9 +519,11 @@ class Connector(ABC):
             self.stats.requests += 1
             problem: str | None
             try:
-                response = self.client.get(
+                response = self.client.request(
+                    request.method,
                     request.url,
                     params=dict(request.params) or None,
+                    json=dict(request.body) if request.body is not None else None,
                     headers=self.auth_headers(),
                     timeout=self.config.timeout,
                 )
@@ -558,20 +569,24 @@ class Connector(ABC):
                     continue
                 detail = verdict.detail or f"HTTP {response.status_code}"
                 if verdict.verdict is Verdict.AUTH:
-                    raise self._fail(AuthError, f"GET {path}: access refused: {detail}")
+                    raise self._fail(
+                        AuthError, f"{request.method} {path}: access refused: {detail}"
+                    )
                 if verdict.verdict is Verdict.NOT_FOUND:
                     raise ObjectNotFound(
-                        self.scrub(f"{self.platform}: GET {path}: not found: {one_line(detail)}"),
+                        self.scrub(f"{self.platform}: {request.method} {path}: not found: "
+                                   f"{one_line(detail)}"),
                         status=response.status_code,
                         body=payload,
                         path=path,
                     )
                 if verdict.verdict is Verdict.FATAL:
-                    raise self._fail(ConnectorError, f"GET {path}: {detail}")
+                    raise self._fail(ConnectorError, f"{request.method} {path}: {detail}")
                 problem = detail
             if attempt >= self.config.max_retries:
                 raise self._fail(
-                    TransientError, f"GET {path}: {problem} after {attempt + 1} attempts"
+                    TransientError,
+                    f"{request.method} {path}: {problem} after {attempt + 1} attempts",
                 )
             self.stats.retries += 1
             delay = self._backoff(attempt)

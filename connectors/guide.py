@@ -48,6 +48,15 @@ GUIDE: dict[Platform, PlatformGuide] = {
         "the RSS or Atom feed's address (or a name with --api-base the feed's address)",
         "none; a bearer token only if the feed asks for one",
     ),
+    Platform.THREADS: PlatformGuide(
+        "the account's numeric Threads user id (not the @name)",
+        "a Threads user access token (threads_basic, threads_read_replies, "
+        "threads_manage_replies)",
+    ),
+    Platform.BLUESKY: PlatformGuide(
+        "the account's DID (did:plc:...) or its handle",
+        "an app password of the account (signs in with com.atproto.server.createSession)",
+    ),
 }
 
 

@@ -32,6 +32,8 @@ class Platform(StrEnum):
     WORDPRESS = "wordpress"
     MEDIAWIKI = "mediawiki"
     FEED = "feed"
+    THREADS = "threads"
+    BLUESKY = "bluesky"
 
 
 class ItemKind(StrEnum):

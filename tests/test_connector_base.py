@@ -166,7 +166,7 @@ def test_config_repr_hides_token() -> None:
 def test_registry() -> None:
     assert "facebook" in PLATFORMS
     assert get_connector_class("facebook") is FacebookConnector
-    with pytest.raises(UnknownPlatform, match="known platforms: facebook"):
+    with pytest.raises(UnknownPlatform, match="known platforms: .*facebook"):
         get_connector_class("myspace")
     with pytest.raises(ValueError):
         get_connector_class("")

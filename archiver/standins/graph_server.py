@@ -186,6 +186,22 @@ class GraphServer(LoopbackServer):
             return value.strip(), "header"
         return None, "none"
 
+    def token_problem(self, token: str | None) -> Answer | None:
+        """Graph's answer to a missing (104), wrong (190) or expired (190/463) token, or None."""
+        if token is None:
+            return self._error(400, 104, None,
+                               "An access token is required to request this resource.",
+                               "OAuthException")
+        if token != self.token:
+            return self._error(400, 190, None,
+                               "Invalid OAuth access token - Cannot parse access token",
+                               "OAuthException")
+        if self.token_expired:
+            return self._error(400, 190, 463,
+                               "Error validating access token: Session has expired.",
+                               "OAuthException")
+        return None
+
     def _error(
         self, status: int, code: int, subcode: int | None, message: str, kind: str
     ) -> tuple[int, dict[str, str], bytes]:
@@ -227,30 +243,9 @@ class GraphServer(LoopbackServer):
         m = _VERSION_RE.match(path)
         if not m or not m.group(1) or m.group(1) == "/":
             return self._error(400, 2500, None, "Unknown path components", "OAuthException")
-        if token is None:
-            return self._error(
-                400,
-                104,
-                None,
-                "An access token is required to request this resource.",
-                "OAuthException",
-            )
-        if token != self.token:
-            return self._error(
-                400,
-                190,
-                None,
-                "Invalid OAuth access token - Cannot parse access token",
-                "OAuthException",
-            )
-        if self.token_expired:
-            return self._error(
-                400,
-                190,
-                463,
-                "Error validating access token: Session has expired.",
-                "OAuthException",
-            )
+        problem = self.token_problem(token)
+        if problem is not None:
+            return problem
         segments = [s for s in m.group(1).split("/") if s]
         if segments == ["debug_token"]:
             return self._debug_token(query.get("input_token"))

@@ -288,7 +288,7 @@ class InstagramServer(GraphServer):
     def route(self, request: Request) -> Answer:
         """The Instagram answer for one GET (token problems as the Graph server answers them)."""
         token, _ = self.credential(request)
-        problem = self._token_problem(token)
+        problem = self.token_problem(token)
         if problem is not None:
             return problem
         prefix = self.base_path + "/"
@@ -324,21 +324,6 @@ class InstagramServer(GraphServer):
             return self._error(400, 100, None, f"(#100) Tried accessing nonexisting field ({edge})",
                                "OAuthException")
         return self._unsupported(oid)
-
-    def _token_problem(self, token: str | None) -> Answer | None:
-        if token is None:
-            return self._error(400, 104, None,
-                               "An access token is required to request this resource.",
-                               "OAuthException")
-        if token != self.token:
-            return self._error(400, 190, None,
-                               "Invalid OAuth access token - Cannot parse access token",
-                               "OAuthException")
-        if self.token_expired:
-            return self._error(400, 190, 463,
-                               "Error validating access token: Session has expired.",
-                               "OAuthException")
-        return None
 
     def _object(self, oid: str) -> dict[str, Any] | None:  # type: ignore[override]  # one account, no page index
         if oid == self._ig.user_id:

@@ -62,6 +62,8 @@ class Request:
     headers: dict[str, str]
     loop: bool = False
     number: int = 0
+    method: str = "GET"
+    body: bytes = b""
 
 
 class LoopbackServer(ABC):
@@ -200,11 +202,14 @@ class LoopbackServer(ABC):
             self.requests.append((path, how))
             return self.request_count
 
-    def answer(self, raw_path: str, headers: dict[str, str]) -> Answer:
-        """Compute the answer (status, headers, body) for one GET; ``headers`` lower-cased."""
+    def answer(
+        self, raw_path: str, headers: dict[str, str], method: str = "GET", body: bytes = b""
+    ) -> Answer:
+        """Compute the answer (status, headers, body) for one request; ``headers`` lower-cased.
+        A server that takes POSTs (a session sign-in) reads ``method`` and ``body``."""
         parts = urlsplit(raw_path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        request = Request(path=parts.path, query=query, headers=headers)
+        request = Request(path=parts.path, query=query, headers=headers, method=method, body=body)
         _, how = self.credential(request)
         request.number = self._count(parts.path, how)
         faults = self._take_faults(parts.path, request.number)
@@ -250,8 +255,16 @@ class _Handler(BaseHTTPRequestHandler):
     server_obj: LoopbackServer
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        self._serve("GET")
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, hdrs, body = self.server_obj.answer(self.path, headers)
+        length = int(headers.get("content-length", "0") or 0) if method == "POST" else 0
+        posted = self.rfile.read(min(length, 1 << 20)) if length > 0 else b""
+        status, hdrs, body = self.server_obj.answer(self.path, headers, method, posted)
         self.send_response(status)
         for k, v in hdrs.items():
             self.send_header(k, v)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -20,7 +20,7 @@ from archiver.exports.business_days import HolidayCalendar
 from archiver.exports.requests import RequestView, list_requests
 from archiver.retention.assign import active_schedule
 from archiver.retention.holds import list_holds
-from archiver.retention.report import eligible_ids_query
+from archiver.retention.report import eligible_count
 from archiver.store.archive import Archive
 from archiver.store.limits import EVERY_ACCOUNT, AccountLimit
 from archiver.store.models import Item, ItemVersion
@@ -67,8 +67,7 @@ def dashboard(archive: Archive, calendar: HolidayCalendar, *, environ: Mapping[s
         schedule = active_schedule(s)
         eligible = 0
         if schedule is not None:
-            ids = eligible_ids_query(schedule, today).where(within.clause(Item.account_id))
-            eligible = s.scalar(select(func.count()).select_from(ids.subquery())) or 0
+            eligible = eligible_count(s, schedule, today, within=within)
     requests = list_requests(archive, calendar, today=today)
     return Dashboard(
         today=today, since=since, accounts=health, arrivals=arrivals, captures_per_day=chart,
@@ -86,41 +85,34 @@ def _arrivals(s: Session, within: AccountLimit, since: datetime) -> Arrivals:
                    .where(limit, Item.first_captured_at >= since)) or 0
     removed = s.scalar(select(func.count()).select_from(Item)
                        .where(limit, Item.removed_detected_at >= since)) or 0
-    later = (select(ItemVersion.status, func.count())
-             .join(Item, Item.id == ItemVersion.item_id)
-             .where(limit, ItemVersion.seq > 1, ItemVersion.captured_at >= since)
-             .group_by(ItemVersion.status))
-    counts = dict(s.execute(later).all())
+    later = _versions_since(select(ItemVersion.status, func.count()), within,
+                            ItemVersion.captured_at >= since, ItemVersion.seq > 1)
+    counts = dict(s.execute(later.group_by(ItemVersion.status)).tuples().all())
     return Arrivals(new=new, edited=counts.get("active", 0), hidden=counts.get("hidden", 0),
                     removed=removed)
 
 
+def _versions_since(query: Any, within: AccountLimit, *where: Any) -> Any:
+    """``query`` over versions, joined to their items only when the account limit needs it
+    (the capture-time index then answers alone)."""
+    if not within.unlimited:
+        query = query.join(Item, and_(Item.id == ItemVersion.item_id,
+                                      within.clause(Item.account_id)))
+    return query.where(*where)
+
+
 def _per_day(s: Session, within: AccountLimit, today: date, days: int,
              tz: Any) -> list[tuple[date, int]]:
+    """Versions captured on each of the agency's last ``days`` days: a range count per day on
+    the capture-time index, its bounds the agency's midnights (daylight saving included)."""
     first = today - timedelta(days=days - 1)
-    start = datetime.combine(first, time(0), tz)
-    counts: dict[date, int] = {first + timedelta(days=n): 0 for n in range(days)}
-    # Counted per UTC hour in the database (a few hundred rows, not one per version), then
-    # put on the agency's days here: every zone the agency may be in is whole hours from UTC.
-    hour = _utc_hour(s, ItemVersion.captured_at)
-    rows = s.execute(select(hour, func.count())
-                     .join(Item, and_(Item.id == ItemVersion.item_id,
-                                      within.clause(Item.account_id)))
-                     .where(ItemVersion.captured_at >= start).group_by(hour))
-    for stamp, count in rows:
-        day = _hour_start(stamp).astimezone(tz).date()
-        if day in counts:
-            counts[day] += count
-    return sorted(counts.items())
-
-
-def _utc_hour(s: Session, column: Any) -> Any:
-    """SQL: the UTC hour a stored time falls in (text on SQLite, a timestamp on PostgreSQL)."""
-    if s.get_bind().dialect.name == "sqlite":
-        return func.strftime("%Y-%m-%d %H:00:00", column)
-    return func.date_trunc("hour", column)
-
-
-def _hour_start(value: Any) -> datetime:
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    out = []
+    for n in range(days):
+        day = first + timedelta(days=n)
+        start = datetime.combine(day, time(0), tz)
+        end = datetime.combine(day + timedelta(days=1), time(0), tz)
+        count = s.scalar(_versions_since(select(func.count()).select_from(ItemVersion), within,
+                                         ItemVersion.captured_at >= start,
+                                         ItemVersion.captured_at < end)) or 0
+        out.append((day, count))
+    return out

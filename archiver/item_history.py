@@ -14,7 +14,13 @@ from typing import Any
 from sqlalchemy import select
 
 from archiver.errors import NotFound
-from archiver.exports.selection import StoredMedia, ThreadView, iter_threads, threads_of
+from archiver.exports.selection import (
+    StoredMedia,
+    ThreadView,
+    ThreadWindow,
+    iter_threads,
+    threads_of,
+)
 from archiver.item_detail import item_detail
 from archiver.store.archive import Archive
 from archiver.store.limits import EVERY_ACCOUNT, AccountLimit
@@ -51,14 +57,16 @@ def word_diff(old: str | None, new: str | None) -> list[tuple[str, str]]:
 
 
 def item_thread(archive: Archive, item_id: int, *,
-                within: AccountLimit = EVERY_ACCOUNT) -> ThreadView:
-    """The whole thread ``item_id`` belongs to, in reading order, with the item marked."""
+                within: AccountLimit = EVERY_ACCOUNT,
+                window: ThreadWindow | None = None) -> ThreadView:
+    """The thread ``item_id`` belongs to, in reading order, with the item marked: all of it,
+    or the ``window`` of it (see :class:`ThreadWindow`)."""
     with archive.sessions() as s:
         account_id = s.scalar(select(Item.account_id).where(Item.id == item_id))
     if account_id is None or not within.allows(account_id):
         raise NotFound(f"no item with id {item_id}")
     roots = threads_of(archive, [item_id])
-    return next(iter_threads(archive, roots, matched={item_id}, within=within))
+    return next(iter_threads(archive, roots, matched={item_id}, within=within, window=window))
 
 
 def item_history(archive: Archive, item_id: int, *,

@@ -7,9 +7,11 @@ import re
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from archiver.access.roles import Role
+from archiver.exports.selection import ThreadWindow
+from archiver.item_history import item_thread
 from archiver.store.models import AuditEvent, Item, ItemVersion, MediaFile, VersionMedia
 from tests.support.web import (
     HOSTILE,
@@ -215,3 +217,29 @@ def test_sign_out_ends_the_session_even_for_a_copied_cookie(desk: Desk) -> None:
         desk.clock.advance(timedelta(seconds=1))
     with httpx.Client(base_url=desk.base_url, cookies=copied) as thief:
         assert thief.get("/").status_code == 302
+
+
+def test_a_long_thread_is_read_in_parts(desk: Desk) -> None:
+    """A post can gather thousands of comments: the desk reads a thread a part at a time, the
+    post always heading it, by default the part holding the item asked for."""
+    with desk.archive.sessions() as s:
+        root = s.scalar(select(Item.parent_id).where(Item.kind == "comment")
+                        .group_by(Item.parent_id).order_by(func.count().desc()).limit(1))
+    assert root is not None
+    order = [i.item_id for i in item_thread(desk.archive, root).items]
+    assert len(order) >= 5
+    part = item_thread(desk.archive, root, window=ThreadWindow(size=2, start=2))
+    assert [i.item_id for i in part.items] == [order[0], *order[2:4]]
+    assert (part.start, part.count, part.shown_until) == (2, len(order), 4)
+    last = item_thread(desk.archive, order[-1], window=ThreadWindow(size=2, around=order[-1]))
+    assert last.items[0].item_id == order[0] and last.items[-1].item_id == order[-1]
+    assert last.shown_until == len(order)
+    viewer = user_of(Role.VIEWER)
+    headers = {"Authorization": f"Bearer {desk.tokens[viewer]}"}
+    with httpx.Client(base_url=desk.base_url, headers=headers) as api:
+        answer = api.get(f"/api/items/{root}/thread", params={"start": 2, "size": 2}).json()
+    assert (answer["start"], answer["total"]) == (2, len(order))
+    assert [i["item_id"] for i in answer["items"]] == [order[0], *order[2:4]]
+    with signed_in_client(desk, viewer) as client:
+        page = client.get(f"/items/{order[-1]}/thread").text
+    assert f"{len(order)} items in reading order" in page

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from archiver.blobs.interface import BlobStore
@@ -131,6 +131,31 @@ class ThreadView:
     root_id: int
     items: list[ItemView]
     redactions: list[Redaction]
+    # A window of a long thread (ThreadWindow): ``items`` are the head, then the thread's items
+    # from reading position ``start``; ``total`` counts the whole thread. None: all of it.
+    start: int = 0
+    total: int | None = None
+
+    @property
+    def count(self) -> int:
+        """How many items the whole thread holds."""
+        return len(self.items) if self.total is None else self.total
+
+    @property
+    def shown_until(self) -> int:
+        """The reading position after the last item shown."""
+        return self.start + len(self.items) - (1 if self.start else 0)
+
+
+@dataclass(frozen=True)
+class ThreadWindow:
+    """Part of a long thread, so a reader's page does not load thousands of comments: ``size``
+    items in reading order from position ``start``, or, without ``start``, the part holding
+    item ``around``. The head (the post) always comes first."""
+
+    size: int
+    start: int | None = None
+    around: int | None = None
 
 
 def resolve_item_ids(archive: Archive, scope: Scope) -> list[int]:
@@ -201,9 +226,11 @@ _VERSION_COLUMNS = (ItemVersion.id, ItemVersion.item_id, ItemVersion.seq, ItemVe
 
 def iter_threads(archive: Archive, roots: Iterable[int], matched: set[int] | None = None,
                  redactor: Redactor = NO_REDACTION, *,
-                 within: AccountLimit = EVERY_ACCOUNT) -> Iterator[ThreadView]:
-    """Each thread, loaded and redacted one at a time (with the proof of every removal). A
-    root outside the reader's account limit ``within`` is not found."""
+                 within: AccountLimit = EVERY_ACCOUNT,
+                 window: ThreadWindow | None = None) -> Iterator[ThreadView]:
+    """Each thread, loaded and redacted one at a time (with the proof of every removal), whole
+    or the ``window`` of it. A root outside the reader's account limit ``within`` is not
+    found."""
     accounts: dict[int, Account] = {}
     with archive.sessions() as s:
         for account in s.scalars(select(Account)):
@@ -212,7 +239,8 @@ def iter_threads(archive: Archive, roots: Iterable[int], matched: set[int] | Non
                 s.expunge(account)
     with archive.sessions() as s:
         for root_id in roots:
-            yield load_thread(s, root_id, accounts, matched or set(), redactor, archive.store)
+            yield load_thread(s, root_id, accounts, matched or set(), redactor, archive.store,
+                              window)
 
 
 def read_json_blob(store: BlobStore, sha: str | None) -> Any:
@@ -227,9 +255,11 @@ def read_json_blob(store: BlobStore, sha: str | None) -> Any:
 
 
 def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched: set[int],
-                redactor: Redactor, store: BlobStore) -> ThreadView:
+                redactor: Redactor, store: BlobStore,
+                window: ThreadWindow | None = None) -> ThreadView:
     """One thread in reading order: the post, then comments by time, each followed by replies,
-    with the proof of each removal read from ``store`` (a handful of small blobs)."""
+    with the proof of each removal read from ``store`` (a handful of small blobs). With a
+    ``window``, only its items' versions, media and proofs are read."""
     root = s.execute(select(*_ITEM_COLUMNS).where(Item.id == root_id)).first()
     if root is None or root.account_id not in accounts:  # ``accounts``: those one may read
         raise NotFound(f"no item with id {root_id}")
@@ -238,19 +268,57 @@ def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched:
         in_threads(key.account_id, [key.post]), Item.id != root.id))]
     ids = [m.id for m in members]
     history: dict[int, list[Any]] = defaultdict(list)
-    for v in s.execute(select(*_VERSION_COLUMNS).where(ItemVersion.item_id.in_(ids))
-                       .order_by(ItemVersion.item_id, ItemVersion.seq)):
-        history[v.item_id].append(v)
+    if window is None:
+        history.update(_versions(s, ids))
+        created = {i: versions[-1].created_at for i, versions in history.items()}
+    else:
+        # Reading order needs only each item's newest publication time.
+        created = {item_id: moment for item_id, moment in s.execute(
+            select(ItemVersion.item_id, ItemVersion.created_at)
+            .join(Item, and_(Item.id == ItemVersion.item_id,
+                             Item.current_seq == ItemVersion.seq))
+            .where(ItemVersion.item_id.in_(ids)))}
+    ordered = [(m, depth) for m, depth in _reading_order(root, members, created)
+               if m.id in created]
+    start = 0
+    if window is not None:
+        ordered, start = _windowed(ordered, window)
+        history.update(_versions(s, [m.id for m, _ in ordered]))
     stored = _stored_media(s, [v.id for versions in history.values() for v in versions])
     log: list[Redaction] = []
-    ordered = _reading_order(root, members, history)
     proofs = {v.evidence_sha256: read_json_blob(store, v.evidence_sha256)
               for versions in history.values() for v in versions
               if v.evidence_sha256 is not None}
     items = [_item_view(item, root_id, depth, history[item.id], accounts[item.account_id],
                         item.id in matched, redactor, log, stored, proofs)
-             for item, depth in ordered if history[item.id]]
-    return ThreadView(root_id=root_id, items=items, redactions=log)
+             for item, depth in ordered]
+    return ThreadView(root_id=root_id, items=items, redactions=log, start=start,
+                      total=None if window is None else len(created))
+
+
+def _versions(s: Session, item_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """Every version of each item, oldest first."""
+    history: dict[int, list[Any]] = defaultdict(list)
+    for start in range(0, len(item_ids), CHUNK):
+        for v in s.execute(select(*_VERSION_COLUMNS)
+                           .where(ItemVersion.item_id.in_(item_ids[start:start + CHUNK]))
+                           .order_by(ItemVersion.item_id, ItemVersion.seq)):
+            history[v.item_id].append(v)
+    return history
+
+
+def _windowed(ordered: list[tuple[Any, int]],
+              window: ThreadWindow) -> tuple[list[tuple[Any, int]], int]:
+    """The head, then ``window.size`` items from the window's start (by default, the page
+    holding ``window.around``), and that start."""
+    size = max(1, window.size)
+    start = window.start
+    if start is None:
+        at = next((n for n, (m, _) in enumerate(ordered) if m.id == window.around), 0)
+        start = (at // size) * size
+    start = max(0, min(start, max(0, len(ordered) - 1)))
+    part = ordered[start:start + size]
+    return (ordered[:1] + part if start and ordered else part), start
 
 
 def _stored_media(s: Session, version_ids: Sequence[int]) -> dict[int, list[StoredMedia]]:
@@ -271,7 +339,7 @@ def _stored_media(s: Session, version_ids: Sequence[int]) -> dict[int, list[Stor
 
 
 def _reading_order(root: Any, members: list[Any],
-                   history: dict[int, list[Any]]) -> list[tuple[Any, int]]:
+                   created: dict[int, datetime | None]) -> list[tuple[Any, int]]:
     """Each member with its depth: the post, then each comment by time followed by its replies.
 
     A parent is found by its external id too: an item stored before its parent keeps no
@@ -290,9 +358,8 @@ def _reading_order(root: Any, members: list[Any],
         children[parent].append(m)
 
     def when(item: Any) -> tuple[str, int]:
-        versions = history.get(item.id) or []
-        created = versions[-1].created_at if versions else None
-        return (created.isoformat() if created else "", item.id)
+        moment = created.get(item.id)
+        return (moment.isoformat() if moment else "", item.id)
 
     out: list[tuple[Any, int]] = []
     tops = [root] if has_post else children[None]

@@ -143,10 +143,11 @@ class Item(Base):
     parent_external_id: Mapped[str | None] = mapped_column(String(255))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
     status: Mapped[str] = mapped_column(String(16))  # ItemStatus (archiver.connectors.records)
-    first_captured_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Indexed, like removed_detected_at: the dashboard counts what arrived and went this week.
+    first_captured_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_run_id: Mapped[int | None] = mapped_column(Integer)
-    removed_detected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_detected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Indexed, like the version hashes below: purge asks whether a blob is still used.
     removal_evidence_sha256: Mapped[str | None] = mapped_column(HASH, index=True)
     # Chain head: the latest version's number, its record hash and its content fingerprint.
@@ -169,7 +170,12 @@ class ItemVersion(Base):
     """One state of an item as captured. Append-only; ``sha256`` chains to ``prev_sha256``."""
 
     __tablename__ = "item_versions"
-    __table_args__ = (UniqueConstraint("item_id", "seq", name="uq_item_versions_item_seq"),)
+    __table_args__ = (
+        UniqueConstraint("item_id", "seq", name="uq_item_versions_item_seq"),
+        # Covers the dashboard's counts by capture time (per day, later versions by status)
+        # without reading the versions themselves.
+        Index("ix_item_versions_captured", "captured_at", "seq", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))

@@ -6,17 +6,23 @@ from typing import Any
 
 from flask import Response
 
-from archiver.exports.selection import ThreadView
+from archiver.exports.selection import ThreadView, ThreadWindow
 from archiver.item_history import item_history, item_thread, readable_media
 from archiver.web.desk import archive, audit, signed_in
 from archiver.web.security import attachment
 
+# Items a thread page shows at once: a post can gather thousands of comments.
+THREAD_PAGE = 200
 
-def read_thread(item_id: int) -> ThreadView:
-    """The thread of ``item_id`` as the signed-in user may see it; audited."""
-    view = item_thread(archive(), item_id, within=signed_in().limit)
+
+def read_thread(item_id: int, start: int | None = None, size: int = THREAD_PAGE) -> ThreadView:
+    """The part of ``item_id``'s thread from reading position ``start`` (by default the part
+    holding the item) as the signed-in user may see it; audited."""
+    view = item_thread(archive(), item_id, within=signed_in().limit,
+                       window=ThreadWindow(size=size, start=start, around=item_id))
     audit("desk.thread_view", "item", item_id, {"thread_root": view.root_id,
-                                                "items": len(view.items)})
+                                                "items": len(view.items),
+                                                "start": view.start, "total": view.count})
     return view
 
 

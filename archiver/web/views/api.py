@@ -21,6 +21,7 @@ from archiver.errors import ArchiverError
 from archiver.exports.selection import ThreadView
 from archiver.web.desk import archive, calendar, require_role, signed_in
 from archiver.web.reading import download_media, read_history, read_thread
+from archiver.web.views.records_common import position
 from archiver.web.views.search import parse_search, run_search
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -95,12 +96,18 @@ def item(item_id: int) -> Response:
 @api.route("/items/<int:item_id>/thread")
 @require_role(Role.VIEWER)
 def thread(item_id: int) -> Response:
-    return jsonify(thread_json(read_thread(item_id)))
+    size = min(position("size") or API_THREAD_PAGE, API_THREAD_PAGE)
+    return jsonify(thread_json(read_thread(item_id, position("start"), size)))
+
+
+# Items one answer carries at most; ``start`` pages through a longer thread.
+API_THREAD_PAGE = 1000
 
 
 def thread_json(view: ThreadView) -> dict[str, Any]:
-    """A thread in reading order: each item with its depth and every version."""
-    return {"root_id": view.root_id,
+    """A thread in reading order: each item with its depth and every version; the head first,
+    then the items from reading position ``start`` (``total`` in the whole thread)."""
+    return {"root_id": view.root_id, "start": view.start, "total": view.count,
             "items": [_plain({**asdict(item), "edited": item.edited}) for item in view.items]}
 
 

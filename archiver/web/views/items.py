@@ -8,7 +8,8 @@ from flask import Blueprint, Response, render_template
 
 from archiver.access.roles import Role
 from archiver.web.desk import require_role
-from archiver.web.reading import download_media, read_history, read_thread
+from archiver.web.reading import THREAD_PAGE, download_media, read_history, read_thread
+from archiver.web.views.records_common import position
 
 items = Blueprint("items", __name__)
 
@@ -16,7 +17,8 @@ items = Blueprint("items", __name__)
 @items.route("/items/<int:item_id>/thread")
 @require_role(Role.VIEWER)
 def thread(item_id: int) -> str:
-    return render_template("thread.html", thread=read_thread(item_id), focus=item_id)
+    return render_template("thread.html", thread=read_thread(item_id, position("start")),
+                           focus=item_id, page_size=THREAD_PAGE)
 
 
 @items.route("/items/<int:item_id>")

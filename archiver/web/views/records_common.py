@@ -40,3 +40,9 @@ def page_number() -> int:
     """The ``page`` query argument (1 when missing or not a positive number)."""
     value = request.args.get("page", "1")
     return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
+def position(name: str) -> int | None:
+    """A whole-number query argument (0 or more), or None when missing or not one."""
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None

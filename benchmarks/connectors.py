@@ -44,6 +44,7 @@ from archiver.initialise import initialise  # noqa: E402
 from archiver.standins import feed_server as fd  # noqa: E402
 from archiver.standins import instagram_server as ig  # noqa: E402
 from archiver.standins import mediawiki_server as mw  # noqa: E402
+from archiver.standins import tiktok_server as tt  # noqa: E402
 from archiver.standins import wordpress_server as wp  # noqa: E402
 from archiver.standins import x_server as xs  # noqa: E402
 from archiver.standins import youtube_server as yt  # noqa: E402
@@ -54,7 +55,7 @@ from archiver.store.accounts import AccountSpec, add_account  # noqa: E402
 from archiver.store.archive import open_archive  # noqa: E402
 
 TOKEN_ENV = "ARCHIVER_BENCH_CONNECTOR_TOKEN"  # noqa: S105 - a variable name, not a token
-ORDER = ("facebook", "instagram", "x", "youtube", "wordpress", "mediawiki", "feed")
+ORDER = ("facebook", "instagram", "x", "youtube", "wordpress", "mediawiki", "feed", "tiktok")
 S = TypeVar("S", bound=LoopbackServer)
 
 
@@ -98,6 +99,10 @@ def build_server(platform: str, items: int) -> LoopbackServer:
         return timed(mw.MediaWikiServer)(mw.sample_wiki(max(1, items * 2 // 7)), page_size=500)
     if platform == "feed":
         return timed(fd.FeedServer)(fd.sample_entries(max(1, items)))
+    if platform == "tiktok":  # a video, its comments, two replies on the first
+        videos = max(1, items // 50)
+        return timed(tt.TikTokServer)(tt.sample_account(videos, max(1, items // videos - 3)),
+                                      page_size=30)
     raise ValueError(f"unknown platform {platform!r}")
 
 
@@ -114,6 +119,8 @@ def reach(platform: str, server: Any) -> tuple[str, str, str]:
         return "https://pd.example.invalid", server.base_url, server.app_password
     if platform == "mediawiki":
         return "wiki", server.base_url, server.token
+    if platform == "tiktok":
+        return tt.BUSINESS_ID, server.base_url, server.token
     return server.atom_url, server.atom_url, "feed-token"
 
 

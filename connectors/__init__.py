@@ -26,6 +26,7 @@ _REGISTRY: dict[Platform, tuple[str, str]] = {
     Platform.WORDPRESS: ("archiver.connectors.wordpress", "WordPressConnector"),
     Platform.MEDIAWIKI: ("archiver.connectors.mediawiki", "MediaWikiConnector"),
     Platform.FEED: ("archiver.connectors.feeds", "FeedConnector"),
+    Platform.TIKTOK: ("archiver.connectors.tiktok", "TikTokConnector"),
 }
 # The platform names in alphabetical order, as lists and completions show them.
 PLATFORMS: tuple[Platform, ...] = tuple(sorted(Platform))

@@ -48,6 +48,10 @@ GUIDE: dict[Platform, PlatformGuide] = {
         "the RSS or Atom feed's address (or a name with --api-base the feed's address)",
         "none; a bearer token only if the feed asks for one",
     ),
+    Platform.TIKTOK: PlatformGuide(
+        "the business account's business_id (TikTok API for Business)",
+        "the account's access token (video.list, comment.list); it lasts 24 hours",
+    ),
 }
 
 

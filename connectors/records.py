@@ -32,6 +32,7 @@ class Platform(StrEnum):
     WORDPRESS = "wordpress"
     MEDIAWIKI = "mediawiki"
     FEED = "feed"
+    TIKTOK = "tiktok"
 
 
 class ItemKind(StrEnum):

@@ -10,16 +10,29 @@ import shlex
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
-from archiver.standins.loopback import LoopbackServer
 from archiver.standins.tiktok_server import TikTokServer
 from tests.support.cli import archiver
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+class TokenServer(Protocol):
+    """A loopback server that knows the token it accepts."""
+
+    token: str
+    base_url: str
+
+    def __enter__(self) -> TokenServer: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
 # platform -> (its server, a word its sample comments use)
-SERVERS: dict[str, tuple[Callable[[], LoopbackServer], str]] = {
+SERVERS: dict[str, tuple[Callable[[], TokenServer], str]] = {
     "tiktok": (TikTokServer, "HYPERLINK"),
 }
 
@@ -43,7 +56,7 @@ def test_readme_account_is_captured_searched_and_exported(
     with make() as server:
         added = archiver(settings_env, *args[:2], "--api-base", server.base_url, *args[2:])
         assert added.returncode == 0, added.stderr
-        env = {**settings_env, token_env: getattr(server, "token")}
+        env = {**settings_env, token_env: server.token}
         done = archiver(env, "capture", "--json")
         assert done.returncode == 0, done.stderr
         (run,) = json.loads(done.stdout)["runs"]

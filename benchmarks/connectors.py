@@ -43,6 +43,7 @@ from archiver.connectors.records import Record  # noqa: E402
 from archiver.initialise import initialise  # noqa: E402
 from archiver.standins import feed_server as fd  # noqa: E402
 from archiver.standins import instagram_server as ig  # noqa: E402
+from archiver.standins import linkedin_server as li  # noqa: E402
 from archiver.standins import mediawiki_server as mw  # noqa: E402
 from archiver.standins import tiktok_server as tt  # noqa: E402
 from archiver.standins import wordpress_server as wp  # noqa: E402
@@ -55,7 +56,8 @@ from archiver.store.accounts import AccountSpec, add_account  # noqa: E402
 from archiver.store.archive import open_archive  # noqa: E402
 
 TOKEN_ENV = "ARCHIVER_BENCH_CONNECTOR_TOKEN"  # noqa: S105 - a variable name, not a token
-ORDER = ("facebook", "instagram", "x", "youtube", "wordpress", "mediawiki", "feed", "tiktok")
+ORDER = ("facebook", "instagram", "x", "youtube", "wordpress", "mediawiki", "feed", "tiktok",
+         "linkedin")
 S = TypeVar("S", bound=LoopbackServer)
 
 
@@ -103,6 +105,10 @@ def build_server(platform: str, items: int) -> LoopbackServer:
         videos = max(1, items // 50)
         return timed(tt.TikTokServer)(tt.sample_account(videos, max(1, items // videos - 3)),
                                       page_size=30)
+    if platform == "linkedin":  # a post, its comments, two replies on the first
+        posts = max(1, items // 50)
+        return timed(li.LinkedInServer)(li.sample_organization(posts, max(1, items // posts - 3)),
+                                        page_size=100)
     raise ValueError(f"unknown platform {platform!r}")
 
 
@@ -121,6 +127,8 @@ def reach(platform: str, server: Any) -> tuple[str, str, str]:
         return "wiki", server.base_url, server.token
     if platform == "tiktok":
         return tt.BUSINESS_ID, server.base_url, server.token
+    if platform == "linkedin":
+        return li.ORG_ID, server.base_url, server.token
     return server.atom_url, server.atom_url, "feed-token"
 
 

@@ -27,6 +27,7 @@ _REGISTRY: dict[Platform, tuple[str, str]] = {
     Platform.MEDIAWIKI: ("archiver.connectors.mediawiki", "MediaWikiConnector"),
     Platform.FEED: ("archiver.connectors.feeds", "FeedConnector"),
     Platform.TIKTOK: ("archiver.connectors.tiktok", "TikTokConnector"),
+    Platform.LINKEDIN: ("archiver.connectors.linkedin", "LinkedInConnector"),
 }
 # The platform names in alphabetical order, as lists and completions show them.
 PLATFORMS: tuple[Platform, ...] = tuple(sorted(Platform))

@@ -52,6 +52,10 @@ GUIDE: dict[Platform, PlatformGuide] = {
         "the business account's business_id (TikTok API for Business)",
         "the account's access token (video.list, comment.list); it lasts 24 hours",
     ),
+    Platform.LINKEDIN: PlatformGuide(
+        "the organization's numeric id (from urn:li:organization:<id>)",
+        "a page admin's OAuth token with r_organization_social",
+    ),
 }
 
 

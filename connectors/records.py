@@ -33,6 +33,7 @@ class Platform(StrEnum):
     MEDIAWIKI = "mediawiki"
     FEED = "feed"
     TIKTOK = "tiktok"
+    LINKEDIN = "linkedin"
 
 
 class ItemKind(StrEnum):

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import pytest
 
+from archiver.standins.linkedin_server import LinkedInServer
 from archiver.standins.tiktok_server import TikTokServer
 from tests.support.cli import archiver
 
@@ -34,6 +35,7 @@ class TokenServer(Protocol):
 # platform -> (its server, a word its sample comments use)
 SERVERS: dict[str, tuple[Callable[[], TokenServer], str]] = {
     "tiktok": (TikTokServer, "HYPERLINK"),
+    "linkedin": (LinkedInServer, "onerror"),
 }
 
 

@@ -13,6 +13,7 @@ from archiver.exports.open_records import OpenRecordsOptions, export_open_record
 from archiver.exports.selection import Scope
 from archiver.search.interface import SearchFilters
 from archiver.search.items import search_items
+from archiver.standins.linkedin_server import LinkedInServer
 from archiver.standins.tiktok_server import TikTokServer
 from archiver.store.archive import Archive
 from tests.test_export_open_records import register as register_request
@@ -23,6 +24,13 @@ from tests.test_export_open_records import unzip
 def tiktok_server() -> Iterator[TikTokServer]:
     """The sample business account, five items a page."""
     with TikTokServer(page_size=5) as server:
+        yield server
+
+
+@pytest.fixture
+def linkedin_server() -> Iterator[LinkedInServer]:
+    """The sample organization page, five items a page."""
+    with LinkedInServer(page_size=5) as server:
         yield server
 
 

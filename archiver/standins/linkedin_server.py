@@ -21,6 +21,7 @@ edits a post and a comment, deletes a comment and adds one.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote
@@ -193,8 +194,10 @@ class LinkedInServer(LoopbackServer):
     def comments(self, request: Request, target: str, comment_id: str | None) -> Answer:
         if comment_id is not None:
             found = [c for c in self.org.comments if c.post == target and c.id == comment_id]
-            return self.ok(self.comment_json(found[0])) if found else self.error(
-                404, "NOT_FOUND", "Comment not found")
+            if not found:
+                return self.error(404, "NOT_FOUND", "Comment not found")
+            count = sum(1 for r in self.org.comments if r.parent == found[0].urn)
+            return self.ok(self.comment_json(found[0], count))
         on_post = any(p.urn == target for p in self.org.posts)
         on_comment = any(c.urn == target for c in self.org.comments)
         if not (on_post or on_comment):
@@ -202,7 +205,8 @@ class LinkedInServer(LoopbackServer):
         listed = [c for c in self.org.comments
                   if (c.parent == target if on_comment else c.post == target and not c.parent)]
         listed.sort(key=lambda c: c.created)
-        return self.page(request, [self.comment_json(c) for c in listed])
+        replies = Counter(c.parent for c in self.org.comments if c.parent)
+        return self.page(request, [self.comment_json(c, replies[c.urn]) for c in listed])
 
     def post_json(self, p: LiPost) -> dict[str, Any]:
         """A Posts API post."""
@@ -213,9 +217,9 @@ class LinkedInServer(LoopbackServer):
                 "content": {"media": {"id": f"urn:li:image:C4D{p.urn[-6:]}", "title": "poster"}},
                 "isReshareDisabledByAuthor": False}
 
-    def comment_json(self, c: LiComment) -> dict[str, Any]:
-        """A comments API comment."""
-        replies = sum(1 for r in self.org.comments if r.parent == c.urn)
+    @staticmethod
+    def comment_json(c: LiComment, replies: int) -> dict[str, Any]:
+        """A comments API comment with ``replies`` replies."""
         out: dict[str, Any] = {
             "id": c.id, "commentUrn": c.urn, "object": c.post, "actor": c.actor,
             "message": {"text": c.text, "attributes": []},

@@ -22,6 +22,7 @@ one.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -201,10 +202,11 @@ class TikTokServer(LoopbackServer):
                   if c.video_id == video and c.parent_id == parent
                   and (everything or c.status == "PUBLIC")]
         listed.sort(key=lambda c: c.create_time)
+        replies = Counter(c.parent_id for c in self.account.comments if c.parent_id)
         items = [{"comment_id": c.id, "video_id": c.video_id, "user_id": f"u-{c.user}",
                   "username": c.user, "display_name": c.user.title(), "text": c.text,
                   "create_time": c.create_time, "likes": 0, "status": c.status,
-                  "replies": sum(1 for r in self.account.comments if r.parent_id == c.id),
+                  "replies": replies[c.id],
                   "owner": False, "pinned": False,
                   **({"parent_comment_id": c.parent_id} if c.parent_id else {})}
                  for c in listed]

@@ -45,6 +45,7 @@ from archiver.standins import feed_server as fd  # noqa: E402
 from archiver.standins import instagram_server as ig  # noqa: E402
 from archiver.standins import linkedin_server as li  # noqa: E402
 from archiver.standins import mediawiki_server as mw  # noqa: E402
+from archiver.standins import nextdoor_server as nd  # noqa: E402
 from archiver.standins import tiktok_server as tt  # noqa: E402
 from archiver.standins import wordpress_server as wp  # noqa: E402
 from archiver.standins import x_server as xs  # noqa: E402
@@ -57,7 +58,7 @@ from archiver.store.archive import open_archive  # noqa: E402
 
 TOKEN_ENV = "ARCHIVER_BENCH_CONNECTOR_TOKEN"  # noqa: S105 - a variable name, not a token
 ORDER = ("facebook", "instagram", "x", "youtube", "wordpress", "mediawiki", "feed", "tiktok",
-         "linkedin")
+         "linkedin", "nextdoor")
 S = TypeVar("S", bound=LoopbackServer)
 
 
@@ -109,6 +110,10 @@ def build_server(platform: str, items: int) -> LoopbackServer:
         posts = max(1, items // 50)
         return timed(li.LinkedInServer)(li.sample_organization(posts, max(1, items // posts - 3)),
                                         page_size=100)
+    if platform == "nextdoor":  # a post, its comments, two replies on the first; all listed
+        posts = max(1, items // 50)
+        return timed(nd.NextdoorServer)(nd.sample_agency(posts, max(1, items // posts - 3)),
+                                        page_size=20, window=posts)
     raise ValueError(f"unknown platform {platform!r}")
 
 
@@ -129,6 +134,8 @@ def reach(platform: str, server: Any) -> tuple[str, str, str]:
         return tt.BUSINESS_ID, server.base_url, server.token
     if platform == "linkedin":
         return li.ORG_ID, server.base_url, server.token
+    if platform == "nextdoor":
+        return nd.AGENCY_ID, server.base_url, server.token
     return server.atom_url, server.atom_url, "feed-token"
 
 

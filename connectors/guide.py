@@ -56,6 +56,10 @@ GUIDE: dict[Platform, PlatformGuide] = {
         "the organization's numeric id (from urn:li:organization:<id>)",
         "a page admin's OAuth token with r_organization_social",
     ),
+    Platform.NEXTDOOR: PlatformGuide(
+        "the agency's Nextdoor id; one account per staff poster (the token reads its user's posts)",
+        "a staff poster's partner API OAuth token (post:read)",
+    ),
 }
 
 

@@ -1,12 +1,16 @@
 """Reading fields out of a decoded JSON answer, where every wrong shape is a one-line
 :class:`~archiver.connectors.errors.MalformedResponse` naming the request path (never a value:
-values may be visitors' text). Shared by the TikTok, LinkedIn and Nextdoor connectors."""
+values may be visitors' text), and the "more pages: here is the cursor" paging style. Shared by
+the TikTok, LinkedIn and Nextdoor connectors."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from archiver.connectors.base import PageRequest, Paging, dig
 from archiver.connectors.errors import MalformedResponse
 
 
@@ -75,3 +79,36 @@ def epoch_time(value: Any, path: str, *, millis: bool = False) -> datetime | Non
     except (OverflowError, OSError, ValueError):
         raise MalformedResponse(f"response from {path}: a timestamp is out of range") from None
 
+
+
+def flagged_cursor(payload: Any, more: Sequence[str], cursor: Sequence[str],
+                   path: str) -> str | None:
+    """The cursor at ``cursor`` while the flag at ``more`` is true; None when it is false or
+    absent. A true flag without a cursor is a :class:`MalformedResponse`."""
+    flag = dig(payload, more)
+    if flag is None or flag is False:
+        return None
+    if flag is not True:
+        raise MalformedResponse(f"response from {path}: '{more[-1]}' is not true or false")
+    value = dig(payload, cursor)
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        raise MalformedResponse(f"response from {path}: '{more[-1]}' without a cursor")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class FlagCursorPaging(Paging):
+    """The page says whether there is more (TikTok ``data.has_more``, Nextdoor
+    ``has_next_page``) and gives a cursor, sent back as ``param``."""
+
+    more: tuple[str, ...]
+    cursor: tuple[str, ...]
+    param: str
+
+    def next_request(
+        self, request: PageRequest, payload: Any, item_count: int
+    ) -> PageRequest | None:
+        token = flagged_cursor(payload, self.more, self.cursor, request.path)
+        if token is None:
+            return None
+        return PageRequest(request.url, {**request.params, self.param: token})

@@ -34,6 +34,7 @@ class Platform(StrEnum):
     FEED = "feed"
     TIKTOK = "tiktok"
     LINKEDIN = "linkedin"
+    NEXTDOOR = "nextdoor"
 
 
 class ItemKind(StrEnum):

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httpx
@@ -46,14 +45,22 @@ from archiver.connectors.base import (
     Classification,
     Fetched,
     PageRequest,
-    Paging,
     Verdict,
     classify_http,
     decode_json,
     one_line,
 )
-from archiver.connectors.errors import ConnectorError, MalformedResponse
-from archiver.connectors.jsonshape import count, epoch_time, ident, obj, objects, opt, text
+from archiver.connectors.errors import ConnectorError
+from archiver.connectors.jsonshape import (
+    FlagCursorPaging,
+    count,
+    epoch_time,
+    flagged_cursor,
+    ident,
+    obj,
+    objects,
+    text,
+)
 from archiver.connectors.records import (
     ROOT_SCOPE,
     ItemKind,
@@ -81,6 +88,7 @@ VIDEO_PAGE_MAX = 20
 COMMENT_PAGE_MAX = 30
 RATE_CODES = frozenset({40100})
 AUTH_CODES = frozenset({40102, 40104, 40105})
+PAGING_KEYS = (("data", "has_more"), ("data", "cursor"))
 NOT_CONFIRMABLE = ("TikTok's API cannot confirm a deletion (no comment look-up by id; a deleted "
                    "video and a private one look alike): items missing from a listing are "
                    "reported as not confirmed gone, never marked removed")
@@ -150,19 +158,8 @@ def parse_comments_body(body: bytes, video_id: str = "v",
     """Raw comment-list bytes → records. Any bad input ends in a :class:`ConnectorError`."""
     payload = decode_json(body, path)
     entries = comment_entries(payload, video_id, path)
-    next_cursor(payload, path)
+    flagged_cursor(payload, *PAGING_KEYS, path)
     return [e.record for e in entries]
-
-
-def next_cursor(payload: Any, path: str) -> str | None:
-    """``data.cursor`` while ``data.has_more`` is true; None at the end."""
-    data = envelope_data(payload, path)
-    if not opt(data, "has_more", bool, path):
-        return None
-    cursor = opt(data, "cursor", (int, str), path)
-    if cursor is None or cursor == "":
-        raise MalformedResponse(f"response from {path}: has_more without a cursor")
-    return str(cursor)
 
 
 def classify_tiktok(response: httpx.Response, payload: Any) -> Classification:
@@ -184,21 +181,8 @@ def classify_tiktok(response: httpx.Response, payload: Any) -> Classification:
     return Classification(base.verdict, detail=detail if base.verdict is not Verdict.OK else "")
 
 
-@dataclass(frozen=True)
-class HasMorePaging(Paging):
-    """``data.cursor`` sent back as ``cursor`` while ``data.has_more`` is true."""
-
-    def next_request(
-        self, request: PageRequest, payload: Any, item_count: int
-    ) -> PageRequest | None:
-        cursor = next_cursor(payload, request.path)
-        if cursor is None:
-            return None
-        return PageRequest(request.url, {**request.params, "cursor": cursor})
-
-
 class _TikTokStream(TreeStream["TikTokConnector"]):
-    paging = HasMorePaging()
+    paging = FlagCursorPaging(*PAGING_KEYS, "cursor")
     page_max: ClassVar[int] = COMMENT_PAGE_MAX
 
     def size(self) -> str:

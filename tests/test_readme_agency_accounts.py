@@ -15,6 +15,7 @@ from typing import Protocol
 import pytest
 
 from archiver.standins.linkedin_server import LinkedInServer
+from archiver.standins.nextdoor_server import NextdoorServer
 from archiver.standins.tiktok_server import TikTokServer
 from tests.support.cli import archiver
 
@@ -36,6 +37,7 @@ class TokenServer(Protocol):
 SERVERS: dict[str, tuple[Callable[[], TokenServer], str]] = {
     "tiktok": (TikTokServer, "HYPERLINK"),
     "linkedin": (LinkedInServer, "onerror"),
+    "nextdoor": (NextdoorServer, "javascript"),
 }
 
 

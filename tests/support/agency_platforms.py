@@ -14,6 +14,7 @@ from archiver.exports.selection import Scope
 from archiver.search.interface import SearchFilters
 from archiver.search.items import search_items
 from archiver.standins.linkedin_server import LinkedInServer
+from archiver.standins.nextdoor_server import NextdoorServer
 from archiver.standins.tiktok_server import TikTokServer
 from archiver.store.archive import Archive
 from tests.test_export_open_records import register as register_request
@@ -31,6 +32,13 @@ def tiktok_server() -> Iterator[TikTokServer]:
 def linkedin_server() -> Iterator[LinkedInServer]:
     """The sample organization page, five items a page."""
     with LinkedInServer(page_size=5) as server:
+        yield server
+
+
+@pytest.fixture
+def nextdoor_server() -> Iterator[NextdoorServer]:
+    """The sample agency, five posts a page, the six latest listed."""
+    with NextdoorServer(page_size=5) as server:
         yield server
 
 

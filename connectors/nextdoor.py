@@ -64,6 +64,7 @@ from archiver.connectors.records import (
     Unknown,
 )
 from archiver.connectors.streams import Completeness, Entry, TreeConnector, TreeStream
+from archiver.connectors.youtube import parse_yt_time
 
 DEFAULT_API_BASE = "https://nextdoor.com/external/api/partner/v1"
 PAGING_KEYS = (("has_next_page",), ("cursor",))
@@ -77,13 +78,7 @@ MAX_DEPTH = 50  # comments nest; deeper than any thread a person writes
 def nextdoor_time(value: Any, path: str) -> datetime | None:
     """``creation_date`` as Unix seconds or an ISO 8601 time with a zone."""
     if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise MalformedResponse(f"response from {path}: unreadable creation_date") from None
-        if parsed.tzinfo is None:
-            raise MalformedResponse(f"response from {path}: creation_date without a time zone")
-        return epoch_time(parsed.timestamp(), path)
+        return parse_yt_time(value, path)  # RFC 3339, as YouTube writes it
     return epoch_time(value, path)
 
 

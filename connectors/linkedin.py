@@ -16,6 +16,9 @@ Followed:
   ``message.text``, ``created.time``, ``lastModified.time``, ``parentComment``,
   ``commentsSummary``):
   https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/comments-api
+* The page's own words for the page checks, ``GET /rest/organizations/{id}``
+  (``localizedName``, ``localizedDescription``, ``localizedWebsite``, ``vanityName``):
+  https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/organization-lookup-api
 * Permissions: ``r_organization_social`` with the member's page role ADMINISTRATOR or
   DIRECT_SPONSORED_CONTENT_POSTER (same pages). Errors are
   ``{"status", "serviceErrorCode", "code", "message"}``.
@@ -67,6 +70,7 @@ from archiver.connectors.base import (
 )
 from archiver.connectors.errors import ConnectorError, MalformedResponse
 from archiver.connectors.jsonshape import count, epoch_time, ident, obj, objects, opt, text
+from archiver.connectors.profiles import Profile, text_fields
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
@@ -345,3 +349,18 @@ class LinkedInConnector(TreeConnector):
             "checked_at": checked_at,
         })
 
+
+    # -- the page's own statements (additive: read by archiver.monitoring) --------------------
+
+    def profile(self) -> Profile:
+        """The organization's name, description and website; its address is
+        ``https://www.linkedin.com/company/<vanityName>/``."""
+        org_id = self.config.account_external_id
+        request = PageRequest(f"{self.api_base}/organizations/{quote(org_id, safe='')}")
+        raw = self.read_object(request, classify_linkedin)
+        vanity = raw.get("vanityName")
+        url = (f"https://www.linkedin.com/company/{quote(vanity, safe='')}/"
+               if isinstance(vanity, str) and vanity else None)
+        found = text_fields(raw, ("localizedName", "localizedDescription", "localizedWebsite"))
+        return Profile(self.platform, org_id, tuple(found), url=url,
+                       requests=(f"GET {request.path}",), raw=raw)

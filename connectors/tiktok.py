@@ -15,6 +15,9 @@ Followed:
   no TikTok page listing them, so any other non-zero code stops the run with TikTok's message.
   The limits behind 40100 are not published; HTTP 429 is waited out as well
   (https://developers.tiktok.com/doc/tiktok-api-v2-rate-limit).
+* The account's own words (``display_name``, ``bio_description``, ``username``) for the page
+  checks, ``GET /business/get/?business_id=&fields=``, as the business account API is read by
+  https://github.com/sns-sdks/python-tiktok (``get_account_data``).
 * The access token travels in the ``Access-Token`` header (24 hours; refreshed outside the
   archiver), never in the URL.
 
@@ -38,6 +41,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import httpx
 
@@ -61,6 +65,7 @@ from archiver.connectors.jsonshape import (
     objects,
     text,
 )
+from archiver.connectors.profiles import Profile, text_fields
 from archiver.connectors.records import (
     ROOT_SCOPE,
     ItemKind,
@@ -89,6 +94,7 @@ COMMENT_PAGE_MAX = 30
 RATE_CODES = frozenset({40100})
 AUTH_CODES = frozenset({40102, 40104, 40105})
 PAGING_KEYS = (("data", "has_more"), ("data", "cursor"))
+PROFILE_FIELDS = ("display_name", "username", "bio_description")
 NOT_CONFIRMABLE = ("TikTok's API cannot confirm a deletion (no comment look-up by id; a deleted "
                    "video and a private one look alike): items missing from a listing are "
                    "reported as not confirmed gone, never marked removed")
@@ -276,3 +282,20 @@ class TikTokConnector(TreeConnector):
         if NOT_CONFIRMABLE not in self.stats.notes:
             self.stats.notes.append(NOT_CONFIRMABLE)
         return Unknown(NOT_CONFIRMABLE)
+
+    # -- the account's own statements (additive: read by archiver.monitoring) -----------------
+
+    def profile(self) -> Profile:
+        """The account's ``display_name`` and ``bio_description``; its address is
+        ``https://www.tiktok.com/@<username>``."""
+        request = PageRequest(f"{self.api_base}/business/get/", {
+            "business_id": self.business_id, "fields": json.dumps(list(PROFILE_FIELDS))})
+        raw = self.read_object(request, classify_tiktok)
+        data = envelope_data(raw, request.path)
+        username = data.get("username")
+        url = (f"https://www.tiktok.com/@{quote(username, safe='')}"
+               if isinstance(username, str) and username else None)
+        return Profile(self.platform, self.business_id,
+                       tuple(text_fields(data, ("display_name", "bio_description"))), url=url,
+                       requests=(f"GET {request.path}?business_id={self.business_id}"
+                                 f"&fields={request.params['fields']}",), raw=raw)

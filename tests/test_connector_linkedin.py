@@ -184,3 +184,12 @@ def test_captured_account_is_searched_and_exported(
     html = "".join(p.read_text(encoding="utf-8") for p in (bag / "data" / "threads").glob("*.html"))
     assert "<img src=x" not in html and "&lt;img src=x" in html
     assert not [p for p in bag.rglob("*") if "secrets" in p.name]
+
+
+def test_profile_is_the_organizations_description(linkedin_server: LinkedInServer) -> None:
+    profile = connector(linkedin_server).profile()
+    found = {f.name: f.text for f in profile.fields}
+    assert list(found) == ["localizedName", "localizedDescription", "localizedWebsite"]
+    assert "call 911 in an emergency" in found["localizedDescription"]
+    assert profile.url == "https://www.linkedin.com/company/springfield-pd/"
+    assert profile.requests == (f"GET /rest/organizations/{ORG_ID}",)

@@ -170,3 +170,12 @@ def test_captured_account_is_searched_and_exported(
     html = "".join(p.read_text(encoding="utf-8") for p in (bag / "data" / "threads").glob("*.html"))
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert not [p for p in bag.rglob("*") if "passwd" in p.name or "script" in p.name]
+
+
+def test_profile_is_the_accounts_bio(tiktok_server: TikTokServer) -> None:
+    profile = connector(tiktok_server).profile()
+    found = {f.name: f.text for f in profile.fields}
+    assert list(found) == ["display_name", "bio_description"]
+    assert found["bio_description"].startswith("Official account of the Springfield")
+    assert profile.url == "https://www.tiktok.com/@springfieldpd"
+    assert tiktok_server.token not in repr(profile)

@@ -10,6 +10,7 @@ posts-api and .../comments-api; .../shared/api-guide/concepts/rate-limits):
 * ``GET /rest/socialActions/{post or comment urn}/comments?start=&count=`` (a comment's
   ``commentsSummary.totalFirstLevelComments`` counts its replies);
   ``GET /rest/socialActions/{post urn}/comments/{comment id}``;
+* ``GET /rest/organizations/{id}``: the page's name, description and website;
 * every call wants ``LinkedIn-Version`` and a Bearer token; errors are
   ``{"status", "serviceErrorCode", "code", "message"}``; 429 is the daily limit
   (:meth:`LinkedInServer.daily_limit`), or a short throttle with ``Retry-After``.
@@ -27,6 +28,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from archiver.standins.loopback import Answer, Fault, LoopbackServer, Request
+from archiver.standins.profiles import sample_profile
 
 DEFAULT_TOKEN = "sample-linkedin-oauth-token"  # noqa: S105 - made up, loopback only
 ORG_ID = "2414183"
@@ -124,6 +126,8 @@ class LinkedInServer(LoopbackServer):
         self.page_size = page_size
         self.token = token
         self.versions: set[str] = set()
+        # The page's name, description and website (the sample department's text).
+        self.profile: dict[str, Any] = sample_profile("linkedin")
 
     def apply_second_state(self) -> None:
         """Serve :func:`second_state` of the current organization from now on."""
@@ -170,6 +174,8 @@ class LinkedInServer(LoopbackServer):
                               "specify a version by adding the LinkedIn-Version header.")
         self.versions.add(version)
         parts = [unquote(p) for p in request.path.removeprefix(self.base_path).split("/") if p]
+        if parts == ["organizations", ORG_ID]:
+            return self.ok({"id": int(ORG_ID), **self.profile})
         if parts == ["posts"]:
             return self.posts(request)
         if len(parts) == 2 and parts[0] == "posts":

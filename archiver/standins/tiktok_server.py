@@ -10,6 +10,7 @@ Shapes followed (ads.tiktok.com/marketing_api/docs?id=1733327057319937 for video
   most 30) top-level comments with their ``replies`` count and ``status`` PUBLIC or HIDDEN
   (hidden ones only with ``status=ALL``);
 * ``GET /open_api/v1.3/business/comment/reply/list/?comment_id=`` a comment's replies;
+* ``GET /open_api/v1.3/business/get/?fields=`` the account's display name and bio;
 * every answer is HTTP 200 with ``{"code", "message", "request_id", "data"}``; paging is
   ``data.cursor`` + ``data.has_more``. A wrong token answers code 40105, too many requests
   code 40100 (:meth:`TikTokServer.api_code` injects any code).
@@ -27,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from archiver.standins.loopback import Answer, Fault, LoopbackServer, Request
+from archiver.standins.profiles import sample_profile
 
 DEFAULT_TOKEN = "sample-tiktok-access-token"  # noqa: S105 - made up, loopback only
 BUSINESS_ID = "-000SpringfieldPD0001"
@@ -121,6 +123,8 @@ class TikTokServer(LoopbackServer):
         self.account = account or sample_account()
         self.page_size = page_size
         self.token = token
+        # The account's display name and bio (the sample department's text).
+        self.profile: dict[str, Any] = sample_profile("tiktok")
 
     def apply_second_state(self) -> None:
         """Serve :func:`second_state` of the current account from now on."""
@@ -166,6 +170,12 @@ class TikTokServer(LoopbackServer):
         if q.get("business_id") != BUSINESS_ID:
             return self.envelope(None, code=40001, message="Invalid business_id")
         resource = request.path.removeprefix(self.base_path).strip("/")
+        if resource == "business/get":
+            try:
+                fields = json.loads(q.get("fields", "[]"))
+            except ValueError:
+                return self.envelope(None, code=40002, message="fields: invalid JSON")
+            return self.envelope({k: v for k, v in self.profile.items() if k in fields})
         if resource == "business/video/list":
             return self.videos(request)
         if resource in ("business/comment/list", "business/comment/reply/list"):

@@ -44,8 +44,11 @@ from archiver.initialise import initialise  # noqa: E402
 from archiver.standins import bluesky_server as bs  # noqa: E402
 from archiver.standins import feed_server as fd  # noqa: E402
 from archiver.standins import instagram_server as ig  # noqa: E402
+from archiver.standins import linkedin_server as li  # noqa: E402
 from archiver.standins import mediawiki_server as mw  # noqa: E402
+from archiver.standins import nextdoor_server as nd  # noqa: E402
 from archiver.standins import threads_server as th  # noqa: E402
+from archiver.standins import tiktok_server as tt  # noqa: E402
 from archiver.standins import wordpress_server as wp  # noqa: E402
 from archiver.standins import x_server as xs  # noqa: E402
 from archiver.standins import youtube_server as yt  # noqa: E402
@@ -57,7 +60,7 @@ from archiver.store.archive import open_archive  # noqa: E402
 
 TOKEN_ENV = "ARCHIVER_BENCH_CONNECTOR_TOKEN"  # noqa: S105 - a variable name, not a token
 ORDER = ("facebook", "instagram", "x", "youtube", "wordpress", "mediawiki", "feed", "threads",
-         "bluesky")
+         "bluesky", "tiktok", "linkedin", "nextdoor")
 S = TypeVar("S", bound=LoopbackServer)
 
 
@@ -105,6 +108,18 @@ def build_server(platform: str, items: int) -> LoopbackServer:
         return timed(th.ThreadsServer)(th.sample_threads(max(4, items // 12), 10), page_size=100)
     if platform == "bluesky":  # the same shape; the stand-in keeps Bluesky's 3000 per 5 minutes
         return timed(bs.BlueskyServer)(bs.sample_bluesky(max(6, items // 12), 10))
+    if platform == "tiktok":  # a video, its comments, two replies on the first
+        videos = max(1, items // 50)
+        return timed(tt.TikTokServer)(tt.sample_account(videos, max(1, items // videos - 3)),
+                                      page_size=30)
+    if platform == "linkedin":  # a post, its comments, two replies on the first
+        posts = max(1, items // 50)
+        return timed(li.LinkedInServer)(li.sample_organization(posts, max(1, items // posts - 3)),
+                                        page_size=100)
+    if platform == "nextdoor":  # a post, its comments, two replies on the first; all listed
+        posts = max(1, items // 50)
+        return timed(nd.NextdoorServer)(nd.sample_agency(posts, max(1, items // posts - 3)),
+                                        page_size=20, window=posts)
     raise ValueError(f"unknown platform {platform!r}")
 
 
@@ -125,6 +140,12 @@ def reach(platform: str, server: Any) -> tuple[str, str, str]:
         return server.th.user_id, server.base_url, server.token
     if platform == "bluesky":
         return server.dataset.did, server.base_url, server.password
+    if platform == "tiktok":
+        return tt.BUSINESS_ID, server.base_url, server.token
+    if platform == "linkedin":
+        return li.ORG_ID, server.base_url, server.token
+    if platform == "nextdoor":
+        return nd.AGENCY_ID, server.base_url, server.token
     return server.atom_url, server.atom_url, "feed-token"
 
 

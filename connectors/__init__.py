@@ -28,6 +28,9 @@ _REGISTRY: dict[Platform, tuple[str, str]] = {
     Platform.FEED: ("archiver.connectors.feeds", "FeedConnector"),
     Platform.THREADS: ("archiver.connectors.threads", "ThreadsConnector"),
     Platform.BLUESKY: ("archiver.connectors.bluesky", "BlueskyConnector"),
+    Platform.TIKTOK: ("archiver.connectors.tiktok", "TikTokConnector"),
+    Platform.LINKEDIN: ("archiver.connectors.linkedin", "LinkedInConnector"),
+    Platform.NEXTDOOR: ("archiver.connectors.nextdoor", "NextdoorConnector"),
 }
 # The platform names in alphabetical order, as lists and completions show them.
 PLATFORMS: tuple[Platform, ...] = tuple(sorted(Platform))

@@ -57,6 +57,18 @@ GUIDE: dict[Platform, PlatformGuide] = {
         "the account's DID (did:plc:...) or its handle",
         "an app password of the account (signs in with com.atproto.server.createSession)",
     ),
+    Platform.TIKTOK: PlatformGuide(
+        "the business account's business_id (TikTok API for Business)",
+        "the account's access token (video.list, comment.list); it lasts 24 hours",
+    ),
+    Platform.LINKEDIN: PlatformGuide(
+        "the organization's numeric id (from urn:li:organization:<id>)",
+        "a page admin's OAuth token with r_organization_social",
+    ),
+    Platform.NEXTDOOR: PlatformGuide(
+        "the agency's Nextdoor id; one account per staff poster (the token reads its user's posts)",
+        "a staff poster's partner API OAuth token (post:read)",
+    ),
 }
 
 

@@ -34,6 +34,9 @@ class Platform(StrEnum):
     FEED = "feed"
     THREADS = "threads"
     BLUESKY = "bluesky"
+    TIKTOK = "tiktok"
+    LINKEDIN = "linkedin"
+    NEXTDOOR = "nextdoor"
 
 
 class ItemKind(StrEnum):

@@ -289,7 +289,7 @@ def _check_versions(archive: Archive, report: VerifyReport, progress: Progress |
 def _check_blob_references(archive: Archive, report: VerifyReport) -> None:
     """Every blob a version names must be recorded (the blob check then proves its content)."""
     with archive.sessions() as s:
-        for column in (ItemVersion.raw_sha256, ItemVersion.evidence_sha256):
+        for column in (ItemVersion.record_sha256, ItemVersion.evidence_sha256):
             rows = s.execute(
                 select(ItemVersion.id, column)
                 .outerjoin(Blob, Blob.sha256 == column)

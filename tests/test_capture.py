@@ -265,8 +265,8 @@ def test_lone_surrogate_is_stored_safely_and_loses_nothing(
     with archive.sessions() as s:
         version = s.scalars(select(ItemVersion).where(
             ItemVersion.item_id == items[HIDDEN_COMMENT].id)).one()
-        assert version.raw_sha256 is not None
-        raw = archive.store.get(version.raw_sha256)
+        assert version.record_sha256 is not None
+        raw = archive.store.get(version.record_sha256)
     assert b'"Thanks \\ud83d quokka"' in raw
     assert json.loads(raw)["message"] == f"Thanks {LONE} quokka"
     found = search_items(archive, "quokka", SearchFilters())

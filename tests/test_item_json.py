@@ -82,7 +82,7 @@ def test_every_output_uses_the_one_shape(captured: Captured,  # noqa: F811
     _same(shown, native, set(ITEM_KEYS))
     assert len(native["versions"]) == len(shown["versions"])
     for mine, theirs in zip(shown["versions"], native["versions"], strict=True):
-        assert set(theirs) == VERSION_KEYS | {"raw", "evidence"}
+        assert set(theirs) == VERSION_KEYS | {"record", "raw", "evidence"}
         _same(mine, theirs, VERSION_KEYS)
 
     set_today(archive, LATE)

@@ -37,7 +37,7 @@ def s3_archive(db_url: str, tmp_path: Path, s3_lock_bucket: str,
 
 def _raw(archive: Archive, ids: list[int]) -> list[str]:
     with archive.sessions() as s:
-        return [h for h in s.scalars(select(ItemVersion.raw_sha256)
+        return [h for h in s.scalars(select(ItemVersion.record_sha256)
                                      .where(ItemVersion.item_id.in_(ids))) if h]
 
 

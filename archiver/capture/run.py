@@ -19,7 +19,7 @@ killed run ``interrupted``. A run stopped by an error or Ctrl-C inside the proce
 once (``failed`` or ``interrupted``, with the reason): no run stays ``running``.
 
 One item never stops the others: a record is made storable first (:mod:`archiver.store.storable`:
-safe text, the exact value kept in its raw blob); one that cannot be stored is left out, put on
+safe text, the exact value kept in its record blob); one that cannot be stored is left out, put on
 the audit log (``capture.item_failed``) with its reason, and the run ends ``partial``.
 """
 
@@ -340,7 +340,7 @@ class Capture:
         self, s: Session, state: _RunState, records: list[Record], changed: list[int]
     ) -> None:
         """Apply the rules to one batch and hand the outcome to the writer: an unchanged record
-        only marks its item seen, a new or changed one becomes a version (its raw JSON a blob).
+        only marks its item seen, a new or changed one becomes a version (its record as parsed, a JSON blob).
         One read of the chain heads; the writer's statements are set-based too."""
         now = self.archive.clock()
         heads = read_heads(s, self.account.id, [r.external_id for r in records])
@@ -354,14 +354,14 @@ class Capture:
             else:
                 pending.append((record, fingerprint, media))
         raws = [self._blob(state, canonical_json(r.raw)) for r, _, _ in pending]
-        raw_hashes = store_blobs(s, self.archive.store, [raw for raw, _ in raws],
+        record_hashes = store_blobs(s, self.archive.store, [raw for raw, _ in raws],
                                  JSON_MEDIA_TYPE, now) if raws else []
         changes = [
             PendingVersion(record, record_content(
-                record, fingerprint=fingerprint, media_json=media, raw_sha256=raw_sha,
+                record, fingerprint=fingerprint, media_json=media, record_sha256=record_sha,
                 secrets_scrubbed=record.secrets_scrubbed + late))
-            for (record, fingerprint, media), raw_sha, (_, late) in zip(
-                pending, raw_hashes, raws, strict=True)
+            for (record, fingerprint, media), record_sha, (_, late) in zip(
+                pending, record_hashes, raws, strict=True)
         ]
         stored = self.writer.store(s, self.account, state.run.id, now, seen=unchanged,
                                    changes=changes, heads=heads)

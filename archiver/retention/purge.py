@@ -190,7 +190,7 @@ _ITEM_COLUMNS = (*ITEM_COLUMNS, Item.current_sha256)
 _VERSION_COLUMNS = tuple(c for c in ItemVersion.__table__.c)
 # All a tombstone needs of a version; the full row only for a transfer package.
 _HASH_COLUMNS = (ItemVersion.item_id, ItemVersion.seq, ItemVersion.sha256,
-                 ItemVersion.raw_sha256, ItemVersion.evidence_sha256)
+                 ItemVersion.record_sha256, ItemVersion.evidence_sha256)
 
 
 def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Schedule,
@@ -237,7 +237,7 @@ def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Sched
         item = items[item_id]
         series = _series(schedule, item)
         # A version without a blob adds nothing: only the blob references are listed.
-        hashes = sorted({h for v in versions[item_id] for h in (v.raw_sha256, v.evidence_sha256)
+        hashes = sorted({h for v in versions[item_id] for h in (v.record_sha256, v.evidence_sha256)
                          if h})
         version_hashes = [{"seq": v.seq, "sha256": v.sha256} for v in versions[item_id]]
         tomb = dict(
@@ -259,7 +259,7 @@ def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Sched
     quiet = {"synchronize_session": False}  # no ORM objects of these rows are loaded
     s.execute(update(ItemVersion).where(ItemVersion.item_id.in_(go)).values(
         text=None, author_name=None, author_id=None, url=None, media_json="[]",
-        raw_sha256=None, evidence_sha256=None).execution_options(**quiet))
+        record_sha256=None, evidence_sha256=None).execution_options(**quiet))
     s.execute(update(Item).where(Item.id.in_(go)).values(
         disposed_at=now, removal_evidence_sha256=None, indexed_seq=Item.current_seq)
         .execution_options(**quiet))
@@ -274,7 +274,7 @@ def _record_blobs(s: Session, disposition_id: int, go: list[int], now: datetime)
     versions let go of them); one already listed by an earlier batch stays as it is."""
     refs = union(*(select(column.label("sha256")).where(ItemVersion.item_id.in_(go),
                                                         column.is_not(None))
-                   for column in (ItemVersion.raw_sha256, ItemVersion.evidence_sha256))
+                   for column in (ItemVersion.record_sha256, ItemVersion.evidence_sha256))
                  ).subquery()
     # "WHERE true": SQLite would otherwise read ON CONFLICT as the join's ON.
     rows = select(literal(disposition_id), refs.c.sha256, literal(BlobDisposal.PENDING),
@@ -314,7 +314,7 @@ def _write_transfer(archive: Archive, s: Session, schedule: Schedule, items: dic
         record["authority"] = series.authority.citation
         records.append(record)
         for v in versions[item.id]:
-            for sha in (v.raw_sha256, v.evidence_sha256):
+            for sha in (v.record_sha256, v.evidence_sha256):
                 if sha and sha not in blobs:
                     try:
                         blobs[sha] = archive.store.get(sha)
@@ -326,8 +326,8 @@ def _write_transfer(archive: Archive, s: Session, schedule: Schedule, items: dic
 def _still_used(s: Session, hashes: list[str]) -> set[str]:
     wanted = set(hashes)
     # One pass over the versions for both references (there is no index on them to use).
-    used = {h for row in s.execute(select(ItemVersion.raw_sha256, ItemVersion.evidence_sha256)
-                                   .where(or_(ItemVersion.raw_sha256.in_(hashes),
+    used = {h for row in s.execute(select(ItemVersion.record_sha256, ItemVersion.evidence_sha256)
+                                   .where(or_(ItemVersion.record_sha256.in_(hashes),
                                               ItemVersion.evidence_sha256.in_(hashes))))
             for h in row if h in wanted}
     used |= set(s.scalars(select(Item.removal_evidence_sha256).where(

@@ -70,21 +70,21 @@ class VersionContent:
     updated_at: datetime | None
     url: str | None
     media_json: str
-    raw_sha256: str | None
+    record_sha256: str | None
     evidence_sha256: str | None
     content_sha256: str
     secrets_scrubbed: int
 
 
-def record_content(record: Record, *, fingerprint: str, media_json: str, raw_sha256: str,
+def record_content(record: Record, *, fingerprint: str, media_json: str, record_sha256: str,
                    secrets_scrubbed: int) -> VersionContent:
     """A record's new version (``fingerprint`` and ``media_json`` from
-    :func:`~archiver.store.versions.record_fingerprint`, its raw blob already stored)."""
+    :func:`~archiver.store.versions.record_fingerprint`, its record blob already stored)."""
     return VersionContent(
         status=record.status, platform_status=record.platform_status, text=record.text,
         author_name=record.author_name, author_id=record.author_id,
         created_at=record.created_at, updated_at=record.updated_at, url=record.url,
-        media_json=media_json, raw_sha256=raw_sha256, evidence_sha256=None,
+        media_json=media_json, record_sha256=record_sha256, evidence_sha256=None,
         content_sha256=fingerprint, secrets_scrubbed=secrets_scrubbed)
 
 
@@ -100,7 +100,7 @@ def removal_content(latest: Row[Any], *, evidence_sha256: str,
         status=ItemStatus.REMOVED, platform_status=None, text=latest.text,
         author_name=latest.author_name,
         author_id=latest.author_id, created_at=latest.created_at, updated_at=latest.updated_at,
-        url=latest.url, media_json=latest.media_json, raw_sha256=latest.raw_sha256,
+        url=latest.url, media_json=latest.media_json, record_sha256=latest.record_sha256,
         evidence_sha256=evidence_sha256, content_sha256=fingerprint,
         secrets_scrubbed=secrets_scrubbed)
 

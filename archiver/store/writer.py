@@ -173,6 +173,8 @@ class PendingVersion:
 
     record: Record
     content: VersionContent
+    # The WARC response record whose page carried the record (``warc_records.id``), if any.
+    warc_record_id: int | None = None
 
 
 class RecordWriter:
@@ -207,6 +209,7 @@ class RecordWriter:
         for change in changes:
             record, head = change.record, heads[change.record.external_id]
             version = seal(head, change.content, run_id=run_id, captured_at=now)
+            version["warc_record_id"] = change.warc_record_id
             versions.append(version)
             head_rows.append({
                 "b_id": head.id, "current_seq": version["seq"],
@@ -221,12 +224,15 @@ class RecordWriter:
         return event
 
     def remove(self, session: Session, account: Account, run_id: int, now: datetime,
-               target: Removable, *, evidence_sha256: str, secrets_scrubbed: int) -> None:
-        """Store ``target``'s removal version (its evidence blob already stored) and audit it."""
+               target: Removable, *, evidence_sha256: str, secrets_scrubbed: int,
+               warc_record_id: int | None = None) -> None:
+        """Store ``target``'s removal version (its evidence blob already stored; the look-up's
+        answer in WARC record ``warc_record_id``) and audit it."""
         content = removal_content(target.latest, evidence_sha256=evidence_sha256,
                                   secrets_scrubbed=secrets_scrubbed)
         head = target.head
         version = seal(head, content, run_id=run_id, captured_at=now)
+        version["warc_record_id"] = warc_record_id
         head_row: dict[str, object] = {
             "b_id": head.id, "current_seq": version["seq"], "current_sha256": version["sha256"],
             "content_sha256": content.content_sha256, "status": ItemStatus.REMOVED,

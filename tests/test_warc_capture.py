@@ -1,0 +1,155 @@
+"""WARC capture end to end: the Facebook connector against the loopback Graph server, every
+exchange kept as WARC 1.1 records in a stored blob, each version naming the record that carried
+it, and no token anywhere in the file."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import select
+from warcio.archiveiterator import ArchiveIterator
+
+from archiver.capture.account import capture_account
+from archiver.connectors.secrets import SecretScrubber
+from archiver.standins.dataset import load_sample
+from archiver.store.accounts import AccountSpec, add_account
+from archiver.store.archive import Archive
+from archiver.store.models import Account, Item, ItemVersion, WarcFile, WarcRecord
+from archiver.store.warcs import payload_digest, read_record_at
+from tests.support.graph import SleepRecorder
+from tests.support.warc import (
+    RecordingGraphServer,
+    inflated,
+    stored_warcs,
+    warc_bytes,
+    warc_records,
+)
+
+TOKEN_ENV = "ARCHIVER_TOKEN_WARC_PAGE"
+
+
+@pytest.fixture
+def server() -> Iterator[RecordingGraphServer]:
+    with RecordingGraphServer(load_sample(), page_size=5) as srv:
+        yield srv
+
+
+@pytest.fixture
+def account(archive: Archive, server: RecordingGraphServer) -> Account:
+    return add_account(archive, AccountSpec(
+        platform="facebook", external_id=server.dataset.page_id, handle="springfieldpd",
+        api_base=server.base_url, token_env=TOKEN_ENV), actor="test")
+
+
+def capture(archive: Archive, account: Account, server: RecordingGraphServer) -> None:
+    result = capture_account(archive, account, {TOKEN_ENV: server.token}, sleep=SleepRecorder())
+    assert result.status == "succeeded", result.error
+
+
+def ids_in(payload: Any) -> set[str]:
+    found: set[str] = set()
+    stack = [payload]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("id"), str):
+                found.add(node["id"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def test_capture_keeps_every_exchange_as_warc_records_without_the_token(
+    archive: Archive, account: Account, server: RecordingGraphServer
+) -> None:
+    capture(archive, account, server)
+    [row] = stored_warcs(archive)
+    assert row.status == "stored" and row.sha256 is not None
+    data = warc_bytes(archive, row)
+    records = warc_records(data)
+    assert records[0].record_type == "warcinfo"
+    assert records[0].header("WARC-Filename")
+    info = records[0].payload.decode()
+    assert "software: archiver/" in info and "springfieldpd" in info
+    assert all(r.headers[0] != ("WARC-Type", "") for r in records)
+
+    # Every answer the server sent is a response record, in order, byte for byte; where the
+    # platform echoed the token (Graph's paging.next), only the token is taken out.
+    responses = [r for r in records if r.record_type == "response"]
+    assert len(responses) == len(server.sent) > 5
+    scrub = SecretScrubber([server.token])
+    identical = 0
+    for record, (path, body) in zip(responses, server.sent, strict=True):
+        assert record.payload == scrub.data(body)[0], path
+        assert record.header("WARC-Payload-Digest") == payload_digest(record.payload)
+        identical += record.payload == body
+    assert identical >= len(responses) // 3  # object look-ups and last pages carry no token
+
+    # The requests: no credentials in the URL or the headers.
+    requests = [r for r in records if r.record_type == "request"]
+    assert len(requests) == len(responses)
+    for request in requests:
+        assert request.http is not None
+        assert request.http.get_header("Authorization") is None
+        assert "access_token" not in (request.header("WARC-Target-URI") or "")
+    assert {r.header("WARC-Concurrent-To") for r in requests} == {
+        r.header("WARC-Record-ID") for r in responses}
+
+    # No token anywhere: not in the stored bytes, not in any record once inflated.
+    plain = inflated(data)
+    for spelling in (server.token, quote(server.token, safe="")):
+        assert spelling.encode() not in plain
+        assert spelling.encode() not in data
+    assert b"Bearer" not in plain
+
+    # warcio reads the file back and every digest checks.
+    checked = 0
+    for rec in ArchiveIterator(io.BytesIO(data), check_digests=True):
+        rec.content_stream().read()
+        assert rec.digest_checker.passed is not False, rec.digest_checker.problems
+        checked += 1
+    assert checked == len(records)
+
+
+def test_each_version_names_the_response_record_that_carried_it(
+    archive: Archive, account: Account, server: RecordingGraphServer
+) -> None:
+    capture(archive, account, server)
+    [row] = stored_warcs(archive)
+    data = warc_bytes(archive, row)
+    with archive.sessions() as s:
+        versions = s.execute(select(Item.external_id, WarcRecord)
+                             .join(ItemVersion, ItemVersion.item_id == Item.id)
+                             .join(WarcRecord, WarcRecord.id == ItemVersion.warc_record_id)
+                             ).all()
+        unlinked = s.scalars(select(ItemVersion.id).where(
+            ItemVersion.warc_record_id.is_(None))).all()
+        files = s.scalars(select(WarcFile.id)).all()
+    assert versions and not unlinked
+    for external_id, record in versions:
+        assert record.warc_file_id == files[0]
+        assert record.record_type == "response"
+        assert record.file_offset is not None
+        read = read_record_at(data, record.file_offset)
+        assert read.header("WARC-Record-ID") == record.record_id
+        assert payload_digest(read.payload) == record.payload_digest
+        assert external_id in ids_in(json.loads(read.payload)), external_id
+
+
+def test_every_run_writes_its_own_warc_file(
+    archive: Archive, account: Account, server: RecordingGraphServer
+) -> None:
+    capture(archive, account, server)
+    server.apply_second_state()
+    capture(archive, account, server)
+    rows = stored_warcs(archive)
+    assert [r.status for r in rows] == ["stored", "stored"]
+    assert rows[0].capture_run_id != rows[1].capture_run_id
+    assert rows[0].sha256 != rows[1].sha256
+    assert not list((archive.settings.home / "warc-spool").glob("*"))

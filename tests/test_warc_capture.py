@@ -4,8 +4,10 @@ it, and no token anywhere in the file."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +23,7 @@ from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive
 from archiver.store.models import Account, Item, ItemVersion, WarcFile, WarcRecord
 from archiver.store.warcs import payload_digest, read_record_at
+from archiver.verify import verify_archive
 from tests.support.graph import SleepRecorder
 from tests.support.warc import (
     RecordingGraphServer,
@@ -153,3 +156,35 @@ def test_every_run_writes_its_own_warc_file(
     assert rows[0].capture_run_id != rows[1].capture_run_id
     assert rows[0].sha256 != rows[1].sha256
     assert not list((archive.settings.home / "warc-spool").glob("*"))
+
+
+def test_verify_reports_a_tampered_warc_record(
+    archive: Archive, account: Account, server: RecordingGraphServer
+) -> None:
+    capture(archive, account, server)
+    assert verify_archive(archive).ok
+    [row] = stored_warcs(archive)
+    data = warc_bytes(archive, row)
+    with archive.sessions() as s:
+        target = s.scalars(select(WarcRecord).join(
+            ItemVersion, ItemVersion.warc_record_id == WarcRecord.id)
+            .order_by(WarcRecord.id).limit(1)).one()
+    assert target.file_offset is not None and target.length is not None
+    start, end = target.file_offset, target.file_offset + target.length
+    member = bytearray(gzip.decompress(data[start:end]))
+    # One digit of an id in the payload changes: same length, so the file still parses and only
+    # the payload lies.
+    http_head_end = member.index(b"\r\n\r\n", member.index(b"\r\n\r\n") + 4) + 4
+    found = re.compile(rb'"id":\s*"(\d)').search(member, http_head_end)
+    assert found is not None
+    digit = found.start(1)
+    member[digit] = ord("0") + (member[digit] - ord("0") + 1) % 10
+    changed = bytes(member)
+    tampered = data[:start] + gzip.compress(changed) + data[end:]
+    path = archive.store.path_for(row.sha256)  # type: ignore[attr-defined]  # local store
+    path.chmod(0o644)
+    path.write_bytes(tampered)
+    report = verify_archive(archive)
+    warc = [p for p in report.problems if p.kind == "warc"]
+    assert warc and warc[0].id == f"{row.id}:{target.record_id}", report.problems
+    assert "digest" in warc[0].reason

@@ -9,6 +9,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +25,7 @@ from archiver.store.archive import Archive
 from archiver.store.models import Account, Item, ItemVersion, WarcFile, WarcRecord
 from archiver.store.warcs import payload_digest, read_record_at
 from archiver.verify import verify_archive
+from tests.support.cli import archiver, assert_one_line_error
 from tests.support.graph import SleepRecorder
 from tests.support.warc import (
     RecordingGraphServer,
@@ -188,3 +190,44 @@ def test_verify_reports_a_tampered_warc_record(
     warc = [p for p in report.problems if p.kind == "warc"]
     assert warc and warc[0].id == f"{row.id}:{target.record_id}", report.problems
     assert "digest" in warc[0].reason
+
+
+def test_warc_export_round_trips_through_warcio(
+    archive: Archive, account: Account, server: RecordingGraphServer,
+    settings_env: dict[str, str], tmp_path: Path
+) -> None:
+    capture(archive, account, server)
+    [row] = stored_warcs(archive)
+    with archive.sessions() as s:
+        recorded = {r.record_id: r.payload_digest for r in s.scalars(
+            select(WarcRecord).where(WarcRecord.record_type != "warcinfo"))}
+    out = tmp_path / "out.warc.gz"
+    done = archiver(settings_env, "warc", "export", "--account", "springfieldpd",
+                    "--since", "2000-01-01", "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["records"] == len(recorded) and summary["files"] == 1
+    seen: dict[str, str | None] = {}
+    with out.open("rb") as fh:
+        for rec in ArchiveIterator(fh, check_digests=True):
+            body = rec.content_stream().read()
+            assert rec.digest_checker.passed is not False, rec.digest_checker.problems
+            if rec.rec_type == "warcinfo":
+                assert b"springfieldpd" in body
+                continue
+            digest = rec.rec_headers.get_header("WARC-Payload-Digest")
+            if rec.rec_type in ("response", "request"):
+                assert digest == payload_digest(body)
+            seen[rec.rec_headers.get_header("WARC-Record-ID")] = digest
+    assert seen == recorded
+    assert server.token.encode() not in inflated(out.read_bytes())
+
+    # Nothing since tomorrow; an unknown account is one line and exit 1.
+    later = archiver(settings_env, "warc", "export", "--account", str(account.id), "--since",
+                     "2999-01-01", "--out", str(tmp_path / "none.warc.gz"), "--json")
+    assert later.returncode == 0 and json.loads(later.stdout)["records"] == 0
+    assert_one_line_error(archiver(settings_env, "warc", "export", "--account", "nobody",
+                                   "--since", "2000-01-01", "--out", str(tmp_path / "x")),
+                          "--account")
+    assert_one_line_error(archiver(settings_env, "warc", "export", "--account", "springfieldpd",
+                                   "--since", "2000-01-01", "--out", str(out)), "already exists")

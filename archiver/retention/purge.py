@@ -7,7 +7,9 @@ today in the agency's zone: that would destroy records before their disposition 
 may look ahead). Items are then destroyed in batches, one transaction each; a batch takes the
 protection lock and re-checks holds and open requests first (something may have been held
 since the list was made: it is skipped, never destroyed), and nobody can add protection until
-the batch commits. After the batches, blobs no kept version still uses are deleted from the store
+the batch commits. After the batches, the destroyed items are taken out of the captures' WARC
+files (:mod:`archiver.retention.warc_purge`), then blobs no kept version still uses are deleted
+from the store
 (a lock refusal is recorded, not fatal), and the certificate is written from the tombstones, so
 it covers exactly what was destroyed.
 
@@ -47,6 +49,7 @@ from archiver.retention.protection import (
 from archiver.retention.report import RetentionReport, eligible_ids_query, retention_report
 from archiver.retention.schedule import DispositionAction, Schedule, Series
 from archiver.retention.tombstones import payload_from_values
+from archiver.retention.warc_purge import purge_warcs
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.blob_records import store_blob
@@ -94,6 +97,7 @@ class PurgeResult:
     certificate_path: str | None = None
     certificate_pdf_path: str | None = None
     transfer: dict[str, Any] | None = None
+    warc: dict[str, Any] | None = None  # what the WARC files lost (archiver.retention.warc_purge)
 
     def as_json(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -143,6 +147,8 @@ def purge(archive: Archive, as_of: date, *, approved_by: str, out_dir: Path | No
         archive.index.delete(destroyed)
         done += 1
         step("batch", done)
+    # Before the blobs: the WARC rewrite reads nothing they hold, and a held file stays whole.
+    result.warc = purge_warcs(archive, disposition_id, step).as_json()
     _delete_blobs(archive, disposition_id, step)
     _finish(archive, d, schedule, folder, stage, result)
     return result
@@ -458,7 +464,8 @@ def _finish(archive: Archive, d: Disposition, schedule: Schedule, folder: Path, 
                                   "certificate_pdf_path": str(pdf_path),
                                   "destroyed": result.destroyed, "skipped": len(skipped),
                                   "blobs_deleted": result.blobs_deleted,
-                                  "blobs_locked": len(result.blobs_locked)})
+                                  "blobs_locked": len(result.blobs_locked),
+                                  "warc": result.warc})
     result.certificate_sha256 = sha
     result.certificate_path, result.certificate_pdf_path = str(json_path), str(pdf_path)
 
@@ -480,4 +487,5 @@ def _certificate_head(d: Disposition, schedule: Schedule, by_series: dict[str, i
         "blobs": {"deleted": result.blobs_deleted, "kept": result.blobs_kept,
                   "locked": result.blobs_locked},
         "transfer": result.transfer,
+        "warc": result.warc,
     }

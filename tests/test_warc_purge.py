@@ -6,19 +6,29 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from archiver.retention.holds import HoldSpec, create_hold
 from archiver.retention.purge import purge
+from archiver.standins.dataset import load_sample
+from archiver.standins.graph_server import GraphServer
+from archiver.store.archive import Archive
 from archiver.store.models import Item, ItemVersion, WarcFile, WarcRecord
 from archiver.store.warcs import payload_digest, read_record_at
 from archiver.verify import verify_archive
-from tests.support.retention import Captured, captured, set_today  # noqa: F401
+from tests.support.retention import (  # noqa: F401
+    Captured,
+    capture_sample,
+    captured,
+    set_today,
+    use_schedule,
+)
 from tests.support.warc import inflated, stored_warcs, warc_bytes
-
-from .test_purge import LATE
+from tests.test_purge import LATE
+from tests.test_retention_s3 import s3_archive  # noqa: F401
 
 
 class Crash(Exception):
@@ -130,3 +140,38 @@ def test_purge_killed_in_the_warc_step_finishes_when_run_again(
     result = purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path / "out")
     assert result.resumed
     check_after_purge(captured, held, destroyed_texts, before)
+
+
+def test_purge_leaves_no_destroyed_text_in_any_s3_object_version(
+        s3_archive: Archive, tmp_path: Path, s3_client: Any,  # noqa: F811
+        s3_lock_bucket: str) -> None:
+    archive = s3_archive
+    use_schedule(archive, tmp_path / "sched")
+    with GraphServer(load_sample(), page_size=5) as server:
+        c = Captured(archive, capture_sample(archive, server), server)
+        c.comment_later("A second capture run brings this visitor comment along")
+    held = hold_first_post(c)
+    with archive.sessions() as s:
+        doomed = [i for i in s.scalars(select(Item.id)) if i not in held]
+    destroyed_texts = texts_of(c, doomed)
+    before = {r.sha256 for r in stored_warcs(archive) if r.sha256}
+    set_today(archive, LATE)
+    result = purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path / "out")
+    assert result.warc is not None and not result.warc["old_files_locked"]
+    check_after_purge(c, held, destroyed_texts, before)
+    # Every version of every object left in the bucket: no WARC member holds destroyed text.
+    pages = s3_client.get_paginator("list_object_versions").paginate(Bucket=s3_lock_bucket)
+    warcs = 0
+    for page in pages:
+        for version in page.get("Versions", []):
+            body = s3_client.get_object(Bucket=s3_lock_bucket, Key=version["Key"],
+                                        VersionId=version["VersionId"])["Body"].read()
+            if not body.startswith(b"\x1f\x8b"):
+                continue
+            plain = inflated(body)
+            if not plain.startswith(b"WARC/1.1"):
+                continue
+            warcs += 1
+            for text in destroyed_texts:
+                assert not any(sp in plain for sp in spellings(text)), text[:30]
+    assert warcs == len(stored_warcs(archive))

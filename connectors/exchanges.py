@@ -93,8 +93,9 @@ def exchange_of(response: httpx.Response, scrubber: SecretScrubber, *,
         redacted=in_url + in_request + in_response + in_body)
 
 
-def _ids(payload: Any) -> Iterator[str]:
-    """Every ``id`` of an object anywhere in a decoded payload."""
+def object_ids(payload: Any) -> Iterator[str]:
+    """Every ``id`` of an object anywhere in a decoded payload (the generic way to tell which
+    items a page carries: platforms name their objects by ``id``)."""
     stack = [payload]
     while stack:
         node = stack.pop()
@@ -123,7 +124,7 @@ class Sources:
             return
         with self._lock:
             self.last = name
-            for found in _ids(payload):
+            for found in object_ids(payload):
                 self._by_id[found] = name
                 self._by_id.move_to_end(found)
             while len(self._by_id) > self._kept:

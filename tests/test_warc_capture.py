@@ -18,6 +18,7 @@ from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture.account import capture_account
+from archiver.connectors.exchanges import object_ids
 from archiver.connectors.secrets import SecretScrubber
 from archiver.standins.dataset import load_sample
 from archiver.store.accounts import AccountSpec, add_account
@@ -57,17 +58,7 @@ def capture(archive: Archive, account: Account, server: RecordingGraphServer) ->
 
 
 def ids_in(payload: Any) -> set[str]:
-    found: set[str] = set()
-    stack = [payload]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if isinstance(node.get("id"), str):
-                found.add(node["id"])
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
+    return set(object_ids(payload))
 
 
 def test_capture_keeps_every_exchange_as_warc_records_without_the_token(

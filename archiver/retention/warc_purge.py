@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
+from archiver.connectors.exchanges import object_ids
 from archiver.errors import BlobLocked, BlobNotFound
 from archiver.retention.holds import held_item_ids
 from archiver.retention.protection import protected_by_requests
@@ -153,18 +154,7 @@ def _doomed(s: Session, disposition_id: int, account_id: int) -> _Doomed:
 
 
 def _ids(payload: Any) -> set[str]:
-    found: set[str] = set()
-    stack = [payload]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            value = node.get("id")
-            if isinstance(value, str | int) and not isinstance(value, bool):
-                found.add(str(value))
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
+    return set(object_ids(payload))
 
 
 def _is_doomed(node: Any, destroyed: frozenset[str]) -> bool:

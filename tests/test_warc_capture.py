@@ -18,6 +18,9 @@ from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture.account import capture_account
+from archiver.capture.run import Capture
+from archiver.capture.sources import connector_for
+from archiver.capture.warc import WarcRecorder
 from archiver.connectors.exchanges import object_ids
 from archiver.connectors.secrets import SecretScrubber
 from archiver.standins.dataset import load_sample
@@ -222,3 +225,24 @@ def test_warc_export_round_trips_through_warcio(
                           "--account")
     assert_one_line_error(archiver(settings_env, "warc", "export", "--account", "springfieldpd",
                                    "--since", "2000-01-01", "--out", str(out)), "already exists")
+
+
+def test_a_run_that_died_has_its_warc_file_stored_by_the_next(
+    archive: Archive, account: Account, server: RecordingGraphServer
+) -> None:
+    recorder = WarcRecorder(archive, account)
+    with connector_for(account, {TOKEN_ENV: server.token}, sleep=SleepRecorder(),
+                       recorder=recorder) as connector:
+        Capture(archive, account, connector, recorder=recorder).run()
+    # The process ends here without storing its file, as a killed capture would.
+    [row] = stored_warcs(archive)
+    assert row.status == "writing" and row.sha256 is None
+    capture(archive, account, server)
+    first, second = stored_warcs(archive)
+    assert first.status == second.status == "stored"
+    with archive.sessions() as s:
+        linked = s.scalars(select(WarcRecord.warc_file_id).join(
+            ItemVersion, ItemVersion.warc_record_id == WarcRecord.id)).all()
+    assert first.id in linked
+    report = verify_archive(archive)
+    assert report.ok and report.warc_records > 0, report.problems

@@ -89,7 +89,7 @@ class Account(Base):
 
 
 class Blob(Base):
-    """A content-addressed object in the blob store (raw payloads, evidence, media)."""
+    """A content-addressed object in the blob store (item records, evidence, media, WARC files)."""
 
     __tablename__ = "blobs"
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from archiver.connectors.exchanges import object_ids
@@ -319,8 +319,10 @@ def _one(out: WarcOut, data: bytes, record: ReadRecord, doomed: _Doomed, texts: 
         "record_id": written.record_id, "record_type": "conversion",
         "file_offset": written.offset, "length": written.length,
         "payload_digest": written.payload_digest, "captured_at": written.captured_at,
-        "original_record_id": name, "original_payload_digest": record.header(
-            "WARC-Payload-Digest")}
+        # A record converted before keeps naming the one the platform's answer was first in.
+        "original_record_id": func.coalesce(WarcRecord.original_record_id, name),
+        "original_payload_digest": func.coalesce(WarcRecord.original_payload_digest,
+                                                 record.header("WARC-Payload-Digest"))}
 
 
 def _judge(record: ReadRecord, doomed: _Doomed, texts: set[str]) -> tuple[str, bytes]:

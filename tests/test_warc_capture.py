@@ -21,9 +21,11 @@ from archiver.capture.account import capture_account
 from archiver.capture.run import Capture
 from archiver.capture.sources import connector_for
 from archiver.capture.warc import WarcRecorder
-from archiver.connectors.exchanges import object_ids
+from archiver.connectors.exchanges import Exchange, object_ids
+from archiver.connectors.records import Record
 from archiver.connectors.secrets import SecretScrubber
 from archiver.standins.dataset import load_sample
+from archiver.standins.youtube_server import CHANNEL_ID, YouTubeServer
 from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive
 from archiver.store.models import Account, Item, ItemVersion, WarcFile, WarcRecord
@@ -31,6 +33,7 @@ from archiver.store.warcs import payload_digest, read_record_at
 from archiver.verify import verify_archive
 from tests.support.cli import archiver, assert_one_line_error
 from tests.support.graph import SleepRecorder
+from tests.support.platforms_b import make_connector, youtube_server  # noqa: F401
 from tests.support.warc import (
     RecordingGraphServer,
     inflated,
@@ -246,3 +249,26 @@ def test_a_run_that_died_has_its_warc_file_stored_by_the_next(
     assert first.id in linked
     report = verify_archive(archive)
     assert report.ok and report.warc_records > 0, report.problems
+
+
+@pytest.mark.parametrize("how", ["oauth", "api key"])
+def test_every_connector_on_the_shared_loop_tells_the_recorder_without_credentials(
+    youtube_server: YouTubeServer, how: str  # noqa: F811
+) -> None:
+    told: list[Exchange] = []
+
+    def recorder(exchange: Exchange) -> str:
+        told.append(exchange)
+        return f"exchange-{len(told)}"
+
+    secret = youtube_server.token if how == "oauth" else youtube_server.api_key
+    token = secret if how == "oauth" else f"key:{secret}"
+    with make_connector("youtube", CHANNEL_ID, youtube_server.base_url, token,
+                        recorder=recorder) as connector:
+        records = [e for e in connector.events() if isinstance(e, Record)]
+    assert records and len(told) == youtube_server.request_count
+    assert all(r.source is not None and r.source.startswith("exchange-") for r in records)
+    for exchange in told:
+        shown = repr(exchange).encode() + exchange.body
+        assert secret.encode() not in shown and b"Bearer" not in shown
+        assert not any(k.lower() == "authorization" for k, _ in exchange.request_headers)

@@ -61,7 +61,8 @@ def test_every_output_uses_the_one_shape(captured: Captured,  # noqa: F811
     assert item_id is not None
 
     shown = _cli_json(settings_env, "items", "show", str(item_id))
-    assert set(shown) == {*ITEM_KEYS, "versions", "removal_evidence", "dispositions", "review"}
+    assert set(shown) == {*ITEM_KEYS, "versions", "removal_evidence", "dispositions", "review",
+                          "warc_records"}
     assert shown["text"] and shown["author"] and shown["thread_id"] != item_id
     assert all(set(v) == VERSION_KEYS >= VERSION_CONTRACT for v in shown["versions"])
     assert shown["versions"][-1]["text"] == shown["text"]

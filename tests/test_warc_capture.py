@@ -24,6 +24,7 @@ from archiver.capture.warc import WarcRecorder
 from archiver.connectors.exchanges import Exchange, object_ids
 from archiver.connectors.records import Record
 from archiver.connectors.secrets import SecretScrubber
+from archiver.item_detail import item_detail
 from archiver.standins.dataset import load_sample
 from archiver.standins.youtube_server import CHANNEL_ID, YouTubeServer
 from archiver.store.accounts import AccountSpec, add_account
@@ -142,6 +143,15 @@ def test_each_version_names_the_response_record_that_carried_it(
         assert read.header("WARC-Record-ID") == record.record_id
         assert payload_digest(read.payload) == record.payload_digest
         assert external_id in ids_in(json.loads(read.payload)), external_id
+    # items show names the same record for each version.
+    with archive.sessions() as s:
+        item_id, record_id = s.execute(select(Item.id, WarcRecord.record_id)
+                                       .join(ItemVersion, ItemVersion.item_id == Item.id)
+                                       .join(WarcRecord,
+                                             WarcRecord.id == ItemVersion.warc_record_id)
+                                       .limit(1)).one()
+    [shown] = item_detail(archive, item_id)["warc_records"]
+    assert shown["record_id"] == record_id and shown["warc_file_sha256"] == row.sha256
 
 
 def test_every_run_writes_its_own_warc_file(

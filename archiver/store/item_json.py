@@ -92,6 +92,8 @@ class ItemJson(TypedDict, total=False):
     removal_evidence: Any  # items show: the proof of removal itself
     dispositions: list[dict[str, Any]]  # items show: the destructions that took its content
     review: dict[str, Any]  # items show: monitoring flags on its versions, reviewers' decisions
+    # items show: per version, the WARC record of the platform's answer that carried it
+    warc_records: list[dict[str, Any]]
     matched_versions: list[int]  # search: the versions whose text holds a word of the query
     redacted: bool  # natives: whether the package's redaction rules were applied
     series_title: str  # transfer packages: the series' title

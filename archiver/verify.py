@@ -6,6 +6,8 @@ Three independent checks, each reporting every damaged record by id:
 * every item's versions are re-hashed and their chain re-walked (sequence numbers without gaps,
   each ``prev_sha256`` equal to the version before, the item's chain head equal to the last);
 * the audit log's hash chain is re-walked against its head row;
+* every record of every stored WARC file is read back and its payload re-hashed against the
+  digest recorded when it was written (:func:`_check_warcs`);
 * the search index is compared with the database (:mod:`archiver.search.index_drift`): an item the
   index lacks or holds at an older version cannot be found, one it holds after its destruction
   can, and either is reported (``index`` problems, one per kind of difference).
@@ -40,8 +42,10 @@ from archiver.search.index_drift import compare_index
 from archiver.store.archive import Archive
 from archiver.store.audit import SYSTEM_ACTOR, AuditProblem, check_chain, record_event
 from archiver.store.canonical import hash_record
-from archiver.store.models import AuditEvent, Blob, Item, ItemVersion
+from archiver.store.models import AuditEvent, Blob, Item, ItemVersion, WarcFile, WarcRecord
 from archiver.store.versions import HASHED_FIELDS, version_payload
+from archiver.store.vocabulary import WarcStatus
+from archiver.store.warcs import payload_digest, read_records
 
 PROGRESS_EVERY = 2000  # blobs per progress call
 VERIFY_ACTION = "archive.verify"
@@ -56,7 +60,7 @@ _VERSION_COLUMNS = ("id", "sha256", *HASHED_FIELDS)
 class Problem:
     """One damaged record: what it is, its id, and what is wrong."""
 
-    kind: str  # blob | version | item | tombstone | audit | index
+    kind: str  # blob | version | item | tombstone | audit | index | warc
     id: str
     reason: str
 
@@ -69,6 +73,7 @@ class VerifyReport:
     items: int = 0
     versions: int = 0
     audit_events: int = 0
+    warc_records: int = 0
     indexed: int = 0  # items in the search index
     seconds: float = 0.0
     blob_seconds: float = 0.0
@@ -95,6 +100,7 @@ def verify_archive(archive: Archive, progress: Progress | None = None, *,
     _check_blobs(archive, report, progress)
     _check_versions(archive, report, progress)
     _check_blob_references(archive, report)
+    _check_warcs(archive, report)
     _check_audit(archive, report)
     _check_index(archive, report)
     report.seconds = round(time.perf_counter() - started, 3)
@@ -289,7 +295,7 @@ def _check_versions(archive: Archive, report: VerifyReport, progress: Progress |
 def _check_blob_references(archive: Archive, report: VerifyReport) -> None:
     """Every blob a version names must be recorded (the blob check then proves its content)."""
     with archive.sessions() as s:
-        for column in (ItemVersion.raw_sha256, ItemVersion.evidence_sha256):
+        for column in (ItemVersion.record_sha256, ItemVersion.evidence_sha256):
             rows = s.execute(
                 select(ItemVersion.id, column)
                 .outerjoin(Blob, Blob.sha256 == column)
@@ -300,6 +306,53 @@ def _check_blob_references(archive: Archive, report: VerifyReport) -> None:
                 report.problems.append(Problem(
                     "version", str(version_id), f"refers to blob {sha}, which is not recorded"
                 ))
+
+
+def _check_warcs(archive: Archive, report: VerifyReport) -> None:
+    """Read every stored WARC file record by record: each record recorded at an offset must be
+    there, with its WARC-Record-ID, and its payload must hash to the recorded digest."""
+    with archive.sessions() as s:
+        files = s.execute(select(WarcFile.id, WarcFile.sha256).where(
+            WarcFile.status == WarcStatus.STORED, WarcFile.sha256.is_not(None))
+            .order_by(WarcFile.id)).all()
+    for file_id, sha in files:
+        if sha is None:
+            continue
+        with archive.sessions() as s:
+            recorded = {r.file_offset: r for r in s.execute(
+                select(WarcRecord.id, WarcRecord.record_id, WarcRecord.file_offset,
+                       WarcRecord.payload_digest)
+                .where(WarcRecord.warc_file_id == file_id, WarcRecord.file_offset.is_not(None)))}
+        for problem in _warc_problems(archive, file_id, sha, recorded, report):
+            report.problems.append(problem)
+
+
+def _warc_problems(archive: Archive, file_id: int, sha: str, recorded: dict[int, Any],
+                   report: VerifyReport) -> Iterator[Problem]:
+    found: set[int] = set()
+    try:
+        with archive.store.open(sha) as stream:
+            for record in read_records(stream):
+                want = recorded.get(record.offset)
+                if want is None:
+                    continue
+                found.add(record.offset)
+                report.warc_records += 1
+                where = f"{file_id}:{want.record_id}"
+                if record.header("WARC-Record-ID") != want.record_id:
+                    yield Problem("warc", where, f"offset {record.offset} holds another record")
+                elif want.payload_digest and \
+                        payload_digest(record.payload) != want.payload_digest:
+                    yield Problem("warc", where, "payload does not match its recorded digest "
+                                                 f"{want.payload_digest}")
+    except StoreError as exc:
+        yield Problem("warc", str(file_id), _unreadable(exc))
+        return
+    except Exception as exc:  # noqa: BLE001 - a damaged file is a finding, not a crash
+        yield Problem("warc", str(file_id), f"unreadable WARC file ({type(exc).__name__})")
+    for offset in sorted(set(recorded) - found):
+        yield Problem("warc", f"{file_id}:{recorded[offset].record_id}",
+                      f"no record at its recorded offset {offset}")
 
 
 def _check_audit(archive: Archive, report: VerifyReport) -> None:

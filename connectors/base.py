@@ -11,8 +11,9 @@ through the injected ``sleep`` within a budget, paging-loop detection, and one-l
 never carry the token. Its :meth:`Connector.scrub_record` and :meth:`Connector.scrub_json` take
 every secret (:mod:`archiver.connectors.secrets`) out of what capture stores.
 
-Side effects (the HTTP client, sleeping, the clock, randomness for jitter, and ``on_retry``, told
-of every wait so a person watching is not left in silence) are passed in.
+Side effects (the HTTP client, sleeping, the clock, randomness for jitter, ``on_retry``, told
+of every wait so a person watching is not left in silence, and ``recorder``, told of every
+exchange without its credentials: :mod:`archiver.connectors.exchanges`) are passed in.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from archiver.connectors.errors import (
     RateLimitExhausted,
     TransientError,
 )
+from archiver.connectors.exchanges import ExchangeRecorder, Sources, exchange_of
 from archiver.connectors.profiles import Profile, TokenStatus
 from archiver.connectors.records import (
     ItemRef,
@@ -348,9 +350,12 @@ class Connector(ABC):
         now: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
         on_retry: RetryCallback | None = None,
+        recorder: ExchangeRecorder | None = None,
     ) -> None:
         self.config = config
         self.on_retry = on_retry
+        self.recorder = recorder
+        self.sources = Sources()
         self.api_base = (config.api_base or self.default_api_base).rstrip("/")
         self._own_client = client is None
         self.client = client if client is not None else httpx.Client(follow_redirects=False)
@@ -369,6 +374,17 @@ class Connector(ABC):
     @abstractmethod
     def lookup(self, ref: ItemRef) -> LookupResult:
         """Ask the platform whether one item still exists."""
+
+    def events(self, scopes: Sequence[str] | None = None) -> Iterator[ReadEvent]:
+        """:meth:`read`, each record naming the recorded exchange its page came from."""
+        for event in self.read(scopes):
+            yield self.sourced(event) if isinstance(event, Record) else event
+
+    def sourced(self, record: Record) -> Record:
+        """``record`` naming the recorded exchange that carried it (when anything is recorded)."""
+        if record.source is not None or self.recorder is None:
+            return record
+        return replace(record, source=self.sources.of(record.external_id))
 
     def profile(self) -> Profile:
         """The account's public profile (:mod:`archiver.connectors.profiles`): what the page
@@ -541,6 +557,7 @@ class Connector(ABC):
                     payload = json.loads(response.content) if response.content else None
                 except (ValueError, RecursionError):
                     decoded = False
+                self._record(response, payload)
                 verdict = classify(response, payload)
                 if verdict.verdict is not Verdict.OK:
                     # An error answer becomes a message, cut to length: it is read without
@@ -594,6 +611,11 @@ class Connector(ABC):
             self._tell(path, problem, attempt + 1, self.config.max_retries + 1, delay)
             self._pause(delay)
             attempt += 1
+
+    def _record(self, response: httpx.Response, payload: Any) -> None:
+        """Tell the recorder of an answer (credentials out) and note which objects it carried."""
+        if self.recorder is not None:
+            self.sources.note(payload, self.recorder(exchange_of(response, self.scrubber)))
 
     def _budget_left(self) -> float:
         return max(0.0, self.config.rate_limit_budget_s - self._rate_waited)

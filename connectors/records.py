@@ -97,6 +97,9 @@ class Record:
     parent_external_id: str | None = None
     media: tuple[MediaRef, ...] = ()
     secrets_scrubbed: int = 0
+    # The recorded exchange whose page carried the record, as the injected recorder named it
+    # (:mod:`archiver.connectors.exchanges`); None when nothing was recorded.
+    source: str | None = None
 
     def __post_init__(self) -> None:
         # A plain string is accepted and kept as the member it names; anything else is refused.

@@ -259,14 +259,14 @@ def test_lone_surrogate_is_stored_safely_and_loses_nothing(
     assert (result.failed_items, result.text_replaced) == (0, 1)
     items = items_by_external(archive)
     detail = item_detail(archive, items[HIDDEN_COMMENT].id)
-    # The searchable, displayable text is valid Unicode; what the platform sent is in the raw blob
-    # with its JSON escape, so the original value is recoverable exactly.
+    # The searchable, displayable text is valid Unicode; what the platform sent is in the record
+    # blob with its JSON escape, so the original value is recoverable exactly.
     assert detail["versions"][0]["text"] == "Thanks \ufffd quokka"
     with archive.sessions() as s:
         version = s.scalars(select(ItemVersion).where(
             ItemVersion.item_id == items[HIDDEN_COMMENT].id)).one()
-        assert version.raw_sha256 is not None
-        raw = archive.store.get(version.raw_sha256)
+        assert version.record_sha256 is not None
+        raw = archive.store.get(version.record_sha256)
     assert b'"Thanks \\ud83d quokka"' in raw
     assert json.loads(raw)["message"] == f"Thanks {LONE} quokka"
     found = search_items(archive, "quokka", SearchFilters())

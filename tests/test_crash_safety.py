@@ -88,7 +88,7 @@ def _snapshot(settings: Settings) -> dict[str, object]:
         versions: dict[str, list[tuple[object, ...]]] = {e: [] for e in by_ext}
         for v in s.scalars(select(ItemVersion).order_by(ItemVersion.item_id, ItemVersion.seq)):
             ext = items[v.item_id].external_id
-            versions[ext].append((v.seq, v.status, v.text, v.content_sha256, v.raw_sha256,
+            versions[ext].append((v.seq, v.status, v.text, v.content_sha256, v.record_sha256,
                                   v.evidence_sha256 is not None))
         parents = {
             e: items[i.parent_id].external_id if i.parent_id else None for e, i in by_ext.items()

@@ -23,7 +23,7 @@ LATE = date(2030, 1, 1)
 
 def _blobs(c: Captured, item_ids: list[int]) -> list[str]:
     with c.archive.sessions() as s:
-        return [h for h in s.scalars(select(ItemVersion.raw_sha256)
+        return [h for h in s.scalars(select(ItemVersion.record_sha256)
                                      .where(ItemVersion.item_id.in_(item_ids))) if h]
 
 

@@ -61,7 +61,8 @@ def test_every_output_uses_the_one_shape(captured: Captured,  # noqa: F811
     assert item_id is not None
 
     shown = _cli_json(settings_env, "items", "show", str(item_id))
-    assert set(shown) == {*ITEM_KEYS, "versions", "removal_evidence", "dispositions", "review"}
+    assert set(shown) == {*ITEM_KEYS, "versions", "removal_evidence", "dispositions", "review",
+                          "warc_records"}
     assert shown["text"] and shown["author"] and shown["thread_id"] != item_id
     assert all(set(v) == VERSION_KEYS >= VERSION_CONTRACT for v in shown["versions"])
     assert shown["versions"][-1]["text"] == shown["text"]
@@ -82,7 +83,7 @@ def test_every_output_uses_the_one_shape(captured: Captured,  # noqa: F811
     _same(shown, native, set(ITEM_KEYS))
     assert len(native["versions"]) == len(shown["versions"])
     for mine, theirs in zip(shown["versions"], native["versions"], strict=True):
-        assert set(theirs) == VERSION_KEYS | {"raw", "evidence"}
+        assert set(theirs) == VERSION_KEYS | {"record", "raw", "evidence"}
         _same(mine, theirs, VERSION_KEYS)
 
     set_today(archive, LATE)

@@ -189,7 +189,7 @@ def test_locked_blob_is_reported_not_fatal(captured: Captured, tmp_path: Path) -
     archive = captured.archive
     store: BlobStore = archive.store
     with archive.sessions() as s:
-        sha = s.scalar(select(ItemVersion.raw_sha256).join(Item, Item.id == ItemVersion.item_id)
+        sha = s.scalar(select(ItemVersion.record_sha256).join(Item, Item.id == ItemVersion.item_id)
                        .where(Item.kind == "post"))
     assert sha is not None
     store.set_legal_hold(sha, True)  # a lock placed outside the archiver (e.g. by an admin)
@@ -208,7 +208,7 @@ def test_daily_job_only_reports(captured: Captured) -> None:  # noqa: F811
     with captured.archive.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Tombstone)) == 0
         assert all(t is not None for t in s.scalars(
-            select(ItemVersion.raw_sha256).where(ItemVersion.seq == 1)))
+            select(ItemVersion.record_sha256).where(ItemVersion.seq == 1)))
         assert s.scalar(select(AuditEvent.id).where(AuditEvent.action == "retention.report"))
 
 

@@ -1,4 +1,4 @@
-"""Redacted open-records packages hold no personal data anywhere: natives (raw payloads at any
+"""Redacted open-records packages hold no personal data anywhere: natives (records as parsed at any
 depth, keys included, removal evidence), media entries, HTML, PDF, index.csv, index.html and the
 redaction log. Archives are built through the real capture paths (loopback servers, or
 :meth:`Capture.apply` as a webhook delivery does) on SQLite and PostgreSQL."""

@@ -37,7 +37,7 @@ def s3_archive(db_url: str, tmp_path: Path, s3_lock_bucket: str,
 
 def _raw(archive: Archive, ids: list[int]) -> list[str]:
     with archive.sessions() as s:
-        return [h for h in s.scalars(select(ItemVersion.raw_sha256)
+        return [h for h in s.scalars(select(ItemVersion.record_sha256)
                                      .where(ItemVersion.item_id.in_(ids))) if h]
 
 
@@ -60,6 +60,6 @@ def test_s3_legal_hold_follows_the_hold_and_purge_deletes(s3_archive: Archive, t
     assert second.destroyed > 0 and not second.blobs_locked
     with archive.sessions() as s:
         assert set(s.scalars(select(Tombstone.item_id))) == set(held)
-    for h in hashes:  # raw payloads are per item: every one was deleted from the bucket
+    for h in hashes:  # records are per item: every one was deleted from the bucket
         assert not archive.store.exists(h)
     assert verify_archive(archive).ok

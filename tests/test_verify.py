@@ -49,7 +49,7 @@ def test_flipped_byte_edited_version_and_deleted_audit_row_are_each_reported(
     with archive.sessions() as s:
         version = s.scalars(select(ItemVersion).order_by(ItemVersion.id)).first()
         assert version is not None
-        blob_sha = version.raw_sha256
+        blob_sha = version.record_sha256
         edited = s.scalars(select(ItemVersion).where(ItemVersion.id != version.id)
                            .order_by(ItemVersion.id.desc())).first()
         assert edited is not None and blob_sha is not None
@@ -96,13 +96,13 @@ def test_deleted_version_and_missing_blob_are_reported(captured: Archive) -> Non
                                                     ItemVersion.seq == 1)).one()
     with archive.transaction() as s:
         s.execute(delete(ItemVersion).where(ItemVersion.id == first.id))
-    assert first.raw_sha256 is not None
-    path = archive.store.path_for(first.raw_sha256)  # type: ignore[attr-defined]
+    assert first.record_sha256 is not None
+    path = archive.store.path_for(first.record_sha256)  # type: ignore[attr-defined]
     path.unlink()
     report = verify_archive(archive)
     reasons = " ".join(p.reason for p in report.problems)
     assert "missing" in reasons
-    assert any(p.kind == "blob" and p.id == first.raw_sha256 for p in report.problems)
+    assert any(p.kind == "blob" and p.id == first.record_sha256 for p in report.problems)
 
 
 def test_appended_bytes_wrong_size_and_unreadable_blob_are_reported(captured: Archive) -> None:

@@ -147,7 +147,7 @@ def _store(archive: Archive, writer: RecordWriter, account: Account, run_id: int
             fingerprint, media = record_fingerprint(r)
             raw = store_blob(s, archive.store, json.dumps(r.raw).encode(), None, now)
             content = record_content(r, fingerprint=fingerprint, media_json=media,
-                                     raw_sha256=raw, secrets_scrubbed=0)
+                                     record_sha256=raw, secrets_scrubbed=0)
             changes.append(PendingVersion(r, content))
         writer.store(s, account, run_id, now, seen=seen or [], changes=changes, heads=heads)
 

@@ -11,7 +11,7 @@ that ``archiver verify`` sees (and reports) damage instead of the store hiding o
 :func:`verify_blob` is the check.
 
 Bulk paths (``put_many``, ``delete_many``, ``hash_many``) exist because the archive holds one
-small file or object per raw payload: per-blob overhead (a future, a Path, a round trip) costs more
+small file or object per item record: per-blob overhead (a future, a Path, a round trip) costs more
 than the bytes, so each store works through a batch in chunks on a few threads.
 
 The implementations live in :mod:`archiver.blobs.local` and :mod:`archiver.blobs.s3`;

@@ -8,6 +8,7 @@ import httpx
 
 from archiver.capture.results import CaptureResult, Phase, PhaseCallback, ProgressCallback
 from archiver.capture.run import Capture
+from archiver.capture.warc import WarcRecorder
 from archiver.connectors.base import RetryCallback
 from archiver.errors import ConfigError
 from archiver.store.archive import Archive
@@ -41,23 +42,26 @@ def capture_account(
     """
     from archiver.capture.lock import capture_lock
     from archiver.capture.sources import connector_for
-
+    recorder = WarcRecorder(archive, account)
     try:
-        connector = connector_for(account, environ, sleep=sleep, on_retry=on_retry)
+        connector = connector_for(account, environ, sleep=sleep, on_retry=on_retry,
+                                  recorder=recorder)
     except ConfigError as exc:
         # Checked before any request; the failure is still a recorded run, loud in the report.
         return _failed_without_run(archive, account, str(exc), trigger)
-    with connector, capture_lock(archive, account.id):
+    # The recorder is left last: the run's WARC file is stored however the run ends.
+    with connector, capture_lock(archive, account.id), recorder:
         result = Capture(archive, account, connector, trigger=trigger,
-                         progress=progress, on_phase=on_phase).run(scopes)
+                         progress=progress, on_phase=on_phase, recorder=recorder).run(scopes)
         if media:
-            _download_media(archive, result, media_client, progress, on_phase)
+            _download_media(archive, result, media_client, progress, on_phase, recorder)
     return result
 
 
 def _download_media(archive: Archive, result: CaptureResult, client: httpx.Client | None,
                     progress: ProgressCallback | None = None,
-                    on_phase: PhaseCallback | None = None) -> None:
+                    on_phase: PhaseCallback | None = None,
+                    recorder: WarcRecorder | None = None) -> None:
     """Fetch the account's media not stored yet; counts go into ``result`` and the audit log."""
     from archiver.capture.media import download_media
 
@@ -66,7 +70,7 @@ def _download_media(archive: Archive, result: CaptureResult, client: httpx.Clien
             on_phase(Phase.MEDIA, files)
 
     report = download_media(archive, result.account_id, client=client, planned=planned,
-                            fetched=progress)
+                            fetched=progress, recorder=recorder)
     result.media_stored, result.media_failed = report.stored, report.outstanding
     if report.linked or report.stored or report.failed:
         now = archive.clock()

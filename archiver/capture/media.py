@@ -19,17 +19,23 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from archiver.connectors.exchanges import ExchangeRecorder, exchange_of
+from archiver.connectors.secrets import SecretScrubber
 from archiver.store.archive import Archive
 from archiver.store.blob_records import store_blobs
 from archiver.store.db import insert_ignore
 from archiver.store.models import Item, ItemVersion, MediaFile, VersionMedia
 from archiver.store.vocabulary import MediaStatus
+
+if TYPE_CHECKING:
+    from archiver.capture.warc import WarcRecorder
 
 log = logging.getLogger(__name__)
 
@@ -123,18 +129,26 @@ class _DownloadFailed(Exception):
     pass
 
 
+# No credential is sent for media; signed links' parameters (``sig``...) still leave the record.
+_LINK_SCRUBBER = SecretScrubber()
+
+
 def fetch_bytes(client: httpx.Client, url: str, *, max_bytes: int = MAX_BYTES,
-                timeout: float = TIMEOUT_S) -> tuple[bytes, str | None]:
-    """GET ``url`` (http/https only, same-scheme redirects, size-capped) → (body, media type)."""
+                timeout: float = TIMEOUT_S,
+                recorder: ExchangeRecorder | None = None) -> tuple[bytes, str | None]:
+    """GET ``url`` (http/https only, same-scheme redirects, size-capped) → (body, media type).
+    ``recorder`` is told of every answer (redirects included), the file's bytes as received."""
     for _ in range(MAX_REDIRECTS + 1):
         if urlsplit(url).scheme not in ("http", "https"):
             raise _DownloadFailed("not an http(s) URL")
         try:
             with client.stream("GET", url, timeout=timeout, follow_redirects=False) as resp:
                 if resp.is_redirect and resp.headers.get("Location"):
+                    _tell(recorder, resp, b"")
                     url = str(resp.url.join(resp.headers["Location"]))
                     continue
                 if resp.status_code != 200:
+                    _tell(recorder, resp, b"")
                     raise _DownloadFailed(f"HTTP {resp.status_code}")
                 chunks: list[bytes] = []
                 size = 0
@@ -144,12 +158,19 @@ def fetch_bytes(client: httpx.Client, url: str, *, max_bytes: int = MAX_BYTES,
                         raise _DownloadFailed(f"larger than {max_bytes} bytes")
                     chunks.append(chunk)
                 kind = resp.headers.get("Content-Type", "").split(";")[0].strip() or None
-                return b"".join(chunks), kind
+                data = b"".join(chunks)
+                _tell(recorder, resp, data)
+                return data, kind
         except httpx.TimeoutException:
             raise _DownloadFailed("timed out") from None
         except httpx.HTTPError as exc:
             raise _DownloadFailed(f"download failed ({type(exc).__name__})") from None
     raise _DownloadFailed("too many redirects")
+
+
+def _tell(recorder: ExchangeRecorder | None, response: httpx.Response, body: bytes) -> None:
+    if recorder is not None:
+        recorder(exchange_of(response, _LINK_SCRUBBER, scrub_body=False, body=body))
 
 
 # Downloads are stored in groups: one transaction and one store sync per group instead of one
@@ -174,11 +195,12 @@ def download_media(
     timeout: float = TIMEOUT_S,
     planned: Callable[[int], None] | None = None,
     fetched: Callable[[int], None] | None = None,
+    recorder: WarcRecorder | None = None,
 ) -> MediaReport:
     """Link the account's new media, then fetch every file of it not stored yet.
 
     ``planned`` is told how many files there are to fetch (when there are any), ``fetched`` of
-    each one done, stored or failed.
+    each one done, stored or failed; ``recorder`` (the run's WARC file) of every exchange.
     """
     report = MediaReport(linked=link_media(archive, account_id))
     own = client is None
@@ -198,7 +220,8 @@ def download_media(
                 url = media.url
                 declared = media.declared_type
             try:
-                data, kind = fetch_bytes(http, url, max_bytes=max_bytes, timeout=timeout)
+                data, kind = fetch_bytes(http, url, max_bytes=max_bytes, timeout=timeout,
+                                         recorder=recorder)
             except _DownloadFailed as exc:
                 failures.append((media_id, str(exc)))
                 report.failed += 1
@@ -208,11 +231,11 @@ def download_media(
                 group_bytes += len(data)
                 report.stored += 1
             if len(group) + len(failures) >= GROUP_FILES or group_bytes >= GROUP_BYTES:
-                _record(archive, group, failures)
+                _record(archive, group, failures, recorder)
                 group_bytes = 0
             if fetched:
                 fetched(1)
-        _record(archive, group, failures)
+        _record(archive, group, failures, recorder)
     finally:
         if own:
             http.close()
@@ -229,13 +252,16 @@ def _guess_type(declared: str | None) -> str | None:
     return declared if declared and "/" in declared else None
 
 
-def _record(archive: Archive, group: list[_Fetched], failures: list[tuple[int, str]]) -> None:
+def _record(archive: Archive, group: list[_Fetched], failures: list[tuple[int, str]],
+            recorder: WarcRecorder | None) -> None:
     """Store a group of downloads (durable before the commit) and record every outcome; the
     lists are emptied."""
     if not group and not failures:
         return
     now = archive.clock()
     with archive.transaction() as s:
+        if recorder is not None:
+            recorder.flush(s)
         by_type: dict[str | None, list[_Fetched]] = {}
         for fetched in group:
             by_type.setdefault(fetched.media_type, []).append(fetched)

@@ -37,7 +37,7 @@ class CaptureResult:
     media_failed: int = 0
     # Items read but not stored (each on the audit log with its reason).
     failed_items: int = 0
-    # Items stored with unstorable characters in their text replaced (the raw blob keeps them).
+    # Items stored with unstorable characters in their text replaced (the record blob keeps them).
     text_replaced: int = 0
     error: str | None = None
     started_at: datetime | None = None

@@ -19,7 +19,7 @@ killed run ``interrupted``. A run stopped by an error or Ctrl-C inside the proce
 once (``failed`` or ``interrupted``, with the reason): no run stays ``running``.
 
 One item never stops the others: a record is made storable first (:mod:`archiver.store.storable`:
-safe text, the exact value kept in its raw blob); one that cannot be stored is left out, put on
+safe text, the exact value kept in its record blob); one that cannot be stored is left out, put on
 the audit log (``capture.item_failed``) with its reason, and the run ends ``partial``.
 """
 
@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from archiver.capture.prefetch import Prefetched
 from archiver.capture.results import CaptureResult, Phase, PhaseCallback, ProgressCallback
+from archiver.capture.warc import WarcRecorder, recover_spools
 from archiver.capture.writer import record_writer
 from archiver.connectors.base import Connector
 from archiver.connectors.errors import ConnectorError
@@ -93,8 +94,11 @@ class Capture:
         progress: ProgressCallback | None = None,
         on_phase: PhaseCallback | None = None,
         batch_size: int = BATCH_SIZE,
+        recorder: WarcRecorder | None = None,
     ) -> None:
         self.archive = archive
+        # Keeps the run's exchanges as WARC records; the one the connector was given.
+        self.recorder = recorder
         self.account = account
         self.connector = connector
         self.trigger = trigger
@@ -118,7 +122,7 @@ class Capture:
         self._phase(Phase.STORING)
         try:
             # The next pages are read while this batch is stored (archiver.capture.prefetch).
-            with Prefetched(self.connector.read(scopes)) as events:
+            with Prefetched(self.connector.events(scopes)) as events:
                 for event in events:
                     if isinstance(event, ListingComplete):
                         # Used only once the whole read has succeeded and every batch is
@@ -214,6 +218,9 @@ class Capture:
         )
         state = _RunState(run=run, result=result)
         with self._closed_on_error(state):
+            if self.recorder is not None:
+                recover_spools(self.archive, self.account.id)
+                self.recorder.begin(run.id)
             # Whatever a crashed run (of any account) stored but never indexed is indexed now.
             catch_up_index(self.archive, account_id=self.account.id)
         return state
@@ -340,8 +347,9 @@ class Capture:
         self, s: Session, state: _RunState, records: list[Record], changed: list[int]
     ) -> None:
         """Apply the rules to one batch and hand the outcome to the writer: an unchanged record
-        only marks its item seen, a new or changed one becomes a version (its raw JSON a blob).
-        One read of the chain heads; the writer's statements are set-based too."""
+        only marks its item seen, a new or changed one becomes a version (its record as parsed
+        a JSON blob, its WARC record named). One read of the chain heads; the writer's
+        statements are set-based too."""
         now = self.archive.clock()
         heads = read_heads(s, self.account.id, [r.external_id for r in records])
         unchanged: list[int] = []
@@ -353,15 +361,18 @@ class Capture:
                 unchanged.append(head.id)
             else:
                 pending.append((record, fingerprint, media))
+        if self.recorder is not None:
+            self.recorder.flush(s)  # the records the versions name are on disk and recorded
         raws = [self._blob(state, canonical_json(r.raw)) for r, _, _ in pending]
-        raw_hashes = store_blobs(s, self.archive.store, [raw for raw, _ in raws],
+        record_hashes = store_blobs(s, self.archive.store, [raw for raw, _ in raws],
                                  JSON_MEDIA_TYPE, now) if raws else []
         changes = [
             PendingVersion(record, record_content(
-                record, fingerprint=fingerprint, media_json=media, raw_sha256=raw_sha,
-                secrets_scrubbed=record.secrets_scrubbed + late))
-            for (record, fingerprint, media), raw_sha, (_, late) in zip(
-                pending, raw_hashes, raws, strict=True)
+                record, fingerprint=fingerprint, media_json=media, record_sha256=record_sha,
+                secrets_scrubbed=record.secrets_scrubbed + late),
+                self._warc_row(record.source))
+            for (record, fingerprint, media), record_sha, (_, late) in zip(
+                pending, record_hashes, raws, strict=True)
         ]
         stored = self.writer.store(s, self.account, state.run.id, now, seen=unchanged,
                                    changes=changes, heads=heads)
@@ -369,6 +380,9 @@ class Capture:
             state.result.new_items += len(stored.new_ids)
             state.result.new_versions += len(stored.versions)
             changed.extend(stored.item_ids)
+
+    def _warc_row(self, source: str | None) -> int | None:
+        return self.recorder.row_of(source) if self.recorder is not None else None
 
     def _blob(self, state: _RunState, data: bytes) -> tuple[bytes, int]:
         """A JSON blob as it may be stored: the last check that no secret reaches the store,
@@ -414,7 +428,7 @@ class Capture:
         answer = self.connector.lookup(ref)
         if isinstance(answer, Present):
             if answer.record is not None:
-                batch = [answer.record]
+                batch = [self.connector.sourced(answer.record)]
                 self._flush(state, batch)
             return None
         if not isinstance(answer, Gone):
@@ -429,8 +443,11 @@ class Capture:
             state.result.secrets_scrubbed += scrubbed
             data, late = self._blob(state, canonical_json(evidence))
             evidence_sha = store_blob(s, self.archive.store, data, JSON_MEDIA_TYPE, now)
+            if self.recorder is not None:
+                self.recorder.flush(s)
             self.writer.remove(s, self.account, state.run.id, now, target,
-                               evidence_sha256=evidence_sha, secrets_scrubbed=scrubbed + late)
+                               evidence_sha256=evidence_sha, secrets_scrubbed=scrubbed + late,
+                               warc_record_id=self._warc_row(self.connector.sources.last))
         state.result.new_versions += 1
         state.result.removed += 1
         index_items(self.archive, item_ids=[item_id])

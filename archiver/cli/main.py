@@ -30,6 +30,7 @@ from archiver.cli.support import (
     print_json,
     retry_reporter,
 )
+from archiver.cli.warc import warc
 from archiver.cli.web import serve_desk, users, web
 from archiver.config import load_settings
 from archiver.connectors.guide import accounts_add_epilog
@@ -328,7 +329,7 @@ def demo(with_web: bool, port: int) -> None:
 
 
 # The command groups that live in their own modules.
-for _group in (export, requests, retention, hold, schedule, webhooks, users, web):
+for _group in (export, requests, retention, hold, schedule, webhooks, users, web, warc):
     cli.add_command(_group)
 cli.add_command(jobs)
 policy_commands.register(cli)

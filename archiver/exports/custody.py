@@ -18,7 +18,7 @@ from archiver.store.models import AuditEvent, CaptureRun
 VERSION_FIELDS = (
     "bates", "item_id", "external_id", "account", "seq", "captured_at", "capture_run_id",
     "capture_trigger", "capture_started_at", "capture_status", "status", "sha256",
-    "prev_sha256", "raw_sha256", "evidence_sha256",
+    "prev_sha256", "record_sha256", "evidence_sha256",
 )
 EVENT_FIELDS = (
     "bates", "item_id", "event_id", "occurred_at", "actor", "action", "target_type",
@@ -58,7 +58,7 @@ class CustodyWriter:
                     v.captured_at.isoformat(), v.capture_run_id or "",
                     run.trigger if run else "", run.started_at.isoformat() if run else "",
                     run.status if run else "", v.status, v.sha256, v.prev_sha256 or "",
-                    v.raw_sha256 or "", v.evidence_sha256 or "",
+                    v.record_sha256 or "", v.evidence_sha256 or "",
                 ])
             for e in events:
                 touches = (e.target_type == "item" and e.target_id == str(item.item_id)) or (

@@ -1,6 +1,6 @@
-"""An item's native record as exported: every version with its raw payload as captured.
+"""An item's native record as exported: every version with its record as parsed at capture.
 
-Without redaction each raw payload is the captured blob, parsed back unchanged; with redaction
+Without redaction each record is the captured blob, parsed back unchanged; with redaction
 every string in it is redacted, keys included (the archive keeps the original).
 """
 
@@ -21,14 +21,15 @@ iso = json_time
 def native_record(item: ItemView, store: BlobStore, redactor: Redactor,
                   log: list[Redaction]) -> bytes:
     """The item in the one shape (:mod:`archiver.store.item_json`), values from the redacted
-    views, with every version's raw payload and removal evidence, as JSON."""
+    views, with every version's record as parsed and removal evidence, as JSON."""
     versions: list[NativeVersionJson] = []
     for v in item.versions:
         data = NativeVersionJson(**v.to_json())
         # The platform's own payload: redacted whole (any key, any depth), like the view.
-        data["raw"] = read_json_blob(store, v.raw_sha256)
-        if redactor.active and data["raw"] is not None:
-            data["raw"] = redactor.payload(item.item_id, v.seq, data["raw"], log, "raw")
+        record = read_json_blob(store, v.record_sha256)
+        if redactor.active and record is not None:
+            record = redactor.payload(item.item_id, v.seq, record, log, "raw")
+        data["record"] = data["raw"] = record
         # Read (and redacted) with the thread, so the renderings show the same proof.
         data["evidence"] = v.evidence
         versions.append(data)

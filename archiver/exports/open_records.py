@@ -2,7 +2,7 @@
 
 Layout of the bag's payload (``data/``)::
 
-    items/<item id>/record.json     the native record: every version with its raw payload
+    items/<item id>/record.json     the native record: every version with its record as parsed
     items/<item id>/media/<sha256>.<ext>   media files the archive holds
     threads/<post item id>.html     the whole thread, readable; .pdf the same pages
     index.csv, index.html           every item; table of contents

@@ -3,7 +3,7 @@
 Layout (inside the ZIP's top folder, ``<PREFIX>-PROD<n>``)::
 
     <PREFIX>-PROD<n>.dat, .opt       Concordance DAT and Opticon OPT load files
-    NATIVES/0001/<BATES>.json        the native record (every version, raw payloads)
+    NATIVES/0001/<BATES>.json        the native record (every version, records as parsed)
     NATIVES/0001/<BATES>_media/<sha256>.<ext>   media files the archive holds (DAT MEDIAPATHS)
     TEXT/0001/<BATES>.txt            extracted text, UTF-8
     IMAGES/0001/<BATES>.pdf          a PDF per item

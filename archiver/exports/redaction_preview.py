@@ -2,7 +2,7 @@
 exemption and the value as the package will show it.
 
 The preview reads the scope's first threads exactly as the package does (the same thread
-loading, the same native records with their raw payloads), so what it lists is what
+loading, the same native records with their records as parsed), so what it lists is what
 ``redactions.csv`` will list for those threads. It stops after ``max_threads`` threads, so it
 answers in a moment however large the scope is; it says how many threads it read.
 """

@@ -220,7 +220,7 @@ _VERSION_COLUMNS = (ItemVersion.id, ItemVersion.item_id, ItemVersion.seq, ItemVe
                     ItemVersion.capture_run_id, ItemVersion.status, ItemVersion.platform_status,
                     ItemVersion.text, ItemVersion.author_name, ItemVersion.created_at,
                     ItemVersion.updated_at, ItemVersion.url, ItemVersion.media_json,
-                    ItemVersion.raw_sha256, ItemVersion.evidence_sha256, ItemVersion.sha256,
+                    ItemVersion.record_sha256, ItemVersion.evidence_sha256, ItemVersion.sha256,
                     ItemVersion.prev_sha256, ItemVersion.secrets_scrubbed)
 
 
@@ -411,7 +411,7 @@ def _version_view(item_id: int, v: Any, redactor: Redactor, log: list[Redaction]
         author=meta("author", v.author_name), created_at=v.created_at,
         updated_at=v.updated_at, url=meta("url", v.url),
         media=redactor.payload(item_id, v.seq, media, log, "media") if redactor.active else media,
-        raw_sha256=v.raw_sha256,
+        record_sha256=v.record_sha256,
         evidence_sha256=v.evidence_sha256, sha256=v.sha256, prev_sha256=v.prev_sha256,
         secrets_scrubbed=v.secrets_scrubbed or 0,
         media_files=() if redactor.withholds(item_id) else tuple(stored), evidence=evidence,

@@ -252,7 +252,7 @@ def _blobs_of(session: Session, item_ids: Sequence[int]) -> list[str]:
     for start in range(0, len(item_ids), CHUNK):
         chunk = item_ids[start:start + CHUNK]
         query = union(
-            select(ItemVersion.raw_sha256.label("sha")).where(ItemVersion.item_id.in_(chunk)),
+            select(ItemVersion.record_sha256.label("sha")).where(ItemVersion.item_id.in_(chunk)),
             select(ItemVersion.evidence_sha256.label("sha")).where(
                 ItemVersion.item_id.in_(chunk)),
         )

@@ -7,7 +7,9 @@ today in the agency's zone: that would destroy records before their disposition 
 may look ahead). Items are then destroyed in batches, one transaction each; a batch takes the
 protection lock and re-checks holds and open requests first (something may have been held
 since the list was made: it is skipped, never destroyed), and nobody can add protection until
-the batch commits. After the batches, blobs no kept version still uses are deleted from the store
+the batch commits. After the batches, the destroyed items are taken out of the captures' WARC
+files (:mod:`archiver.retention.warc_purge`), then blobs no kept version still uses are deleted
+from the store
 (a lock refusal is recorded, not fatal), and the certificate is written from the tombstones, so
 it covers exactly what was destroyed.
 
@@ -47,6 +49,7 @@ from archiver.retention.protection import (
 from archiver.retention.report import RetentionReport, eligible_ids_query, retention_report
 from archiver.retention.schedule import DispositionAction, Schedule, Series
 from archiver.retention.tombstones import payload_from_values
+from archiver.retention.warc_purge import purge_warcs
 from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.blob_records import store_blob
@@ -94,6 +97,7 @@ class PurgeResult:
     certificate_path: str | None = None
     certificate_pdf_path: str | None = None
     transfer: dict[str, Any] | None = None
+    warc: dict[str, Any] | None = None  # what the WARC files lost (archiver.retention.warc_purge)
 
     def as_json(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -143,6 +147,8 @@ def purge(archive: Archive, as_of: date, *, approved_by: str, out_dir: Path | No
         archive.index.delete(destroyed)
         done += 1
         step("batch", done)
+    # Before the blobs: the WARC rewrite reads nothing they hold, and a held file stays whole.
+    result.warc = purge_warcs(archive, disposition_id, step).as_json()
     _delete_blobs(archive, disposition_id, step)
     _finish(archive, d, schedule, folder, stage, result)
     return result
@@ -190,7 +196,7 @@ _ITEM_COLUMNS = (*ITEM_COLUMNS, Item.current_sha256)
 _VERSION_COLUMNS = tuple(c for c in ItemVersion.__table__.c)
 # All a tombstone needs of a version; the full row only for a transfer package.
 _HASH_COLUMNS = (ItemVersion.item_id, ItemVersion.seq, ItemVersion.sha256,
-                 ItemVersion.raw_sha256, ItemVersion.evidence_sha256)
+                 ItemVersion.record_sha256, ItemVersion.evidence_sha256)
 
 
 def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Schedule,
@@ -237,7 +243,7 @@ def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Sched
         item = items[item_id]
         series = _series(schedule, item)
         # A version without a blob adds nothing: only the blob references are listed.
-        hashes = sorted({h for v in versions[item_id] for h in (v.raw_sha256, v.evidence_sha256)
+        hashes = sorted({h for v in versions[item_id] for h in (v.record_sha256, v.evidence_sha256)
                          if h})
         version_hashes = [{"seq": v.seq, "sha256": v.sha256} for v in versions[item_id]]
         tomb = dict(
@@ -259,7 +265,7 @@ def _destroy_batch(archive: Archive, s: Session, d: Disposition, schedule: Sched
     quiet = {"synchronize_session": False}  # no ORM objects of these rows are loaded
     s.execute(update(ItemVersion).where(ItemVersion.item_id.in_(go)).values(
         text=None, author_name=None, author_id=None, url=None, media_json="[]",
-        raw_sha256=None, evidence_sha256=None).execution_options(**quiet))
+        record_sha256=None, evidence_sha256=None).execution_options(**quiet))
     s.execute(update(Item).where(Item.id.in_(go)).values(
         disposed_at=now, removal_evidence_sha256=None, indexed_seq=Item.current_seq)
         .execution_options(**quiet))
@@ -274,7 +280,7 @@ def _record_blobs(s: Session, disposition_id: int, go: list[int], now: datetime)
     versions let go of them); one already listed by an earlier batch stays as it is."""
     refs = union(*(select(column.label("sha256")).where(ItemVersion.item_id.in_(go),
                                                         column.is_not(None))
-                   for column in (ItemVersion.raw_sha256, ItemVersion.evidence_sha256))
+                   for column in (ItemVersion.record_sha256, ItemVersion.evidence_sha256))
                  ).subquery()
     # "WHERE true": SQLite would otherwise read ON CONFLICT as the join's ON.
     rows = select(literal(disposition_id), refs.c.sha256, literal(BlobDisposal.PENDING),
@@ -314,7 +320,7 @@ def _write_transfer(archive: Archive, s: Session, schedule: Schedule, items: dic
         record["authority"] = series.authority.citation
         records.append(record)
         for v in versions[item.id]:
-            for sha in (v.raw_sha256, v.evidence_sha256):
+            for sha in (v.record_sha256, v.evidence_sha256):
                 if sha and sha not in blobs:
                     try:
                         blobs[sha] = archive.store.get(sha)
@@ -326,8 +332,8 @@ def _write_transfer(archive: Archive, s: Session, schedule: Schedule, items: dic
 def _still_used(s: Session, hashes: list[str]) -> set[str]:
     wanted = set(hashes)
     # One pass over the versions for both references (there is no index on them to use).
-    used = {h for row in s.execute(select(ItemVersion.raw_sha256, ItemVersion.evidence_sha256)
-                                   .where(or_(ItemVersion.raw_sha256.in_(hashes),
+    used = {h for row in s.execute(select(ItemVersion.record_sha256, ItemVersion.evidence_sha256)
+                                   .where(or_(ItemVersion.record_sha256.in_(hashes),
                                               ItemVersion.evidence_sha256.in_(hashes))))
             for h in row if h in wanted}
     used |= set(s.scalars(select(Item.removal_evidence_sha256).where(
@@ -458,7 +464,8 @@ def _finish(archive: Archive, d: Disposition, schedule: Schedule, folder: Path, 
                                   "certificate_pdf_path": str(pdf_path),
                                   "destroyed": result.destroyed, "skipped": len(skipped),
                                   "blobs_deleted": result.blobs_deleted,
-                                  "blobs_locked": len(result.blobs_locked)})
+                                  "blobs_locked": len(result.blobs_locked),
+                                  "warc": result.warc})
     result.certificate_sha256 = sha
     result.certificate_path, result.certificate_pdf_path = str(json_path), str(pdf_path)
 
@@ -480,4 +487,5 @@ def _certificate_head(d: Disposition, schedule: Schedule, by_series: dict[str, i
         "blobs": {"deleted": result.blobs_deleted, "kept": result.blobs_kept,
                   "locked": result.blobs_locked},
         "transfer": result.transfer,
+        "warc": result.warc,
     }

@@ -95,7 +95,7 @@ class VersionFields(Protocol):
     author_name: str | None
     author_id: str | None
     url: str | None
-    raw_sha256: str | None
+    record_sha256: str | None
     evidence_sha256: str | None
     media_json: str
 
@@ -107,7 +107,7 @@ def check_destroyed_version(v: VersionFields, chain: DestroyedChain) -> str | No
         return f"item {v.item_id} v{v.seq}: destroyed but not listed in its tombstone"
     if recorded != v.sha256:
         return f"item {v.item_id} v{v.seq}: hash differs from the one its tombstone recorded"
-    if any(x is not None for x in (v.text, v.author_name, v.author_id, v.url, v.raw_sha256,
+    if any(x is not None for x in (v.text, v.author_name, v.author_id, v.url, v.record_sha256,
                                    v.evidence_sha256)) or v.media_json != "[]":
         return f"item {v.item_id} v{v.seq}: tombstoned but still holds content"
     return None

@@ -25,7 +25,7 @@ def staging_dir(root: Path, disposition_id: int) -> Path:
 
 def write_payload(folder: Path, records: Sequence[Mapping[str, Any]],
                   blobs: dict[str, bytes]) -> None:
-    """Write each item's record (JSON) and its raw payload blobs into the staging folder."""
+    """Write each item's record (JSON) and its versions' record blobs into the staging folder."""
     if (folder / "bagit.txt").exists():
         raise ArchiverError(f"transfer package {folder} is already finalised")
     items = folder / "items"

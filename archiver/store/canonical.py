@@ -63,7 +63,7 @@ def canonical_json(value: Any) -> bytes:
 
 def safe_text(value: str) -> str:
     """``value`` with every lone surrogate and NUL replaced by U+FFFD: the text to store, search
-    and show. The exact value stays in the raw payload (:func:`canonical_json`)."""
+    and show. The exact value stays in the item's record blob (:func:`canonical_json`)."""
     return _UNSTORABLE.sub(REPLACEMENT, value)
 
 

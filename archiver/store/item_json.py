@@ -43,7 +43,10 @@ class VersionJson(TypedDict):
     updated_at: str | None  # when the platform says it was last edited
     url: str | None
     media: list[Any]  # the platform's media entries as captured
-    raw_sha256: str | None  # the blob of the platform's payload as read
+    # The blob of the item's record as parsed: the platform's payload read back out as canonical
+    # JSON (the bytes the platform sent are in the version's WARC record).
+    record_sha256: str | None
+    raw_sha256: str | None  # the same value under its former name, kept for readers of it
     evidence_sha256: str | None  # the blob of the proof of a removal
     secrets_scrubbed: int  # credentials taken out of the payload before it was stored
     sha256: str  # the version's record hash (archiver.store.versions)
@@ -53,7 +56,8 @@ class VersionJson(TypedDict):
 class NativeVersionJson(VersionJson, total=False):
     """A version in a package's native record: with the payloads its hashes name."""
 
-    raw: Any  # the platform's payload itself (redacted with the package)
+    record: Any  # the item's record as parsed (redacted with the package)
+    raw: Any  # the same value under its former name, kept for readers of it
     evidence: Any  # the proof of removal itself (redacted with the package)
 
 
@@ -88,6 +92,8 @@ class ItemJson(TypedDict, total=False):
     removal_evidence: Any  # items show: the proof of removal itself
     dispositions: list[dict[str, Any]]  # items show: the destructions that took its content
     review: dict[str, Any]  # items show: monitoring flags on its versions, reviewers' decisions
+    # items show: per version, the WARC record of the platform's answer that carried it
+    warc_records: list[dict[str, Any]]
     matched_versions: list[int]  # search: the versions whose text holds a word of the query
     redacted: bool  # natives: whether the package's redaction rules were applied
     series_title: str  # transfer packages: the series' title
@@ -124,7 +130,7 @@ class VersionRecord:
     updated_at: datetime | None
     url: str | None
     media: list[Any]
-    raw_sha256: str | None
+    record_sha256: str | None
     evidence_sha256: str | None
     sha256: str
     prev_sha256: str | None
@@ -137,7 +143,8 @@ class VersionRecord:
             "capture_run_id": self.capture_run_id, "status": self.status,
             "platform_status": self.platform_status, "text": self.text, "author": self.author,
             "created_at": json_time(self.created_at), "updated_at": json_time(self.updated_at),
-            "url": self.url, "media": self.media, "raw_sha256": self.raw_sha256,
+            "url": self.url, "media": self.media, "record_sha256": self.record_sha256,
+            "raw_sha256": self.record_sha256,
             "evidence_sha256": self.evidence_sha256, "secrets_scrubbed": self.secrets_scrubbed,
             "sha256": self.sha256, "prev_sha256": self.prev_sha256,
         }
@@ -149,7 +156,7 @@ def version_record(v: Any) -> VersionRecord:
         seq=v.seq, captured_at=v.captured_at, capture_run_id=v.capture_run_id,
         status=v.status, platform_status=v.platform_status, text=v.text, author=v.author_name,
         created_at=v.created_at, updated_at=v.updated_at, url=v.url,
-        media=json.loads(v.media_json), raw_sha256=v.raw_sha256,
+        media=json.loads(v.media_json), record_sha256=v.record_sha256,
         evidence_sha256=v.evidence_sha256, sha256=v.sha256, prev_sha256=v.prev_sha256,
         secrets_scrubbed=v.secrets_scrubbed or 0)
 

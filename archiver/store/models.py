@@ -89,7 +89,7 @@ class Account(Base):
 
 
 class Blob(Base):
-    """A content-addressed object in the blob store (raw payloads, evidence, media)."""
+    """A content-addressed object in the blob store (item records, evidence, media, WARC files)."""
 
     __tablename__ = "blobs"
 
@@ -192,13 +192,18 @@ class ItemVersion(Base):
     url: Mapped[str | None] = mapped_column(Text)
     # JSON list of {"url", "media_type"}: what media the item showed in this version.
     media_json: Mapped[str] = mapped_column(Text, default="[]")
-    raw_sha256: Mapped[str | None] = mapped_column(HASH, index=True)
+    # The item's record as parsed (the platform's payload written back out as canonical JSON): a
+    # blob. The bytes the platform sent are in the WARC record ``warc_record_id`` names.
+    record_sha256: Mapped[str | None] = mapped_column(HASH, index=True)
     evidence_sha256: Mapped[str | None] = mapped_column(HASH, index=True)
     content_sha256: Mapped[str] = mapped_column(HASH)
     prev_sha256: Mapped[str | None] = mapped_column(HASH)
     sha256: Mapped[str] = mapped_column(HASH)
     # Credentials taken out of this version's payload and fields before they were stored.
     secrets_scrubbed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The WARC response record whose page carried the item (not hashed: a purge may rewrite
+    # that record for the items it destroys, and the version then names the rewritten one).
+    warc_record_id: Mapped[int | None] = mapped_column(ForeignKey("warc_records.id"), index=True)
 
 
 class AuditEvent(Base):
@@ -593,3 +598,65 @@ class Job(Base):
     result_path: Mapped[str | None] = mapped_column(Text)
     result_json: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class WarcFile(Base):
+    """One WARC file: every exchange of one capture run of one account (:mod:`archiver.warc`).
+
+    Written to a spool file under ARCHIVER_HOME while the run goes on, then stored as one blob
+    (``sha256``) when the run ends; a purge may replace that blob by a rewritten one.
+    """
+
+    __tablename__ = "warc_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    capture_run_id: Mapped[int | None] = mapped_column(ForeignKey("capture_runs.id"), index=True)
+    # writing | stored | lost (archiver.store.vocabulary.WarcStatus)
+    status: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str | None] = mapped_column(HASH, index=True)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WarcRecord(Base):
+    """One record of a WARC file: where it starts (``file_offset``, in the gzip stream) and what
+    its payload hashes to. A record a purge rewrote keeps the original's id and digest; one it
+    removed keeps them with no place in the file (``removed_at``)."""
+
+    __tablename__ = "warc_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    warc_file_id: Mapped[int] = mapped_column(ForeignKey("warc_files.id"), index=True)
+    record_id: Mapped[str] = mapped_column(String(64), index=True)  # WARC-Record-ID
+    record_type: Mapped[str] = mapped_column(String(16))  # response | request | conversion ...
+    target_uri: Mapped[str] = mapped_column(Text)
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    file_offset: Mapped[int | None] = mapped_column(BigInteger)
+    length: Mapped[int | None] = mapped_column(BigInteger)  # compressed bytes in the file
+    payload_digest: Mapped[str | None] = mapped_column(String(80))  # WARC-Payload-Digest
+    original_record_id: Mapped[str | None] = mapped_column(String(64))
+    original_payload_digest: Mapped[str | None] = mapped_column(String(80))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WarcRewrite(Base):
+    """A purge's rewrite of one WARC file: recorded before the old blob is deleted, so a purge
+    killed in between finishes the deletion when run again."""
+
+    __tablename__ = "warc_rewrites"
+    __table_args__ = (UniqueConstraint("disposition_id", "warc_file_id",
+                                       name="uq_warc_rewrites_disposition_file"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    disposition_id: Mapped[int] = mapped_column(ForeignKey("dispositions.id"), index=True)
+    warc_file_id: Mapped[int] = mapped_column(ForeignKey("warc_files.id"))
+    old_sha256: Mapped[str] = mapped_column(HASH)
+    new_sha256: Mapped[str | None] = mapped_column(HASH)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+    converted: Mapped[int] = mapped_column(Integer, default=0)
+    # rewritten (the new blob is recorded) | done (the old blob is deleted)
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

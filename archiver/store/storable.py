@@ -7,7 +7,7 @@ capture of the other items. So before a record is stored:
 * its display fields (text, author, URL, media URLs, platform status) become *safe text*
   (:func:`archiver.store.canonical.safe_text`: lone surrogates and NUL replaced by U+FFFD, cut to
   the
-  width of a bounded column). The raw payload blob keeps the exact value (canonical JSON escapes
+  width of a bounded column). The record blob keeps the exact value (canonical JSON escapes
   lone surrogates), and a webhook's body blob keeps the very bytes received.
 * its identity (external id, scope, parent) must fit as it is: an id cannot be altered without
   confusing two items, so such a record is refused with :class:`UnstorableRecord` and capture

@@ -66,18 +66,22 @@ def record_fingerprint(record: Record) -> tuple[str, str]:
 
 # The stored columns a version's ``sha256`` covers (``media_json`` is hashed as parsed JSON;
 # ``secrets_scrubbed`` only when not 0, so versions sealed before it existed keep their hash).
+# ``record_sha256`` is hashed under the key ``raw_sha256``, its name when the hash scheme was
+# fixed: renaming the column must not change a single version's hash.
 HASHED_FIELDS = (
     "item_id", "seq", "capture_run_id", "captured_at", "status", "platform_status", "text",
-    "author_name", "author_id", "created_at", "updated_at", "url", "media_json", "raw_sha256",
+    "author_name", "author_id", "created_at", "updated_at", "url", "media_json", "record_sha256",
     "evidence_sha256", "content_sha256", "prev_sha256", "secrets_scrubbed",
 )
 _SPECIAL = ("media_json", "secrets_scrubbed")
+HASHED_AS = {"record_sha256": "raw_sha256"}
 
 
 def version_payload(v: ItemVersion | Mapping[str, Any]) -> dict[str, Any]:
     """Every field a version's ``sha256`` covers, from a row or from the dict about to be one."""
     get = v.get if isinstance(v, Mapping) else v.__getattribute__
     payload = {name: get(name) for name in HASHED_FIELDS if name not in _SPECIAL}
+    payload[HASHED_AS["record_sha256"]] = payload.pop("record_sha256")
     payload["media"] = json.loads(get("media_json") or "[]")
     scrubbed = get("secrets_scrubbed")
     if scrubbed:

@@ -82,3 +82,18 @@ class MediaStatus(StrEnum):
     PENDING = "pending"  # never tried
     STORED = "stored"
     FAILED = "failed"  # retried on the next run
+
+
+class WarcStatus(StrEnum):
+    """A WARC file (``WarcFile.status``): its bytes are in the blob store once ``stored``."""
+
+    WRITING = "writing"  # the run is still writing its spool file
+    STORED = "stored"
+    LOST = "lost"  # the run died and its spool file was gone when the next run looked
+
+
+class WarcRewriteStatus(StrEnum):
+    """A purge's rewrite of a WARC file (``WarcRewrite.status``)."""
+
+    REWRITTEN = "rewritten"  # the new file is stored and recorded; the old one not yet deleted
+    DONE = "done"  # the old file is deleted (or its deletion refused by a lock: see detail)

@@ -70,21 +70,21 @@ class VersionContent:
     updated_at: datetime | None
     url: str | None
     media_json: str
-    raw_sha256: str | None
+    record_sha256: str | None
     evidence_sha256: str | None
     content_sha256: str
     secrets_scrubbed: int
 
 
-def record_content(record: Record, *, fingerprint: str, media_json: str, raw_sha256: str,
+def record_content(record: Record, *, fingerprint: str, media_json: str, record_sha256: str,
                    secrets_scrubbed: int) -> VersionContent:
     """A record's new version (``fingerprint`` and ``media_json`` from
-    :func:`~archiver.store.versions.record_fingerprint`, its raw blob already stored)."""
+    :func:`~archiver.store.versions.record_fingerprint`, its record blob already stored)."""
     return VersionContent(
         status=record.status, platform_status=record.platform_status, text=record.text,
         author_name=record.author_name, author_id=record.author_id,
         created_at=record.created_at, updated_at=record.updated_at, url=record.url,
-        media_json=media_json, raw_sha256=raw_sha256, evidence_sha256=None,
+        media_json=media_json, record_sha256=record_sha256, evidence_sha256=None,
         content_sha256=fingerprint, secrets_scrubbed=secrets_scrubbed)
 
 
@@ -100,7 +100,7 @@ def removal_content(latest: Row[Any], *, evidence_sha256: str,
         status=ItemStatus.REMOVED, platform_status=None, text=latest.text,
         author_name=latest.author_name,
         author_id=latest.author_id, created_at=latest.created_at, updated_at=latest.updated_at,
-        url=latest.url, media_json=latest.media_json, raw_sha256=latest.raw_sha256,
+        url=latest.url, media_json=latest.media_json, record_sha256=latest.record_sha256,
         evidence_sha256=evidence_sha256, content_sha256=fingerprint,
         secrets_scrubbed=secrets_scrubbed)
 
@@ -173,6 +173,8 @@ class PendingVersion:
 
     record: Record
     content: VersionContent
+    # The WARC response record whose page carried the record (``warc_records.id``), if any.
+    warc_record_id: int | None = None
 
 
 class RecordWriter:
@@ -207,6 +209,7 @@ class RecordWriter:
         for change in changes:
             record, head = change.record, heads[change.record.external_id]
             version = seal(head, change.content, run_id=run_id, captured_at=now)
+            version["warc_record_id"] = change.warc_record_id
             versions.append(version)
             head_rows.append({
                 "b_id": head.id, "current_seq": version["seq"],
@@ -221,12 +224,15 @@ class RecordWriter:
         return event
 
     def remove(self, session: Session, account: Account, run_id: int, now: datetime,
-               target: Removable, *, evidence_sha256: str, secrets_scrubbed: int) -> None:
-        """Store ``target``'s removal version (its evidence blob already stored) and audit it."""
+               target: Removable, *, evidence_sha256: str, secrets_scrubbed: int,
+               warc_record_id: int | None = None) -> None:
+        """Store ``target``'s removal version (its evidence blob already stored; the look-up's
+        answer in WARC record ``warc_record_id``) and audit it."""
         content = removal_content(target.latest, evidence_sha256=evidence_sha256,
                                   secrets_scrubbed=secrets_scrubbed)
         head = target.head
         version = seal(head, content, run_id=run_id, captured_at=now)
+        version["warc_record_id"] = warc_record_id
         head_row: dict[str, object] = {
             "b_id": head.id, "current_seq": version["seq"], "current_sha256": version["sha256"],
             "content_sha256": content.content_sha256, "status": ItemStatus.REMOVED,

@@ -35,7 +35,7 @@ def make_connector(
     platform: str, external_id: str, api_base: str, token: str | None, **overrides: Any
 ) -> Connector:
     """A connector for a loopback server, sleeps recorded, fast timeouts and back-off."""
-    extra = {k: overrides.pop(k) for k in ("validators",) if k in overrides}
+    extra = {k: overrides.pop(k) for k in ("validators", "recorder") if k in overrides}
     values: dict[str, Any] = {
         "account_external_id": external_id,
         "api_base": api_base,

@@ -25,11 +25,12 @@ class RecordingGraphServer(GraphServer):
         self.sent: list[tuple[str, bytes]] = []
         self._sent_lock = threading.Lock()
 
-    def answer(self, raw_path: str, headers: dict[str, str]) -> Answer:
-        status, hdrs, body = super().answer(raw_path, headers)
+    def answer(self, raw_path: str, headers: dict[str, str], method: str = "GET",
+               body: bytes = b"") -> Answer:
+        status, hdrs, sent = super().answer(raw_path, headers, method, body)
         with self._sent_lock:
-            self.sent.append((raw_path, body))
-        return status, hdrs, body
+            self.sent.append((raw_path, sent))
+        return status, hdrs, sent
 
 
 def stored_warcs(archive: Archive) -> list[WarcFile]:

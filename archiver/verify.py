@@ -39,7 +39,7 @@ from archiver.retention.tombstones import (
 from archiver.search.index_drift import compare_index
 from archiver.store.archive import Archive
 from archiver.store.audit import SYSTEM_ACTOR, AuditProblem, check_chain, record_event
-from archiver.store.canonical import hash_record
+from archiver.store.canonical import hash_with
 from archiver.store.models import AuditEvent, Blob, Item, ItemVersion
 from archiver.store.versions import HASHED_FIELDS, version_payload
 
@@ -49,7 +49,7 @@ VERIFY_ACTION = "archive.verify"
 # millions, and the event is one row).
 PROBLEMS_RECORDED = 50
 # What the version checks read: the hashed fields, the row id and the stored hash.
-_VERSION_COLUMNS = ("id", "sha256", *HASHED_FIELDS)
+_VERSION_COLUMNS = ("id", "sha256", "hash_scheme", *HASHED_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -262,8 +262,8 @@ def _check_versions(archive: Archive, report: VerifyReport, progress: Progress |
                         report.problems.append(Problem("version", str(v.id), why))
                 # A plain dict: version_payload's lookups on it are C calls, on a RowMapping
                 # they are Python ones.
-                elif hash_record(version_payload(dict(zip(_VERSION_COLUMNS, v, strict=True)))
-                                 ) != v.sha256:
+                elif hash_with(version_payload(dict(zip(_VERSION_COLUMNS, v, strict=True))),
+                               v.hash_scheme) != v.sha256:
                     report.problems.append(Problem(
                         "version", str(v.id), f"item {item_id} v{v.seq}: hash mismatch (altered)"
                     ))

@@ -8,7 +8,12 @@ Three independent checks, each reporting every damaged record by id:
 * the audit log's hash chain is re-walked against its head row;
 * the search index is compared with the database (:mod:`archiver.search.index_drift`): an item the
   index lacks or holds at an older version cannot be found, one it holds after its destruction
-  can, and either is reported (``index`` problems, one per kind of difference).
+  can, and either is reported (``index`` problems, one per kind of difference);
+* every kept checkpoint still has the hash of its bytes, and its RFC 3161 token, if any, holds
+  (``checkpoint`` problems);
+* with ``since`` (a checkpoint file kept outside the archive), the archive must still extend it
+  (:mod:`archiver.store.extends`): what the database alone cannot show, since someone who can
+  write to it can re-seal every hash (``since`` problems).
 
 Every run leaves its result in the audit log (``archive.verify``: counts, problems by kind, the
 first problems), so the records desk can show when the archive was last verified and what was
@@ -39,8 +44,11 @@ from archiver.retention.tombstones import (
 from archiver.search.index_drift import compare_index
 from archiver.store.archive import Archive
 from archiver.store.audit import SYSTEM_ACTOR, AuditProblem, check_chain, record_event
-from archiver.store.canonical import hash_with
-from archiver.store.models import AuditEvent, Blob, Item, ItemVersion
+from archiver.store.canonical import hash_with, sha256_hex
+from archiver.store.checkpoints import LoadedCheckpoint, tsa_anchors
+from archiver.store.extends import ExtendsReport, check_audit, check_items, check_purges
+from archiver.store.models import AuditEvent, Blob, Checkpoint, Item, ItemVersion
+from archiver.store.timestamps import TimestampError, check_token
 from archiver.store.versions import HASHED_FIELDS, version_payload
 
 PROGRESS_EVERY = 2000  # blobs per progress call
@@ -56,7 +64,7 @@ _VERSION_COLUMNS = ("id", "sha256", "hash_scheme", *HASHED_FIELDS)
 class Problem:
     """One damaged record: what it is, its id, and what is wrong."""
 
-    kind: str  # blob | version | item | tombstone | audit | index
+    kind: str  # blob | version | item | tombstone | audit | index | checkpoint | since
     id: str
     reason: str
 
@@ -70,8 +78,12 @@ class VerifyReport:
     versions: int = 0
     audit_events: int = 0
     indexed: int = 0  # items in the search index
+    checkpoints: int = 0
     seconds: float = 0.0
     blob_seconds: float = 0.0
+    # With ``since``: the checkpoint's hash, items checked, destroyed by a purge since, and what
+    # its RFC 3161 token says (None: no token beside the file).
+    since: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -87,9 +99,11 @@ Progress = Callable[[str, int], None]
 
 
 def verify_archive(archive: Archive, progress: Progress | None = None, *,
-                   actor: str = SYSTEM_ACTOR) -> VerifyReport:
+                   actor: str = SYSTEM_ACTOR, since: LoadedCheckpoint | None = None
+                   ) -> VerifyReport:
     """Run every check, record the result as an ``archive.verify`` audit event naming
-    ``actor``, and return the report (it never stops at the first problem)."""
+    ``actor``, and return the report (it never stops at the first problem). ``since``: also
+    prove that the archive still extends that checkpoint."""
     started = time.perf_counter()
     report = VerifyReport()
     _check_blobs(archive, report, progress)
@@ -97,6 +111,9 @@ def verify_archive(archive: Archive, progress: Progress | None = None, *,
     _check_blob_references(archive, report)
     _check_audit(archive, report)
     _check_index(archive, report)
+    _check_checkpoints(archive, report)
+    if since is not None:
+        _check_since(archive, since, report)
     report.seconds = round(time.perf_counter() - started, 3)
     _record(archive, report, actor)
     return report
@@ -333,3 +350,41 @@ def _check_index(archive: Archive, report: VerifyReport) -> None:
         report.problems.append(Problem(
             "index", f"status {status}",
             f"{stored} {status} items in the database, {indexed} in the search index"))
+
+
+def _check_checkpoints(archive: Archive, report: VerifyReport) -> None:
+    anchors = tsa_anchors(archive)
+    with archive.sessions() as s:
+        rows = s.execute(select(Checkpoint.id, Checkpoint.sha256, Checkpoint.document,
+                                Checkpoint.tsa_token).order_by(Checkpoint.id))
+        for row_id, sha, document, token in rows:
+            report.checkpoints += 1
+            if sha256_hex(document.encode("utf-8")) != sha:
+                report.problems.append(Problem("checkpoint", str(row_id),
+                                               "its document does not hash to its sha256"))
+            if token is not None:
+                try:
+                    check_token(token, sha, anchors)
+                except TimestampError as exc:
+                    report.problems.append(Problem("checkpoint", str(row_id), str(exc)))
+
+
+def _check_since(archive: Archive, checkpoint: LoadedCheckpoint, report: VerifyReport) -> None:
+    extends = ExtendsReport()
+    timestamp: dict[str, Any] | None = None
+    if checkpoint.token is not None:
+        try:
+            info = check_token(checkpoint.token, checkpoint.sha256, tsa_anchors(archive))
+            timestamp = {"gen_time": info.gen_time.isoformat(), "signer": info.signer,
+                         "serial": info.serial}
+        except TimestampError as exc:
+            report.problems.append(Problem("since", "timestamp", str(exc)))
+    with archive.sessions() as s:
+        for check in (check_items(s, checkpoint, extends), check_purges(s, checkpoint, extends),
+                      check_audit(s, checkpoint)):
+            for d in check:
+                report.problems.append(Problem("since", f"{d.kind} {d.id}", d.reason))
+    report.since = {"checkpoint_sha256": checkpoint.sha256,
+                    "created_at": checkpoint.document["created_at"],
+                    "items": extends.items, "destroyed_since": extends.destroyed_since,
+                    "timestamp": timestamp}

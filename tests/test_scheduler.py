@@ -274,7 +274,8 @@ def test_daily_jobs_only_report(archive: Archive, account: Account, server: Grap
 
     before = counts()
     reports = run_daily_jobs(archive)
-    assert set(reports) == {"verify", "retention-report"}
+    assert set(reports) == {"verify", "retention-report", "checkpoint"}
+    assert reports["checkpoint"]["timestamped"] is False, reports
     assert reports["verify"]["ok"] is True
     assert "error" not in reports["retention-report"], reports
     assert counts() == before

@@ -96,7 +96,8 @@ def version_row(*, prev_sha256: str | None, **fields: Any) -> dict[str, Any]:
     """A new version as the row to insert, sealed: ``fields`` are the hashed columns but
     ``prev_sha256`` (the chain head before it; empty for a first version) and ``sha256``.
     The record writer's :func:`~archiver.store.writer.seal` calls it for every version; it is
-    sealed over JCS bytes when JCS can express it (:func:`~archiver.store.canonical.seal_scheme`)."""
+    sealed over JCS bytes when JCS can express it
+    (:func:`~archiver.store.canonical.seal_scheme`)."""
     row = {**fields, "prev_sha256": prev_sha256 or None}
     row["sha256"], row["hash_scheme"] = seal_scheme(version_payload(row))
     return row

@@ -104,13 +104,24 @@ class CheckpointSummary:
                 "audit_last_sha256": self.audit_last_sha256, "timestamped": self.timestamped,
                 "tsa_time": None if self.tsa_time is None else iso_utc(self.tsa_time)}
 
-    def lines(self) -> list[str]:
-        """The checkpoint as lines of text for a certificate."""
-        return [f"{k.removeprefix('Archiver-Checkpoint-').replace('-', ' ')}: {v}"
-                for k, v in self.bag_info().items()]
 
 
 NO_CHECKPOINT = {"Archiver-Checkpoint": "none yet (run `archiver checkpoint`)"}
+
+
+def checkpoint_lines(checkpoint: dict[str, Any] | None) -> list[str]:
+    """A certificate's lines on the latest checkpoint (``CheckpointSummary.as_json()``, or None
+    when the archive has none yet)."""
+    if checkpoint is None:
+        return ["Latest checkpoint: none yet (run `archiver checkpoint`)."]
+    stamp = (f"timestamped (RFC 3161) at {checkpoint['tsa_time']}" if checkpoint["timestamped"]
+             else "not timestamped")
+    return [f"Latest checkpoint: sha256 {checkpoint['sha256']}, taken {checkpoint['created_at']}, "
+            f"{stamp}",
+            f"  Merkle root over {checkpoint['item_count']} item chain heads: "
+            f"{checkpoint['merkle_root']}",
+            f"  Audit chain head ({checkpoint['audit_event_count']} events): "
+            f"{checkpoint['audit_last_sha256'] or '(none)'}"]
 
 
 def checkpoint_bag_info(summary: CheckpointSummary | None) -> dict[str, str]:

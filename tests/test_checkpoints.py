@@ -32,6 +32,7 @@ from archiver.store.checkpoints import (
 from archiver.store.models import AuditEvent, AuditHead, Blob, Checkpoint, Item, ItemVersion
 from archiver.store.versions import version_sha256
 from archiver.verify import verify_archive
+from tests.support.pdftext import pdf_text
 from tests.support.retention import Captured, captured, set_today  # noqa: F401
 from tests.support.tsa import TsaServer
 
@@ -290,3 +291,15 @@ def test_purge_after_a_checkpoint_still_extends_it(captured: Captured,  # noqa: 
     _reseal_audit(archive)
     report = verify_archive(archive, since=read_checkpoint(out))
     assert any("no purge after it records disposition" in p.reason for p in report.problems)
+
+
+def test_destruction_certificate_names_the_checkpoint(captured: Captured,  # noqa: F811
+                                                      tmp_path: Path) -> None:
+    archive = captured.archive
+    taken = make_checkpoint(archive, actor="test").summary
+    set_today(archive, LATE)
+    result = purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path)
+    cert = json.loads(Path(result.certificate_path or "").read_bytes())
+    assert cert["checkpoint"]["sha256"] == taken.sha256
+    pdf = pdf_text(Path(result.certificate_pdf_path or "").read_bytes())
+    assert taken.sha256 in pdf.replace("\n", "")

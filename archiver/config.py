@@ -66,10 +66,12 @@ SETTINGS = {
     "ARCHIVER_AGENCY_NAME": "agency_name",
     "ARCHIVER_TSA_URL": "tsa_url",
     "ARCHIVER_TSA_CA_FILE": "tsa_ca_file",
+    "ARCHIVER_SIGNING_KEY": "signing_key",
+    "ARCHIVER_SIGNING_CERT": "signing_cert",
 }
 # Settings that are whole numbers (in the file either a TOML integer or its digits as text).
 NUMBER_SETTINGS = frozenset({"s3_object_lock_days"})
-PATH_SETTINGS = frozenset({"home", "index_dir", "tsa_ca_file"})
+PATH_SETTINGS = frozenset({"home", "index_dir", "tsa_ca_file", "signing_key", "signing_cert"})
 TOML_TYPES = {bool: "a boolean", int: "an integer", float: "a float", list: "an array",
               dict: "a table"}
 
@@ -92,6 +94,9 @@ class Settings:
     # and the PEM roots its signer must chain to (None: the token's signature alone is checked).
     tsa_url: str | None = None
     tsa_ca_file: Path | None = None
+    # The agency's PEM key and certificate that sign its PDF certificates (archiver.pdf.signing).
+    signing_key: Path | None = None
+    signing_cert: Path | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -260,6 +265,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         _check_tsa_url(tsa_url)
     tsa_ca_text = get("ARCHIVER_TSA_CA_FILE")
     tsa_ca_file = None if not tsa_ca_text else path_setting("ARCHIVER_TSA_CA_FILE", tsa_ca_text)
+    key_text, cert_text = get("ARCHIVER_SIGNING_KEY"), get("ARCHIVER_SIGNING_CERT")
+    if bool(key_text) != bool(cert_text):
+        raise ConfigError("ARCHIVER_SIGNING_KEY and ARCHIVER_SIGNING_CERT go together: set both")
+    signing_key = None if not key_text else path_setting("ARCHIVER_SIGNING_KEY", key_text)
+    signing_cert = None if not cert_text else path_setting("ARCHIVER_SIGNING_CERT", cert_text)
 
     return Settings(
         home=home,
@@ -274,6 +284,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         agency_name=(get("ARCHIVER_AGENCY_NAME") or "").strip() or DEFAULT_AGENCY_NAME,
         tsa_url=tsa_url,
         tsa_ca_file=tsa_ca_file,
+        signing_key=signing_key,
+        signing_cert=signing_cert,
     )
 
 

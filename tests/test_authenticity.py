@@ -3,11 +3,17 @@ hold a certificate of authenticity naming every version's hashes."""
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import bagit
+from pyhanko.keys import load_cert_from_pemder
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 
 from archiver.exports.open_records import OpenRecordsOptions, export_open_records
@@ -18,6 +24,7 @@ from archiver.store.checkpoints import make_checkpoint
 from archiver.store.models import ItemVersion
 from tests.support.pdftext import pdf_text
 from tests.test_export_open_records import captured, register, unzip  # noqa: F401
+from tests.test_pdf_signing import agency_key
 
 
 def test_open_records_bag_names_the_checkpoint_and_certifies_each_version(
@@ -68,6 +75,8 @@ def test_open_records_bag_names_the_checkpoint_and_certifies_each_version(
 
 
 def test_production_holds_the_certificate(captured: Archive, tmp_path: Path) -> None:  # noqa: F811
+    key, cert_pem = agency_key(tmp_path)
+    captured.settings = replace(captured.settings, signing_key=key, signing_cert=cert_pem)
     taken = make_checkpoint(captured, actor="test").summary
     out = tmp_path / "prod.zip"
     result = export_production(captured, Scope(query="parade"), ProductionOptions(
@@ -77,7 +86,12 @@ def test_production_holds_the_certificate(captured: Archive, tmp_path: Path) -> 
         top = names[0].split("/")[0]
         cert = json.loads(zf.read(f"{top}/CERTIFICATE/certificate-of-authenticity.json"))
         manifest = zf.read(f"{top}/MANIFEST-SHA256.txt").decode()
-        assert zf.read(f"{top}/CERTIFICATE/certificate-of-authenticity.pdf").startswith(b"%PDF")
+        pdf = zf.read(f"{top}/CERTIFICATE/certificate-of-authenticity.pdf")
+    # Signed with the agency's key (no authority configured: no timestamp).
+    (signature,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    status = validate_pdf_signature(signature, ValidationContext(
+        trust_roots=[load_cert_from_pemder(str(cert_pem))]))
+    assert status.intact and status.valid
     assert cert["checkpoint"]["sha256"] == taken.sha256
     assert len(cert["items"]) == result.items
     assert "CERTIFICATE/certificate-of-authenticity.json" in manifest

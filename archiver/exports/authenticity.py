@@ -152,7 +152,9 @@ def _lines(head: dict[str, Any], items: Sequence[Mapping[str, Any]], item_count:
 def authenticity_certificate(archive: Archive, item_ids: Sequence[int], *, package: str,
                              actor: str, now: datetime) -> Certificate:
     """The certificate of the items ``item_ids`` as exported in ``package``."""
-    from archiver.pdf.writer import document_info, text_pdf  # ReportLab only when needed
+    # ReportLab and pyHanko are loaded only when a PDF is made.
+    from archiver.pdf.signing import sign_certificate
+    from archiver.pdf.writer import document_info, text_pdf
 
     head = _head(archive, package=package, actor=actor, now=now)
     buffer = io.BytesIO()
@@ -165,5 +167,7 @@ def authenticity_certificate(archive: Archive, item_ids: Sequence[int], *, packa
     signature = [f"{label}: ________________________________" for label in SIGNATURE_LABELS]
     text = "\n".join([TITLE, "", *text_lines, "", *signature]) + "\n"
     about = document_info(archive, f"Certificate of authenticity: {package}", at=now)
-    pdf = text_pdf(TITLE, text_lines, about=about, signature_labels=SIGNATURE_LABELS)
+    pdf = sign_certificate(text_pdf(TITLE, text_lines, about=about,
+                                    signature_labels=SIGNATURE_LABELS),
+                           archive.settings, reason=f"Certificate of authenticity: {package}")
     return Certificate(json=buffer.getvalue(), text=text, pdf=pdf, json_sha256=written.sha256)

@@ -441,7 +441,11 @@ def _finish(archive: Archive, d: Disposition, schedule: Schedule, folder: Path, 
 
     about = document_info(archive, f"Certificate of the destruction of records under "
                           f"disposition {d.id}", at=now)
-    pdf = cert.certificate_pdf({**head, "items": written.first_items}, sha, about=about)
+    from archiver.pdf.signing import sign_certificate
+
+    pdf = sign_certificate(cert.certificate_pdf({**head, "items": written.first_items}, sha,
+                                                about=about),
+                           archive.settings, reason=f"Destruction of records, disposition {d.id}")
     pdf_path.write_bytes(pdf)
     with archive.transaction() as s:
         row = s.get(Disposition, d.id, with_for_update=True)

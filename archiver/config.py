@@ -64,10 +64,14 @@ SETTINGS = {
     "ARCHIVER_TIMEZONE": "timezone",
     "ARCHIVER_INDEX_ENGINE": "index_engine",
     "ARCHIVER_AGENCY_NAME": "agency_name",
+    "ARCHIVER_TSA_URL": "tsa_url",
+    "ARCHIVER_TSA_CA_FILE": "tsa_ca_file",
+    "ARCHIVER_SIGNING_KEY": "signing_key",
+    "ARCHIVER_SIGNING_CERT": "signing_cert",
 }
 # Settings that are whole numbers (in the file either a TOML integer or its digits as text).
 NUMBER_SETTINGS = frozenset({"s3_object_lock_days"})
-PATH_SETTINGS = frozenset({"home", "index_dir"})
+PATH_SETTINGS = frozenset({"home", "index_dir", "tsa_ca_file", "signing_key", "signing_cert"})
 TOML_TYPES = {bool: "a boolean", int: "an integer", float: "a float", list: "an array",
               dict: "a table"}
 
@@ -86,6 +90,13 @@ class Settings:
     s3_object_lock_days: int | None = None
     index_engine: IndexEngine = DEFAULT_ENGINE
     agency_name: str = DEFAULT_AGENCY_NAME  # the author of every PDF the archive writes
+    # The RFC 3161 time-stamping authority every checkpoint is sent to (None: not timestamped),
+    # and the PEM roots its signer must chain to (None: the token's signature alone is checked).
+    tsa_url: str | None = None
+    tsa_ca_file: Path | None = None
+    # The agency's PEM key and certificate that sign its PDF certificates (archiver.pdf.signing).
+    signing_key: Path | None = None
+    signing_cert: Path | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -249,6 +260,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
     if lock_mode and not store_url.startswith("s3://"):
         raise ConfigError("ARCHIVER_S3_OBJECT_LOCK_MODE: Object Lock needs an s3:// store URL")
+    tsa_url = (get("ARCHIVER_TSA_URL") or "").strip() or None
+    if tsa_url is not None:
+        _check_tsa_url(tsa_url)
+    tsa_ca_text = get("ARCHIVER_TSA_CA_FILE")
+    tsa_ca_file = None if not tsa_ca_text else path_setting("ARCHIVER_TSA_CA_FILE", tsa_ca_text)
+    key_text, cert_text = get("ARCHIVER_SIGNING_KEY"), get("ARCHIVER_SIGNING_CERT")
+    if bool(key_text) != bool(cert_text):
+        raise ConfigError("ARCHIVER_SIGNING_KEY and ARCHIVER_SIGNING_CERT go together: set both")
+    signing_key = None if not key_text else path_setting("ARCHIVER_SIGNING_KEY", key_text)
+    signing_cert = None if not cert_text else path_setting("ARCHIVER_SIGNING_CERT", cert_text)
 
     return Settings(
         home=home,
@@ -261,6 +282,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         s3_object_lock_days=lock_days,
         index_engine=index_engine,
         agency_name=(get("ARCHIVER_AGENCY_NAME") or "").strip() or DEFAULT_AGENCY_NAME,
+        tsa_url=tsa_url,
+        tsa_ca_file=tsa_ca_file,
+        signing_key=signing_key,
+        signing_cert=signing_cert,
     )
 
 
@@ -289,3 +314,9 @@ def _check_store_url(url: str) -> None:
         )
     if parts.scheme == StoreScheme.S3 and not parts.netloc:
         raise ConfigError("ARCHIVER_STORE_URL: s3:// URL needs a bucket, e.g. s3://bucket/prefix")
+
+
+def _check_tsa_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"ARCHIVER_TSA_URL: {url!r} is not an http:// or https:// URL")

@@ -10,7 +10,12 @@ Three independent checks, each reporting every damaged record by id:
   digest recorded when it was written (:func:`_check_warcs`);
 * the search index is compared with the database (:mod:`archiver.search.index_drift`): an item the
   index lacks or holds at an older version cannot be found, one it holds after its destruction
-  can, and either is reported (``index`` problems, one per kind of difference).
+  can, and either is reported (``index`` problems, one per kind of difference);
+* every kept checkpoint still has the hash of its bytes, and its RFC 3161 token, if any, holds
+  (``checkpoint`` problems);
+* with ``since`` (a checkpoint file kept outside the archive), the archive must still extend it
+  (:mod:`archiver.store.extends`): what the database alone cannot show, since someone who can
+  write to it can re-seal every hash (``since`` problems).
 
 Every run leaves its result in the audit log (``archive.verify``: counts, problems by kind, the
 first problems), so the records desk can show when the archive was last verified and what was
@@ -41,8 +46,19 @@ from archiver.retention.tombstones import (
 from archiver.search.index_drift import compare_index
 from archiver.store.archive import Archive
 from archiver.store.audit import SYSTEM_ACTOR, AuditProblem, check_chain, record_event
-from archiver.store.canonical import hash_record
-from archiver.store.models import AuditEvent, Blob, Item, ItemVersion, WarcFile, WarcRecord
+from archiver.store.canonical import hash_with, sha256_hex
+from archiver.store.checkpoints import LoadedCheckpoint, tsa_anchors
+from archiver.store.extends import ExtendsReport, check_audit, check_items, check_purges
+from archiver.store.models import (
+    AuditEvent,
+    Blob,
+    Checkpoint,
+    Item,
+    ItemVersion,
+    WarcFile,
+    WarcRecord,
+)
+from archiver.store.timestamps import TimestampError, check_token
 from archiver.store.versions import HASHED_FIELDS, version_payload
 from archiver.store.vocabulary import WarcStatus
 from archiver.store.warcs import payload_digest, read_records
@@ -53,14 +69,14 @@ VERIFY_ACTION = "archive.verify"
 # millions, and the event is one row).
 PROBLEMS_RECORDED = 50
 # What the version checks read: the hashed fields, the row id and the stored hash.
-_VERSION_COLUMNS = ("id", "sha256", *HASHED_FIELDS)
+_VERSION_COLUMNS = ("id", "sha256", "hash_scheme", *HASHED_FIELDS)
 
 
 @dataclass(frozen=True)
 class Problem:
     """One damaged record: what it is, its id, and what is wrong."""
 
-    kind: str  # blob | version | item | tombstone | audit | index | warc
+    kind: str  # blob | version | item | tombstone | audit | index | warc | checkpoint | since
     id: str
     reason: str
 
@@ -75,8 +91,12 @@ class VerifyReport:
     audit_events: int = 0
     warc_records: int = 0
     indexed: int = 0  # items in the search index
+    checkpoints: int = 0
     seconds: float = 0.0
     blob_seconds: float = 0.0
+    # With ``since``: the checkpoint's hash, items checked, destroyed by a purge since, and what
+    # its RFC 3161 token says (None: no token beside the file).
+    since: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -92,9 +112,11 @@ Progress = Callable[[str, int], None]
 
 
 def verify_archive(archive: Archive, progress: Progress | None = None, *,
-                   actor: str = SYSTEM_ACTOR) -> VerifyReport:
+                   actor: str = SYSTEM_ACTOR, since: LoadedCheckpoint | None = None
+                   ) -> VerifyReport:
     """Run every check, record the result as an ``archive.verify`` audit event naming
-    ``actor``, and return the report (it never stops at the first problem)."""
+    ``actor``, and return the report (it never stops at the first problem). ``since``: also
+    prove that the archive still extends that checkpoint."""
     started = time.perf_counter()
     report = VerifyReport()
     _check_blobs(archive, report, progress)
@@ -103,6 +125,9 @@ def verify_archive(archive: Archive, progress: Progress | None = None, *,
     _check_warcs(archive, report)
     _check_audit(archive, report)
     _check_index(archive, report)
+    _check_checkpoints(archive, report)
+    if since is not None:
+        _check_since(archive, since, report)
     report.seconds = round(time.perf_counter() - started, 3)
     _record(archive, report, actor)
     return report
@@ -268,8 +293,8 @@ def _check_versions(archive: Archive, report: VerifyReport, progress: Progress |
                         report.problems.append(Problem("version", str(v.id), why))
                 # A plain dict: version_payload's lookups on it are C calls, on a RowMapping
                 # they are Python ones.
-                elif hash_record(version_payload(dict(zip(_VERSION_COLUMNS, v, strict=True)))
-                                 ) != v.sha256:
+                elif hash_with(version_payload(dict(zip(_VERSION_COLUMNS, v, strict=True))),
+                               v.hash_scheme) != v.sha256:
                     report.problems.append(Problem(
                         "version", str(v.id), f"item {item_id} v{v.seq}: hash mismatch (altered)"
                     ))
@@ -386,3 +411,41 @@ def _check_index(archive: Archive, report: VerifyReport) -> None:
         report.problems.append(Problem(
             "index", f"status {status}",
             f"{stored} {status} items in the database, {indexed} in the search index"))
+
+
+def _check_checkpoints(archive: Archive, report: VerifyReport) -> None:
+    anchors = tsa_anchors(archive)
+    with archive.sessions() as s:
+        rows = s.execute(select(Checkpoint.id, Checkpoint.sha256, Checkpoint.document,
+                                Checkpoint.tsa_token).order_by(Checkpoint.id))
+        for row_id, sha, document, token in rows:
+            report.checkpoints += 1
+            if sha256_hex(document.encode("utf-8")) != sha:
+                report.problems.append(Problem("checkpoint", str(row_id),
+                                               "its document does not hash to its sha256"))
+            if token is not None:
+                try:
+                    check_token(token, sha, anchors)
+                except TimestampError as exc:
+                    report.problems.append(Problem("checkpoint", str(row_id), str(exc)))
+
+
+def _check_since(archive: Archive, checkpoint: LoadedCheckpoint, report: VerifyReport) -> None:
+    extends = ExtendsReport()
+    timestamp: dict[str, Any] | None = None
+    if checkpoint.token is not None:
+        try:
+            info = check_token(checkpoint.token, checkpoint.sha256, tsa_anchors(archive))
+            timestamp = {"gen_time": info.gen_time.isoformat(), "signer": info.signer,
+                         "serial": info.serial}
+        except TimestampError as exc:
+            report.problems.append(Problem("since", "timestamp", str(exc)))
+    with archive.sessions() as s:
+        for check in (check_items(s, checkpoint, extends), check_purges(s, checkpoint, extends),
+                      check_audit(s, checkpoint)):
+            for d in check:
+                report.problems.append(Problem("since", f"{d.kind} {d.id}", d.reason))
+    report.since = {"checkpoint_sha256": checkpoint.sha256,
+                    "created_at": checkpoint.document["created_at"],
+                    "items": extends.items, "destroyed_since": extends.destroyed_since,
+                    "timestamp": timestamp}

@@ -6,10 +6,21 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archiver.store.canonical import canonical_json, hash_record, is_safe_text, iso_utc, safe_text
+from archiver.store.canonical import (
+    HashScheme,
+    canonical_json,
+    hash_record,
+    is_safe_text,
+    iso_utc,
+    jcs_json,
+    safe_text,
+    scheme_bytes,
+    seal_scheme,
+)
 
 ZONES = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
 
@@ -61,3 +72,38 @@ def test_lone_surrogate_is_escaped_as_json_wrote_it() -> None:
     # A known record keeps its known hash.
     assert hash_record({"text": "Gracias, se\u00f1or \u2615", "n": 1}) == (
         hashlib.sha256('{"n":1,"text":"Gracias, se\u00f1or \u2615"}'.encode()).hexdigest())
+
+
+# -- RFC 8785 (JCS) and the hash schemes ------------------------------------------------------
+
+
+ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | TEXT | st.integers(-(2**53) - 2, -(2**53) + 2) | st.integers(2**53 - 2, 2**53 + 2),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(ANY_JSON)
+def test_jcs_bytes_are_rfc8785(value: object) -> None:
+    try:
+        expected = rfc8785.dumps(value)  # type: ignore[arg-type]  # JSONISH is JSON values
+    except rfc8785.CanonicalizationError:
+        assert seal_scheme(value)[1] == HashScheme.LEGACY  # beyond 2**53: sealed legacy
+        return
+    assert jcs_json(value) == expected
+    assert seal_scheme(value) == (hashlib.sha256(expected).hexdigest(), HashScheme.JCS)
+
+
+def test_what_jcs_cannot_express_is_sealed_legacy() -> None:
+    lone = json.loads('{"message": "Thanks \\ud83d"}')
+    assert seal_scheme(lone) == (hash_record(lone), HashScheme.LEGACY)
+    assert seal_scheme({"n": 2**60}) == (hash_record({"n": 2**60}), HashScheme.LEGACY)
+    # Where the two differ, each scheme keeps its own bytes.
+    assert scheme_bytes({"d": 1.0}, "legacy") == b'{"d":1.0}'
+    assert scheme_bytes({"d": 1.0}, "jcs") == b'{"d":1}'
+    assert scheme_bytes({"\ufb33": 1, "\U0001f600": 2}, "jcs") == rfc8785.dumps(
+        {"\ufb33": 1, "\U0001f600": 2})  # UTF-16 order: the emoji's surrogates sort first
+    when = datetime(2024, 5, 1, 14, 3, 22, tzinfo=UTC)
+    assert jcs_json({"at": when}) == b'{"at":"2024-05-01T14:03:22.000000Z"}'

@@ -27,10 +27,11 @@ SCOPING = ("hold create", "requests add", "requests scope")
 SCOPE_FILTERS = ("--account", "--since", "--until")
 # Options named like a filter that mean something else: capture's --account picks what to read,
 # a user's --account what they may read; the review queue, page checks, notices and monthly
-# reports select flags, pages, notices and reports, not items.
+# reports select flags, pages, notices and reports, not items; verify's --since names a checkpoint
+# file.
 NOT_FILTERS = {("capture", "--account"), ("users add", "--account"), ("review list", "--account"),
                ("policy check", "--account"), ("notices list", "--since"),
-               ("reports monthly", "--account")}
+               ("reports monthly", "--account"), ("verify", "--since")}
 
 
 def commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:

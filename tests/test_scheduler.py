@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -274,7 +275,10 @@ def test_daily_jobs_only_report(archive: Archive, account: Account, server: Grap
 
     before = counts()
     reports = run_daily_jobs(archive)
-    assert set(reports) == {"verify", "retention-report"}
+    assert set(reports) == {"verify", "retention-report", "checkpoint"}
+    assert reports["checkpoint"]["timestamped"] is False, reports
+    written = Path(reports["checkpoint"]["path"])  # kept in the archive and written out
+    assert written.parent == archive.settings.home / "checkpoints" and written.is_file()
     assert reports["verify"]["ok"] is True
     assert "error" not in reports["retention-report"], reports
     assert counts() == before

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -284,23 +285,65 @@ def index_rebuild() -> None:
 
 # -- verify -----------------------------------------------------------------------------------
 @cli.command()
+@click.option("--since", "since_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A checkpoint file kept outside the archive: also prove that the archive "
+                   "still extends it.")
 @JSON_OPTION
-def verify(as_json: bool) -> None:
+def verify(since_file: Path | None, as_json: bool) -> None:
     """Re-hash every blob, version chain and the audit chain; non-zero exit on any damage."""
+    from archiver.store.checkpoints import read_checkpoint
     from archiver.verify import verify_archive
 
+    since = None if since_file is None else read_checkpoint(since_file)
     with archive_from_env() as archive:
-        report = verify_archive(archive, actor=actor())
+        report = verify_archive(archive, actor=actor(), since=since)
     if as_json:
         print_json(report.as_json())
     else:
         echo(f"checked {counted(report.blobs, 'blob')} ({counted(report.bytes_hashed, 'byte')}), "
              f"{counted(report.items, 'item')}, {counted(report.versions, 'version')}, "
              f"{counted(report.audit_events, 'audit event')} in {report.seconds:.2f}s")
+        if report.since is not None:
+            stamp = report.since["timestamp"]
+            echo(f"since checkpoint {report.since['checkpoint_sha256']} of "
+                 f"{report.since['created_at']}: {counted(report.since['items'], 'item')}, "
+                 f"{counted(report.since['destroyed_since'], 'item')} destroyed by audited "
+                 "purges since; " + (f"timestamped {stamp['gen_time']} by {stamp['signer']}"
+                                     if stamp else "no timestamp token beside the file"))
         for p in report.problems:
-            echo(f"DAMAGED {p.kind} {p.id}: {p.reason}")
+            echo(f"DAMAGED {p.kind} {p.id}: {visible(p.reason)}")
         echo("ok" if report.ok else f"{counted(len(report.problems), 'problem')} found")
     if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the checkpoint to this file (its RFC 3161 token beside it, "
+                   "FILE.tsr), to keep outside the archive.")
+@JSON_OPTION
+def checkpoint(out: Path | None, as_json: bool) -> None:
+    """Take a checkpoint: the audit chain's head and a Merkle root over every item's chain head,
+    timestamped by ARCHIVER_TSA_URL when set. Non-zero exit when the authority failed (the
+    checkpoint is kept without a token)."""
+    from archiver.store.checkpoints import make_checkpoint
+
+    with archive_from_env() as archive:
+        result = make_checkpoint(archive, actor=actor(), out=out)
+    if as_json:
+        print_json(result.as_json())
+    else:
+        summary = result.summary
+        echo(f"checkpoint {summary.sha256}: {counted(summary.item_count, 'item')}, "
+             f"{counted(summary.audit_event_count, 'audit event')}, "
+             f"Merkle root {summary.merkle_root}")
+        if result.path is not None:
+            echo(f"written to {visible(str(result.path))}"
+                 + (f" (token {visible(str(result.token_path))})" if result.token_path else ""))
+        if summary.timestamped:
+            echo(f"timestamped (RFC 3161) at {summary.tsa_time}")
+    if result.tsa_error:
+        echo(f"error: not timestamped: {visible(result.tsa_error)}", err=True)
         sys.exit(1)
 
 

@@ -6,7 +6,8 @@ Jobs, all in the agency's time zone (``ARCHIVER_TIMEZONE``):
 * ``comment-sweep``: every 15 minutes, the comment listings of posts younger than 14 days, so a
   comment a moderator removes is already on record when it goes;
 * ``daily-jobs``: the daily reports (:data:`DAILY_JOBS`: ``verify``, the
-  retention report). Daily jobs only *report*: they never purge or change a record;
+  retention report) and the daily checkpoint (kept in the archive and written to
+  ``ARCHIVER_HOME/checkpoints/``). Daily jobs never purge or change a record;
 * ``notices``: every minute, the monitoring rules on what was stored since (webhook comments
   too), new flags batched into one notice, failed runs and accounts without a good capture,
   then delivery by e-mail and webhook (:mod:`archiver.daemon.notices`);
@@ -84,6 +85,8 @@ DAILY_JOBS: tuple[DailyJob, ...] = (
              "re-hash every version, blob and audit event"),
     DailyJob("retention-report", "archiver.daemon.scheduler:daily_retention_report",
              "what the retention schedule makes eligible for disposition (report only)"),
+    DailyJob("checkpoint", "archiver.daemon.scheduler:daily_checkpoint",
+             "a checkpoint of every chain head, timestamped when a TSA is set"),
 )
 
 
@@ -427,3 +430,19 @@ def daily_retention_report(archive: Archive, as_of: date) -> dict[str, Any]:
     report = retention_report(archive, as_of)
     return {"as_of": report.as_of, "schedule": report.schedule, "eligible": report.eligible,
             "without_series": report.without_series}
+
+
+def daily_checkpoint(archive: Archive, as_of: date) -> dict[str, Any]:
+    """A checkpoint a day, kept in the archive and written under ``ARCHIVER_HOME/checkpoints``
+    (named by its date and hash) for copying off the machine."""
+    from archiver.store.checkpoints import export_checkpoint, make_checkpoint
+
+    folder = archive.settings.home / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    result = make_checkpoint(archive, actor="scheduler")
+    out = folder / f"checkpoint-{as_of.isoformat()}-{result.summary.sha256[:16]}.json"
+    export_checkpoint(archive, result.summary.sha256, out)
+    if result.tsa_error:
+        log.error("schedule: checkpoint not timestamped: %s", result.tsa_error)
+    return {"sha256": result.summary.sha256, "path": str(out),
+            "timestamped": result.summary.timestamped, "tsa_error": result.tsa_error}

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver.errors import ArchiverError
+from archiver.exports.authenticity import authenticity_certificate
 from archiver.exports.bagzip import CHECKSUMS, BagZip, check_bag_zip, validate_with_bagit
 from archiver.exports.cells import SafeCsvWriter
 from archiver.exports.natives import iso, media_files, native_record
@@ -45,6 +46,7 @@ from archiver.exports.selection import (
 from archiver.exports.zipout import check_output, pending_file, safe_name
 from archiver.pdf.writer import DocumentInfo, document_info
 from archiver.store.archive import Archive
+from archiver.store.checkpoints import checkpoint_bag_info, latest_checkpoint
 from archiver.store.vocabulary import ExportKind
 
 # Times are exact UTC (ISO 8601), as in the JSON records; the HTML and PDF show local times.
@@ -139,6 +141,11 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
                            "pdf_pages": counts.pages},
             }
             bag.add("request.json", json.dumps(request_json, indent=2, ensure_ascii=False))
+            certificate = authenticity_certificate(
+                archive, item_ids, package=f"open-records request {options.request_id}",
+                actor=options.actor, now=now)
+            for file_name, data in certificate.files():
+                bag.add(file_name, data)
             bag.finish(_bag_info(options, archive, now))
         except BaseException:
             bag.abort()
@@ -248,6 +255,8 @@ def _write_index_html(bag: BagZip, index_fh: Any, titles_fh: Any, renderer: Html
 
 
 def _bag_info(options: OpenRecordsOptions, archive: Archive, now: Any) -> dict[str, str]:
+    with archive.sessions() as s:
+        latest = latest_checkpoint(s)
     return {
         "Source-Organization": options.organization or "Records custodian",
         "External-Identifier": options.request_id,
@@ -255,4 +264,5 @@ def _bag_info(options: OpenRecordsOptions, archive: Archive, now: Any) -> dict[s
                                 f"records exported by archiver",
         "Bagging-Date": now.astimezone(archive.settings.tz).date().isoformat(),
         "Contact-Name": options.actor,
+        **checkpoint_bag_info(latest),
     }

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archiver.errors import ArchiverError
+from archiver.exports.authenticity import authenticity_certificate
 from archiver.exports.custody import CustodyWriter
 from archiver.exports.loadfiles import (
     MEDIA_PATH_SEPARATOR,
@@ -131,6 +132,7 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
     number = first
     pages = 0
     families = 0
+    produced: list[int] = []
     # Everything goes straight into the ZIP (hashed as written, for the manifest); only the
     # load files and custody reports, a handful of files, are spooled in a temporary folder.
     with tempfile.TemporaryDirectory(prefix=".archiver-production-", dir=out.parent) as work, \
@@ -162,6 +164,7 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
                                 header(key, family_keys), about)
                             family.append((key, item))
                         custody.family(s, family)
+                        produced.extend(item.item_id for _, item in family)
                         s.expunge_all()  # keep the session's identity map from growing
                         number = family_last + 1
                         families += 1
@@ -171,6 +174,11 @@ def export_production(archive: Archive, scope: Scope, options: ProductionOptions
                                        ("versions", "CUSTODY/versions.csv"),
                                        ("events", "CUSTODY/events.csv")):
                 sink.write_file(file_name, spool / spooled)
+            certificate = authenticity_certificate(
+                archive, produced, package=f"production {name} (volume {volume})",
+                actor=options.actor, now=now)
+            for file_name, data in certificate.files():
+                sink.write(f"CERTIFICATE/{file_name}", data)
             sink.write_manifest("MANIFEST-SHA256.txt", "sha256")
             sink.close()
         except BaseException:

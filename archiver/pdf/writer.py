@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -155,8 +155,9 @@ class Page:
 
 
 def text_pdf(title: str, lines: Iterable[str], *, about: DocumentInfo,
-             signature: bool = False) -> bytes:
-    """A plain document: a bold title, then lines; optionally signature lines at the end.
+             signature: bool = False, signature_labels: Sequence[str] = ()) -> bytes:
+    """A plain document: a bold title, then lines; optionally signature lines at the end
+    (``signature``: the records manager's; ``signature_labels``: these lines instead).
     ``about`` says who made it and when (:func:`document_info`)."""
     buffer = io.BytesIO()
     canvas = new_canvas(buffer, title, about)
@@ -166,9 +167,11 @@ def text_pdf(title: str, lines: Iterable[str], *, about: DocumentInfo,
     page.gap(BODY_SIZE)
     for line in lines:
         page.lines(line)
-    if signature:
+    labels = signature_labels or (("Records manager (name)", "Signature", "Date") if signature
+                                  else ())
+    if labels:
         page.gap(3 * BODY_SIZE)
-        for label in ("Records manager (name)", "Signature", "Date"):
+        for label in labels:
             page.lines(f"{label}: ________________________________", size=BODY_SIZE + 1)
             page.gap(BODY_SIZE)
     page.finish()

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from archiver.retention.schedule import DispositionAction
 from archiver.store.archive import Archive
 from archiver.store.canonical import canonical_json
+from archiver.store.checkpoints import checkpoint_lines
 from archiver.store.item_json import CERTIFICATE_KEYS, ITEM_COLUMNS, ItemJson, item_record
 from archiver.store.models import Account, Item, Tombstone
 from archiver.store.threads import roots_of, thread_key
@@ -168,6 +169,7 @@ def certificate_pdf(certificate: dict[str, Any], json_sha256: str, *,
     if certificate.get("transfer"):
         t = certificate["transfer"]
         lines.append(f"Transfer package (BagIt): {t['path']} ({t['payload_oxum']} octets.streams)")
+    lines += ["", *checkpoint_lines(certificate.get("checkpoint"))]
     lines += ["", "Item  Platform  External id  Series  Published  Disposition date  Tombstone"]
     for n, item in enumerate(certificate["items"]):
         if n >= PDF_ITEM_LIMIT:

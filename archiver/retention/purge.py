@@ -54,6 +54,7 @@ from archiver.store.archive import Archive
 from archiver.store.audit import record_event
 from archiver.store.blob_records import store_blob
 from archiver.store.canonical import hash_record, iso_utc
+from archiver.store.checkpoints import latest_checkpoint
 from archiver.store.db import insert_ignore, table_of
 from archiver.store.item_json import (
     ITEM_COLUMNS,
@@ -428,6 +429,10 @@ def _finish(archive: Archive, d: Disposition, schedule: Schedule, folder: Path, 
         description=f"records transferred on disposition {d.id} as of {d.as_of}") or None
     now = archive.clock()
     head = _certificate_head(d, schedule, by_series, result, now)
+    with archive.sessions() as s:
+        latest = latest_checkpoint(s)
+    # The newest checkpoint the archive kept: a witness, outside, of the chains this changed.
+    head["checkpoint"] = None if latest is None else latest.as_json()
     folder.mkdir(parents=True, exist_ok=True)
     json_path = folder / f"disposition-{d.id}-certificate.json"
     pdf_path = folder / f"disposition-{d.id}-certificate.pdf"
@@ -442,7 +447,11 @@ def _finish(archive: Archive, d: Disposition, schedule: Schedule, folder: Path, 
 
     about = document_info(archive, f"Certificate of the destruction of records under "
                           f"disposition {d.id}", at=now)
-    pdf = cert.certificate_pdf({**head, "items": written.first_items}, sha, about=about)
+    from archiver.pdf.signing import sign_certificate
+
+    pdf = sign_certificate(cert.certificate_pdf({**head, "items": written.first_items}, sha,
+                                                about=about),
+                           archive.settings, reason=f"Destruction of records, disposition {d.id}")
     pdf_path.write_bytes(pdf)
     with archive.transaction() as s:
         row = s.get(Disposition, d.id, with_for_update=True)

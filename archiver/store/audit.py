@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
-from archiver.store.canonical import hash_record
+from archiver.store.canonical import hash_with, seal_scheme
 from archiver.store.models import AuditEvent, AuditHead
 
 SYSTEM_ACTOR = "archiver"
@@ -67,7 +67,7 @@ def record_event(
     )
     session.add(event)
     session.flush()  # assigns the id, which the hash covers
-    event.sha256 = hash_record(event_payload(event))
+    event.sha256, event.hash_scheme = seal_scheme(event_payload(event))
     head.last_event_id = event.id
     head.last_sha256 = event.sha256
     session.flush()
@@ -99,7 +99,7 @@ def check_chain(session: Session, batch: int = 5000) -> Iterator[AuditProblem | 
             yield AuditProblem(
                 event.id, f"chain broken{missing}: an event before it was deleted or altered"
             )
-        if hash_record(event_payload(event)) != event.sha256:
+        if hash_with(event_payload(event), event.hash_scheme) != event.sha256:
             yield AuditProblem(event.id, "hash mismatch: the event was altered")
         prev_hash = event.sha256
         prev_id = event.id

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -204,6 +205,9 @@ class ItemVersion(Base):
     # The WARC response record whose page carried the item (not hashed: a purge may rewrite
     # that record for the items it destroys, and the version then names the rewritten one).
     warc_record_id: Mapped[int | None] = mapped_column(ForeignKey("warc_records.id"), index=True)
+    # Which canonical bytes ``sha256`` covers (archiver.store.canonical.HashScheme).
+    hash_scheme: Mapped[str] = mapped_column(String(16), default="legacy",
+                                             server_default="legacy")
 
 
 class AuditEvent(Base):
@@ -220,6 +224,9 @@ class AuditEvent(Base):
     details_json: Mapped[str] = mapped_column(Text, default="{}")
     prev_sha256: Mapped[str | None] = mapped_column(HASH)
     sha256: Mapped[str] = mapped_column(HASH)
+    # Which canonical bytes ``sha256`` covers (archiver.store.canonical.HashScheme).
+    hash_scheme: Mapped[str] = mapped_column(String(16), default="legacy",
+                                             server_default="legacy")
 
 
 class AuditHead(Base):
@@ -660,3 +667,25 @@ class WarcRewrite(Base):
     status: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+class Checkpoint(Base):
+    """The archive's state at one moment, to be witnessed outside the database
+    (:mod:`archiver.store.checkpoints`): ``document`` is the checkpoint's canonical JSON, whose
+    sha256 is ``sha256``; ``tsa_token`` the DER RFC 3161 time-stamp token over that hash, when a
+    time-stamping authority is configured."""
+
+    __tablename__ = "checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    sha256: Mapped[str] = mapped_column(HASH, unique=True)
+    hash_scheme: Mapped[str] = mapped_column(String(16))
+    merkle_root: Mapped[str] = mapped_column(HASH)
+    item_count: Mapped[int] = mapped_column(BigInteger)
+    audit_event_count: Mapped[int] = mapped_column(BigInteger)
+    audit_last_event_id: Mapped[int | None] = mapped_column(Integer)
+    audit_last_sha256: Mapped[str | None] = mapped_column(HASH)
+    document: Mapped[str] = mapped_column(Text)
+    tsa_url: Mapped[str | None] = mapped_column(Text)
+    tsa_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    tsa_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tsa_error: Mapped[str | None] = mapped_column(Text)

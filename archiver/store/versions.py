@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archiver.connectors.records import Record
-from archiver.store.canonical import hash_record
+from archiver.store.canonical import HashScheme, hash_record, hash_with, seal_scheme
 from archiver.store.models import ItemVersion
 
 
@@ -90,14 +90,18 @@ def version_payload(v: ItemVersion | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def version_sha256(v: ItemVersion | Mapping[str, Any]) -> str:
-    """The hash a version with these fields has (its ``prev_sha256`` included)."""
-    return hash_record(version_payload(v))
+    """The hash a version with these fields has (its ``prev_sha256`` included), under the hash
+    scheme it names (``hash_scheme``; legacy when it names none)."""
+    get = v.get if isinstance(v, Mapping) else v.__getattribute__
+    return hash_with(version_payload(v), get("hash_scheme") or HashScheme.LEGACY)
 
 
 def version_row(*, prev_sha256: str | None, **fields: Any) -> dict[str, Any]:
     """A new version as the row to insert, sealed: ``fields`` are the hashed columns but
     ``prev_sha256`` (the chain head before it; empty for a first version) and ``sha256``.
-    The record writer's :func:`~archiver.store.writer.seal` calls it for every version."""
+    The record writer's :func:`~archiver.store.writer.seal` calls it for every version; it is
+    sealed over JCS bytes when JCS can express it
+    (:func:`~archiver.store.canonical.seal_scheme`)."""
     row = {**fields, "prev_sha256": prev_sha256 or None}
-    row["sha256"] = version_sha256(row)
+    row["sha256"], row["hash_scheme"] = seal_scheme(version_payload(row))
     return row

@@ -4,7 +4,7 @@ Without them each dashboard view read every item and every version (its counts g
 archive, not with the week).
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0016"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

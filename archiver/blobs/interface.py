@@ -221,6 +221,10 @@ class BlobStore(ABC):
     def is_held(self, sha256: str) -> bool:
         """True if the blob is under a legal hold."""
 
+    def upgrade(self) -> dict[str, int]:
+        """Bring the store's layout up to date (``archiver init``); counts of what was done."""
+        return {}
+
     @abstractmethod
     def check(self) -> None:
         """Raise :class:`StoreError` with a one-line reason if the store cannot be used."""

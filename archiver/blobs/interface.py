@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, TypeGuard, TypeVar
 
 from archiver.errors import StoreError
 
@@ -56,10 +56,12 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 
-@dataclass(frozen=True, slots=True)
-class BlobCheck:
+class BlobCheck(NamedTuple):
     """What re-reading one stored blob found: its actual digest and length, or why it could
-    not be read (``error`` is a :class:`BlobNotFound` for a missing blob)."""
+    not be read (``error`` is a :class:`BlobNotFound` for a missing blob).
+
+    A named tuple, not a dataclass: a verify makes one per blob, and at a few hundred bytes
+    per blob building a frozen dataclass costs as much as the hashing."""
 
     sha256: str
     digest: str | None

@@ -380,20 +380,27 @@ class LocalBlobStore(BlobStore):
         return self.path_for(sha256).is_file() or self.packs.locate(sha256) is not None
 
     def hash_many(self, hashes: Iterable[str]) -> Iterator[BlobCheck]:
-        """As :meth:`BlobStore.hash_many`; packed blobs are looked up a large chunk at a time
-        and each pack is read in offset order with few large reads (see
-        :meth:`PackFolder.hash_located`), single files as before."""
+        """As :meth:`BlobStore.hash_many`. Packed blobs are looked up a large chunk at a time
+        (one range scan of the index while they come in ascending order, as verify sends
+        them) and each pack is read in offset order with few large reads (see
+        :meth:`PackFolder.hash_rows`); single files as before."""
         if not self.packs.exists_index():
             return super().hash_many(hashes)
-        return map_chunks(self._hash_packed_chunk, hashes, chunk=PACK_HASH_CHUNK, threads=1)
+        last = ""
 
-    def _hash_packed_chunk(self, hashes: list[str]) -> list[BlobCheck]:
-        located = self.packs.locate_many([h for h in hashes if is_hash(h)])
-        checks = self.packs.hash_located(located)
-        rest = [h for h in hashes if h not in checks]
-        if rest:
-            checks.update(zip(rest, self._hash_chunk(rest), strict=True))
-        return [checks[h] for h in hashes]
+        def chunk(part: list[str]) -> list[BlobCheck]:
+            nonlocal last
+            ascending = part[0] > last and all(a < b for a, b in zip(part, part[1:]))
+            if ascending:
+                last = part[-1]
+            rows = self.packs.lookup_range(part) if ascending else self.packs.lookup(part)
+            checks = self.packs.hash_rows(rows)
+            rest = [h for h in part if h not in checks]
+            if rest:
+                checks.update(zip(rest, self._hash_chunk(rest), strict=True))
+            return [checks[h] for h in part]
+
+        return map_chunks(chunk, hashes, chunk=PACK_HASH_CHUNK, threads=1)
 
     def iter_hashes(self) -> Iterator[str]:
         """Every blob in the store, sorted; temp files, hold markers and strays are skipped."""

@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import BinaryIO
 
@@ -390,7 +391,7 @@ class LocalBlobStore(BlobStore):
 
         def chunk(part: list[str]) -> list[BlobCheck]:
             nonlocal last
-            ascending = part[0] > last and all(a < b for a, b in zip(part, part[1:]))
+            ascending = part[0] > last and all(a < b for a, b in pairwise(part))
             if ascending:
                 last = part[-1]
             rows = self.packs.lookup_range(part) if ascending else self.packs.lookup(part)

@@ -30,8 +30,8 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from operator import itemgetter
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 
 from archiver.blobs.interface import BlobCheck, check_hash, is_hash
@@ -69,6 +69,12 @@ CREATE TABLE IF NOT EXISTS doomed (sha BLOB NOT NULL, pack INTEGER NOT NULL,
 
 Location = tuple[str, Record]  # (pack file name, record)
 Row = tuple[str, int, int, int]  # (sha256, pack id, payload start, length)
+
+
+def _where_in(sql: str, count: int) -> str:
+    """``sql`` followed by ``IN (?, ...)`` with ``count`` placeholders: the values are bound
+    parameters, only their number is spliced in."""
+    return f"{sql} IN ({','.join('?' * count)})"
 
 
 def _keys(hashes: Sequence[str]) -> list[bytes]:
@@ -138,10 +144,9 @@ class PackFolder:
         out: dict[str, Location] = {}
         for at in range(0, len(hashes), _IN):
             part = _keys(hashes[at:at + _IN])
-            marks = ",".join("?" * len(part))
-            rows = con.execute(
+            rows = con.execute(_where_in(
                 "SELECT e.sha, p.name, e.head, e.start, e.length FROM entry e "
-                f"JOIN pack p ON p.id = e.pack WHERE e.sha IN ({marks})", part)  # noqa: S608
+                "JOIN pack p ON p.id = e.pack WHERE e.sha", len(part)), part)
             for sha, name, head, start, length in rows:
                 hexsha = sha.hex()
                 out[hexsha] = (name, Record(hexsha, head, start, length))
@@ -252,9 +257,9 @@ class PackFolder:
         con = self._db()
         for at in range(0, len(hashes), _IN):
             part = _keys(hashes[at:at + _IN])
-            rows += con.execute(
-                "SELECT lower(hex(sha)), pack, start, length FROM entry "
-                f"WHERE sha IN ({','.join('?' * len(part))})", part).fetchall()  # noqa: S608
+            rows += con.execute(_where_in(
+                "SELECT lower(hex(sha)), pack, start, length FROM entry WHERE sha", len(part)),
+                part).fetchall()
         return rows
 
     def lookup_range(self, hashes: Sequence[str]) -> list[Row]:
@@ -354,10 +359,9 @@ class PackFolder:
         out: list[tuple[str, int, str]] = []
         for at in range(0, len(hashes), _IN):
             part = [bytes.fromhex(check_hash(h)) for h in hashes[at:at + _IN]]
-            marks = ",".join("?" * len(part))
-            out += [(sha.hex(), pack_id, name) for sha, pack_id, name in con.execute(
+            out += [(sha.hex(), pack_id, name) for sha, pack_id, name in con.execute(_where_in(
                 "SELECT e.sha, e.pack, p.name FROM entry e JOIN pack p ON p.id = e.pack "
-                f"WHERE e.sha IN ({marks})", part)]  # noqa: S608
+                "WHERE e.sha", len(part)), part)]
         return out
 
     def finish_rewrites(self) -> int:

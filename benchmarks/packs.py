@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
 
 from archiver.blobs.local import LocalBlobStore  # noqa: E402
 from archiver.blobs.packs import PACK_BELOW  # noqa: E402
-from benchmarks.baselines import sha256_mb_per_s  # noqa: E402
+from benchmarks.baselines import disk_bytes, sha256_mb_per_s  # noqa: E402
 from benchmarks.department import generate  # noqa: E402
 
 
@@ -48,11 +48,6 @@ def department_payloads(items: int, seed: int) -> list[bytes]:
     out = [json.dumps(asdict(x), sort_keys=True, separators=(",", ":")).encode()
            for page in dept.pages for x in (*page.posts, *page.comments)]
     return out[:items]
-
-
-def disk_bytes(folder: Path) -> int:
-    """Allocated bytes (``st_blocks``) of every file under ``folder``: what the disk holds."""
-    return sum(p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file())
 
 
 def measure_store(store: LocalBlobStore, blobs: list[bytes], batch: int) -> dict[str, float]:

@@ -248,3 +248,36 @@ def test_a_damaged_orphan_pack_is_not_indexed(tmp_path: Path, damage: str) -> No
     orphan.write_bytes(whole[:-3] if damage == "truncated" else b"not a warc record")
     with pytest.raises(StoreError, match="pack pack-20260101T000000"):
         store.packs.recover()
+
+
+CONCURRENT_WRITER = """
+import sys
+from pathlib import Path
+from archiver.blobs.local import LocalBlobStore
+store = LocalBlobStore(Path(sys.argv[1]), pack_below=65536)
+tag = sys.argv[2]
+shared = [f'{{"shared": {i}}}'.encode() for i in range(600)]
+own = [f'{{"{tag}": {i}}}'.encode() for i in range(600)]
+for at in range(0, 600, 20):
+    store.put_many(shared[at:at + 20] + own[at:at + 20])
+"""
+
+
+def test_concurrent_writers_each_write_whole_packs(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT_WRITER, str(root), tag],
+                              cwd=ROOT) for tag in ("capture", "webhook")]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    store = packed_store(tmp_path)
+    assert store.packs.recover() == 0  # every pack was indexed by its writer
+    expected = {sha(f'{{"{tag}": {i}}}'.encode())
+                for tag in ("shared", "capture", "webhook") for i in range(600)}
+    assert set(store.iter_hashes()) == expected
+    assert all(c.digest == c.sha256 for c in store.hash_many(sorted(expected)))
+    for pack in store.packs.folder.glob("*.warc"):
+        with pack.open("rb") as fh:
+            assert all(r.rec_type == "resource" for r in ArchiveIterator(fh))
+    # A blob both writers packed at once is in two packs; deleting it removes both copies.
+    gone = b'{"shared": 7}'
+    assert store.delete_many([sha(gone)]) == {sha(gone): None}
+    assert gone not in stored_bytes(root)

@@ -38,6 +38,7 @@ from archiver.blobs.interface import (
     map_chunks,
 )
 from archiver.blobs.packs import PackFolder
+from archiver.blobs.packs import fsync_dir as _fsync_dir
 from archiver.errors import BlobLocked, BlobNotFound, StoreError
 
 TEMP_PREFIX = ".tmp-"
@@ -54,15 +55,6 @@ _THREADED_FROM = 32  # below this many blobs a batch runs in the caller's thread
 
 def _oneline(exc: OSError) -> str:
     return exc.strerror or exc.__class__.__name__
-
-
-def _fsync_dir(path: Path) -> None:
-    # Makes the rename itself durable; without it a crash can forget the new directory entry.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _sync_filesystem(path: Path) -> None:

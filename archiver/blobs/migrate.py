@@ -11,11 +11,10 @@ packing them again.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from archiver.blobs.packs import PACK_BYTES
+from archiver.blobs.packs import PACK_BYTES, fsync_dir
 from archiver.errors import StoreError
 
 if TYPE_CHECKING:
@@ -65,9 +64,5 @@ def _move(store: LocalBlobStore, batch: list[tuple[str, bytes]]) -> int:
                              f"{exc.strerror or exc}") from None
         folders.add(path.parent)
     for folder in folders:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(folder)
     return len(batch)

@@ -85,7 +85,8 @@ def _keys(hashes: Sequence[str]) -> list[bytes]:
         return [bytes.fromhex(h) for h in hashes if is_hash(h)]
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable (without it a crash can forget it)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -199,7 +200,7 @@ class PackFolder:
             finally:
                 os.close(fd)
             os.replace(tmp, self.folder / name)
-            _fsync_dir(self.folder)
+            fsync_dir(self.folder)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -386,7 +387,7 @@ class PackFolder:
             except OSError as exc:
                 raise StoreError(f"cannot delete pack {old_name} from {self.url}: "
                                  f"{exc.strerror or exc}") from None
-            _fsync_dir(self.folder)
+            fsync_dir(self.folder)
             with self._write() as w:
                 w.execute("DELETE FROM rewrite WHERE pack = ?", (pack_id,))
         return len(jobs)

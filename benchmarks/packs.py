@@ -42,11 +42,17 @@ def log(message: str) -> None:
     print(f"[packs {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def department_payloads(items: int, seed: int) -> list[bytes]:
-    """The department's posts and comments, each as the JSON a capture would keep."""
-    dept = generate(items, seed=seed)
-    out = [json.dumps(asdict(x), sort_keys=True, separators=(",", ":")).encode()
-           for page in dept.pages for x in (*page.posts, *page.comments)]
+def department_payloads(items: int, seed: int, copies: int = 1) -> list[bytes]:
+    """The department's posts and comments, each as the JSON a capture would keep.
+
+    With ``copies``, a department of ``items / copies`` is generated and each item repeated
+    that many times with its copy number in it (distinct blobs of the same sizes): the
+    generator is what takes longest at 1M, and the size figure depends only on the sizes."""
+    dept = generate(-(-items // copies), seed=seed)
+    records = [asdict(x) for page in dept.pages for x in (*page.posts, *page.comments)]
+    out = [json.dumps({**record, "copy": n} if copies > 1 else record, sort_keys=True,
+                      separators=(",", ":")).encode()
+           for n in range(copies) for record in records]
     return out[:items]
 
 
@@ -79,11 +85,13 @@ def sha256_cpu_mb_per_s(blobs: list[bytes]) -> float:
     return total / 1e6 / (time.process_time() - cpu)
 
 
-def measure(items: int, seed: int, batch: int, files_up_to: int, work: Path) -> dict[str, Any]:
+def measure(items: int, seed: int, batch: int, files_up_to: int, work: Path,
+            copies: int = 1) -> dict[str, Any]:
     log(f"generating {items} payloads")
-    blobs = department_payloads(items, seed)
+    blobs = department_payloads(items, seed, copies)
     payload = sum(len(b) for b in blobs)
     result: dict[str, Any] = {"items": len(blobs), "seed": seed, "batch": batch,
+                              "copies": copies,
                               "payload_bytes": payload, "payload_mean_bytes": payload / len(blobs)}
     result["sha256_mb_per_s"] = max(sha256_mb_per_s(blobs) for _ in range(3))
     result["sha256_cpu_mb_per_s"] = max(sha256_cpu_mb_per_s(blobs) for _ in range(3))
@@ -112,12 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch", type=int, default=500, help="blobs per put_many call")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="generate items/COPIES and repeat each (distinct) COPIES times")
     parser.add_argument("--files-up-to", type=int, default=100_000,
                         help="also measure single files up to this many items")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="archiver-packs-"))
     try:
-        result = measure(args.items, args.seed, args.batch, args.files_up_to, work)
+        result = measure(args.items, args.seed, args.batch, args.files_up_to, work, args.copies)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

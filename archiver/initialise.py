@@ -23,6 +23,7 @@ def initialise(settings: Settings, environ: Mapping[str, str] | None = None) -> 
         engine.dispose()
     store = open_blob_store(settings)
     store.check()
+    upgraded = store.upgrade()
     _check_saved_queries(settings)
     from archiver.search.factory import open_index
 
@@ -38,7 +39,8 @@ def initialise(settings: Settings, environ: Mapping[str, str] | None = None) -> 
                        f"{done.removed} taken out")
     return {
         "database": "ready (schema up to date)",
-        "blob store": store.url,
+        "blob store": store.url + "".join(
+            f", {n} {what.replace('_', ' ')}" for what, n in upgraded.items() if n),
         "index": index_note,
         "retention": retention,
     }

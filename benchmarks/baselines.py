@@ -43,6 +43,12 @@ def sha256_mb_per_s(blobs: Iterable[bytes]) -> float:
     return total / 1e6 / seconds if seconds else 0.0
 
 
+def disk_bytes(folder: Path) -> int:
+    """Allocated bytes (``st_blocks``) of every file under ``folder``: what the disk holds for
+    it, small files rounded up to whole blocks."""
+    return sum(p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file())
+
+
 def sha256_files_mb_per_s(folder: Path) -> float:
     """MB/s of reading every blob file from disk and hashing it, one after another: the floor
     for a verify that must read small files (page cache as it is after the run)."""

@@ -31,6 +31,8 @@ ROWS = [
     ("sha256_mb_per_s", "sha256 MB/s (floor)", ""),
     ("ratio_verify_to_sha256", "verify / sha256", ">= 0.5"),
     ("verify_blobs_mb_per_s", "verify, blob phase only, MB/s", ""),
+    ("ratio_verify_blobs_to_sha256", "verify blob phase / sha256", ">= 0.5 at 100k"),
+    ("ratio_store_to_payload", "blob store on disk / payload bytes", "<= 1.3 at 1M"),
     ("sha256_files_mb_per_s", "read files + sha256 MB/s (I/O floor)", ""),
     ("sqlite_insert_rows_per_s", "sqlite3 executemany rows/s (floor)", ""),
     ("export_open_records_s", "open-records package (<=10k items), s", "< 30"),

@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
 
 from benchmarks.baselines import (  # noqa: E402
     Fts5,
+    disk_bytes,
     sha256_files_mb_per_s,
     sha256_mb_per_s,
     sqlite_insert_rows_per_s,
@@ -269,6 +270,8 @@ def measure(items: int, seed: int, accounts: int, work: Path,
         result["sqlite_insert_rows_per_s"] = sqlite_insert_rows_per_s(rows, work / "floor.db")
         result["sha256_mb_per_s"] = sha256_mb_per_s(blobs)
         result["sha256_files_mb_per_s"] = sha256_files_mb_per_s(work / "home" / "blobs")
+        result["payload_bytes"] = sum(len(b) for b in blobs)
+        result["store_bytes"] = disk_bytes(work / "home" / "blobs")
         fts = Fts5(work / "fts5.db", docs)
         result["fts5_search_p95_ms"] = fts.p95_ms(queries)
         fts.close()
@@ -283,6 +286,9 @@ def measure(items: int, seed: int, accounts: int, work: Path,
     result["ratio_search_p95_to_fts5"] = (
         result["search_p95_ms"] / max(result["fts5_search_p95_ms"], 1e-9))
     result["ratio_verify_to_sha256"] = result["verify_mb_per_s"] / result["sha256_mb_per_s"]
+    result["ratio_verify_blobs_to_sha256"] = (
+        result["verify_blobs_mb_per_s"] / result["sha256_mb_per_s"])
+    result["ratio_store_to_payload"] = result["store_bytes"] / max(result["payload_bytes"], 1)
     result["skipped"] = sorted(skip)
     result["max_command_peak_rss_mb"] = max(
         value for key, value in result.items() if key.endswith("_peak_rss_mb"))

@@ -61,8 +61,8 @@ def test_open_records_bag_names_the_checkpoint_and_certifies_each_version(
                                                            for v in record["versions"]]
         for v in item["versions"]:
             row = stored[(item["item_id"], v["seq"])]
-            assert (v["sha256"], v["raw_sha256"], v["hash_scheme"]) == (
-                row.sha256, row.raw_sha256, row.hash_scheme)
+            assert (v["sha256"], v["record_sha256"], v["hash_scheme"]) == (
+                row.sha256, row.record_sha256, row.hash_scheme)
             assert "text" not in v and "author" not in v  # the package carries the content
     text = (data / "certificate-of-authenticity.txt").read_text(encoding="utf-8")
     pdf = pdf_text((data / "certificate-of-authenticity.pdf").read_bytes())
@@ -70,7 +70,7 @@ def test_open_records_bag_names_the_checkpoint_and_certifies_each_version(
         assert "902(13)" in body and "28 U.S.C." in body
         assert "Custodian of records (name)" in body
         assert taken.sha256 in body.replace("\n", "")
-    some = cert["items"][0]["versions"][0]["raw_sha256"]
+    some = cert["items"][0]["versions"][0]["record_sha256"]
     assert some in text
 
 

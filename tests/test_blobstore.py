@@ -504,7 +504,11 @@ def test_open_blob_store_local(tmp_path: Path) -> None:
     assert isinstance(store, LocalBlobStore)
     store.check()
     digest = store.put(b"hello")
-    assert (tmp_path / "blobs" / digest[:2] / digest[2:4] / digest).exists()
+    # Small blobs go into a pack; big ones stay single files.
+    assert store.packs.locate(digest) is not None
+    assert not (tmp_path / "blobs" / digest[:2] / digest[2:4] / digest).exists()
+    big = store.put(b"x" * store.pack_below)
+    assert (tmp_path / "blobs" / big[:2] / big[2:4] / big).exists()
 
 
 def test_open_blob_store_s3(

@@ -177,7 +177,7 @@ def rewrite_version(archive: Archive) -> str:
         sha = archive.store.put(raw)
         s.merge(Blob(sha256=sha, size=len(raw), media_type="application/json",
                      created_at=v.captured_at))
-        v.text, v.raw_sha256 = "nothing to see here", sha
+        v.text, v.record_sha256 = "nothing to see here", sha
         v.sha256 = version_sha256(v)
         s.execute(update(Item).where(Item.id == item_id).values(current_sha256=v.sha256))
         s.execute(delete(AuditEvent).where(AuditEvent.action == "archive.checkpoint"))

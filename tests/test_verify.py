@@ -19,6 +19,7 @@ from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive
 from archiver.store.models import AuditEvent, Blob, Item, ItemVersion
 from archiver.verify import verify_archive
+from tests.support.packs import flip_stored_byte, unpack_to_file
 
 TOKEN_ENV = "ARCHIVER_TOKEN_VERIFY_TEST"
 
@@ -56,11 +57,7 @@ def test_flipped_byte_edited_version_and_deleted_audit_row_are_each_reported(
         audit_ids = list(s.scalars(select(AuditEvent.id).order_by(AuditEvent.id)))
     # 1. one byte of a blob flipped on disk
     assert isinstance(archive.store, LocalBlobStore)
-    path = archive.store.path_for(blob_sha)
-    os.chmod(path, 0o644)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    path.write_bytes(bytes(data))
+    flip_stored_byte(archive.store, blob_sha)
     # 2. one version row edited in the database
     with archive.transaction() as s:
         s.execute(update(ItemVersion).where(ItemVersion.id == edited.id)
@@ -97,8 +94,7 @@ def test_deleted_version_and_missing_blob_are_reported(captured: Archive) -> Non
     with archive.transaction() as s:
         s.execute(delete(ItemVersion).where(ItemVersion.id == first.id))
     assert first.record_sha256 is not None
-    path = archive.store.path_for(first.record_sha256)  # type: ignore[attr-defined]
-    path.unlink()
+    archive.store.delete(first.record_sha256)
     report = verify_archive(archive)
     reasons = " ".join(p.reason for p in report.problems)
     assert "missing" in reasons
@@ -112,7 +108,8 @@ def test_appended_bytes_wrong_size_and_unreadable_blob_are_reported(captured: Ar
         shas = list(s.scalars(select(Blob.sha256).order_by(Blob.sha256)))
     appended, resized, unreadable = shas[0], shas[len(shas) // 2], shas[-1]
     # 1. bytes appended to a blob: read to the end, so its hash changes
-    path = archive.store.path_for(appended)
+    # (single files: the old layout, which packs hold alongside)
+    path = unpack_to_file(archive.store, appended)
     os.chmod(path, 0o644)
     with path.open("ab") as fh:
         fh.write(b" ")
@@ -120,7 +117,7 @@ def test_appended_bytes_wrong_size_and_unreadable_blob_are_reported(captured: Ar
     with archive.transaction() as s:
         s.execute(update(Blob).where(Blob.sha256 == resized).values(size=Blob.size + 1))
     # 3. a blob that cannot be read (a folder where the file should be)
-    path = archive.store.path_for(unreadable)
+    path = unpack_to_file(archive.store, unreadable)
     path.unlink()
     path.mkdir()
 

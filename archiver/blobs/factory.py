@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 from archiver.blobs.interface import BlobStore
 from archiver.blobs.local import LocalBlobStore
+from archiver.blobs.packs import PACK_BELOW
 from archiver.config import Settings, StoreScheme
 from archiver.errors import ConfigError
 
@@ -26,7 +27,7 @@ def open_blob_store(settings: Settings, environ: Mapping[str, str] | None = None
             raise ConfigError(
                 f"ARCHIVER_STORE_URL: file:// URL must be a local path, not host {parts.netloc!r}"
             )
-        return LocalBlobStore(Path(unquote(parts.path)))
+        return LocalBlobStore(Path(unquote(parts.path)), pack_below=PACK_BELOW)
     if parts.scheme == StoreScheme.S3:
         # Imported only for s3:// so that a local store never loads boto3.
         from archiver.blobs.s3 import S3BlobStore, make_s3_client

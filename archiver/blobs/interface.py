@@ -27,10 +27,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, TypeGuard, TypeVar
 
 from archiver.errors import StoreError
 
@@ -56,10 +55,12 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 
-@dataclass(frozen=True, slots=True)
-class BlobCheck:
+class BlobCheck(NamedTuple):
     """What re-reading one stored blob found: its actual digest and length, or why it could
-    not be read (``error`` is a :class:`BlobNotFound` for a missing blob)."""
+    not be read (``error`` is a :class:`BlobNotFound` for a missing blob).
+
+    A named tuple, not a dataclass: a verify makes one per blob, and at a few hundred bytes
+    per blob building a frozen dataclass costs as much as the hashing."""
 
     sha256: str
     digest: str | None
@@ -220,6 +221,10 @@ class BlobStore(ABC):
     @abstractmethod
     def is_held(self, sha256: str) -> bool:
         """True if the blob is under a legal hold."""
+
+    def upgrade(self) -> dict[str, int]:
+        """Bring the store's layout up to date (``archiver init``); counts of what was done."""
+        return {}
 
     @abstractmethod
     def check(self) -> None:

@@ -17,11 +17,14 @@ import contextlib
 import ctypes
 import errno
 import hashlib
+import heapq
+import io
 import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import BinaryIO
 
@@ -34,6 +37,8 @@ from archiver.blobs.interface import (
     is_hash,
     map_chunks,
 )
+from archiver.blobs.packs import PackFolder
+from archiver.blobs.packs import fsync_dir as _fsync_dir
 from archiver.errors import BlobLocked, BlobNotFound, StoreError
 
 TEMP_PREFIX = ".tmp-"
@@ -43,21 +48,13 @@ _STAGING = ".staging"  # put_file writes here before the hash (and so the folder
 _HEX = frozenset("0123456789abcdef")
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC
+PACK_HASH_CHUNK = 65536  # blobs looked up and hashed per pass over the packs
 DELETE_THREADS = 16  # threads for batch deletes (see delete_many)
 _THREADED_FROM = 32  # below this many blobs a batch runs in the caller's thread
 
 
 def _oneline(exc: OSError) -> str:
     return exc.strerror or exc.__class__.__name__
-
-
-def _fsync_dir(path: Path) -> None:
-    # Makes the rename itself durable; without it a crash can forget the new directory entry.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _sync_filesystem(path: Path) -> None:
@@ -120,11 +117,16 @@ class LocalBlobStore(BlobStore):
     hash_threads = 4
     hash_chunk = 256
 
-    def __init__(self, root: Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, root: Path, *, clock: Callable[[], float] = time.time,
+                 pack_below: int = 0) -> None:
+        """``pack_below``: blobs smaller than this many bytes go into packs
+        (:mod:`archiver.blobs.packs`); 0 keeps every blob a single file."""
         self.root = Path(root)
         self._root_str = os.fspath(self.root)
         self.url = self.root.resolve().as_uri()
         self._clock = clock
+        self.pack_below = pack_below
+        self.packs = PackFolder(self.root, self.url)
 
     # -- locations -------------------------------------------------------------------------
 
@@ -140,6 +142,8 @@ class LocalBlobStore(BlobStore):
 
     def put(self, data: bytes, *, media_type: str | None = None) -> str:
         """Store ``data``; return its sha256. An existing blob is left untouched."""
+        if len(data) < self.pack_below:
+            return self.put_many([data], media_type=media_type)[0]
         sha256 = hashlib.sha256(data).hexdigest()
         final = self.path_for(sha256)
         if final.exists():
@@ -170,8 +174,17 @@ class LocalBlobStore(BlobStore):
         (or twice in the batch) costs one ``stat``, and is never rewritten.
         """
         hashes = [hashlib.sha256(data).hexdigest() for data in blobs]
+        unique = dict(zip(hashes, blobs, strict=True))  # repeats dropped
+        small = {sha: data for sha, data in unique.items() if len(data) < self.pack_below}
+        if small:
+            packed = self.packs.locate_many(list(small))
+            self.packs.write([(sha, data, media_type) for sha, data in small.items()
+                              if sha not in packed and not os.path.lexists(
+                                  f"{self._root_str}/{fan_out(sha)}")])
         written = False
-        for sha256, data in dict(zip(hashes, blobs, strict=True)).items():  # repeats dropped
+        for sha256, data in unique.items():
+            if sha256 in small:
+                continue
             # In the caller's thread: creating files is serialized in the kernel (measured no
             # faster on 8 or 16 threads on ext4), unlike deleting them.
             written = self._write_new(sha256, data) or written
@@ -218,6 +231,11 @@ class LocalBlobStore(BlobStore):
         The hash is computed from the bytes actually written, so a file that changes while being
         copied is stored under the hash of what was stored.
         """
+        with contextlib.suppress(OSError):  # a read error is reported by the copy below
+            if self.pack_below and os.path.getsize(path) < self.pack_below:
+                data = Path(path).read_bytes()
+                if len(data) < self.pack_below:
+                    return self.put_many([data], media_type=media_type)[0], len(data)
         staging = self.root / _STAGING
         tmp: Path | None = None
         try:
@@ -275,7 +293,10 @@ class LocalBlobStore(BlobStore):
         cutoff = self._clock() - older_than
         if not self.root.is_dir():
             return 0
+        removed += self.packs.cleanup_temp(cutoff)
         for tmp in self.root.rglob(TEMP_PREFIX + "*"):
+            if tmp.parent == self.packs.folder:
+                continue
             try:
                 if tmp.is_file() and tmp.stat().st_mtime <= cutoff:
                     tmp.unlink()
@@ -294,7 +315,7 @@ class LocalBlobStore(BlobStore):
         try:
             return path.read_bytes()
         except FileNotFoundError:
-            raise BlobNotFound(f"blob {sha256} not found in {self.url}") from None
+            return self.packs.read(sha256)
         except OSError as exc:
             raise self._read_error(sha256, exc) from None
 
@@ -303,9 +324,9 @@ class LocalBlobStore(BlobStore):
         """A binary file object on the stored blob (not verified)."""
         path = self.path_for(sha256)
         try:
-            fh = path.open("rb")
+            fh: BinaryIO = path.open("rb")
         except FileNotFoundError:
-            raise BlobNotFound(f"blob {sha256} not found in {self.url}") from None
+            fh = io.BytesIO(self.packs.read(sha256))
         except OSError as exc:
             raise self._read_error(sha256, exc) from None
         with fh:
@@ -348,11 +369,41 @@ class LocalBlobStore(BlobStore):
         return out
 
     def exists(self, sha256: str) -> bool:
-        """True if the blob file is present."""
-        return self.path_for(sha256).is_file()
+        """True if the blob file is present or the blob is packed."""
+        return self.path_for(sha256).is_file() or self.packs.locate(sha256) is not None
+
+    def hash_many(self, hashes: Iterable[str]) -> Iterator[BlobCheck]:
+        """As :meth:`BlobStore.hash_many`. Packed blobs are looked up a large chunk at a time
+        (one range scan of the index while they come in ascending order, as verify sends
+        them) and each pack is read in offset order with few large reads (see
+        :meth:`PackFolder.hash_rows`); single files as before."""
+        if not self.packs.exists_index():
+            return super().hash_many(hashes)
+        last = ""
+
+        def chunk(part: list[str]) -> list[BlobCheck]:
+            nonlocal last
+            ascending = part[0] > last and all(a < b for a, b in pairwise(part))
+            if ascending:
+                last = part[-1]
+            rows = self.packs.lookup_range(part) if ascending else self.packs.lookup(part)
+            checks = self.packs.hash_rows(rows)
+            rest = [h for h in part if h not in checks]
+            if rest:
+                checks.update(zip(rest, self._hash_chunk(rest), strict=True))
+            return [checks[h] for h in part]
+
+        return map_chunks(chunk, hashes, chunk=PACK_HASH_CHUNK, threads=1)
 
     def iter_hashes(self) -> Iterator[str]:
         """Every blob in the store, sorted; temp files, hold markers and strays are skipped."""
+        last = None
+        for sha256 in heapq.merge(self._iter_files(), self.packs.iter_hashes()):
+            if sha256 != last:
+                yield sha256
+                last = sha256
+
+    def _iter_files(self) -> Iterator[str]:
         if not self.root.is_dir():
             return
         for first in sorted(p for p in self.root.iterdir() if _is_fan_dir(p)):
@@ -367,8 +418,9 @@ class LocalBlobStore(BlobStore):
 
     def delete(self, sha256: str) -> None:
         """Remove the blob; refuses (``BlobLocked``) while a legal hold marker is present."""
-        self._unlink(sha256)
-        _fsync_dir(self.path_for(sha256).parent)
+        error = self.delete_many([sha256])[sha256]
+        if error is not None:
+            raise error
 
     def delete_many(self, hashes: Sequence[str]) -> dict[str, Exception | None]:
         """Delete a batch with one file-system sync at the end instead of one per folder
@@ -378,13 +430,30 @@ class LocalBlobStore(BlobStore):
         ``discard``) that releases the GIL, so chunks of the batch run on a few threads.
         """
         unique = list(dict.fromkeys(hashes))
-        threads = DELETE_THREADS if len(unique) >= _THREADED_FROM else 1
-        chunk = max(1, -(-len(unique) // threads))
-        results = map_chunks(self._delete_chunk, unique, chunk=chunk, threads=threads)
-        outcome = dict(zip(unique, results, strict=True))
+        outcome: dict[str, Exception | None] = {}
+        free: list[str] = []
+        for sha256 in unique:
+            try:
+                if _marker_present(f"{self._root_str}/{fan_out(check_hash(sha256))}"
+                                   f"{HOLD_SUFFIX}", sha256, self.url):
+                    raise BlobLocked(
+                        f"blob {sha256} is under a legal hold in {self.url}; not deleted")
+            except StoreError as exc:
+                outcome[sha256] = exc
+            else:
+                free.append(sha256)
+        # Packed blobs first (their packs are rewritten without them), then single files: a
+        # blob a migration left in both places goes from both.
+        packed = self.packs.delete(free)
+        threads = DELETE_THREADS if len(free) >= _THREADED_FROM else 1
+        chunk = max(1, -(-len(free) // threads))
+        results = map_chunks(self._delete_chunk, free, chunk=chunk, threads=threads)
+        for sha256, error in zip(free, results, strict=True):
+            outcome[sha256] = None if sha256 in packed and isinstance(error, BlobNotFound) \
+                else error
         if any(error is None for error in outcome.values()):
             _sync_filesystem(self.root)
-        return outcome
+        return {sha256: outcome[sha256] for sha256 in unique}
 
     def _delete_chunk(self, hashes: list[str]) -> list[Exception | None]:
         out: list[Exception | None] = []
@@ -418,6 +487,7 @@ class LocalBlobStore(BlobStore):
             raise BlobNotFound(f"blob {sha256} not found in {self.url}")
         try:
             if on:
+                marker.parent.mkdir(parents=True, exist_ok=True)  # a packed blob has no folder
                 with marker.open("wb") as fh:
                     os.fsync(fh.fileno())
             else:
@@ -457,3 +527,13 @@ class LocalBlobStore(BlobStore):
                 else _oneline(exc)
             )
             raise StoreError(f"{_SETTING}: blob folder {self.url} is unusable: {reason}") from None
+
+    def upgrade(self) -> dict[str, int]:
+        """Finish interrupted pack rewrites, index packs whose writer died, and move single
+        blob files below the pack threshold into packs (resumable: see
+        :func:`archiver.blobs.migrate.pack_files`)."""
+        from archiver.blobs.migrate import pack_files
+
+        recovered = self.packs.recover()
+        moved = pack_files(self, self._iter_files()) if self.pack_below else 0
+        return {"packs_recovered": recovered, "files_packed": moved}

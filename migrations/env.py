@@ -4,6 +4,7 @@ file."""
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 # Imported for its tables: the monitoring tables are on Base in a module of their own.
 import archiver.store.monitoring  # noqa: F401
@@ -28,15 +29,39 @@ def run_migrations() -> None:
 
         engine = make_engine(load_settings().db_url)
 
-    with engine.begin() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=Base.metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True,
-            include_object=include_object,
-        )
-        context.run_migrations()
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a column by rebuilding its table (copy, drop, rename), and dropping
+            # a table other rows point at fails while foreign keys are enforced. The switch
+            # works only outside a transaction; the check below keeps what it protected.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                context.configure(
+                    connection=connection,
+                    target_metadata=Base.metadata,
+                    render_as_batch=sqlite,
+                    compare_type=True,
+                    include_object=include_object,
+                )
+                context.run_migrations()
+                if sqlite:
+                    _check_foreign_keys(connection)
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """Refuse (rolling the migration back) if any row points at nothing."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        table, rowid, parent, _ = broken[0]
+        raise RuntimeError(f"the migration left {len(broken)} rows pointing at nothing "
+                           f"(first: {table} row {rowid} -> {parent})")
 
 
 # Imported outside Alembic (tests use ``include_object``) there is nothing to run.

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 
 from archiver.config import Settings
 from archiver.initialise import initialise
 from archiver.migrations.env import include_object
 from archiver.store import db
-from archiver.store.models import Base
+from archiver.store.models import Base, ItemVersion, MediaFile, VersionMedia
+from archiver.verify import verify_archive
+from tests.support.retention import Captured, captured  # noqa: F401 - fixture
 
 
 def test_autogenerate_finds_no_difference(settings: Settings) -> None:
@@ -38,3 +41,23 @@ def test_init_is_idempotent(settings: Settings) -> None:
         assert db.schema_is_current(engine)
     finally:
         engine.dispose()
+
+
+def test_an_archive_with_data_upgrades_across_table_rebuilds(
+        captured: Captured) -> None:  # noqa: F811
+    """On SQLite a migration that renames or constrains a column rebuilds the table; rows of
+    other tables pointing at it (a version's media) must not stop the upgrade or be lost."""
+    archive = captured.archive
+    with archive.transaction() as s:
+        version_id = s.scalar(select(ItemVersion.id).limit(1))
+        media = MediaFile(url_sha256="0" * 64, url="https://example.invalid/a.jpg",
+                          status="stored", first_seen_at=archive.clock())
+        s.add(media)
+        s.flush()
+        s.add(VersionMedia(version_id=version_id, media_file_id=media.id))
+    config = db.alembic_config(archive.engine)
+    command.downgrade(config, "0011")
+    command.upgrade(config, "head")
+    with archive.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(VersionMedia)) >= 1
+    assert verify_archive(archive).ok

@@ -11,6 +11,12 @@ Followed:
   https://developers.facebook.com/docs/graph-api/guides/error-handling
 * Rate limits (codes 4, 17, 32, 613, 80001; ``X-App-Usage``, ``X-Business-Use-Case-Usage``):
   https://developers.facebook.com/docs/graph-api/overview/rate-limiting
+* Page stories ``GET /{page-id}/stories`` (``post_id, status PUBLISHED|ARCHIVED, creation_time,
+  media_type, media_id, url``; archived ones only while the Page's story archive is on):
+  https://developers.facebook.com/docs/page-stories-api; each story's photo (``images``) or video
+  (``source``) is read from its ``media_id``: https://developers.facebook.com/docs/graph-api/reference/photo,
+  https://developers.facebook.com/docs/graph-api/reference/video. Stories are their own kind and
+  listing (:mod:`archiver.connectors.stories`).
 
 The token goes in an ``Authorization: Bearer`` header (OAuth 2.0, RFC 6750), not in the URL, so
 no URL we log or store can carry it; ``access_token`` in ``paging.next`` links is stripped. The
@@ -54,6 +60,7 @@ from archiver.connectors.records import (
     Record,
     Unknown,
 )
+from archiver.connectors.stories import STORIES_SCOPE, PermittedListing
 from archiver.connectors.streams import RecordChildStream, TreeConnector, TreeStream
 
 DEFAULT_API_BASE = "https://graph.facebook.com/v19.0"
@@ -61,6 +68,7 @@ POST_FIELDS = (
     "id,message,created_time,updated_time,permalink_url,from,status_type,is_hidden,"
     "is_published,attachments{media_type,url,media,target,subattachments}"
 )
+STORY_FIELDS = "post_id,status,creation_time,media_type,media_id,url"
 COMMENT_FIELDS = (
     "id,message,created_time,from,parent{id},is_hidden,permalink_url,attachment,"
     "comment_count,like_count"
@@ -198,9 +206,51 @@ def parse_feed_body(body: bytes, path: str = "/feed") -> tuple[list[Record], str
     return records, nxt if isinstance(nxt, str) else None
 
 
+def _story_time(value: Any, path: str) -> datetime | None:
+    """A story's ``creation_time``: Unix seconds (a number or its digits) or a Graph time."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _unix_time(value)
+    return parse_graph_time(value, path)
+
+
+def story_media(media_type: str | None, obj: dict[str, Any], path: str) -> tuple[MediaRef, ...]:
+    """The file of a story's photo (its largest ``images`` entry) or video (``source``)."""
+    source = _opt(obj, "source", str, path)
+    images = _opt(obj, "images", list, path) or []
+    sized = [i for i in images if isinstance(i, dict) and isinstance(i.get("source"), str)]
+    if not source and sized:
+        best = max(sized, key=lambda i: (i.get("width") or 0) * (i.get("height") or 0)
+                   if isinstance(i.get("width"), int) and isinstance(i.get("height"), int) else 0)
+        source = best["source"]
+    return (MediaRef(url=source, media_type=media_type),) if source else ()
+
+
+def story_record(item: dict[str, Any], media: tuple[MediaRef, ...], path: str) -> Record:
+    """One Page story → a ``story`` :class:`Record` (``platform_status``: ``published`` or
+    ``archived``, the story's own ``status`` lower-cased)."""
+    post_id = _opt(item, "post_id", str, path)
+    if not post_id:
+        raise MalformedResponse(f"response from {path}: a story without a post_id")
+    status = _opt(item, "status", str, path)
+    return Record(
+        external_id=post_id, kind=ItemKind.STORY, scope=STORIES_SCOPE, text=None,
+        status=ItemStatus.ACTIVE, platform_status=status.lower() if status else None,
+        author_name=None, author_id=None,
+        created_at=_story_time(item.get("creation_time"), path), updated_at=None,
+        url=_opt(item, "url", str, path), raw=item, media=media)
+
+
 def _graph_error(payload: Any) -> dict[str, Any] | None:
     err = payload.get("error") if isinstance(payload, dict) else None
     return err if isinstance(err, dict) else None
+
+
+def permission_refused(payload: Any) -> bool:
+    """Is this Graph answer a refusal for a permission the token lacks (code 10, 200-299)?"""
+    err = _graph_error(payload)
+    return err is not None and err.get("code") in PERMISSION_CODES
 
 
 def _usage_numbers(response: httpx.Response) -> tuple[float, float]:
@@ -313,12 +363,56 @@ class CommentsStream(GraphEdgeStream, RecordChildStream["FacebookConnector"]):
         return parse_comments_page(payload, self.parent_id, request.path)
 
 
+class GraphStoriesListing(PermittedListing, GraphEdgeStream):
+    """A ``/stories`` edge (a Page's, an Instagram account's): its own scope, and a token
+    without the permission for it reported, not failed."""
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return (STORIES_SCOPE,)
+
+    def classify(self, response: httpx.Response, payload: Any) -> Classification:
+        return self.permitted(classify_graph(response, payload), permission_refused(payload))
+
+
+class StoriesStream(GraphStoriesListing):
+    """``GET /{page-id}/stories``: the Page's stories of the last day (and archived ones while
+    the story archive is on), each with its photo or video file, read at once."""
+
+    edge, fields, page_size = "stories", STORY_FIELDS, 25
+    what, needs = "page stories", "pages_read_engagement"
+
+    def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
+        return [story_record(item, self._media(item, request.path), request.path)
+                for item in _edge_data(payload, request.path)]
+
+    def _media(self, item: dict[str, Any], path: str) -> tuple[MediaRef, ...]:
+        """The story's file; a media object that cannot be read is noted, never guessed."""
+        media_id = _opt(item, "media_id", str, path)
+        media_type = _opt(item, "media_type", str, path)
+        if not media_id:
+            return ()
+        field = "source" if (media_type or "").lower() == "video" else "images"
+        request = PageRequest(f"{self.connector.api_base}/{quote(media_id, safe='')}",
+                              {"fields": field})
+        try:
+            obj = self.connector.read_object(request, classify_graph)
+        except ConnectorError as exc:
+            self.connector.stats.notes.append(
+                self.connector.scrub(f"facebook: story {item.get('post_id')}: its media file "
+                                     f"could not be read ({exc})"))
+            return ()
+        return story_media(media_type.lower() if media_type else None, obj, path)
+
+
 class FacebookConnector(TreeConnector):
     """Reads a Facebook Page's feed and every post's comments; looks items up by id."""
 
     platform: ClassVar[Platform] = Platform.FACEBOOK
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
-    streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (FeedStream, CommentsStream)
+    streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (
+        FeedStream, CommentsStream, StoriesStream)
+    sweep_scopes: ClassVar[tuple[str, ...]] = (STORIES_SCOPE,)
 
     @property
     def page_id(self) -> str:

@@ -42,6 +42,7 @@ class ItemKind(StrEnum):
     REPLY = "reply"
     MEDIA = "media"
     PAGE_REVISION = "page_revision"
+    STORY = "story"  # shown for 24 hours (archiver.connectors.stories)
 
 
 class ItemStatus(StrEnum):

@@ -10,6 +10,11 @@ It serves a :class:`~archiver.standins.dataset.PageDataset` the way the Graph AP
 * ``GET /vNN.0/{id}`` object reads; ``fields`` (with nested ``a{b,c}``) and ``limit`` honoured;
   the Page's own public fields (about, description, website, phone, emails, link: the sample
   department's text, :mod:`archiver.standins.profiles`);
+* ``GET /vNN.0/{page-id}/stories`` (developers.facebook.com/docs/page-stories-api): ``post_id,
+  status`` (``PUBLISHED``, ``ARCHIVED``), ``creation_time``, ``media_type``, ``media_id``, ``url``,
+  newest first; a story leaves it after 24 hours unless the story archive is on; each story's
+  photo (``images``) or video (``source``) reads as an object; :attr:`GraphServer.stories_refused`
+  answers Graph error 10 (no permission) instead;
 * ``GET /vNN.0/debug_token?input_token=...`` (developers.facebook.com/docs/graph-api/reference/
   debug_token): validity, ``expires_at`` (:attr:`GraphServer.token_expires_at`) and scopes;
 * cursor paging with ``paging.cursors`` and a full ``paging.next`` URL that, like the real API,
@@ -87,6 +92,10 @@ class GraphServer(LoopbackServer):
         self.token_expires_at = 0
         self.page_profile: dict[str, Any] = sample_profile("facebook")
         self._index = PageIndex(dataset)
+        # The Page's stories as Graph gives them, newest first, and their photos and videos.
+        self.stories: list[dict[str, Any]] = []
+        self.story_media: dict[str, dict[str, Any]] = {}
+        self.stories_refused = False
 
     # --- state -------------------------------------------------------------------------------
 
@@ -110,6 +119,26 @@ class GraphServer(LoopbackServer):
         from archiver.standins.dataset import load_second_state_changes
 
         self.set_dataset(self.dataset.with_changes(load_second_state_changes()))
+
+    def add_story(self, created: int, media_type: str = "photo") -> str:
+        """A story posted at ``created`` (Unix seconds) with a sample file; its ``post_id``."""
+        n = len(self.stories) + 1
+        post_id, media_id = f"{self.dataset.page_id}_9{n:05d}", f"8{n:05d}"
+        name = f"story{n}.{'mp4' if media_type == 'video' else 'png'}"
+        url = f"{self.origin}/media/{name}"
+        self.story_media[media_id] = (
+            {"id": media_id, "source": url} if media_type == "video" else
+            {"id": media_id, "images": [{"height": 16, "width": 16, "source": url}]})
+        self.stories.insert(0, {
+            "post_id": post_id, "status": "PUBLISHED", "creation_time": str(created),
+            "media_type": media_type, "media_id": media_id,
+            "url": f"https://www.facebook.com/stories/{self.dataset.page_id}/{n}"})
+        return post_id
+
+    def end_story(self, post_id: str, *, archive: bool) -> None:
+        """A story's 24 hours are over: ``ARCHIVED`` (the story archive on) or no longer listed."""
+        self.stories = [dict(s, status="ARCHIVED") if s["post_id"] == post_id else s
+                        for s in self.stories if archive or s["post_id"] != post_id]
 
     def expire_token(self) -> None:
         """Answer every request with Graph error 190/463 (session expired)."""
@@ -284,6 +313,13 @@ class GraphServer(LoopbackServer):
                 items = Reversed(items)
             render = idx.render_comment
             default_fields = {"created_time": None, "from": None, "message": None, "id": None}
+        elif object_id == idx.dataset.page_id and edge == "stories":
+            if self.stories_refused:
+                return self._error(400, 10, None,
+                                   "(#10) Application does not have permission for this action",
+                                   "OAuthException")
+            items, render = self.stories, dict
+            default_fields = {"post_id": None, "status": None, "creation_time": None}
         elif (
             object_id in idx.posts or object_id in idx.comments or object_id == idx.dataset.page_id
         ):
@@ -316,7 +352,7 @@ class GraphServer(LoopbackServer):
             return post_json(idx.posts[object_id])
         if object_id in idx.comments:
             return idx.render_comment(idx.comments[object_id])
-        return None
+        return self.story_media.get(object_id)
 
     def _unsupported(self, object_id: str) -> tuple[int, dict[str, str], bytes]:
         return self._error(

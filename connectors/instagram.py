@@ -52,15 +52,15 @@ from urllib.parse import quote
 
 from archiver.connectors.base import PageRequest, decode_json, dig, strip_secrets
 from archiver.connectors.errors import MalformedResponse
-from archiver.connectors.facebook import (
-    FacebookConnector,
+from archiver.connectors.facebook import FacebookConnector
+from archiver.connectors.graph import (
     GraphEdgeStream,
-    GraphStoriesListing,
     _edge_data,
     _id,
     _opt,
     parse_graph_time,
 )
+from archiver.connectors.graph_stories import GraphStoriesListing
 from archiver.connectors.profiles import Profile
 from archiver.connectors.records import (
     ROOT_SCOPE,

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from archiver.capture.account import capture_account
 from archiver.connectors.errors import ConnectorError
-from archiver.connectors.facebook import story_media, story_record
+from archiver.connectors.graph_stories import story_media, story_record
 from archiver.connectors.records import ItemKind, ListingComplete, ListingWindow, Record
 from archiver.connectors.stories import STORIES_SCOPE
 from archiver.daemon.scheduler import comment_sweep

@@ -10,7 +10,6 @@ from archiver.connectors.records import ItemKind
 from archiver.dates import parse_moment
 from archiver.search.interface import SearchFilters
 
-
 # Kinds an open-records search leaves out unless asked for by kind: they carry personal data.
 PRIVATE_KINDS = frozenset({ItemKind.MESSAGE})
 

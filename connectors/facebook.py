@@ -16,7 +16,9 @@ Followed:
   https://developers.facebook.com/docs/page-stories-api; each story's photo (``images``) or video
   (``source``) is read from its ``media_id``: https://developers.facebook.com/docs/graph-api/reference/photo,
   https://developers.facebook.com/docs/graph-api/reference/video. Stories are their own kind and
-  listing (:mod:`archiver.connectors.stories`).
+  listing (:mod:`archiver.connectors.stories`, :mod:`archiver.connectors.graph_stories`).
+* Page conversations (Messenger), ``GET /{page-id}/conversations?platform=messenger`` and each
+  conversation's latest messages: :mod:`archiver.connectors.graph_messages`.
 
 The token goes in an ``Authorization: Bearer`` header (OAuth 2.0, RFC 6750), not in the URL, so
 no URL we log or store can carry it; ``access_token`` in ``paging.next`` links is stripped. The
@@ -53,6 +55,7 @@ from archiver.connectors.graph import (
     classify_graph,
     parse_graph_time,
 )
+from archiver.connectors.graph_messages import ConversationsStream, FacebookMessagesStream
 from archiver.connectors.graph_stories import StoriesStream
 from archiver.connectors.profiles import Profile, TokenStatus, text_fields
 from archiver.connectors.records import (
@@ -206,7 +209,7 @@ class FacebookConnector(TreeConnector):
     platform: ClassVar[Platform] = Platform.FACEBOOK
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
     streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (
-        FeedStream, CommentsStream, StoriesStream)
+        FeedStream, CommentsStream, StoriesStream, ConversationsStream, FacebookMessagesStream)
     sweep_scopes: ClassVar[tuple[str, ...]] = (STORIES_SCOPE,)
 
     @property

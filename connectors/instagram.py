@@ -16,6 +16,8 @@ Followed:
   https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/stories.
   A story is its own kind and listing, its media downloaded by the run that sees it
   (:mod:`archiver.connectors.stories`).
+* Instagram messages, ``GET /me/conversations?platform=instagram`` and each conversation's latest
+  messages: :mod:`archiver.connectors.graph_messages`.
 * Paging, errors and rate limits are the Graph API's (cursor ``paging.next``; 190 token;
   100/33 unknown object; 4/17/32/613/800xx limits): https://developers.facebook.com/docs/graph-api/results,
   .../guides/error-handling, .../overview/rate-limiting. They are read by the Facebook
@@ -59,6 +61,10 @@ from archiver.connectors.graph import (
     _id,
     _opt,
     parse_graph_time,
+)
+from archiver.connectors.graph_messages import (
+    InstagramConversationsStream,
+    InstagramMessagesStream,
 )
 from archiver.connectors.graph_stories import GraphStoriesListing
 from archiver.connectors.profiles import Profile
@@ -264,7 +270,8 @@ class InstagramConnector(FacebookConnector):
     platform: ClassVar[Platform] = Platform.INSTAGRAM
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
     streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (
-        MediaStream, CommentsStream, RepliesStream, StoriesStream)
+        MediaStream, CommentsStream, RepliesStream, StoriesStream,
+        InstagramConversationsStream, InstagramMessagesStream)
 
     @property
     def user_id(self) -> str:

@@ -55,6 +55,9 @@ bookmark between runs, so each run reads the timeline in full, at ``max_results=
 the count of requests low (a second capture of an unchanged account costs one timeline page per
 100 posts plus one search per recent conversation).
 
+Direct messages (``GET /2/dm_events``, a user-context token only):
+:mod:`archiver.connectors.x_messages`.
+
 The token (an OAuth 2.0 Bearer token) goes only in the ``Authorization`` header.
 """
 
@@ -94,6 +97,7 @@ from archiver.connectors.records import (
     Unknown,
 )
 from archiver.connectors.streams import Completeness, Context, TreeConnector, TreeStream
+from archiver.connectors.x_messages import DmEventsStream
 
 log = logging.getLogger(__name__)
 
@@ -493,7 +497,8 @@ class XConnector(TreeConnector):
 
     platform: ClassVar[Platform] = Platform.X
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
-    streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (TimelineStream, ConversationStream)
+    streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (
+        TimelineStream, ConversationStream, DmEventsStream)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -516,7 +521,8 @@ class XConnector(TreeConnector):
 
     # -- look-ups ------------------------------------------------------------------------
 
-    def _classify(self, response: httpx.Response, payload: Any) -> Classification:
+    def classify_answer(self, response: httpx.Response, payload: Any) -> Classification:
+        """What an X answer means (:func:`classify_x` on the connector's clock)."""
         return classify_x(response, payload, self.now())
 
     def lookup(self, ref: ItemRef) -> LookupResult:
@@ -524,7 +530,7 @@ class XConnector(TreeConnector):
         request = PageRequest(f"{self.api_base}/2/tweets", {"ids": ref.external_id,
                                                             "tweet.fields": "id"})
         try:
-            fetched = self.fetch(request, self._classify)
+            fetched = self.fetch(request, self.classify_answer)
             payload = fetched.payload
             if not isinstance(payload, dict):
                 raise MalformedResponse(f"x: response from {request.path} is not an object")
@@ -562,7 +568,7 @@ class XConnector(TreeConnector):
             return self._account_ok
         request = PageRequest(f"{self.api_base}/2/users/{quote(self.user_id, safe='')}")
         try:
-            fetched = self.fetch(request, self._classify)
+            fetched = self.fetch(request, self.classify_answer)
         except ConnectorError as exc:
             return str(exc)
         data = fetched.payload.get("data") if isinstance(fetched.payload, dict) else None
@@ -580,7 +586,7 @@ class XConnector(TreeConnector):
         fields = "name,username,description,url,location,entities"
         request = PageRequest(f"{self.api_base}/2/users/{quote(self.user_id, safe='')}",
                               {"user.fields": fields})
-        raw = self.read_object(request, self._classify)
+        raw = self.read_object(request, self.classify_answer)
         data = raw.get("data")
         if not isinstance(data, dict):
             raise self._fail(ConnectorError, f"GET {request.path}: the account was not found")

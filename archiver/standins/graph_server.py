@@ -15,6 +15,9 @@ It serves a :class:`~archiver.standins.dataset.PageDataset` the way the Graph AP
   newest first; a story leaves it after 24 hours unless the story archive is on; each story's
   photo (``images``) or video (``source``) reads as an object; :attr:`GraphServer.stories_refused`
   answers Graph error 10 (no permission) instead;
+* ``GET /vNN.0/{page-id}/conversations?platform=messenger`` and ``/{conversation-id}/messages``
+  (the 20 latest; :mod:`archiver.standins.conversations`), Graph error 10 when
+  :attr:`GraphServer.inbox` is ``refused``;
 * ``GET /vNN.0/debug_token?input_token=...`` (developers.facebook.com/docs/graph-api/reference/
   debug_token): validity, ``expires_at`` (:attr:`GraphServer.token_expires_at`) and scopes;
 * cursor paging with ``paging.cursors`` and a full ``paging.next`` URL that, like the real API,
@@ -37,6 +40,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
+from archiver.standins.conversations import Inbox
 from archiver.standins.dataset import Attachment, PageDataset
 from archiver.standins.graph_render import (
     PageIndex,
@@ -96,6 +100,7 @@ class GraphServer(LoopbackServer):
         self.stories: list[dict[str, Any]] = []
         self.story_media: dict[str, dict[str, Any]] = {}
         self.stories_refused = False
+        self.inbox = Inbox()
 
     # --- state -------------------------------------------------------------------------------
 
@@ -315,11 +320,20 @@ class GraphServer(LoopbackServer):
             default_fields = {"created_time": None, "from": None, "message": None, "id": None}
         elif object_id == idx.dataset.page_id and edge == "stories":
             if self.stories_refused:
-                return self._error(400, 10, None,
-                                   "(#10) Application does not have permission for this action",
-                                   "OAuthException")
+                return self.no_permission()
             items, render = self.stories, dict
             default_fields = {"post_id": None, "status": None, "creation_time": None}
+        elif object_id == idx.dataset.page_id and edge == "conversations":
+            if self.inbox.refused:
+                return self.no_permission()
+            items = self.inbox.listing() if query.get("platform", "messenger") == "messenger" \
+                else []
+            render, default_fields = dict, {"id": None}
+        elif edge == "messages" and object_id in self.inbox.conversations:
+            if self.inbox.refused:
+                return self.no_permission()
+            items, render = self.inbox.latest(object_id), dict
+            default_fields = {"id": None, "created_time": None}
         elif (
             object_id in idx.posts or object_id in idx.comments or object_id == idx.dataset.page_id
         ):
@@ -333,6 +347,12 @@ class GraphServer(LoopbackServer):
         else:
             return self._unsupported(object_id)
         return self._edge(path, query, items, render, fields or default_fields, loop)
+
+    def no_permission(self) -> tuple[int, dict[str, str], bytes]:
+        """Graph error 10: the token lacks the permission this edge needs."""
+        return self._error(400, 10, None,
+                           "(#10) Application does not have permission for this action",
+                           "OAuthException")
 
     def _debug_token(self, input_token: str | None) -> tuple[int, dict[str, str], bytes]:
         """What Graph says about ``input_token``: an unknown token is not valid."""

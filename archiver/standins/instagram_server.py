@@ -13,6 +13,8 @@ Graph look-alike's error bodies, faults, usage headers and cursor paging are reu
 * ``GET /{ig-user-id}/stories`` (.../reference/ig-user/stories): the stories of the last 24 hours
   as IG Media (``media_product_type`` ``STORY``), newest first, their files served here under
   ``/media/``; :attr:`InstagramServer.stories_refused` answers Graph error 10 (no permission);
+* ``GET /me/conversations?platform=instagram`` and ``/{conversation-id}/messages`` (the 20
+  latest; :mod:`archiver.standins.conversations`);
 * ``GET /{id}`` object reads (the account's ``biography``, ``website`` and ``name`` too,
   .../reference/ig-user); unknown or deleted ids answer Graph error 100/33.
 
@@ -337,11 +339,20 @@ class InstagramServer(GraphServer):
                               fields or {"id": None}, request.loop)
         if oid == self._ig.user_id and edge == "stories":
             if self.stories_refused:
-                return self._error(400, 10, None,
-                                   "(#10) Application does not have permission for this action",
-                                   "OAuthException")
+                return self.no_permission()
             return self._edge(request.path, query, self.story_list,
                               lambda m: {**self.media_json(m), "media_product_type": "STORY"},
+                              fields or {"id": None}, request.loop)
+        if oid == "me" and edge == "conversations":
+            if self.inbox.refused:
+                return self.no_permission()
+            items = self.inbox.listing() if query.get("platform") == "instagram" else []
+            return self._edge(request.path, query, items, dict, fields or {"id": None},
+                              request.loop)
+        if oid in self.inbox.conversations and edge == "messages":
+            if self.inbox.refused:
+                return self.no_permission()
+            return self._edge(request.path, query, self.inbox.latest(oid), dict,
                               fields or {"id": None}, request.loop)
         if oid in self._media and edge == "comments":
             sub = (fields or {}).get("replies")

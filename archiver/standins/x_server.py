@@ -25,7 +25,8 @@ Shapes followed (docs.x.com / developer.x.com, X API v2):
 * ``x-rate-limit-limit/-remaining/-reset`` (Unix seconds) on every answer, 15-minute windows per
   endpoint; 429 bodies in problem shape (``{"title":"Too Many Requests",...}``), the v1.1 shape
   (``{"errors":[{"code":88,...}]}``) and the usage cap (``"title":"UsageCapExceeded"``);
-  401 problem body for a wrong or missing Bearer token.
+  401 problem body for a wrong or missing Bearer token;
+* ``GET /2/dm_events``: the account's direct messages (:mod:`archiver.standins.x_dm`).
 
 :func:`sample_x` builds a small account relative to a clock (search only looks 7 days back);
 :meth:`XServer.apply_second_state` edits a post (new id, history grows), withholds a reply
@@ -44,6 +45,7 @@ from typing import Any
 
 from archiver.standins.loopback import Answer, Fault, LoopbackServer, Request
 from archiver.standins.profiles import sample_profile
+from archiver.standins.x_dm import APP_ONLY, XDirectMessages
 
 DEFAULT_TOKEN = "sample-x-bearer-token"  # noqa: S105 - a made-up token for the loopback server
 ACCOUNT_ID = "2244994945"
@@ -181,6 +183,7 @@ class XServer(LoopbackServer):
         self._by_any_id: tuple[XDataset, dict[str, tuple[XPost, int]]] | None = None
         # The account's description, location and web address.
         self.profile: dict[str, Any] = sample_profile("x")
+        self.dms = XDirectMessages()  # GET /2/dm_events (archiver.standins.x_dm)
 
     # --- state -------------------------------------------------------------------------------
 
@@ -348,12 +351,24 @@ class XServer(LoopbackServer):
             endpoint = "lookup"
         elif len(parts) == 3 and parts[:2] == ["2", "users"]:
             endpoint = "user"
+        elif parts == ["2", "dm_events"]:
+            endpoint = "dm_events"
         else:
             return self._problem(404, "Not Found Error", f"Unknown path {request.path}")
         if not self._spend(endpoint):
             status, hdrs, body = self._problem(429, "Too Many Requests", "Too Many Requests")
             return status, {**hdrs, **self.extra_headers()}, body
         q = request.query
+        if endpoint == "dm_events":
+            if self.dms.refused:
+                return self._problem(403, "Unsupported Authentication", APP_ONLY,
+                                     type="https://api.twitter.com/2/problems/"
+                                          "unsupported-authentication")
+            users = {u.id: {"id": u.id, "name": u.name, "username": u.username}
+                     for u in self.dataset.users}
+            dm_page = self.dms.page(q, self.now(), users)
+            return self._invalid("max_results", dm_page) if isinstance(dm_page, str) \
+                else self._ok(dm_page)
         if endpoint == "timeline":
             if parts[2] != self.dataset.account.id:
                 return self._ok({"errors": [self._not_found(parts[2], "user", "id")]})

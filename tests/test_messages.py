@@ -20,6 +20,7 @@ from archiver.connectors.graph_messages import message_record
 from archiver.connectors.messages import MESSAGES_SCOPE
 from archiver.connectors.records import ListingComplete, ListingWindow, Record
 from archiver.connectors.x_messages import parse_dm_page
+from archiver.daemon.webhooks import WebhookApp, WebhookSecrets
 from archiver.exports.selection import Scope, resolve_item_ids
 from archiver.retention.schedule import load_schedule
 from archiver.search.filters import filters_from_options
@@ -32,6 +33,7 @@ from archiver.store.archive import Archive
 from tests.support.cli import archiver
 from tests.support.graph import SleepRecorder, make_facebook_connector
 from tests.support.platforms_a import FakeClock, make_instagram_connector, make_x_connector
+from tests.test_webhooks import post, serving, sign
 
 NOW = datetime.now(UTC)
 VISITOR = {"id": "5550001", "name": "Jane Doe"}
@@ -170,3 +172,51 @@ def test_captured_messages_stay_out_of_open_records_searches(
     asked = resolve_item_ids(archive, Scope(query="*", filters=filters_from_options(
         {"kind": "message"}, tz)))
     assert len(asked) == 1 and not set(asked) & set(everything)
+
+
+# --- webhooks: every message kept as it arrives, the 20-message limit notwithstanding --------
+
+
+def test_webhook_messages_echoes_and_edits_are_kept(archive: Archive) -> None:
+    with GraphServer(load_sample(), page_size=5) as server:
+        page_id = server.dataset.page_id
+        account = add_account(archive, AccountSpec(
+            platform="facebook", external_id=page_id, handle="springfieldpd",
+            api_base=server.base_url, token_env=TOKEN_ENV), actor="test")
+        ms = int(NOW.timestamp() * 1000)
+        incoming = {"sender": {"id": "5550001"}, "recipient": {"id": page_id}, "timestamp": ms,
+                    "message": {"mid": "m_in1", "text": "My car was towed \u2014 where is it?",
+                                "attachments": [{"type": "image", "payload": {
+                                    "url": f"{server.origin}/media/dm1.png"}}]}}
+        echo = {"sender": {"id": page_id}, "recipient": {"id": "5550001"}, "timestamp": ms + 1,
+                "message": {"mid": "m_out1", "text": "Call 555-0100.", "is_echo": True}}
+        edit = {"sender": {"id": "5550001"}, "recipient": {"id": page_id},
+                "timestamp": ms + 2000,
+                "message_edit": {"mid": "m_in1", "text": "Where is my towed car?", "num_edit": 1}}
+        read = {"sender": {"id": "5550001"}, "recipient": {"id": page_id}, "timestamp": ms,
+                "read": {"watermark": ms}}
+        app = WebhookApp(archive, WebhookSecrets("verify", "secret"),
+                         {TOKEN_ENV: server.token}, lock_wait=0.0, sleep=SleepRecorder())
+        with serving(app) as url:
+            for events in ([incoming, echo, read], [edit]):
+                body = json.dumps({"object": "page", "entry": [
+                    {"id": page_id, "time": ms // 1000, "messaging": events}]}).encode("ascii")
+                answer = post(f"{url}/facebook", body, sign(body, "secret"))
+                assert answer.status_code == 200, answer.text
+        got = {r["external_id"]: r for r in found_items(archive)}
+        assert (got["m_in1"]["kind"], got["m_in1"]["platform_status"]) == ("message", "received")
+        assert got["m_out1"]["platform_status"] == "sent"
+        assert got["m_in1"]["version_count"] == 2 and "towed car" in got["m_in1"]["text"]
+        # Polling later: the conversations API no longer shows them; nothing is called removed.
+        later = capture_account(archive, account, {TOKEN_ENV: server.token},
+                                sleep=SleepRecorder())
+        assert later.status == "succeeded", later.error
+        assert later.removed == 0 and later.no_longer_listed == 2
+
+
+def found_items(archive: Archive) -> list[dict[str, object]]:
+    """Every message in the archive, as ``search --kind message`` shows them."""
+    from archiver.search.items import search_items
+
+    filters = filters_from_options({"kind": "message"}, archive.settings.tz)
+    return [dict(r) for r in search_items(archive, "*", filters, limit=100).results]

@@ -21,6 +21,7 @@ What a direct message is to the archive: :mod:`archiver.connectors.messages`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from archiver.connectors.base import PageRequest
@@ -106,6 +107,11 @@ class ConversationMessagesStream(PermittedGraphEdge):
     @classmethod
     def child_context(cls, parent: TreeStream[Any], entry: Any) -> Context | None:
         return {"conversation": entry}
+
+    @classmethod
+    def scope_contexts(cls, scopes: Sequence[str]) -> list[Context]:
+        # Part of the conversations' listing: re-read only with it, never by a post's scope.
+        return []
 
     @property
     def scopes(self) -> tuple[str, ...]:

@@ -32,6 +32,7 @@ from archiver.connectors.records import (
     Record,
     Unknown,
 )
+from archiver.connectors.messages import MESSAGES_SCOPE
 from archiver.connectors.stories import STORIES_SCOPE
 from archiver.standins.graph_server import GraphServer
 from tests.support.graph import (
@@ -66,8 +67,10 @@ def test_full_read_normalizes_posts_comments_replies(
     assert kinds == {"post": 13, "comment": 26, "reply": 10}
     done = scopes_completed(items)
     assert done[-1] == ROOT_SCOPE and len(done) == 14  # every post's comments, then the feed
-    # The feed's listing ends the tree; the Page's stories (none here) are a window of their own.
-    assert items[-2:] == [ListingComplete(ROOT_SCOPE), ListingWindow(STORIES_SCOPE)]
+    # The feed's listing ends the tree; the Page's stories and messages (none here) are windows
+    # of their own.
+    assert items[-3:] == [ListingComplete(ROOT_SCOPE), ListingWindow(STORIES_SCOPE),
+                          ListingWindow(MESSAGES_SCOPE)]
 
     post = recs[f"{PAGE}_2012"]
     assert post.scope == ROOT_SCOPE and post.status == "active"

@@ -21,6 +21,7 @@ from archiver.connectors.errors import (
     TransientError,
 )
 from archiver.connectors.facebook import FacebookConnector, parse_feed_body
+from archiver.connectors.messages import MESSAGES_SCOPE
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
@@ -32,7 +33,6 @@ from archiver.connectors.records import (
     Record,
     Unknown,
 )
-from archiver.connectors.messages import MESSAGES_SCOPE
 from archiver.connectors.stories import STORIES_SCOPE
 from archiver.standins.graph_server import GraphServer
 from tests.support.graph import (

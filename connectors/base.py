@@ -340,6 +340,8 @@ class Connector(ABC):
     default_api_base: ClassVar[str]
     # True where the platform serves public data to anyone: no token means no Authorization.
     anonymous_read: ClassVar[bool] = False
+    # Listing scopes the frequent sweep re-reads on every pass (stories, gone within a day).
+    sweep_scopes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

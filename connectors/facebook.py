@@ -11,6 +11,14 @@ Followed:
   https://developers.facebook.com/docs/graph-api/guides/error-handling
 * Rate limits (codes 4, 17, 32, 613, 80001; ``X-App-Usage``, ``X-Business-Use-Case-Usage``):
   https://developers.facebook.com/docs/graph-api/overview/rate-limiting
+* Page stories ``GET /{page-id}/stories`` (``post_id, status PUBLISHED|ARCHIVED, creation_time,
+  media_type, media_id, url``; archived ones only while the Page's story archive is on):
+  https://developers.facebook.com/docs/page-stories-api; each story's photo (``images``) or video
+  (``source``) is read from its ``media_id``: https://developers.facebook.com/docs/graph-api/reference/photo,
+  https://developers.facebook.com/docs/graph-api/reference/video. Stories are their own kind and
+  listing (:mod:`archiver.connectors.stories`, :mod:`archiver.connectors.graph_stories`).
+* Page conversations (Messenger), ``GET /{page-id}/conversations?platform=messenger`` and each
+  conversation's latest messages: :mod:`archiver.connectors.graph_messages`.
 
 The token goes in an ``Authorization: Bearer`` header (OAuth 2.0, RFC 6750), not in the URL, so
 no URL we log or store can carry it; ``access_token`` in ``paging.next`` links is stripped. The
@@ -20,26 +28,35 @@ clients added it as an option (restfb/restfb#1107, huandu/facebook#205).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
 
 from archiver.connectors.base import (
-    Classification,
-    NextUrlPaging,
     ObjectNotFound,
     PageRequest,
-    Verdict,
-    classify_http,
     decode_json,
     dig,
     one_line,
 )
 from archiver.connectors.errors import AuthError, ConnectorError, MalformedResponse
+from archiver.connectors.graph import (
+    USAGE_SLOWDOWN_AT,
+    GraphEdgeStream,
+    _edge_data,
+    _graph_error,
+    _id,
+    _opt,
+    _unix_time,
+    _usage_numbers,
+    classify_graph,
+    parse_graph_time,
+)
+from archiver.connectors.graph_messages import ConversationsStream, FacebookMessagesStream
+from archiver.connectors.graph_stories import StoriesStream
 from archiver.connectors.profiles import Profile, TokenStatus, text_fields
 from archiver.connectors.records import (
     ROOT_SCOPE,
@@ -54,6 +71,7 @@ from archiver.connectors.records import (
     Record,
     Unknown,
 )
+from archiver.connectors.stories import STORIES_SCOPE
 from archiver.connectors.streams import RecordChildStream, TreeConnector, TreeStream
 
 DEFAULT_API_BASE = "https://graph.facebook.com/v19.0"
@@ -65,32 +83,8 @@ COMMENT_FIELDS = (
     "id,message,created_time,from,parent{id},is_hidden,permalink_url,attachment,"
     "comment_count,like_count"
 )
-RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001})
-AUTH_CODES = frozenset({102, 104, 190})
-PERMISSION_CODES = frozenset({10}) | frozenset(range(200, 300))
-# Usage (percent) from which we pace our calls; Meta throttles at 100.
-USAGE_SLOWDOWN_AT = 90
 # A Page's public fields that say what the page is and how to reach the department.
 PAGE_PROFILE_FIELDS = ("about", "description", "general_info", "website", "phone", "emails")
-
-
-def parse_graph_time(value: Any, path: str) -> datetime | None:
-    """``"2024-05-01T14:03:22+0000"`` → an aware UTC datetime (None when absent)."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise MalformedResponse(f"response from {path}: a timestamp is not a string")
-    try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise MalformedResponse(f"response from {path}: unreadable timestamp") from None
-
-
-def _opt(item: dict[str, Any], key: str, kind: type, path: str) -> Any:
-    value = item.get(key)
-    if value is not None and not isinstance(value, kind):
-        raise MalformedResponse(f"response from {path}: field {key!r} has the wrong type")
-    return value
 
 
 def _author(item: dict[str, Any], path: str) -> tuple[str | None, str | None]:
@@ -110,20 +104,6 @@ def _media_of(att: dict[str, Any], path: str, type_key: str) -> list[MediaRef]:
     for sub in _edge_data(subs, path) if subs else []:
         refs.extend(_media_of(sub, path, type_key))
     return refs
-
-
-def _edge_data(edge: Any, path: str) -> list[dict[str, Any]]:
-    data = edge.get("data") if isinstance(edge, dict) else None
-    if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
-        raise MalformedResponse(f"response from {path}: expected a list of objects under 'data'")
-    return data
-
-
-def _id(item: dict[str, Any], path: str) -> str:
-    value = item.get("id")
-    if not isinstance(value, str) or not value:
-        raise MalformedResponse(f"response from {path}: an item without an id")
-    return value
 
 
 def post_record(item: dict[str, Any], path: str) -> Record:
@@ -198,96 +178,6 @@ def parse_feed_body(body: bytes, path: str = "/feed") -> tuple[list[Record], str
     return records, nxt if isinstance(nxt, str) else None
 
 
-def _graph_error(payload: Any) -> dict[str, Any] | None:
-    err = payload.get("error") if isinstance(payload, dict) else None
-    return err if isinstance(err, dict) else None
-
-
-def _usage_numbers(response: httpx.Response) -> tuple[float, float]:
-    """(highest usage percent, longest ``estimated_time_to_regain_access`` in minutes)."""
-    pct, regain = 0.0, 0.0
-    for header in ("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage"):
-        text = response.headers.get(header)
-        if not text:
-            continue
-        try:
-            data = json.loads(text)
-        except ValueError:
-            continue  # a garbled hint is no reason to fail a read
-        blocks: list[Any] = [data]
-        if header == "X-Business-Use-Case-Usage" and isinstance(data, dict):
-            blocks = [b for v in data.values() if isinstance(v, list) for b in v]
-        for block in blocks:
-            if not isinstance(block, dict):
-                continue
-            for key, value in block.items():
-                if not isinstance(value, int | float) or isinstance(value, bool):
-                    continue
-                if key == "estimated_time_to_regain_access":
-                    regain = max(regain, float(value))
-                elif key in ("call_count", "total_time", "total_cputime"):
-                    pct = max(pct, float(value))
-    return pct, regain
-
-
-def classify_graph(response: httpx.Response, payload: Any) -> Classification:
-    """What a Graph answer means: rate limit, token problem, unknown object, transient, ..."""
-    err = _graph_error(payload)
-    if err is None:
-        return classify_http(response)
-    code, sub = err.get("code"), err.get("error_subcode")
-    label = f"{code}/{sub}" if sub is not None else f"{code}"
-    detail = (
-        f"Graph error {label} ({err.get('type')}): {one_line(str(err.get('message', '')), 200)}"
-    )
-    if code in RATE_LIMIT_CODES or (isinstance(code, int) and 80000 <= code <= 80099):
-        _, regain = _usage_numbers(response)
-        return Classification(Verdict.RATE_LIMITED, wait=regain * 60 or None, detail=detail)
-    if code in AUTH_CODES:
-        return Classification(
-            Verdict.AUTH, detail=f"the access token is invalid or expired ({detail})"
-        )
-    if code in PERMISSION_CODES:
-        return Classification(Verdict.AUTH, detail=f"the token lacks a permission ({detail})")
-    if code == 100 and sub == 33:
-        return Classification(Verdict.NOT_FOUND, detail=detail)
-    if err.get("is_transient") is True or code in (1, 2) or response.status_code >= 500:
-        return Classification(Verdict.TRANSIENT, detail=detail)
-    if response.status_code == 429:
-        return Classification(Verdict.RATE_LIMITED, detail=detail)
-    return Classification(Verdict.FATAL, detail=detail)
-
-
-class GraphEdgeStream(TreeStream["FacebookConnector"]):
-    """``GET /{node}/{edge}?fields=...&limit=...``: the shape of every Graph listing we read
-    (Instagram's too): ``paging.next`` URLs, Graph error bodies.
-
-    A subclass names the edge, the fields, any fixed parameters and its page size, says which
-    node it lists (:meth:`node_id`) and parses a page.
-    """
-
-    paging = NextUrlPaging(("paging", "next"))
-    edge: ClassVar[str]
-    fields: ClassVar[str]
-    params: ClassVar[Mapping[str, str]] = {}
-    page_size: ClassVar[int]  # when the account's config names none
-    page_max: ClassVar[int | None] = None  # the documented maximum, if any
-
-    def node_id(self) -> str:
-        """The Graph node whose edge is listed: the account's own at the top level."""
-        return self.connector.config.account_external_id
-
-    def first_request(self) -> PageRequest:
-        limit = self.connector.config.page_size or self.page_size
-        if self.page_max is not None:
-            limit = min(limit, self.page_max)
-        url = f"{self.connector.api_base}/{quote(self.node_id(), safe='')}/{self.edge}"
-        return PageRequest(url, {**self.params, "fields": self.fields, "limit": str(limit)})
-
-    def classify(self, response: httpx.Response, payload: Any) -> Classification:
-        return classify_graph(response, payload)
-
-
 class FeedStream(GraphEdgeStream):
     """``GET /{page-id}/feed``: every post on the page, newest first."""
 
@@ -318,7 +208,9 @@ class FacebookConnector(TreeConnector):
 
     platform: ClassVar[Platform] = Platform.FACEBOOK
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
-    streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (FeedStream, CommentsStream)
+    streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (
+        FeedStream, CommentsStream, StoriesStream, ConversationsStream, FacebookMessagesStream)
+    sweep_scopes: ClassVar[tuple[str, ...]] = (STORIES_SCOPE,)
 
     @property
     def page_id(self) -> str:
@@ -419,13 +311,3 @@ class FacebookConnector(TreeConnector):
             if isinstance(scopes, list) else (),
             problem=self.scrub(one_line(str(error.get("message")), 200))
             if error.get("message") else None)
-
-
-def _unix_time(value: Any) -> datetime | None:
-    """Graph's Unix seconds as a UTC time; 0 or nothing means "never"."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        return None
-    try:
-        return datetime.fromtimestamp(value, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None

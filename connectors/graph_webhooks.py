@@ -22,6 +22,13 @@ What arrives, followed:
   and https://developers.facebook.com/docs/instagram-platform/webhooks/examples/:
   ``id``, ``text``, ``from`` ``{id, username}``, ``media`` ``{id, media_product_type}``,
   ``parent_id`` for a reply. Instagram notifies new comments only.
+* Messages (Messenger and Instagram): https://developers.facebook.com/docs/messenger-platform/reference/webhook-events
+  (``messages``, ``message_echoes``, ``message_edits``): an entry's ``messaging`` list of
+  ``{"sender": {"id"}, "recipient": {"id"}, "timestamp": <Unix ms>, "message": {"mid", "text",
+  "attachments": [{"type", "payload": {"url"}}], "is_echo"}}`` (an echo is a message the account
+  sent) or ``"message_edit": {"mid", "text", "num_edit"}``. The conversations API shows only a
+  conversation's 20 latest messages, so these are how the others are kept
+  (:mod:`archiver.connectors.messages`).
 
 Each change becomes a :class:`Change`: what happened (:class:`Action`), to which item, and for
 anything but a removal the :class:`~archiver.connectors.records.Record` to store. A removal has
@@ -41,7 +48,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from archiver.connectors.records import ROOT_SCOPE, ItemKind, ItemStatus, Platform, Record
+from archiver.connectors.messages import MESSAGES_SCOPE, RECEIVED, SENT
+from archiver.connectors.records import (
+    ROOT_SCOPE,
+    ItemKind,
+    ItemStatus,
+    MediaRef,
+    Platform,
+    Record,
+)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 SIGNATURE_PREFIX = "sha256="
@@ -195,6 +210,37 @@ def instagram_change(
     return Change(Platform.INSTAGRAM, ig_user_id, "add", Action.ADDED, external_id, record, sent_at)
 
 
+def messaging_change(platform: str, account_id: str, event: Mapping[str, Any]) -> Change | None:
+    """One ``messaging`` event (a message, an echo of one the account sent, or an edit) → a
+    ``message`` :class:`Change`; None for other events (reads, deliveries, reactions)."""
+    message, edited = _dict(event.get("message")), _dict(event.get("message_edit"))
+    body = message or edited
+    external_id = _str(body.get("mid"))
+    if not external_id:
+        return None
+    sender = _str(_dict(event.get("sender")).get("id"))
+    sent = message.get("is_echo") is True or sender == account_id
+    at = event.get("timestamp")
+    when = _unix(at / 1000) if isinstance(at, int | float) and not isinstance(at, bool) else None
+    listed = body.get("attachments")
+    media = tuple(
+        MediaRef(url=url, media_type=_str(a.get("type")))
+        for a in (listed if isinstance(listed, list) else [])
+        if isinstance(a, dict) and (url := _str(_dict(a.get("payload")).get("url")))
+    )
+    action = Action.EDITED if edited and not message else Action.ADDED
+    record = Record(
+        external_id=external_id, kind=ItemKind.MESSAGE, scope=MESSAGES_SCOPE,
+        text=_str(body.get("text")), status=ItemStatus.ACTIVE,
+        platform_status=SENT if sent else RECEIVED, author_name=None, author_id=sender,
+        created_at=when if action is Action.ADDED else None,
+        updated_at=when if action is Action.EDITED else None,
+        url=None, raw=dict(event), media=media,
+    )
+    verb = "message_edit" if action is Action.EDITED else "message"
+    return Change(platform, account_id, verb, action, external_id, record, when)
+
+
 # The change ``field`` each platform's parser reads.
 _FIELDS = {"facebook": ("feed", facebook_change), "instagram": ("comments", instagram_change)}
 
@@ -222,6 +268,13 @@ def parse_payload(platform: str, payload: Any) -> tuple[list[Change], int]:
             change = None
             if account_id and raw.get("field") == field:
                 change = parse(account_id, _dict(raw.get("value")), sent_at)
+            if change is None:
+                ignored += 1
+            else:
+                changes.append(change)
+        events = entry.get("messaging")
+        for event in events if isinstance(events, list) else []:
+            change = messaging_change(platform, account_id, _dict(event)) if account_id else None
             if change is None:
                 ignored += 1
             else:

@@ -11,6 +11,13 @@ Followed:
   https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-media/comments
   and .../reference/ig-comment/replies; comment fields incl. ``hidden``:
   .../reference/ig-comment and https://developers.facebook.com/docs/instagram-api/guides/comment-moderation
+* Stories, ``GET /{ig-user-id}/stories`` (IG Media, "only available for 24 hours"; no live video,
+  no reshares, one caption; ``instagram_basic`` and ``pages_read_engagement``):
+  https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/stories.
+  A story is its own kind and listing, its media downloaded by the run that sees it
+  (:mod:`archiver.connectors.stories`).
+* Instagram messages, ``GET /me/conversations?platform=instagram`` and each conversation's latest
+  messages: :mod:`archiver.connectors.graph_messages`.
 * Paging, errors and rate limits are the Graph API's (cursor ``paging.next``; 190 token;
   100/33 unknown object; 4/17/32/613/800xx limits): https://developers.facebook.com/docs/graph-api/results,
   .../guides/error-handling, .../overview/rate-limiting. They are read by the Facebook
@@ -47,14 +54,19 @@ from urllib.parse import quote
 
 from archiver.connectors.base import PageRequest, decode_json, dig, strip_secrets
 from archiver.connectors.errors import MalformedResponse
-from archiver.connectors.facebook import (
-    FacebookConnector,
+from archiver.connectors.facebook import FacebookConnector
+from archiver.connectors.graph import (
     GraphEdgeStream,
     _edge_data,
     _id,
     _opt,
     parse_graph_time,
 )
+from archiver.connectors.graph_messages import (
+    InstagramConversationsStream,
+    InstagramMessagesStream,
+)
+from archiver.connectors.graph_stories import GraphStoriesListing
 from archiver.connectors.profiles import Profile
 from archiver.connectors.records import (
     ROOT_SCOPE,
@@ -66,12 +78,17 @@ from archiver.connectors.records import (
     Platform,
     Record,
 )
+from archiver.connectors.stories import STORIES_SCOPE
 from archiver.connectors.streams import Entry, EntryRestStream, RecordChildStream, TreeStream
 
 DEFAULT_API_BASE = "https://graph.facebook.com/v19.0"
 MEDIA_FIELDS = (
     "id,caption,media_type,media_url,thumbnail_url,permalink,timestamp,username,owner,"
     "media_product_type,comments_count,children{id,media_type,media_url,thumbnail_url}"
+)
+STORY_FIELDS = (
+    "id,caption,media_type,media_url,thumbnail_url,permalink,timestamp,username,owner,"
+    "media_product_type"
 )
 _COMMENT_CORE = "id,text,timestamp,username,from,hidden,like_count,parent_id"
 COMMENT_FIELDS = f"{_COMMENT_CORE},replies{{{_COMMENT_CORE}}}"
@@ -197,6 +214,18 @@ class MediaStream(GraphEdgeStream):
         return parse_media_page(payload, request.path)
 
 
+class StoriesStream(GraphStoriesListing):
+    """``GET /{ig-user-id}/stories``: the account's stories of the last 24 hours."""
+
+    edge, fields, page_size = "stories", STORY_FIELDS, 50
+    what, needs = "instagram stories", "instagram_basic, pages_read_engagement"
+
+    def parse_page(self, payload: Any, request: PageRequest) -> list[Any]:
+        return [replace(media_record(item, request.path), kind=ItemKind.STORY,
+                        scope=STORIES_SCOPE)
+                for item in _edge_data(payload, request.path)]
+
+
 class CommentsStream(GraphEdgeStream, RecordChildStream[FacebookConnector]):
     """``GET /{ig-media-id}/comments``: top-level comments with their first replies. Media
     deleted while we read (or a comment, for its replies) leave the listing incomplete."""
@@ -241,7 +270,8 @@ class InstagramConnector(FacebookConnector):
     platform: ClassVar[Platform] = Platform.INSTAGRAM
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
     streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (
-        MediaStream, CommentsStream, RepliesStream)
+        MediaStream, CommentsStream, RepliesStream, StoriesStream,
+        InstagramConversationsStream, InstagramMessagesStream)
 
     @property
     def user_id(self) -> str:

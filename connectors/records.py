@@ -47,6 +47,8 @@ class ItemKind(StrEnum):
     REPLY = "reply"
     MEDIA = "media"
     PAGE_REVISION = "page_revision"
+    STORY = "story"  # shown for 24 hours (archiver.connectors.stories)
+    MESSAGE = "message"  # a direct message to or from the account: personal data
 
 
 class ItemStatus(StrEnum):

@@ -208,12 +208,14 @@ class StreamWalk:
     def read(self, scopes: Sequence[str] | None) -> Iterator[ReadEvent]:
         """Every event of the walk, in order."""
         roots = self.children.get(None, [])
-        if scopes is None or ROOT_SCOPE in scopes:
-            for group in self._open(roots, {}):
+        own: set[str] = set()  # scopes a top-level listing completes by itself (stories)
+        for group in self._open(roots, {}):
+            own.update(s for s in group[0].scopes if s != ROOT_SCOPE)
+            if scopes is None or ROOT_SCOPE in scopes or set(group[0].scopes) & set(scopes):
                 yield from self._listing(group, descend=scopes is None)
         if scopes is None:
             return
-        wanted = [s for s in scopes if s != ROOT_SCOPE]
+        wanted = [s for s in scopes if s != ROOT_SCOPE and s not in own]
         if not wanted:
             return
         for root in roots:

@@ -16,6 +16,17 @@ Followed:
   (https://docs.x.com/x-api/posts/hide-replies/quickstart), so the moderation this connector can
   see is ``withheld`` (status ``hidden``, platform_status ``"withheld"``).
 
+Reposts, quotes and long posts: a repost's ``text`` is X's shortened ``RT @handle: ...`` and a
+post longer than 280 characters shows only its start in ``text``; the whole text is the
+``note_tweet.text`` field (https://docs.x.com/x-api/fundamentals/data-dictionary#tweet,
+https://docs.x.com/x-api/posts/lookup/introduction) and the post a repost or quote refers to comes
+with ``expansions=referenced_tweets.id`` in ``includes.tweets``, its author with
+``referenced_tweets.id.author_id`` (https://docs.x.com/x-api/fundamentals/expansions). A repost's
+text is stored as ``RT @handle: <the whole original>``, a quote's as its own text followed by
+``Quoting @handle: <the whole quoted post>``, and the referenced posts as X gave them are kept
+in the record's payload under ``referenced_posts``. When X leaves the referenced post out (deleted,
+protected), the text X gave is kept as it is.
+
 Normalization: the account's own top-level posts (``exclude=replies``; retweets kept) are
 ``post`` items in scope ``""``. Every post of a conversation found by search is a ``comment``
 (replying to the root post) or a ``reply`` (replying to another reply), in the scope of the root
@@ -43,6 +54,9 @@ posts and edits) and says nothing of deletions or moderation, and the base gives
 bookmark between runs, so each run reads the timeline in full, at ``max_results=100`` to keep
 the count of requests low (a second capture of an unchanged account costs one timeline page per
 100 posts plus one search per recent conversation).
+
+Direct messages (``GET /2/dm_events``, a user-context token only):
+:mod:`archiver.connectors.x_messages`.
 
 The token (an OAuth 2.0 Bearer token) goes only in the ``Authorization`` header.
 """
@@ -83,15 +97,16 @@ from archiver.connectors.records import (
     Unknown,
 )
 from archiver.connectors.streams import Completeness, Context, TreeConnector, TreeStream
+from archiver.connectors.x_messages import DmEventsStream
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://api.x.com"
 TWEET_FIELDS = (
     "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets,"
-    "edit_history_tweet_ids,attachments,withheld"
+    "edit_history_tweet_ids,attachments,withheld,note_tweet"
 )
-EXPANSIONS = "author_id,attachments.media_keys"
+EXPANSIONS = "author_id,attachments.media_keys,referenced_tweets.id,referenced_tweets.id.author_id"
 USER_FIELDS = "name,username"
 MEDIA_FIELDS = "url,preview_image_url,type,variants"
 NOT_FOUND_TYPE = "https://api.twitter.com/2/problems/resource-not-found"
@@ -166,6 +181,14 @@ def _is_retweet(tweet: dict[str, Any], path: str) -> bool:
                for r in _objects(tweet.get("referenced_tweets"), path, "referenced_tweets"))
 
 
+def full_text(tweet: dict[str, Any], path: str) -> str | None:
+    """The whole text of a post: ``note_tweet.text`` for a long post, else ``text``."""
+    note = _opt(tweet, "note_tweet", dict, path)
+    if note is not None and isinstance(note.get("text"), str):
+        return str(note["text"])
+    return _opt(tweet, "text", str, path)
+
+
 class Page:
     """One decoded X listing page: its posts and the ``includes`` they point at."""
 
@@ -186,6 +209,38 @@ class Page:
             raise MalformedResponse(f"response from {path}: includes is not an object")
         self.users = {u.get("id"): u for u in _objects(includes.get("users"), path, "users")}
         self.media = {m.get("media_key"): m for m in _objects(includes.get("media"), path, "media")}
+        self.included = {t["id"]: t for t in _objects(includes.get("tweets"), path, "tweets")
+                         if isinstance(t.get("id"), str)}
+
+    def handle(self, tweet: dict[str, Any]) -> str | None:
+        """The ``@username`` of a post's author, when ``includes.users`` names it."""
+        author = tweet.get("author_id")
+        username = (self.users.get(author) or {}).get("username") if isinstance(author, str) \
+            else None
+        return username if isinstance(username, str) else None
+
+    def referenced(self, tweet: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """The reposted or quoted posts that ``includes.tweets`` holds, with their kind."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        for ref in _objects(tweet.get("referenced_tweets"), self.path, "referenced_tweets"):
+            rid = ref.get("id")
+            other = self.included.get(rid) if isinstance(rid, str) else None
+            if ref.get("type") in ("retweeted", "quoted") and other is not None:
+                found.append((str(ref["type"]), other))
+        return found
+
+    def text_of(self, tweet: dict[str, Any]) -> str | None:
+        """A post's whole text, a repost's or quote's with the whole post it refers to."""
+        text = full_text(tweet, self.path)
+        for kind, other in self.referenced(tweet):
+            whole = full_text(other, self.path) or ""
+            who = self.handle(other)
+            if kind == "retweeted":
+                text = f"RT @{who}: {whole}" if who else f"RT: {whole}"
+            else:
+                quoting = f"Quoting @{who}" if who else "Quoting"
+                text = f"{text or ''}\n\n{quoting}: {whole}"
+        return text
 
     def author(self, tweet: dict[str, Any]) -> tuple[str | None, str | None]:
         author_id = _opt(tweet, "author_id", str, self.path)
@@ -226,7 +281,8 @@ def tweet_record(
     created = parse_x_time(tweet.get("created_at"), path)
     edited = len(history) > 1
     name, author_id = page.author(tweet)
-    text = _opt(tweet, "text", str, path)
+    text = page.text_of(tweet)
+    referenced = [other for _, other in page.referenced(tweet)]
     handle = (page.users.get(author_id) or {}).get("username")
     latest = tweet["id"]
     url = (f"https://x.com/{handle}/status/{latest}" if isinstance(handle, str)
@@ -243,7 +299,7 @@ def tweet_record(
         created_at=(snowflake_time(first) or created) if edited else created,
         updated_at=created if edited else None,
         url=url,
-        raw=tweet,
+        raw={**tweet, "referenced_posts": referenced} if referenced else tweet,
         parent_external_id=parent,
         media=page.media_of(tweet),
     )
@@ -441,7 +497,8 @@ class XConnector(TreeConnector):
 
     platform: ClassVar[Platform] = Platform.X
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
-    streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (TimelineStream, ConversationStream)
+    streams: ClassVar[tuple[type[TreeStream[Any]], ...]] = (
+        TimelineStream, ConversationStream, DmEventsStream)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -464,7 +521,8 @@ class XConnector(TreeConnector):
 
     # -- look-ups ------------------------------------------------------------------------
 
-    def _classify(self, response: httpx.Response, payload: Any) -> Classification:
+    def classify_answer(self, response: httpx.Response, payload: Any) -> Classification:
+        """What an X answer means (:func:`classify_x` on the connector's clock)."""
         return classify_x(response, payload, self.now())
 
     def lookup(self, ref: ItemRef) -> LookupResult:
@@ -472,7 +530,7 @@ class XConnector(TreeConnector):
         request = PageRequest(f"{self.api_base}/2/tweets", {"ids": ref.external_id,
                                                             "tweet.fields": "id"})
         try:
-            fetched = self.fetch(request, self._classify)
+            fetched = self.fetch(request, self.classify_answer)
             payload = fetched.payload
             if not isinstance(payload, dict):
                 raise MalformedResponse(f"x: response from {request.path} is not an object")
@@ -510,7 +568,7 @@ class XConnector(TreeConnector):
             return self._account_ok
         request = PageRequest(f"{self.api_base}/2/users/{quote(self.user_id, safe='')}")
         try:
-            fetched = self.fetch(request, self._classify)
+            fetched = self.fetch(request, self.classify_answer)
         except ConnectorError as exc:
             return str(exc)
         data = fetched.payload.get("data") if isinstance(fetched.payload, dict) else None
@@ -528,7 +586,7 @@ class XConnector(TreeConnector):
         fields = "name,username,description,url,location,entities"
         request = PageRequest(f"{self.api_base}/2/users/{quote(self.user_id, safe='')}",
                               {"user.fields": fields})
-        raw = self.read_object(request, self._classify)
+        raw = self.read_object(request, self.classify_answer)
         data = raw.get("data")
         if not isinstance(data, dict):
             raise self._fail(ConnectorError, f"GET {request.path}: the account was not found")

@@ -21,16 +21,19 @@ from archiver.connectors.errors import (
     TransientError,
 )
 from archiver.connectors.facebook import FacebookConnector, parse_feed_body
+from archiver.connectors.messages import MESSAGES_SCOPE
 from archiver.connectors.records import (
     ROOT_SCOPE,
     Gone,
     ItemRef,
     ListingComplete,
+    ListingWindow,
     MediaRef,
     Present,
     Record,
     Unknown,
 )
+from archiver.connectors.stories import STORIES_SCOPE
 from archiver.standins.graph_server import GraphServer
 from tests.support.graph import (
     FIXED_NOW,
@@ -64,7 +67,10 @@ def test_full_read_normalizes_posts_comments_replies(
     assert kinds == {"post": 13, "comment": 26, "reply": 10}
     done = scopes_completed(items)
     assert done[-1] == ROOT_SCOPE and len(done) == 14  # every post's comments, then the feed
-    assert isinstance(items[-1], ListingComplete)
+    # The feed's listing ends the tree; the Page's stories and messages (none here) are windows
+    # of their own.
+    assert items[-3:] == [ListingComplete(ROOT_SCOPE), ListingWindow(STORIES_SCOPE),
+                          ListingWindow(MESSAGES_SCOPE)]
 
     post = recs[f"{PAGE}_2012"]
     assert post.scope == ROOT_SCOPE and post.status == "active"

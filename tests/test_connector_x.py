@@ -84,6 +84,26 @@ def test_second_state_edit_withhold_delete(x_server: XServer, fake_clock: FakeCl
     assert got[ids["added"]].parent_external_id == ids["edited"]  # replied to the edit id
 
 
+LONG = ("Missing person: Ada Lovelace, 36, last seen near Oak St. and 5th at 6 pm wearing a green "
+        "coat. She needs daily medication. Anyone who saw her is asked to call 555-0100 or the "
+        "non-emergency line; do not approach. Photos at the station's front desk. ") * 2
+
+
+def test_repost_and_quote_keep_the_full_text_of_the_post_they_refer_to(
+    x_server: XServer, fake_clock: FakeClock
+) -> None:
+    assert len(LONG) > 280  # X shows only the first 280 characters in ``text``
+    ids = x_server.add_repost_and_quote(LONG)
+    own_long = x_server.add_post("Statement: " + LONG)
+    got = recs(list(make_x_connector(x_server, fake_clock).read()))
+    assert got[ids["repost"]].text == f"RT @visitor1: {LONG}"
+    quote = got[ids["quote"]].text or ""
+    assert quote.startswith("Please share this.") and LONG in quote
+    assert got[own_long].text == "Statement: " + LONG
+    # The referenced post, as X gave it, is kept with the record's payload.
+    assert got[ids["repost"]].raw["referenced_posts"][0]["note_tweet"]["text"] == LONG
+
+
 def test_rate_limit_remaining_zero_sleeps_until_reset(fake_clock: FakeClock) -> None:
     with XServer(clock=fake_clock.time, rate_limit=2, search_page=100) as server:
         c = make_x_connector(server, fake_clock)
@@ -164,12 +184,17 @@ def test_token_never_leaks(
 
 
 HISTORY = ["1780000000000000001", "1780000000000000002"]
+QUOTED = {"id": "1780000000000000009", "text": "Short", "author_id": "7",
+          "note_tweet": {"text": "Short no more: the whole text"}}
 VALID = json.dumps({"data": [{"id": "1780000000000000002", "text": "hi",
                               "edit_history_tweet_ids": HISTORY,
                               "author_id": "6", "created_at": "2024-04-16T15:58:10.000Z",
                               "withheld": {"country_codes": ["US"]},
+                              "referenced_tweets": [{"type": "quoted", "id": QUOTED["id"]}],
                               "attachments": {"media_keys": ["3_1"]}}],
-                    "includes": {"users": [{"id": "6", "name": "J", "username": "j"}],
+                    "includes": {"users": [{"id": "6", "name": "J", "username": "j"},
+                                           {"id": "7", "name": "Q", "username": "q"}],
+                                 "tweets": [QUOTED],
                                  "media": [{"media_key": "3_1", "type": "photo", "url": "https://p/x"}]},
                     "meta": {"result_count": 1, "next_token": "t"}}).encode()
 
@@ -184,7 +209,8 @@ VALID = json.dumps({"data": [{"id": "1780000000000000002", "text": "hi",
             st.sampled_from(["data", "id", "text", "edit_history_tweet_ids", "author_id",
                              "created_at", "withheld", "attachments", "media_keys", "includes",
                              "users", "media", "media_key", "url", "variants", "meta", "errors",
-                             "referenced_tweets", "username", "name"]), inner, max_size=5),
+                             "referenced_tweets", "username", "name", "note_tweet", "tweets",
+                             "type"]), inner, max_size=5),
         max_leaves=25,
     ).map(lambda v: json.dumps(v).encode()),
 ))
@@ -201,6 +227,8 @@ def test_parser_reads_a_valid_page() -> None:
     (rec,) = parse_timeline_body(VALID)
     assert rec.external_id == "1780000000000000001" and rec.status == "hidden"
     assert rec.author_name == "J (@j)" and rec.media[0].url == "https://p/x"
+    assert rec.text == "hi\n\nQuoting @q: Short no more: the whole text"
+    assert rec.raw["referenced_posts"] == [QUOTED]
 
 
 # --- end to end through capture ------------------------------------------------------------

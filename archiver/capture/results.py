@@ -26,6 +26,8 @@ class CaptureResult:
     # Items a listing that shows only its latest entries (a feed) no longer shows: reported,
     # never taken for removals.
     no_longer_listed: int = 0
+    # Stories whose 24 hours were over when they left their listing: recorded as expired.
+    expired: int = 0
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0

@@ -10,6 +10,10 @@ The rules (part of the command line's contract):
   kept as an
   evidence blob. Removals are decided only after the whole read succeeded, so a failed, partial
   or rate-limited read marks nothing removed.
+* a story (:mod:`archiver.connectors.stories`) that left its listing once its 24 hours were over
+  gets a version with platform status ``expired`` (audited ``item.expired``): expiry is not
+  deletion, so it is never looked up or recorded as removed. One that left sooner is only counted
+  as no longer listed.
 
 Crash safety: records are written in batches, each batch one transaction (blobs are written to
 the content-addressed store before the transaction commits, so a committed version never points
@@ -48,6 +52,7 @@ from archiver.connectors.records import (
     Present,
     Record,
 )
+from archiver.connectors.stories import EXPIRED, STORIES_SCOPE, STORY_LIFETIME
 from archiver.search.indexing import CHUNK as INDEX_BATCH  # index a whole commit's worth at a time
 from archiver.search.indexing import catch_up_index, index_items
 from archiver.store.archive import Archive
@@ -397,7 +402,10 @@ class Capture:
         self._index_pending(state)
         missing = self._missing(state.run.id)
         for scope in state.window_scopes:
-            state.result.no_longer_listed += len(missing.get(scope, ()))
+            unlisted = missing.get(scope, [])
+            if scope == STORIES_SCOPE:
+                unlisted = self._expire_stories(state, unlisted)
+            state.result.no_longer_listed += len(unlisted)
         completed = set(state.completed_scopes)
         lookups = sum(len(missing.get(scope, ())) for scope in completed)
         if lookups:
@@ -415,6 +423,30 @@ class Capture:
                     for child_id in children:
                         self._confirm_removal(state, child_id)
                         self._advance(1)
+
+    def _expire_stories(self, state: _RunState, item_ids: Sequence[int]) -> list[int]:
+        """Record as expired the stories whose 24 hours are over; return the ones that left
+        their listing sooner (no conclusion drawn: they are counted as no longer listed)."""
+        now = self.archive.clock()
+        early: list[int] = []
+        expired: list[int] = []
+        for item_id in item_ids:
+            with self.archive.transaction() as s:
+                target = lock_removable(s, item_id)
+                if target is None or target.latest.platform_status == EXPIRED:
+                    continue
+                shown = target.latest.created_at or target.head.first_captured_at
+                if shown is None or shown + STORY_LIFETIME > now:
+                    early.append(item_id)
+                    continue
+                self.writer.expire(s, self.account, state.run.id, now, target,
+                                   platform_status=EXPIRED)
+            expired.append(item_id)
+        state.result.expired += len(expired)
+        state.result.new_versions += len(expired)
+        if expired:
+            index_items(self.archive, item_ids=expired)
+        return early
 
     def _missing(self, run_id: int) -> dict[str, list[int]]:
         """Items of the account not seen by this run and not yet removed, by scope."""

@@ -4,7 +4,9 @@ Jobs, all in the agency's time zone (``ARCHIVER_TIMEZONE``):
 
 * ``nightly-capture``: a full capture of every active account (cron, default ``0 2 * * *``);
 * ``comment-sweep``: every 15 minutes, the comment listings of posts younger than 14 days, so a
-  comment a moderator removes is already on record when it goes;
+  comment a moderator removes is already on record when it goes, and every listing its
+  platform's connector names in ``sweep_scopes`` (Facebook's and Instagram's stories, gone after
+  24 hours), with the media of what it finds;
 * ``daily-jobs``: the daily reports (:data:`DAILY_JOBS`: ``verify``, the
   retention report) and the daily checkpoint (kept in the archive and written to
   ``ARCHIVER_HOME/checkpoints/``). Daily jobs never purge or change a record;
@@ -51,6 +53,7 @@ from sqlalchemy import and_, func, select
 from archiver.capture.account import capture_account
 from archiver.capture.lock import CaptureLocked
 from archiver.capture.results import CaptureResult
+from archiver.connectors import get_connector_class
 from archiver.connectors.records import ItemKind, ItemStatus
 from archiver.errors import ConfigError
 from archiver.store.archive import Archive
@@ -181,7 +184,7 @@ def planned_jobs(config: ScheduleConfig, tz: ZoneInfo) -> list[JobSpec]:
     return [
         JobSpec(NIGHTLY, nightly, "full capture of every active account"),
         JobSpec(SWEEP, IntervalTrigger(minutes=config.sweep_minutes, timezone=tz),
-                f"comments of posts younger than {config.sweep_max_age_days} days"),
+                f"comments of posts younger than {config.sweep_max_age_days} days, and stories"),
         JobSpec(DAILY, daily, f"daily reports: {names}"),
         JobSpec(NOTICES, IntervalTrigger(minutes=config.notices_minutes, timezone=tz),
                 "monitoring rules on new items, capture health, notices delivered"),
@@ -376,13 +379,15 @@ def comment_sweep(
     max_age_days: int = 14,
     sleep: Callable[[float], None] | None = None,
 ) -> list[CaptureResult | None]:
-    """Re-read the comments of every recent post of every active account."""
+    """Re-read the comments of every recent post of every active account, and the listings its
+    connector sweeps every time (stories)."""
     results: list[CaptureResult | None] = []
     for account in _active_accounts(archive):
-        posts = recent_posts(archive, account.id, max_age_days)
-        if posts:
+        scopes = [*recent_posts(archive, account.id, max_age_days),
+                  *get_connector_class(account.platform).sweep_scopes]
+        if scopes:
             results.append(_capture_or_skip(archive, account, environ, trigger=RunTrigger.SWEEP,
-                                            scopes=posts, sleep=sleep))
+                                            scopes=scopes, sleep=sleep))
     return results
 
 

@@ -139,8 +139,9 @@ def filters_from_json(text: str) -> SearchFilters:
     known = set(vars(SearchFilters()))
     values: dict[str, Any] = {k: (datetime.fromisoformat(v) if k in _MOMENTS and v else v)
                               for k, v in data.items() if k in known}
-    if values.get("account_ids") is not None:
-        values["account_ids"] = frozenset(values["account_ids"])
+    for name in ("account_ids", "without_kinds"):
+        if values.get(name) is not None:
+            values[name] = frozenset(values[name])
     return SearchFilters(**values)
 
 

@@ -147,7 +147,8 @@ class SearchFilters:
     the exact author name, compared case-insensitively. ``platform``, ``kind`` and ``status`` may
     be given as their words, in any case (``"Removed"``); a word outside the vocabulary is a
     ValueError. ``account_ids`` keeps only items of those accounts (a reader's account limit;
-    None: any account, empty: none).
+    None: any account, empty: none). ``without_kinds`` leaves items of those kinds out (direct
+    messages from open-records searches; None: no kind left out).
     """
 
     account_id: int | None = None
@@ -160,10 +161,14 @@ class SearchFilters:
     until: datetime | None = None
     captured_since: datetime | None = None
     captured_until: datetime | None = None
+    without_kinds: frozenset[ItemKind] | None = None
 
     def __post_init__(self) -> None:
         for name in ("since", "until", "captured_since", "captured_until"):
             require_aware(name, getattr(self, name))
+        if self.without_kinds is not None:
+            object.__setattr__(self, "without_kinds",
+                               frozenset(ItemKind(str(k).lower()) for k in self.without_kinds))
         for name, vocabulary in _VOCABULARIES.items():
             value = getattr(self, name)
             if value is not None:

@@ -311,6 +311,9 @@ def filters_predicate(filters: SearchFilters) -> Predicate:
             tests.append(_key_is(name, clean_text(value).lower()))
     if filters.author is not None:
         tests.append(_key_is("author_exact", author_key(filters.author).lower()))
+    if filters.without_kinds:
+        left_out = frozenset(filters.without_kinds)
+        tests.append(lambda v: v.keys["kind"] not in left_out)
     low = epoch_seconds(filters.since) * _SECOND_US if filters.since else None
     high = (epoch_seconds(filters.until) + 1) * _SECOND_US if filters.until else None
     if low is not None or high is not None:

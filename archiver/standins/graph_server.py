@@ -10,6 +10,14 @@ It serves a :class:`~archiver.standins.dataset.PageDataset` the way the Graph AP
 * ``GET /vNN.0/{id}`` object reads; ``fields`` (with nested ``a{b,c}``) and ``limit`` honoured;
   the Page's own public fields (about, description, website, phone, emails, link: the sample
   department's text, :mod:`archiver.standins.profiles`);
+* ``GET /vNN.0/{page-id}/stories`` (developers.facebook.com/docs/page-stories-api): ``post_id,
+  status`` (``PUBLISHED``, ``ARCHIVED``), ``creation_time``, ``media_type``, ``media_id``, ``url``,
+  newest first; a story leaves it after 24 hours unless the story archive is on; each story's
+  photo (``images``) or video (``source``) reads as an object; :attr:`GraphServer.stories_refused`
+  answers Graph error 10 (no permission) instead;
+* ``GET /vNN.0/{page-id}/conversations?platform=messenger`` and ``/{conversation-id}/messages``
+  (the 20 latest; :mod:`archiver.standins.conversations`), Graph error 10 when
+  :attr:`GraphServer.inbox` is ``refused``;
 * ``GET /vNN.0/debug_token?input_token=...`` (developers.facebook.com/docs/graph-api/reference/
   debug_token): validity, ``expires_at`` (:attr:`GraphServer.token_expires_at`) and scopes;
 * cursor paging with ``paging.cursors`` and a full ``paging.next`` URL that, like the real API,
@@ -32,6 +40,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
+from archiver.standins.conversations import Inbox
 from archiver.standins.dataset import Attachment, PageDataset
 from archiver.standins.graph_render import (
     PageIndex,
@@ -87,6 +96,11 @@ class GraphServer(LoopbackServer):
         self.token_expires_at = 0
         self.page_profile: dict[str, Any] = sample_profile("facebook")
         self._index = PageIndex(dataset)
+        # The Page's stories as Graph gives them, newest first, and their photos and videos.
+        self.stories: list[dict[str, Any]] = []
+        self.story_media: dict[str, dict[str, Any]] = {}
+        self.stories_refused = False
+        self.inbox = Inbox()
 
     # --- state -------------------------------------------------------------------------------
 
@@ -110,6 +124,26 @@ class GraphServer(LoopbackServer):
         from archiver.standins.dataset import load_second_state_changes
 
         self.set_dataset(self.dataset.with_changes(load_second_state_changes()))
+
+    def add_story(self, created: int, media_type: str = "photo") -> str:
+        """A story posted at ``created`` (Unix seconds) with a sample file; its ``post_id``."""
+        n = len(self.stories) + 1
+        post_id, media_id = f"{self.dataset.page_id}_9{n:05d}", f"8{n:05d}"
+        name = f"story{n}.{'mp4' if media_type == 'video' else 'png'}"
+        url = f"{self.origin}/media/{name}"
+        self.story_media[media_id] = (
+            {"id": media_id, "source": url} if media_type == "video" else
+            {"id": media_id, "images": [{"height": 16, "width": 16, "source": url}]})
+        self.stories.insert(0, {
+            "post_id": post_id, "status": "PUBLISHED", "creation_time": str(created),
+            "media_type": media_type, "media_id": media_id,
+            "url": f"https://www.facebook.com/stories/{self.dataset.page_id}/{n}"})
+        return post_id
+
+    def end_story(self, post_id: str, *, archive: bool) -> None:
+        """A story's 24 hours are over: ``ARCHIVED`` (the story archive on) or no longer listed."""
+        self.stories = [dict(s, status="ARCHIVED") if s["post_id"] == post_id else s
+                        for s in self.stories if archive or s["post_id"] != post_id]
 
     def expire_token(self) -> None:
         """Answer every request with Graph error 190/463 (session expired)."""
@@ -279,6 +313,22 @@ class GraphServer(LoopbackServer):
                 items = Reversed(items)
             render = idx.render_comment
             default_fields = {"created_time": None, "from": None, "message": None, "id": None}
+        elif object_id == idx.dataset.page_id and edge == "stories":
+            if self.stories_refused:
+                return self.no_permission()
+            items, render = self.stories, dict
+            default_fields = {"post_id": None, "status": None, "creation_time": None}
+        elif object_id == idx.dataset.page_id and edge == "conversations":
+            if self.inbox.refused:
+                return self.no_permission()
+            items = self.inbox.listing() if query.get("platform", "messenger") == "messenger" \
+                else []
+            render, default_fields = dict, {"id": None}
+        elif edge == "messages" and object_id in self.inbox.conversations:
+            if self.inbox.refused:
+                return self.no_permission()
+            items, render = self.inbox.latest(object_id), dict
+            default_fields = {"id": None, "created_time": None}
         elif (
             object_id in idx.posts or object_id in idx.comments or object_id == idx.dataset.page_id
         ):
@@ -292,6 +342,12 @@ class GraphServer(LoopbackServer):
         else:
             return self._unsupported(object_id)
         return self._edge(path, query, items, render, fields or default_fields, loop)
+
+    def no_permission(self) -> tuple[int, dict[str, str], bytes]:
+        """Graph error 10: the token lacks the permission this edge needs."""
+        return self._error(400, 10, None,
+                           "(#10) Application does not have permission for this action",
+                           "OAuthException")
 
     def _debug_token(self, input_token: str | None) -> tuple[int, dict[str, str], bytes]:
         """What Graph says about ``input_token``: an unknown token is not valid."""
@@ -311,7 +367,7 @@ class GraphServer(LoopbackServer):
             return post_json(idx.posts[object_id])
         if object_id in idx.comments:
             return idx.render_comment(idx.comments[object_id])
-        return None
+        return self.story_media.get(object_id)
 
     def _unsupported(self, object_id: str) -> tuple[int, dict[str, str], bytes]:
         return self._error(

@@ -10,6 +10,11 @@ Graph look-alike's error bodies, faults, usage headers and cursor paging are reu
   ``replies{...}`` edge that carries only the first few replies and a ``paging.next`` to
   ``GET /{ig-comment-id}/replies`` when there are more (.../reference/ig-media/comments,
   .../reference/ig-comment/replies); ``hidden`` for moderated comments (.../comment-moderation);
+* ``GET /{ig-user-id}/stories`` (.../reference/ig-user/stories): the stories of the last 24 hours
+  as IG Media (``media_product_type`` ``STORY``), newest first, their files served here under
+  ``/media/``; :attr:`InstagramServer.stories_refused` answers Graph error 10 (no permission);
+* ``GET /me/conversations?platform=instagram`` and ``/{conversation-id}/messages`` (the 20
+  latest; :mod:`archiver.standins.conversations`);
 * ``GET /{id}`` object reads (the account's ``biography``, ``website`` and ``name`` too,
   .../reference/ig-user); unknown or deleted ids answer Graph error 100/33.
 
@@ -28,6 +33,7 @@ from archiver.standins.dataset import PageDataset
 from archiver.standins.graph_render import parse_fields, select
 from archiver.standins.graph_server import DEFAULT_TOKEN, GraphServer
 from archiver.standins.loopback import Answer, Request
+from archiver.standins.media_files import media_file
 from archiver.standins.profiles import sample_profile
 
 IG_USER_ID = "17841400000000001"
@@ -208,6 +214,8 @@ class InstagramServer(GraphServer):
             page_size=page_size, token=token, page_pattern=page_pattern,
         )
         self.inline_replies = inline_replies
+        self.story_list: list[IgMedia] = []  # the stories still shown, newest first
+        self.stories_refused = False
         # The account's biography, website and name (the sample department's text).
         self.profile: dict[str, Any] = sample_profile("instagram")
         self.set_ig_dataset(ig)
@@ -230,6 +238,21 @@ class InstagramServer(GraphServer):
                 self._top.setdefault(c.media_id, []).insert(0, c)  # newest first
             else:
                 self._replies.setdefault(c.parent_id, []).append(c)
+
+    def post_story(self, timestamp: str, caption: str | None = None,
+                  media_type: str = "IMAGE") -> str:
+        """A story posted at ``timestamp`` (Graph time) whose file this server serves; its id."""
+        n = len(self.story_list) + 1
+        sid = f"1795000000000{n:04d}"
+        name = f"igstory{n}.{'mp4' if media_type == 'VIDEO' else 'png'}"
+        self.story_list.insert(0, IgMedia(sid, caption, media_type, f"{self.origin}/media/{name}",
+                                          f"https://www.instagram.com/stories/{IG_USERNAME}/{sid}/",
+                                          timestamp))
+        return sid
+
+    def expire_story(self, story_id: str) -> None:
+        """The story's 24 hours are over: the stories edge no longer lists it."""
+        self.story_list = [m for m in self.story_list if m.id != story_id]
 
     def apply_second_state(self) -> None:
         """An edit, a hide, a deletion and a new comment (:func:`second_state_changes`)."""
@@ -287,6 +310,11 @@ class InstagramServer(GraphServer):
 
     def route(self, request: Request) -> Answer:
         """The Instagram answer for one GET (token problems as the Graph server answers them)."""
+        if request.path.startswith("/media/"):
+            found = media_file(request.path.removeprefix("/media/"))
+            if found is None:
+                return 404, {"Content-Type": "text/plain"}, b"not found"
+            return 200, {"Content-Type": found[0]}, found[1]
         token, _ = self.credential(request)
         problem = self.token_problem(token)
         if problem is not None:
@@ -308,6 +336,23 @@ class InstagramServer(GraphServer):
         edge = segments[1]
         if oid == self._ig.user_id and edge == "media":
             return self._edge(request.path, query, self._feed, self.media_json,
+                              fields or {"id": None}, request.loop)
+        if oid == self._ig.user_id and edge == "stories":
+            if self.stories_refused:
+                return self.no_permission()
+            return self._edge(request.path, query, self.story_list,
+                              lambda m: {**self.media_json(m), "media_product_type": "STORY"},
+                              fields or {"id": None}, request.loop)
+        if oid == "me" and edge == "conversations":
+            if self.inbox.refused:
+                return self.no_permission()
+            items = self.inbox.listing() if query.get("platform") == "instagram" else []
+            return self._edge(request.path, query, items, dict, fields or {"id": None},
+                              request.loop)
+        if oid in self.inbox.conversations and edge == "messages":
+            if self.inbox.refused:
+                return self.no_permission()
+            return self._edge(request.path, query, self.inbox.latest(oid), dict,
                               fields or {"id": None}, request.loop)
         if oid in self._media and edge == "comments":
             sub = (fields or {}).get("replies")

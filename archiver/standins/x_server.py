@@ -14,10 +14,19 @@ Shapes followed (docs.x.com / developer.x.com, X API v2):
   own profile: the sample department's text, .../x-api/users/user-lookup-by-id);
 * ``tweet.fields``, ``expansions=author_id,attachments.media_keys`` (``includes.users``,
   ``includes.media``); ``data`` is left out when there are no results;
+* reposts and quotes (https://docs.x.com/x-api/fundamentals/data-dictionary#tweet and
+  https://docs.x.com/x-api/fundamentals/expansions): a repost's ``text`` is X's shortened
+  ``RT @handle: ...`` (140 characters, ending in an ellipsis) and a post longer than 280 characters
+  shows only its first 280 in ``text``, its whole text in ``note_tweet.text`` when ``tweet.fields``
+  asks for ``note_tweet``; ``referenced_tweets`` names ``retweeted``/``quoted``/``replied_to``
+  posts, which ``expansions=referenced_tweets.id`` puts in ``includes.tweets`` (rendered with the
+  same ``tweet.fields``) and ``referenced_tweets.id.author_id`` adds their authors to
+  ``includes.users``;
 * ``x-rate-limit-limit/-remaining/-reset`` (Unix seconds) on every answer, 15-minute windows per
   endpoint; 429 bodies in problem shape (``{"title":"Too Many Requests",...}``), the v1.1 shape
   (``{"errors":[{"code":88,...}]}``) and the usage cap (``"title":"UsageCapExceeded"``);
-  401 problem body for a wrong or missing Bearer token.
+  401 problem body for a wrong or missing Bearer token;
+* ``GET /2/dm_events``: the account's direct messages (:mod:`archiver.standins.x_dm`).
 
 :func:`sample_x` builds a small account relative to a clock (search only looks 7 days back);
 :meth:`XServer.apply_second_state` edits a post (new id, history grows), withholds a reply
@@ -36,12 +45,15 @@ from typing import Any
 
 from archiver.standins.loopback import Answer, Fault, LoopbackServer, Request
 from archiver.standins.profiles import sample_profile
+from archiver.standins.x_dm import APP_ONLY, XDirectMessages
 
 DEFAULT_TOKEN = "sample-x-bearer-token"  # noqa: S105 - a made-up token for the loopback server
 ACCOUNT_ID = "2244994945"
 WINDOW_S = 15 * 60
 SEARCH_DAYS = 7
 JSON = {"Content-Type": "application/json; charset=utf-8"}
+LONG_POST = 280  # longer posts show their first 280 characters in ``text``
+RT_SHOWN = 140  # a repost's ``RT @handle: ...`` text is cut to this length
 NOT_FOUND_TYPE = "https://api.twitter.com/2/problems/resource-not-found"
 _EPOCH_MS = 1288834974657  # X snowflake epoch
 
@@ -71,6 +83,8 @@ class XPost:
     replied_to: str | None = None
     withheld: bool = False
     media_key: str | None = None
+    # ("retweeted" | "quoted", id): the posts this one reposts or quotes.
+    references: tuple[tuple[str, str], ...] = ()
 
     @property
     def id(self) -> str:
@@ -169,6 +183,7 @@ class XServer(LoopbackServer):
         self._by_any_id: tuple[XDataset, dict[str, tuple[XPost, int]]] | None = None
         # The account's description, location and web address.
         self.profile: dict[str, Any] = sample_profile("x")
+        self.dms = XDirectMessages()  # GET /2/dm_events (archiver.standins.x_dm)
 
     # --- state -------------------------------------------------------------------------------
 
@@ -209,6 +224,34 @@ class XServer(LoopbackServer):
         post = XPost((rid,), (text,), author_id, self.now(), conversation_id, replied_to)
         self.dataset = replace(self.dataset, posts=(*self.dataset.posts, post))
         return rid
+
+    def add_post(self, text: str, author_id: str = ACCOUNT_ID,
+                 references: tuple[tuple[str, str], ...] = ()) -> str:
+        """A new top-level post now (a repost or quote when ``references`` says so); its id."""
+        pid = snowflake(self.now(), 6000 + len(self.dataset.posts))
+        post = XPost((pid,), (text,), author_id, self.now(), pid, references=references)
+        self.dataset = replace(self.dataset, posts=(*self.dataset.posts, post))
+        return pid
+
+    def add_repost_and_quote(self, original: str) -> dict[str, str]:
+        """A visitor's post ``original``, which the account reposts and quotes; the three ids."""
+        visitor = self.dataset.users[1]
+        oid = self.add_post(original, visitor.id)
+        return {"original": oid, "repost": self.add_post("", references=(("retweeted", oid),)),
+                "quote": self.add_post("Please share this.", references=(("quoted", oid),))}
+
+    def _shown_text(self, p: XPost, n: int) -> str:
+        """``text`` as X gives it: a repost's shortened ``RT @handle:`` form, a long post cut."""
+        repost = next((rid for kind, rid in p.references if kind == "retweeted"), None)
+        if repost is not None:
+            found = self.posts_by_any_id().get(repost)
+            if found is None:
+                return p.texts[n]
+            handle = next((u.username for u in self.dataset.users
+                           if u.id == found[0].author_id), "")
+            rt = f"RT @{handle}: {found[0].texts[-1]}"
+            return rt if len(rt) <= RT_SHOWN else rt[: RT_SHOWN - 1] + "\u2026"
+        return p.texts[n][:LONG_POST]
 
     def _replace(self, post_id: str, change: Callable[[XPost], XPost]) -> None:
         self.dataset = replace(self.dataset, posts=tuple(
@@ -308,12 +351,24 @@ class XServer(LoopbackServer):
             endpoint = "lookup"
         elif len(parts) == 3 and parts[:2] == ["2", "users"]:
             endpoint = "user"
+        elif parts == ["2", "dm_events"]:
+            endpoint = "dm_events"
         else:
             return self._problem(404, "Not Found Error", f"Unknown path {request.path}")
         if not self._spend(endpoint):
             status, hdrs, body = self._problem(429, "Too Many Requests", "Too Many Requests")
             return status, {**hdrs, **self.extra_headers()}, body
         q = request.query
+        if endpoint == "dm_events":
+            if self.dms.refused:
+                return self._problem(403, "Unsupported Authentication", APP_ONLY,
+                                     type="https://api.twitter.com/2/problems/"
+                                          "unsupported-authentication")
+            users = {u.id: {"id": u.id, "name": u.name, "username": u.username}
+                     for u in self.dataset.users}
+            dm_page = self.dms.page(q, self.now(), users)
+            return self._invalid("max_results", dm_page) if isinstance(dm_page, str) \
+                else self._ok(dm_page)
         if endpoint == "timeline":
             if parts[2] != self.dataset.account.id:
                 return self._ok({"errors": [self._not_found(parts[2], "user", "id")]})
@@ -400,7 +455,7 @@ class XServer(LoopbackServer):
 
     def _render(self, p: XPost, q: dict[str, str], version: int | None = None) -> dict[str, Any]:
         n = len(p.history) - 1 if version is None else version
-        out: dict[str, Any] = {"id": p.history[n], "text": p.texts[n],
+        out: dict[str, Any] = {"id": p.history[n], "text": self._shown_text(p, n),
                                "edit_history_tweet_ids": list(p.history[: n + 1])
                                if version is not None else list(p.history)}
         wanted = set(q.get("tweet.fields", "").split(","))
@@ -409,11 +464,16 @@ class XServer(LoopbackServer):
             "conversation_id": p.conversation_id,
             "created_at": p.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         }
+        refs = [{"type": kind, "id": rid} for kind, rid in p.references]
+        if len(p.texts[n]) > LONG_POST and not any(k == "retweeted" for k, _ in p.references):
+            full["note_tweet"] = {"text": p.texts[n]}
         if p.replied_to:
-            full["referenced_tweets"] = [{"type": "replied_to", "id": p.replied_to}]
+            refs.insert(0, {"type": "replied_to", "id": p.replied_to})
             parent = self.posts_by_any_id().get(p.replied_to)
             if parent:
                 full["in_reply_to_user_id"] = parent[0].author_id
+        if refs:
+            full["referenced_tweets"] = refs
         if p.withheld:
             full["withheld"] = {"copyright": False, "country_codes": ["US"], "scope": "tweet"}
         if p.media_key:
@@ -424,8 +484,16 @@ class XServer(LoopbackServer):
     def _includes(self, posts: list[XPost], q: dict[str, str]) -> dict[str, Any]:
         expansions = set(q.get("expansions", "").split(","))
         inc: dict[str, Any] = {}
-        if "author_id" in expansions:
-            ids = {p.author_id for p in posts}
+        index = self.posts_by_any_id()
+        pointed = [rid for p in posts
+                   for rid in (p.replied_to, *(r for _, r in p.references)) if rid]
+        referred = [index[rid][0] for rid in pointed if rid in index]
+        if "referenced_tweets.id" in expansions and referred:
+            inc["tweets"] = [self._render(r, q) for r in dict.fromkeys(referred)]
+        ids = {p.author_id for p in posts} if "author_id" in expansions else set()
+        if "referenced_tweets.id.author_id" in expansions:
+            ids |= {r.author_id for r in referred}
+        if ids:
             inc["users"] = [{"id": u.id, "name": u.name, "username": u.username}
                             for u in self.dataset.users if u.id in ids]
         if "attachments.media_keys" in expansions:

@@ -10,7 +10,8 @@ here; nothing else inserts items or versions. In the caller's transaction the wr
   makes a version row, for a changed record as for a removal,
 * writes the versions and moves the chain heads, set-based (one insert of items, one of
   versions, one executemany of heads per batch: capture's hot path),
-* records ``item.removed`` on the audit log for a removal, and
+* records ``item.removed`` on the audit log for a removal (``item.expired`` for a story whose
+  day is over: expiry is not deletion, the item keeps its status), and
 * tells its subscribers: "versions stored" (:class:`VersionsStored`).
 
 A records system must never store an item that escapes its retention schedule or a legal hold,
@@ -92,12 +93,20 @@ def removal_content(latest: Row[Any], *, evidence_sha256: str,
                     secrets_scrubbed: int) -> VersionContent:
     """The removal version: the latest version's content, status ``removed``, and the
     platform's answer (the evidence blob)."""
+    return carried_content(latest, status=ItemStatus.REMOVED, platform_status=None,
+                           evidence_sha256=evidence_sha256, secrets_scrubbed=secrets_scrubbed)
+
+
+def carried_content(latest: Row[Any], *, status: str, platform_status: str | None,
+                    evidence_sha256: str | None, secrets_scrubbed: int) -> VersionContent:
+    """A version that carries the latest version's content on with a new status and platform
+    status (a removal, a story's expiry)."""
     fingerprint = content_fingerprint(
-        text=latest.text, status=ItemStatus.REMOVED, platform_status=None,
+        text=latest.text, status=status, platform_status=platform_status,
         author_name=latest.author_name,
         author_id=latest.author_id, media=latest.media_json)
     return VersionContent(
-        status=ItemStatus.REMOVED, platform_status=None, text=latest.text,
+        status=status, platform_status=platform_status, text=latest.text,
         author_name=latest.author_name,
         author_id=latest.author_id, created_at=latest.created_at, updated_at=latest.updated_at,
         url=latest.url, media_json=latest.media_json, record_sha256=latest.record_sha256,
@@ -230,21 +239,43 @@ class RecordWriter:
         answer in WARC record ``warc_record_id``) and audit it."""
         content = removal_content(target.latest, evidence_sha256=evidence_sha256,
                                   secrets_scrubbed=secrets_scrubbed)
+        self._carry(session, account, run_id, now, target, content,
+                    {"removed_detected_at": now, "removal_evidence_sha256": evidence_sha256},
+                    action="item.removed",
+                    details={"run_id": run_id, "evidence_sha256": evidence_sha256})
+
+    def expire(self, session: Session, account: Account, run_id: int, now: datetime,
+               target: Removable, *, platform_status: str) -> None:
+        """Store the version that records ``target`` as expired (a story whose 24 hours are
+        over): its latest content and status, ``platform_status`` the word for it; audited as
+        ``item.expired``. Nothing is removed: expiry is not deletion."""
+        latest = target.latest
+        content = carried_content(latest, status=latest.status, platform_status=platform_status,
+                                  evidence_sha256=None, secrets_scrubbed=0)
+        self._carry(session, account, run_id, now, target, content, {}, action="item.expired",
+                    details={"run_id": run_id, "platform_status": platform_status})
+
+    def _carry(self, session: Session, account: Account, run_id: int, now: datetime,
+               target: Removable, content: VersionContent, head_extra: dict[str, object], *,
+               action: str, details: dict[str, Any]) -> None:
+        """Seal ``content`` onto ``target``'s chain, move its head, audit ``action`` and tell
+        the subscribers."""
         head = target.head
+        removal = content.status == ItemStatus.REMOVED
         version = seal(head, content, run_id=run_id, captured_at=now)
         version["warc_record_id"] = warc_record_id
         head_row: dict[str, object] = {
             "b_id": head.id, "current_seq": version["seq"], "current_sha256": version["sha256"],
-            "content_sha256": content.content_sha256, "status": ItemStatus.REMOVED,
-            "removed_detected_at": now, "removal_evidence_sha256": evidence_sha256,
+            "content_sha256": content.content_sha256, "status": content.status, **head_extra,
         }
         stored = StoredVersion(head.id, target.kind, content.created_at,
-                               head.first_captured_at or now, now, new_item=False, removal=True)
+                               head.first_captured_at or now,
+                               now if removal else head.removed_detected_at,
+                               new_item=False, removal=removal)
         event = VersionsStored(session, account, run_id, now, (stored,))
         contributed = self._write(event, [version], [head_row])
-        record_event(session, action="item.removed", occurred_at=now, target_type="item",
-                     target_id=head.id,
-                     details={"run_id": run_id, "evidence_sha256": evidence_sha256})
+        record_event(session, action=action, occurred_at=now, target_type="item",
+                     target_id=head.id, details=details)
         self._notify(event, contributed)
 
     def _write(self, event: VersionsStored, versions: list[dict[str, Any]],

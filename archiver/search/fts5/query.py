@@ -368,6 +368,10 @@ def sql_filters(filters: SearchFilters) -> tuple[list[str], list[Any]]:
         if value is not None:
             where.append(f"d.{name} = ?")
             args.append(clean_text(value).lower())
+    if filters.without_kinds:
+        left_out = sorted(filters.without_kinds)
+        where.append(f"d.kind NOT IN ({', '.join('?' * len(left_out))})")
+        args += left_out
     if filters.author is not None:
         where.append("d.author_exact = ?")
         args.append(author_key(filters.author).lower())

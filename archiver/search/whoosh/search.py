@@ -176,6 +176,8 @@ class SearchView:
         for term in terms:
             is_deny, docs = self._term_docs(*term)
             (denies if is_deny else allows).append(docs)
+        for kind in sorted(filters.without_kinds or ()):
+            denies.append(self.positive_docs("kind", kind))
         if filters.account_ids is not None:
             allows.append(self._accounts_docs(filters.account_ids))
         if filters.captured_until is not None:

@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from archiver.access.roles import Role
 from archiver.errors import ArchiverError
-from archiver.search.filters import filters_from_options
+from archiver.search.filters import PRIVATE_KINDS, filters_from_options
 from archiver.search.interface import SearchFilters
 from archiver.search.items import (
     KIND_VALUES,
@@ -50,7 +50,8 @@ def parse_search(args: MultiDict[str, str]) -> SearchRequest:
     except ValueError:
         page = 1
     error = None
-    filters = SearchFilters()
+    # Even a search whose options are refused never shows direct messages.
+    filters = SearchFilters(without_kinds=PRIVATE_KINDS)
     try:
         account = values["account"]
         if account and not account.isdigit():

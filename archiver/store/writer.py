@@ -242,7 +242,8 @@ class RecordWriter:
         self._carry(session, account, run_id, now, target, content,
                     {"removed_detected_at": now, "removal_evidence_sha256": evidence_sha256},
                     action="item.removed",
-                    details={"run_id": run_id, "evidence_sha256": evidence_sha256})
+                    details={"run_id": run_id, "evidence_sha256": evidence_sha256},
+                    warc_record_id=warc_record_id)
 
     def expire(self, session: Session, account: Account, run_id: int, now: datetime,
                target: Removable, *, platform_status: str) -> None:
@@ -257,9 +258,9 @@ class RecordWriter:
 
     def _carry(self, session: Session, account: Account, run_id: int, now: datetime,
                target: Removable, content: VersionContent, head_extra: dict[str, object], *,
-               action: str, details: dict[str, Any]) -> None:
-        """Seal ``content`` onto ``target``'s chain, move its head, audit ``action`` and tell
-        the subscribers."""
+               action: str, details: dict[str, Any], warc_record_id: int | None = None) -> None:
+        """Seal ``content`` onto ``target``'s chain (from WARC record ``warc_record_id``, if
+        any), move its head, audit ``action`` and tell the subscribers."""
         head = target.head
         removal = content.status == ItemStatus.REMOVED
         version = seal(head, content, run_id=run_id, captured_at=now)

@@ -3,6 +3,8 @@ file."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import Connection
 
@@ -31,7 +33,13 @@ def run_migrations() -> None:
 
     with engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
+        raw: Any = connection.connection.dbapi_connection
+        saved = raw.isolation_level if sqlite else None
         if sqlite:
+            # Python's sqlite3 opens a transaction only before INSERT/UPDATE/DELETE, so DDL
+            # would commit statement by statement and a failed migration would leave half a
+            # schema: its own handling is switched off and the migration says BEGIN itself.
+            raw.isolation_level = None
             # SQLite changes a column by rebuilding its table (copy, drop, rename), and dropping
             # a table other rows point at fails while foreign keys are enforced. The switch
             # works only outside a transaction; the check below keeps what it protected.
@@ -39,6 +47,8 @@ def run_migrations() -> None:
             connection.commit()
         try:
             with connection.begin():
+                if sqlite:
+                    connection.exec_driver_sql("BEGIN")
                 context.configure(
                     connection=connection,
                     target_metadata=Base.metadata,
@@ -53,6 +63,7 @@ def run_migrations() -> None:
             if sqlite:
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
+                raw.isolation_level = saved
 
 
 def _check_foreign_keys(connection: Connection) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -61,3 +62,30 @@ def test_an_archive_with_data_upgrades_across_table_rebuilds(
     with archive.sessions() as s:
         assert s.scalar(select(func.count()).select_from(VersionMedia)) >= 1
     assert verify_archive(archive).ok
+
+
+def test_a_migration_that_fails_leaves_the_schema_as_it_was(settings: Settings) -> None:
+    """A migration is one transaction on either database: when one cannot finish (here, a row
+    already pointing at nothing, which the foreign-key check refuses), no table of it stays."""
+    engine = db.make_engine(settings.db_url)
+    try:
+        config = db.alembic_config(engine)
+        command.upgrade(config, "0011")
+        with engine.begin() as conn:
+            if conn.dialect.name != "sqlite":
+                pytest.skip("PostgreSQL never lets a row point at nothing")
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.exec_driver_sql("INSERT INTO version_media (version_id, media_file_id) "
+                                 "VALUES (999, 999)")
+            conn.commit()
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        with pytest.raises(RuntimeError, match="pointing at nothing"):
+            command.upgrade(config, "head")
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() \
+                == "0011"
+            assert "warc_files" not in inspect(conn).get_table_names()
+    finally:
+        engine.dispose()

@@ -73,6 +73,7 @@ def measure(env: dict[str, str], rounds: int) -> list[tuple[str, list[float], li
     from archiver.dashboard import dashboard
     from archiver.dates import parse_moment
     from archiver.exports.business_days import load_calendar
+    from archiver.exports.selection import ThreadWindow
     from archiver.item_history import item_thread
     from archiver.search.interface import SearchFilters
     from archiver.search.items import facet_counts, search_items
@@ -81,6 +82,7 @@ def measure(env: dict[str, str], rounds: int) -> list[tuple[str, list[float], li
     from archiver.store.models import Item
     from archiver.web import create_app
     from archiver.web.options import WebOptions
+    from archiver.web.reading import THREAD_PAGE
 
     settings = load_settings(env)
     rows: list[tuple[str, list[float], list[float]]] = []
@@ -138,7 +140,8 @@ def measure(env: dict[str, str], rounds: int) -> list[tuple[str, list[float], li
             for item_id in ids:
                 page_times += timed(lambda i=item_id: client.get(
                     f"/items/{i}/thread").raise_for_status(), rounds)
-                lib_times += timed(lambda i=item_id: item_thread(archive, i), rounds)
+                lib_times += timed(lambda i=item_id: item_thread(
+                    archive, i, window=ThreadWindow(size=THREAD_PAGE, around=i)), rounds)
             rows.append(("thread", page_times, lib_times))
         server.close()
     return rows

@@ -255,7 +255,9 @@ def test_cli_open_records(captured: Archive, settings_env: dict[str, str],
         request = json.loads(zf.read(next(n for n in zf.namelist()
                                           if n.endswith("data/request.json"))))
     assert request["exported_by"] == "records clerk"
-    assert request["scope"]["filters"] == {"status": "removed"}
+    # Direct messages stay out of an open-records package unless the request asks for them,
+    # and the package's scope says so.
+    assert request["scope"]["filters"] == {"status": "removed", "without_kinds": ["message"]}
     assert io  # keep import used for readers of this file
 
 

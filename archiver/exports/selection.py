@@ -216,6 +216,9 @@ def threads_of(archive: Archive, item_ids: Sequence[int]) -> list[int]:
 # Threads are read as plain rows, not ORM objects: building and tracking an ORM object per item
 # and version cost more than the rest of reading a thread.
 _ITEM_COLUMNS = (*ITEM_COLUMNS, Item.parent_external_id)
+# What a thread's reading order needs of each item.
+_ORDER_COLUMNS = (Item.id, Item.external_id, Item.parent_external_id, Item.parent_id,
+                  Item.account_id, Item.scope)
 _VERSION_COLUMNS = (ItemVersion.id, ItemVersion.item_id, ItemVersion.seq, ItemVersion.captured_at,
                     ItemVersion.capture_run_id, ItemVersion.status, ItemVersion.platform_status,
                     ItemVersion.text, ItemVersion.author_name, ItemVersion.created_at,
@@ -264,26 +267,37 @@ def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched:
     if root is None or root.account_id not in accounts:  # ``accounts``: those one may read
         raise NotFound(f"no item with id {root_id}")
     key = thread_key(root.account_id, root.external_id, root.scope)
-    members: list[Any] = [root, *s.execute(select(*_ITEM_COLUMNS).where(
-        in_threads(key.account_id, [key.post]), Item.id != root.id))]
-    ids = [m.id for m in members]
+    in_thread = (in_threads(key.account_id, [key.post]), Item.id != root.id)
     history: dict[int, list[Any]] = defaultdict(list)
     if window is None:
-        history.update(_versions(s, ids))
+        members: list[Any] = [root, *s.execute(select(*_ITEM_COLUMNS).where(*in_thread))]
+        history.update(_versions(s, [m.id for m in members]))
         created = {i: versions[-1].created_at for i, versions in history.items()}
     else:
-        # Reading order needs only each item's newest publication time.
+        # Reading order needs only how items hang together and each one's newest publication
+        # time; whole rows are read for the window's items alone.
+        members = [root, *s.execute(
+            select(*_ORDER_COLUMNS).where(*in_thread))]
         created = {item_id: moment for item_id, moment in s.execute(
             select(ItemVersion.item_id, ItemVersion.created_at)
             .join(Item, and_(Item.id == ItemVersion.item_id,
                              Item.current_seq == ItemVersion.seq))
-            .where(ItemVersion.item_id.in_(ids)))}
+            .where(*in_thread))}
+        created.update({v.item_id: v.created_at for v in s.execute(
+            select(ItemVersion.item_id, ItemVersion.created_at)
+            .where(ItemVersion.item_id == root.id, ItemVersion.seq == root.current_seq))})
     ordered = [(m, depth) for m, depth in _reading_order(root, members, created)
                if m.id in created]
     start = 0
     if window is not None:
         ordered, start = _windowed(ordered, window)
-        history.update(_versions(s, [m.id for m, _ in ordered]))
+        wanted = [m.id for m, _ in ordered]
+        rows = {root.id: root}
+        for at in range(0, len(wanted), CHUNK):
+            rows.update((r.id, r) for r in s.execute(
+                select(*_ITEM_COLUMNS).where(Item.id.in_(wanted[at:at + CHUNK]))))
+        ordered = [(rows[m.id], depth) for m, depth in ordered]
+        history.update(_versions(s, wanted))
     stored = _stored_media(s, [v.id for versions in history.values() for v in versions])
     log: list[Redaction] = []
     proofs = {v.evidence_sha256: read_json_blob(store, v.evidence_sha256)
@@ -357,9 +371,11 @@ def _reading_order(root: Any, members: list[Any],
             parent = root.id if has_post else None
         children[parent].append(m)
 
+    keys = {item_id: (moment.isoformat() if moment else "", item_id)
+            for item_id, moment in created.items()}
+
     def when(item: Any) -> tuple[str, int]:
-        moment = created.get(item.id)
-        return (moment.isoformat() if moment else "", item.id)
+        return keys.get(item.id) or ("", item.id)
 
     out: list[tuple[Any, int]] = []
     tops = [root] if has_post else children[None]
@@ -374,7 +390,7 @@ def _reading_order(root: Any, members: list[Any],
         for child in sorted(children.get(item.id, []), key=when, reverse=True):
             stack.append((child, depth + 1))
     # Parents naming each other (never so on a platform) would hide both: show them at the top.
-    out += [(m, 0) for m in sorted(members, key=when) if m.id not in seen]
+    out += [(m, 0) for m in sorted((m for m in members if m.id not in seen), key=when)]
     return out
 
 

@@ -28,10 +28,11 @@ SCOPE_FILTERS = ("--account", "--since", "--until")
 # Options named like a filter that mean something else: capture's --account picks what to read,
 # a user's --account what they may read; the review queue, page checks, notices and monthly
 # reports select flags, pages, notices and reports, not items; verify's --since names a checkpoint
-# file.
+# file; warc export takes an account by id or handle and a capture date.
 NOT_FILTERS = {("capture", "--account"), ("users add", "--account"), ("review list", "--account"),
                ("policy check", "--account"), ("notices list", "--since"),
-               ("reports monthly", "--account"), ("verify", "--since")}
+               ("reports monthly", "--account"), ("verify", "--since"),
+               ("warc export", "--account"), ("warc export", "--since")}
 
 
 def commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:

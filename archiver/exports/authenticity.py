@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 
 from archiver import __version__
+from archiver.exports.redaction import NO_REDACTION, Redactor
 from archiver.retention.certificate import PDF_ITEM_LIMIT, write_certificate_json
 from archiver.store.archive import Archive
 from archiver.store.canonical import iso_utc
@@ -87,8 +88,15 @@ class Certificate:
                 (f"{BASE_NAME}.pdf", self.pdf)]
 
 
-def certified_items(archive: Archive, item_ids: Sequence[int]) -> Iterator[dict[str, Any]]:
-    """Each item, by id, in the one shape: its naming keys and its versions' evidence keys."""
+# The naming values that come from the platform and may carry personal data (an id or handle
+# holding a phone number): a redacted package's certificate shows them as its items show them.
+REDACTED_NAMING = ("account", "external_id")
+
+
+def certified_items(archive: Archive, item_ids: Sequence[int],
+                    redactor: Redactor = NO_REDACTION) -> Iterator[dict[str, Any]]:
+    """Each item, by id, in the one shape: its naming keys (redacted as the package's items
+    are) and its versions' evidence keys (hashes, numbers, states: nothing to redact)."""
     ids = sorted(set(item_ids))
     for start in range(0, len(ids), _BATCH):
         chunk = ids[start:start + _BATCH]
@@ -106,6 +114,10 @@ def certified_items(archive: Archive, item_ids: Sequence[int]) -> Iterator[dict[
                 versions.setdefault(v.item_id, []).append(shaped)
         for r in rows:
             item: dict[str, Any] = dict(item_record(r, r, roots[r.id]).to_json(NAMING))
+            for name in REDACTED_NAMING:
+                # The package's redaction log already lists these values (its items are the
+                # same), so this second application is not logged again.
+                item[name] = redactor.metadata(r.id, None, name, item[name], []) or ""
             item["versions"] = versions.get(r.id, [])
             yield item
 
@@ -153,8 +165,10 @@ def _lines(head: dict[str, Any], items: Sequence[Mapping[str, Any]], item_count:
 
 
 def authenticity_certificate(archive: Archive, item_ids: Sequence[int], *, package: str,
-                             actor: str, now: datetime) -> Certificate:
-    """The certificate of the items ``item_ids`` as exported in ``package``."""
+                             actor: str, now: datetime,
+                             redactor: Redactor = NO_REDACTION) -> Certificate:
+    """The certificate of the items ``item_ids`` as exported in ``package`` (with the
+    package's ``redactor``)."""
     # ReportLab and pyHanko are loaded only when a PDF is made.
     from archiver.pdf.signing import sign_certificate
     from archiver.pdf.writer import document_info, text_pdf
@@ -163,7 +177,8 @@ def authenticity_certificate(archive: Archive, item_ids: Sequence[int], *, packa
     buffer = io.BytesIO()
     # Everything the text and PDF list is kept (the first PDF_ITEM_LIMIT + 1 items); the JSON
     # holds them all.
-    written = write_certificate_json(buffer, head, certified_items(archive, item_ids))
+    written = write_certificate_json(buffer, head,
+                                     certified_items(archive, item_ids, redactor))
     item_count = len(set(item_ids))
     text_lines = _lines(head, written.first_items, item_count, written.sha256,
                         limit=PDF_ITEM_LIMIT)

@@ -143,7 +143,7 @@ def export_open_records(archive: Archive, scope: Scope, options: OpenRecordsOpti
             bag.add("request.json", json.dumps(request_json, indent=2, ensure_ascii=False))
             certificate = authenticity_certificate(
                 archive, item_ids, package=f"open-records request {options.request_id}",
-                actor=options.actor, now=now)
+                actor=options.actor, now=now, redactor=options.redactor)
             for file_name, data in certificate.files():
                 bag.add(file_name, data)
             bag.finish(_bag_info(options, archive, now))

@@ -87,7 +87,7 @@ def _arrivals(s: Session, within: AccountLimit, since: datetime) -> Arrivals:
                        .where(limit, Item.removed_detected_at >= since)) or 0
     later = _versions_since(select(ItemVersion.status, func.count()), within,
                             ItemVersion.captured_at >= since, ItemVersion.seq > 1)
-    counts = dict(s.execute(later.group_by(ItemVersion.status)).tuples().all())
+    counts = dict(s.execute(later.group_by(ItemVersion.status)).all())
     return Arrivals(new=new, edited=counts.get("active", 0), hidden=counts.get("hidden", 0),
                     removed=removed)
 

@@ -9,10 +9,11 @@ time so memory stays flat however many items are exported.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -215,10 +216,13 @@ def threads_of(archive: Archive, item_ids: Sequence[int]) -> list[int]:
 
 # Threads are read as plain rows, not ORM objects: building and tracking an ORM object per item
 # and version cost more than the rest of reading a thread.
-_ITEM_COLUMNS = (*ITEM_COLUMNS, Item.parent_external_id)
+# Both column sets start with how an item hangs in its thread, so that the reading order reads
+# those four by position: a row's attribute lookup costs ten times its index.
+_LINK_COLUMNS = (Item.id, Item.external_id, Item.parent_external_id, Item.parent_id)
+_ITEM_COLUMNS = (*_LINK_COLUMNS, *(c for c in ITEM_COLUMNS
+                                   if c.key not in {k.key for k in _LINK_COLUMNS}))
 # What a thread's reading order needs of each item.
-_ORDER_COLUMNS = (Item.id, Item.external_id, Item.parent_external_id, Item.parent_id,
-                  Item.account_id, Item.scope)
+_ORDER_COLUMNS = (*_LINK_COLUMNS, Item.account_id, Item.scope)
 _VERSION_COLUMNS = (ItemVersion.id, ItemVersion.item_id, ItemVersion.seq, ItemVersion.captured_at,
                     ItemVersion.capture_run_id, ItemVersion.status, ItemVersion.platform_status,
                     ItemVersion.text, ItemVersion.author_name, ItemVersion.created_at,
@@ -272,22 +276,23 @@ def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched:
     if window is None:
         members: list[Any] = [root, *s.execute(select(*_ITEM_COLUMNS).where(*in_thread))]
         history.update(_versions(s, [m.id for m in members]))
-        created = {i: versions[-1].created_at for i, versions in history.items()}
+        by_time = sorted(history, key=lambda i: (_seconds(history[i][-1].created_at), i))
     else:
-        # Reading order needs only how items hang together and each one's newest publication
-        # time; whole rows are read for the window's items alone.
-        members = [root, *s.execute(
-            select(*_ORDER_COLUMNS).where(*in_thread))]
-        created = {item_id: moment for item_id, moment in s.execute(
-            select(ItemVersion.item_id, ItemVersion.created_at)
-            .join(Item, and_(Item.id == ItemVersion.item_id,
-                             Item.current_seq == ItemVersion.seq))
-            .where(*in_thread))}
-        created.update({v.item_id: v.created_at for v in s.execute(
-            select(ItemVersion.item_id, ItemVersion.created_at)
-            .where(ItemVersion.item_id == root.id, ItemVersion.seq == root.current_seq))})
-    ordered = [(m, depth) for m, depth in _reading_order(root, members, created)
-               if m.id in created]
+        # Reading order needs only how items hang together and the order of their newest
+        # publication times, which the database sorts; whole rows are read for the window's
+        # items alone.
+        # (The root heads its thread, so the thread's condition holds for it too.)
+        linked = s.execute(
+            select(*_ORDER_COLUMNS, ItemVersion.item_id)
+            .outerjoin(ItemVersion, and_(ItemVersion.item_id == Item.id,
+                                         ItemVersion.seq == Item.current_seq))
+            .where(in_thread[0])
+            .order_by(ItemVersion.created_at.asc().nulls_first(), Item.id)).all()
+        members = [root, *(row for row in linked if row[0] != root.id)]
+        by_time = [row[0] for row in linked if row[-1] is not None]
+    rank = {item_id: n for n, item_id in enumerate(by_time)}
+    ordered = [(m, depth) for m, depth in _reading_order(root, members, rank)
+               if m[0] in rank]
     start = 0
     if window is not None:
         ordered, start = _windowed(ordered, window)
@@ -307,7 +312,7 @@ def load_thread(s: Session, root_id: int, accounts: dict[int, Account], matched:
                         item.id in matched, redactor, log, stored, proofs)
              for item, depth in ordered]
     return ThreadView(root_id=root_id, items=items, redactions=log, start=start,
-                      total=None if window is None else len(created))
+                      total=None if window is None else len(rank))
 
 
 def _versions(s: Session, item_ids: Sequence[int]) -> dict[int, list[Any]]:
@@ -324,11 +329,11 @@ def _versions(s: Session, item_ids: Sequence[int]) -> dict[int, list[Any]]:
 def _windowed(ordered: list[tuple[Any, int]],
               window: ThreadWindow) -> tuple[list[tuple[Any, int]], int]:
     """The head, then ``window.size`` items from the window's start (by default, the page
-    holding ``window.around``), and that start."""
+    holding ``window.around``), and that start. Rows start with ``_LINK_COLUMNS``."""
     size = max(1, window.size)
     start = window.start
     if start is None:
-        at = next((n for n, (m, _) in enumerate(ordered) if m.id == window.around), 0)
+        at = next((n for n, (m, _) in enumerate(ordered) if m[0] == window.around), 0)
         start = (at // size) * size
     start = max(0, min(start, max(0, len(ordered) - 1)))
     part = ordered[start:start + size]
@@ -352,45 +357,57 @@ def _stored_media(s: Session, version_ids: Sequence[int]) -> dict[int, list[Stor
     return found
 
 
+def _seconds(moment: datetime | None) -> float:
+    if moment is None:
+        return -math.inf
+    if moment.tzinfo is None:  # stored times are UTC; never the machine's local time
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
 def _reading_order(root: Any, members: list[Any],
-                   created: dict[int, datetime | None]) -> list[tuple[Any, int]]:
+                   rank: dict[int, int]) -> list[tuple[Any, int]]:
     """Each member with its depth: the post, then each comment by time followed by its replies.
 
     A parent is found by its external id too: an item stored before its parent keeps no
     ``parent_id``. Items whose parent the thread lacks hang under the post, or, in a thread
-    whose post the archive lacks, stand at the top (depth 0) with the item heading it."""
-    by_external = {m.external_id: m.id for m in members}
+    whose post the archive lacks, stand at the top (depth 0) with the item heading it.
+    ``members`` are rows starting with ``_LINK_COLUMNS``; ``rank`` is each item's place by
+    newest publication time (unknown times first)."""
+    root_id = root.id
+    by_external = {m[1]: m[0] for m in members}
     ids = set(by_external.values())
     has_post = root.scope == ROOT_SCOPE
-    children: dict[int | None, list[Any]] = defaultdict(list)
-    for m in members:
-        if has_post and m.id == root.id:
+    row_of = {m[0]: m for m in members}
+
+    def key(item_id: int) -> tuple[int, int]:
+        return rank.get(item_id, -1), item_id
+
+    children: dict[int | None, list[tuple[tuple[int, int], int]]] = defaultdict(list)
+    for item_id, _, parent_external_id, parent_id, *_ in members:
+        if has_post and item_id == root_id:
             continue
-        parent = by_external.get(m.parent_external_id or "", m.parent_id)
-        if parent not in ids or parent == m.id:
-            parent = root.id if has_post else None
-        children[parent].append(m)
-
-    keys = {item_id: (moment.isoformat() if moment else "", item_id)
-            for item_id, moment in created.items()}
-
-    def when(item: Any) -> tuple[str, int]:
-        return keys.get(item.id) or ("", item.id)
+        parent = by_external.get(parent_external_id or "", parent_id)
+        if parent not in ids or parent == item_id:
+            parent = root_id if has_post else None
+        children[parent].append((key(item_id), item_id))
 
     out: list[tuple[Any, int]] = []
-    tops = [root] if has_post else children[None]
-    stack: list[tuple[Any, int]] = [(m, 0) for m in sorted(tops, key=when, reverse=True)]
+    tops = [(key(root_id), root_id)] if has_post else children[None]
+    stack: list[tuple[int, int]] = [(item_id, 0) for _, item_id in sorted(tops, reverse=True)]
     seen: set[int] = set()
     while stack:
-        item, depth = stack.pop()
-        if item.id in seen:
+        item_id, depth = stack.pop()
+        if item_id in seen:
             continue
-        seen.add(item.id)
-        out.append((item, depth))
-        for child in sorted(children.get(item.id, []), key=when, reverse=True):
-            stack.append((child, depth + 1))
+        seen.add(item_id)
+        out.append((row_of[item_id], depth))
+        below = children.get(item_id)
+        if below:
+            stack += [(child, depth + 1) for _, child in sorted(below, reverse=True)]
     # Parents naming each other (never so on a platform) would hide both: show them at the top.
-    out += [(m, 0) for m in sorted((m for m in members if m.id not in seen), key=when)]
+    out += [(row_of[item_id], 0) for item_id in sorted(
+        (i for i in row_of if i not in seen), key=key)]
     return out
 
 

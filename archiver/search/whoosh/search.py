@@ -39,6 +39,7 @@ from archiver.search.interface import (
     epoch_seconds,
 )
 from archiver.search.query import date_range
+from archiver.search.whoosh.postings import SegmentPostings, leaf_scores
 
 # Fields every document has exactly one term in: "everything but these few" is then exact.
 _COMPLETE_FIELDS = frozenset({"account_id", "platform", "kind", "status"})
@@ -57,6 +58,7 @@ class SegmentColumns:
     item_id: array[int]  # raw column values: order-preserving, shifted by 2**63
     thread_id: array[int]
     created: array[int]  # microseconds since the epoch; NO_DATE_SORT_KEY when unknown
+    postings: SegmentPostings = field(default_factory=SegmentPostings)  # filled by scoring
 
 
 def column_array(column: Any) -> array[int]:
@@ -243,6 +245,10 @@ class SearchView:
             mine = wanted[bisect_left(wanted, base):bisect_left(wanted, end)]
             if not mine:
                 continue
+            scored = leaf_scores(q, leaf.searcher, self.searcher, leaf.columns.postings)
+            if scored is not None:
+                out.update(glob for glob in mine if glob - base in scored)
+                continue
             matcher = q.matcher(leaf.searcher)
             for glob in mine:
                 if not matcher.is_active():
@@ -263,13 +269,12 @@ class SearchView:
         windowed = plan.created_from is not None or plan.created_before is not None
         for leaf in self.leaves():
             created = leaf.columns.created
-            if match_all:
-                out.update(glob for docnum, glob in _candidates(leaf, plan, allowed)
-                           if not windowed or _in_window(plan, created[docnum]))
-                continue
             base = leaf.offset
+            if match_all:
+                out.update(base + docnum for docnum in _candidates(leaf, plan, allowed))
+                continue
             allow, deny = plan.allow, plan.deny
-            for docnum in q.matcher(leaf.searcher).all_ids():
+            for docnum, _ in self._leaf_matches(q, leaf, None):
                 glob = base + docnum
                 if ((allow is None or glob in allow) and glob not in deny
                         and (not windowed or _in_window(plan, created[docnum]))):
@@ -304,22 +309,20 @@ class SearchView:
 
     def everything(self, plan: _Plan, want: int) -> Collected:
         """``*``: every document the plan lets through, newest publication first."""
-        total = 0
         threads: set[int] = set()
         keyed: list[tuple[int, int, int]] = []
+        docs: set[int] = set()
         allowed = sorted(plan.allow) if plan.allow is not None else None
         for leaf in self.leaves():
             cols = leaf.columns
             created, item_ids, thread_ids = cols.created, cols.item_id, cols.thread_id
-            for docnum, glob in _candidates(leaf, plan, allowed):
-                when = created[docnum]
-                if not _in_window(plan, when):
-                    continue
-                total += 1
-                threads.add(thread_ids[docnum])
-                keyed.append((-when, item_ids[docnum], glob))
+            base = leaf.offset
+            mine = _candidates(leaf, plan, allowed)
+            threads.update([thread_ids[docnum] for docnum in mine])
+            docs.update([base + docnum for docnum in mine])
+            keyed += [(-created[docnum], item_ids[docnum], base + docnum) for docnum in mine]
         page = [glob for _, _, glob in heapq.nsmallest(want, keyed)]
-        return Collected(total, len(threads), page, frozenset(glob for _, _, glob in keyed))
+        return Collected(len(keyed), len(threads), page, frozenset(docs))
 
     def matching(self, q: query.Query, plan: _Plan, want: int) -> Collected:
         """Documents matching ``q`` that the plan lets through, best score first."""
@@ -330,37 +333,61 @@ class SearchView:
         allow, deny = plan.allow, plan.deny
         windowed = plan.created_from is not None or plan.created_before is not None
         for leaf in self.leaves():
-            matcher = q.matcher(leaf.searcher, context)
             cols = leaf.columns
             created, item_ids, thread_ids = cols.created, cols.item_id, cols.thread_id
             base = leaf.offset
-            while matcher.is_active():
-                docnum = matcher.id()
+            for docnum, score in self._leaf_matches(q, leaf, context):
                 glob = base + docnum
                 if ((allow is None or glob in allow) and glob not in deny
                         and (not windowed or _in_window(plan, created[docnum]))):
                     total += 1
                     threads.add(thread_ids[docnum])
-                    keyed.append((-matcher.score(), item_ids[docnum], glob))
-                matcher.next()
+                    keyed.append((-score, item_ids[docnum], glob))
         page = [glob for _, _, glob in heapq.nsmallest(want, keyed)]
         return Collected(total, len(threads), page, frozenset(glob for _, _, glob in keyed))
 
+    def _leaf_matches(self, q: query.Query, leaf: _Leaf,
+                      context: Any) -> Iterable[tuple[int, float]]:
+        """(segment docnum, score) of every live document of ``leaf`` matching ``q``: whole
+        posting blocks where the query's shape allows (see ``postings``), else Whoosh's
+        matcher, one document at a time."""
+        scored = leaf_scores(q, leaf.searcher, self.searcher, leaf.columns.postings)
+        if scored is not None:
+            return scored.items()
+        return _stepped(q.matcher(leaf.searcher, context), scoring=context is not None)
 
-def _candidates(
-    leaf: _Leaf, plan: _Plan, allowed: list[int] | None
-) -> Iterable[tuple[int, int]]:
-    """(segment docnum, global docnum) of the live documents the plan's sets let through;
-    ``allowed`` is the plan's allow set in order, so each segment takes only its own slice."""
+
+def _stepped(matcher: Any, *, scoring: bool) -> Iterator[tuple[int, float]]:
+    while matcher.is_active():
+        yield matcher.id(), matcher.score() if scoring else 0.0
+        matcher.next()
+
+
+def _candidates(leaf: _Leaf, plan: _Plan, allowed: list[int] | None) -> list[int]:
+    """Segment numbers of the live documents the plan lets through (its sets and its date
+    window); ``allowed`` is the plan's allow set in order, so each segment takes only its own
+    slice. Built in comprehensions: this is a pass over most of the archive for ``*``."""
     base = leaf.offset
     reader = leaf.searcher.reader()
+    count = reader.doc_count_all()
+    deleted = reader.deleted_docs_set if reader.has_deletions() else frozenset()
+    docnums: Iterable[int]
     if allowed is not None:
-        end = base + reader.doc_count_all()
-        mine = allowed[bisect_left(allowed, base):bisect_left(allowed, end)]
-        return ((glob - base, glob) for glob in mine if not reader.is_deleted(glob - base))
-    deny = plan.deny
-    return ((docnum, base + docnum) for docnum in reader.all_doc_ids()
-            if base + docnum not in deny)
+        docnums = [glob - base for glob in
+                   allowed[bisect_left(allowed, base):bisect_left(allowed, base + count)]]
+    elif plan.deny:
+        deny = plan.deny
+        docnums = [docnum for docnum in range(count) if base + docnum not in deny]
+    else:
+        docnums = range(count)
+    low, high = plan.created_from, plan.created_before
+    if low is None and high is None:
+        return [docnum for docnum in docnums if docnum not in deleted]
+    created = leaf.columns.created
+    low = -(1 << 63) if low is None else low
+    high = 1 << 63 if high is None else high
+    return [docnum for docnum in docnums
+            if low <= created[docnum] < high and docnum not in deleted]
 
 
 def _window(plan: _Plan, since: datetime | None, until: datetime | None) -> None:

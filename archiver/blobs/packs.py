@@ -313,6 +313,19 @@ class PackFolder:
         """Where a packed blob is, or None if it is not in a pack."""
         return self.locate_many([sha256]).get(sha256)
 
+    def places(self, sha256: str) -> set[str]:
+        """The names of every pack holding the blob."""
+        if not self.exists_index():
+            return set()
+        return {name for _, _, name in self._all_locations([sha256])}
+
+    def pack_hashes(self, name: str) -> set[str]:
+        """The hashes of the blobs the index has in pack ``name``."""
+        if not self.exists_index():
+            return set()
+        return {sha.hex() for (sha,) in self._db().execute(
+            "SELECT e.sha FROM entry e JOIN pack p ON p.id = e.pack WHERE p.name = ?", (name,))}
+
     def iter_hashes(self) -> Iterator[str]:
         """Every packed blob's hash, sorted."""
         if not self.exists_index():

@@ -37,8 +37,8 @@ from archiver.blobs.interface import (
     is_hash,
     map_chunks,
 )
+from archiver.blobs.pack_backend import fsync_dir as _fsync_dir
 from archiver.blobs.packs import PackFolder
-from archiver.blobs.packs import fsync_dir as _fsync_dir
 from archiver.errors import BlobLocked, BlobNotFound, StoreError
 
 TEMP_PREFIX = ".tmp-"

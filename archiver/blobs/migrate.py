@@ -14,7 +14,8 @@ import hashlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from archiver.blobs.packs import PACK_BYTES, fsync_dir
+from archiver.blobs.pack_backend import fsync_dir
+from archiver.blobs.packs import PACK_BYTES
 from archiver.errors import StoreError
 
 if TYPE_CHECKING:

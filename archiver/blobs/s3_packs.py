@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from archiver.blobs.packs import LOCK, Journal
+from archiver.blobs.pack_backend import Journal, folder_lock
 from archiver.blobs.s3 import _LOCK_REFUSALS, _MISSING, _error_code
 from archiver.blobs.warc_records import PACK_SUFFIX
 from archiver.errors import BlobLocked, BlobNotFound
@@ -175,15 +175,8 @@ class S3Packs:
         return sorted(n for n in self._list(self._packs)
                       if "/" not in n and n.startswith("pack-") and n.endswith(PACK_SUFFIX))
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        self.cache.mkdir(parents=True, exist_ok=True)
-        with (self.cache / LOCK).open("a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    def lock(self) -> AbstractContextManager[None]:
+        return folder_lock(self.cache)
 
     def journal_put(self, jobs: Sequence[Journal]) -> None:
         for job in jobs:

@@ -141,8 +141,10 @@ store.delete_many(hashes)
 """
 
 
+@pytest.mark.parametrize("resume", ["delete", "upgrade"])
 def test_killed_rewrite_is_finished_by_another_host_from_the_bucket_journal(
-        s3_client: Any, s3_lock_bucket: str, moto_endpoint: str, tmp_path: Path) -> None:
+        s3_client: Any, s3_lock_bucket: str, moto_endpoint: str, tmp_path: Path,
+        resume: str) -> None:
     store = packed(s3_client, s3_lock_bucket, tmp_path / "writer")
     doomed, kept = payloads(80, "doomed"), payloads(80, "kept")
     for d, k in zip(doomed, kept, strict=True):  # 80 packs to rewrite
@@ -154,9 +156,13 @@ def test_killed_rewrite_is_finished_by_another_host_from_the_bucket_journal(
                         "SELECT 1 FROM rewrite LIMIT 1 OFFSET 20")
     assert killed, "the rewrite finished before it could be killed"
     assert keys(s3_client, s3_lock_bucket, "blobs/pack-journal/")
-    # Another host, which never saw the killed process's cache, finishes it on its next delete.
+    # Another host, which never saw the killed process's cache, finishes it on its next delete
+    # or its next ``archiver init``.
     other = packed(s3_client, s3_lock_bucket, tmp_path / "other")
-    other.delete_many([sha(doomed[0])])
+    if resume == "delete":
+        other.delete_many([sha(doomed[0])])
+    else:
+        assert other.upgrade()["objects_packed"] == 0
     assert other.packs.finish_rewrites() == 0
     assert not keys(s3_client, s3_lock_bucket, "blobs/pack-journal/")
     found = list(every_version(s3_client, s3_lock_bucket))

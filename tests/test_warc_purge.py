@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from archiver.blobs.warc_records import scan_pack
 from archiver.retention.holds import HoldSpec, create_hold
 from archiver.retention.purge import purge
 from archiver.standins.dataset import load_sample
@@ -159,19 +160,23 @@ def test_purge_leaves_no_destroyed_text_in_any_s3_object_version(
     result = purge(archive, LATE, approved_by="R. Manager", out_dir=tmp_path / "out")
     assert result.warc is not None and not result.warc["old_files_locked"]
     check_after_purge(c, held, destroyed_texts, before)
-    # Every version of every object left in the bucket: no WARC member holds destroyed text.
+    # Every version of every object left in the bucket, and every blob in a pack object: no
+    # WARC member holds destroyed text.
     pages = s3_client.get_paginator("list_object_versions").paginate(Bucket=s3_lock_bucket)
     warcs = 0
     for page in pages:
         for version in page.get("Versions", []):
             body = s3_client.get_object(Bucket=s3_lock_bucket, Key=version["Key"],
                                         VersionId=version["VersionId"])["Body"].read()
-            if not body.startswith(b"\x1f\x8b"):
-                continue
-            plain = inflated(body)
-            if not plain.startswith(b"WARC/1.1"):
-                continue
-            warcs += 1
-            for text in destroyed_texts:
-                assert not any(sp in plain for sp in spellings(text)), text[:30]
+            blobs = [body[r.start:r.start + r.length] for r in scan_pack(body, version["Key"])
+                     ] if "/packs/" in version["Key"] else [body]
+            for blob in blobs:
+                if not blob.startswith(b"\x1f\x8b"):
+                    continue
+                plain = inflated(blob)
+                if not plain.startswith(b"WARC/1.1"):
+                    continue
+                warcs += 1
+                for text in destroyed_texts:
+                    assert not any(sp in plain for sp in spellings(text)), text[:30]
     assert warcs == len(stored_warcs(archive))

@@ -30,15 +30,19 @@ def open_blob_store(settings: Settings, environ: Mapping[str, str] | None = None
         return LocalBlobStore(Path(unquote(parts.path)), pack_below=PACK_BELOW)
     if parts.scheme == StoreScheme.S3:
         # Imported only for s3:// so that a local store never loads boto3.
-        from archiver.blobs.s3 import S3BlobStore, make_s3_client
+        from archiver.blobs.s3 import make_s3_client
+        from archiver.blobs.s3_packed import PackedS3BlobStore, pack_cache
 
         env = os.environ if environ is None else environ
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
         client = make_s3_client(endpoint_url=settings.s3_endpoint_url, region=region)
-        return S3BlobStore(
+        return PackedS3BlobStore(
             parts.netloc,
             parts.path.strip("/"),
             client=client,
+            cache=pack_cache(settings.home, settings.s3_endpoint_url or "aws", parts.netloc,
+                             parts.path.strip("/")),
+            pack_below=PACK_BELOW,
             lock_mode=settings.s3_object_lock_mode,
             lock_days=settings.s3_object_lock_days,
             endpoint_url=settings.s3_endpoint_url,

@@ -37,8 +37,8 @@ from archiver.blobs.interface import (
     is_hash,
     map_chunks,
 )
+from archiver.blobs.pack_backend import fsync_dir as _fsync_dir
 from archiver.blobs.packs import PackFolder
-from archiver.blobs.packs import fsync_dir as _fsync_dir
 from archiver.errors import BlobLocked, BlobNotFound, StoreError
 
 TEMP_PREFIX = ".tmp-"
@@ -449,8 +449,8 @@ class LocalBlobStore(BlobStore):
         chunk = max(1, -(-len(free) // threads))
         results = map_chunks(self._delete_chunk, free, chunk=chunk, threads=threads)
         for sha256, error in zip(free, results, strict=True):
-            outcome[sha256] = None if sha256 in packed and isinstance(error, BlobNotFound) \
-                else error
+            outcome[sha256] = packed[sha256] if sha256 in packed and isinstance(
+                error, BlobNotFound) else error
         if any(error is None for error in outcome.values()):
             _sync_filesystem(self.root)
         return {sha256: outcome[sha256] for sha256 in unique}

@@ -14,7 +14,8 @@ import hashlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from archiver.blobs.packs import PACK_BYTES, fsync_dir
+from archiver.blobs.pack_backend import fsync_dir
+from archiver.blobs.packs import PACK_BYTES
 from archiver.errors import StoreError
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ def pack_files(store: LocalBlobStore, hashes: Iterable[str]) -> int:
 
 def _move(store: LocalBlobStore, batch: list[tuple[str, bytes]]) -> int:
     packed = store.packs.locate_many([sha for sha, _ in batch])
-    store.packs.write([(sha, data, None) for sha, data in batch if sha not in packed])
+    store.packs.write([(sha, data, None) for sha, data in batch if sha not in packed],
+                      new_blobs=False)
     folders = set()
     for sha256, _ in batch:
         path = store.path_for(sha256)

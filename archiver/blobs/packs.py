@@ -18,14 +18,18 @@ Deletes rewrite: the packs holding a doomed blob are copied without it to new pa
 switched, and the old packs are unlinked, so destroyed bytes are gone from the folder, not merely
 unreferenced. A journal (``rewrite`` and ``doomed`` rows) is committed before any pack is touched,
 and :meth:`finish_rewrites` completes whatever a killed run left, so a purge is resumable.
+
+Where the packs themselves live is a :class:`PackBackend`: :class:`LocalPacks` (this folder) or
+:class:`archiver.blobs.s3_packs.S3Packs` (objects in a bucket, with the index in a local cache).
+A backend whose index is only a cache also keeps each rewrite's journal entry beside its packs
+(:meth:`PackBackend.journal_put`), so a rewrite killed mid-way is finished even by a process that
+has never seen the cache it was journalled in.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import os
 import sqlite3
 import threading
 import uuid
@@ -35,6 +39,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from archiver.blobs.interface import BlobCheck, check_hash, is_hash
+from archiver.blobs.pack_backend import TEMP_PREFIX, Journal, LocalPacks, PackBackend
 from archiver.blobs.warc_records import (
     PACK_SUFFIX,
     Record,
@@ -42,12 +47,10 @@ from archiver.blobs.warc_records import (
     copy_records,
     scan_pack,
 )
-from archiver.errors import BlobNotFound, StoreError
+from archiver.errors import BlobLocked, BlobNotFound, StoreError
 
 PACKS = "packs"
 INDEX = "index.sqlite"
-TEMP_PREFIX = ".tmp-"
-LOCK = ".rewrite.lock"
 #: Blobs smaller than this go into packs; larger ones (media, WARC files) stay single files.
 PACK_BELOW = 64 * 1024
 #: A pack is closed at this many bytes (a migration or a big batch makes several).
@@ -85,21 +88,14 @@ def _keys(hashes: Sequence[str]) -> list[bytes]:
         return [bytes.fromhex(h) for h in hashes if is_hash(h)]
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename or unlink in ``path`` durable (without it a crash can forget it)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class PackFolder:
-    """The packs and their index under ``root/packs``."""
+    """The packs and their index: by default both under ``root/packs``; with a ``backend``,
+    the packs are wherever it keeps them and ``root/packs`` holds only the index."""
 
-    def __init__(self, root: Path, url: str) -> None:
+    def __init__(self, root: Path, url: str, backend: PackBackend | None = None) -> None:
         self.folder = Path(root) / PACKS
         self.url = url
+        self.backend: PackBackend = backend or LocalPacks(self.folder, url)
         self._local = threading.local()
 
     # -- the index -------------------------------------------------------------------------
@@ -157,6 +153,19 @@ class PackFolder:
         """Where a packed blob is, or None if it is not in a pack."""
         return self.locate_many([sha256]).get(sha256)
 
+    def places(self, sha256: str) -> set[str]:
+        """The names of every pack holding the blob."""
+        if not self.exists_index():
+            return set()
+        return {name for _, _, name in self._all_locations([sha256])}
+
+    def pack_hashes(self, name: str) -> set[str]:
+        """The hashes of the blobs the index has in pack ``name``."""
+        if not self.exists_index():
+            return set()
+        return {sha.hex() for (sha,) in self._db().execute(
+            "SELECT e.sha FROM entry e JOIN pack p ON p.id = e.pack WHERE p.name = ?", (name,))}
+
     def iter_hashes(self) -> Iterator[str]:
         """Every packed blob's hash, sorted."""
         if not self.exists_index():
@@ -169,48 +178,29 @@ class PackFolder:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def write(self, blobs: Sequence[tuple[str, bytes, str | None]]) -> None:
-        """Put ``(sha256, data, media_type)`` blobs into new packs (none already packed)."""
+    def write(self, blobs: Sequence[tuple[str, bytes, str | None]], *,
+              new_blobs: bool = True) -> None:
+        """Put ``(sha256, data, media_type)`` blobs into new packs (none already packed);
+        ``new_blobs`` False for blobs moved from elsewhere (see :meth:`PackBackend.seal`)."""
         batch: list[tuple[str, bytes, str | None]] = []
         size = 0
         for blob in blobs:
             batch.append(blob)
             size += len(blob[1])
             if size >= PACK_BYTES:
-                self._write_pack(batch)
+                self._write_pack(batch, new_blobs)
                 batch, size = [], 0
         if batch:
-            self._write_pack(batch)
+            self._write_pack(batch, new_blobs)
 
     def _new_name(self) -> str:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         return f"pack-{stamp}-{uuid.uuid4().hex[:16]}{PACK_SUFFIX}"
 
-    def _seal(self, name: str, data: bytes) -> None:
-        """Write a pack under ``name``: temporary file, fsync, rename, fsync of the folder."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f"{TEMP_PREFIX}{name}.{os.getpid()}.{threading.get_native_id()}"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.folder / name)
-            fsync_dir(self.folder)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise StoreError(f"cannot write pack {name} in {self.url}: "
-                             f"{exc.strerror or exc}") from None
-
-    def _write_pack(self, blobs: list[tuple[str, bytes, str | None]]) -> None:
+    def _write_pack(self, blobs: list[tuple[str, bytes, str | None]], new_blobs: bool) -> None:
         name = self._new_name()
         data, records = build_pack(blobs, datetime.now(UTC))
-        self._seal(name, data)
+        self.backend.seal(name, data, like=None, new_blobs=new_blobs)
         with self._write() as con:
             self._index(con, name, records)
 
@@ -233,16 +223,9 @@ class PackFolder:
                 break
             name, rec = where
             try:
-                fd = os.open(self.folder / name, os.O_RDONLY)
-            except FileNotFoundError:
+                data = self.backend.read(name, rec.start, rec.length)
+            except BlobNotFound:
                 continue
-            except OSError as exc:
-                raise StoreError(f"cannot read blob {sha256} from {self.url}: "
-                                 f"{exc.strerror or exc}") from None
-            try:
-                data = os.pread(fd, rec.length, rec.start)
-            finally:
-                os.close(fd)
             if len(data) != rec.length:
                 raise StoreError(f"cannot read blob {sha256} from {self.url}: pack {name} "
                                  "is cut short")
@@ -278,9 +261,9 @@ class PackFolder:
     def hash_rows(self, rows: list[Row]) -> dict[str, BlobCheck]:
         """Hash the blobs of index ``rows``.
 
-        The hot path of ``verify``: each pack's blobs are read with one ``pread`` of the span
-        holding them and hashed from slices of that buffer, with plain tuples throughout (per
-        blob this is a handful of C calls)."""
+        The hot path of ``verify``: each pack's blobs are read with one read of the span
+        holding them (one ``pread``, or one ranged GET) and hashed from slices of that buffer,
+        with plain tuples throughout (per blob this is a handful of C calls)."""
         by_pack: dict[int, list[Row]] = {}
         for row in rows:
             by_pack.setdefault(row[1], []).append(row)
@@ -288,22 +271,15 @@ class PackFolder:
         out: dict[str, BlobCheck] = {}
         sha256 = hashlib.sha256
         new = tuple.__new__  # NamedTuple's own __new__ is a Python function: too slow here
+        read = self.backend.read
         for pack_id, located in by_pack.items():
             name = names.get(pack_id, str(pack_id))
-            try:
-                fd = os.open(self.folder / name, os.O_RDONLY)
-            except OSError as exc:
-                error = (BlobNotFound if isinstance(exc, FileNotFoundError) else StoreError)(
-                    f"pack {name} cannot be read from {self.url}: {exc.strerror or exc}")
-                for sha, *_ in located:
-                    out[sha] = BlobCheck(sha, None, 0, error)
-                continue
             try:
                 first = min(map(itemgetter(2), located))
                 span = max(start + length for _, _, start, length in located) - first
                 whole = b""
                 if span <= 4 * sum(map(itemgetter(3), located)) + _GAP:
-                    whole = os.pread(fd, span, first)
+                    whole = read(name, first, span)
                 if whole and len(whole) == span:  # the usual case: one read, then slices of it
                     view = memoryview(whole)
                     for sha, _, start, length in located:
@@ -312,46 +288,47 @@ class PackFolder:
                             sha, sha256(view[at:at + length]).hexdigest(), length, None))
                     continue
                 for sha, _, start, length in located:  # sparse, or the pack is cut short
-                    data = os.pread(fd, length, start)
+                    data = read(name, start, length)
                     out[sha] = BlobCheck(sha, sha256(data).hexdigest(), length) \
                         if len(data) == length else BlobCheck(sha, None, 0, StoreError(
                             f"pack {name} is cut short: blob {sha} is incomplete"))
-            finally:
-                os.close(fd)
+            except StoreError as error:  # BlobNotFound (the pack is gone) included
+                for sha, *_ in located:
+                    out.setdefault(sha, BlobCheck(sha, None, 0, error))
         return out
 
     # -- deleting --------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """One rewriter or recoverer at a time, across processes (writers need no lock)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / LOCK).open("a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-
-    def delete(self, hashes: Sequence[str]) -> set[str]:
-        """Destroy packed blobs: journal, then rewrite every pack holding one. Returns the
-        hashes that were packed (and are now gone); the others are not touched."""
+    def delete(self, hashes: Sequence[str]) -> dict[str, BlobLocked | None]:
+        """Destroy packed blobs: journal, then rewrite every pack holding one. Returns, for
+        each hash that was packed, None (it is gone) or why its pack could not be removed (a
+        running lock: nothing of that blob is touched); other hashes are not in the result."""
         if not hashes or not self.exists_index():
-            return set()
-        with self._locked():
+            return {}
+        with self.backend.lock():
             self._finish_rewrites()
             located = self._all_locations(hashes)
             if not located:
-                return set()
+                return {}
+            refused: dict[str, BlobLocked | None] = {}
+            for name in sorted({n for _, _, n in located}):
+                reason = self.backend.refusal(name)
+                if reason is not None:
+                    refused.update({sha: BlobLocked(f"{reason}; blob {sha} not deleted")
+                                    for sha, _, n in located if n == name})
+            located = [loc for loc in located if loc[0] not in refused]
+            packs = {(p, n) for _, p, n in located}
+            jobs = {pack_id: Journal(name, self._new_name(), tuple(
+                sorted(sha for sha, p, _ in located if p == pack_id))) for pack_id, name in packs}
+            self.backend.journal_put(list(jobs.values()))
             with self._write() as con:
                 con.executemany("INSERT OR IGNORE INTO doomed (sha, pack) VALUES (?, ?)",
                                 [(bytes.fromhex(sha), pack_id) for sha, pack_id, _ in located])
                 con.executemany(
                     "INSERT OR IGNORE INTO rewrite (pack, old_name, new_name) VALUES (?,?,?)",
-                    [(pack_id, name, self._new_name())
-                     for pack_id, name in {(p, n) for _, p, n in located}])
+                    [(pack_id, job.old_name, job.new_name) for pack_id, job in jobs.items()])
             self._finish_rewrites()
-        return {sha for sha, _, _ in located}
+        return {**{sha: None for sha, _, _ in located}, **refused}
 
     def _all_locations(self, hashes: Sequence[str]) -> list[tuple[str, int, str]]:
         """Every (sha, pack id, pack name) holding one of ``hashes``: a blob two writers packed
@@ -367,29 +344,57 @@ class PackFolder:
 
     def finish_rewrites(self) -> int:
         """Complete every journalled rewrite (a killed purge's included); returns how many."""
-        if not self.exists_index():
+        if isinstance(self.backend, LocalPacks) and not self.exists_index():
             return 0
-        with self._locked():
+        with self.backend.lock():
             return self._finish_rewrites()
 
+    def _import_journal(self) -> None:
+        """Take into the index the journal entries kept beside the packs that it lacks (the
+        cache was lost, or another process journalled them)."""
+        for job in self.backend.journal_list():
+            con = self._db()
+            if con.execute("SELECT 1 FROM rewrite WHERE old_name = ?",
+                           (job.old_name,)).fetchone():
+                continue
+            row = con.execute("SELECT id FROM pack WHERE name = ?", (job.old_name,)).fetchone()
+            if row is None and job.old_name in self.backend.names():
+                self._index_pack(job.old_name)
+                row = con.execute("SELECT id FROM pack WHERE name = ?",
+                                  (job.old_name,)).fetchone()
+            with self._write() as w:
+                if row is None:  # the old pack is gone already: only the entry is left
+                    w.execute("INSERT INTO pack (name) VALUES (?)", (job.old_name,))
+                    (pack_id,) = w.execute("SELECT id FROM pack WHERE name = ?",
+                                           (job.old_name,)).fetchone()
+                    w.execute("INSERT INTO rewrite (pack, old_name, new_name) VALUES (?,?,?)",
+                              (pack_id, job.old_name, job.new_name))
+                    continue
+                w.executemany("INSERT OR IGNORE INTO doomed (sha, pack) VALUES (?, ?)",
+                              [(bytes.fromhex(sha), row[0]) for sha in job.doomed])
+                w.execute("INSERT OR IGNORE INTO rewrite (pack, old_name, new_name) "
+                          "VALUES (?,?,?)", (row[0], job.old_name, job.new_name))
+
     def _finish_rewrites(self) -> int:
+        self._import_journal()
+        if not self.exists_index():
+            return 0
         con = self._db()
         jobs = con.execute("SELECT pack, old_name, new_name FROM rewrite ORDER BY pack").fetchall()
         for pack_id, old_name, new_name in jobs:
-            still = con.execute("SELECT 1 FROM pack WHERE id = ?", (pack_id,)).fetchone()
+            still = con.execute("SELECT 1 FROM entry WHERE pack = ? LIMIT 1",
+                                (pack_id,)).fetchone()
             if still is not None:
                 self._rewrite(pack_id, old_name, new_name)
-            # Switched (now or by a killed run): the old pack's bytes go, then its journal row.
-            try:
-                os.unlink(self.folder / old_name)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise StoreError(f"cannot delete pack {old_name} from {self.url}: "
-                                 f"{exc.strerror or exc}") from None
-            fsync_dir(self.folder)
+            else:
+                with self._write() as w:
+                    w.execute("DELETE FROM doomed WHERE pack = ?", (pack_id,))
+                    w.execute("DELETE FROM pack WHERE id = ?", (pack_id,))
+            # Switched (now or by a killed run): the old pack's bytes go, then its journal.
+            self.backend.remove(old_name)
             with self._write() as w:
                 w.execute("DELETE FROM rewrite WHERE pack = ?", (pack_id,))
+            self.backend.journal_drop(old_name)
         return len(jobs)
 
     def _rewrite(self, pack_id: int, old_name: str, new_name: str) -> None:
@@ -403,13 +408,9 @@ class PackFolder:
                 for sha, head, start, length, gone in rows if not gone]
         moved: list[Record] = []
         if keep:
-            try:
-                old = (self.folder / old_name).read_bytes()
-            except OSError as exc:
-                raise StoreError(f"cannot read pack {old_name} in {self.url} to rewrite it: "
-                                 f"{exc.strerror or exc}") from None
+            old = self.backend.read_all(old_name)
             data, moved = copy_records(old, keep)
-            self._seal(new_name, data)
+            self.backend.seal(new_name, data, like=old_name, new_blobs=False)
         with self._write() as w:
             if moved:
                 new_id = self._index(w, new_name, moved)
@@ -424,24 +425,42 @@ class PackFolder:
 
     # -- repair and upgrade ----------------------------------------------------------------
 
+    def _index_pack(self, name: str) -> None:
+        records = list(scan_pack(self.backend.read_all(name), name))
+        with self._write() as w:
+            self._index(w, name, records)
+
+    def refresh(self) -> int:
+        """Index every pack the backend lists that the index lacks (another process or host
+        wrote it, or its writer died before the index commit) and forget packs it no longer
+        lists; returns how many packs were indexed."""
+        con = self._db()
+        # Known before listing: a pack indexed meanwhile is then never taken for vanished.
+        known = {name for (name,) in con.execute("SELECT name FROM pack")}
+        listed = set(self.backend.names())
+        busy = {name for (name,) in con.execute("SELECT old_name FROM rewrite")}
+        found = 0
+        for name in sorted(listed - known):
+            try:
+                self._index_pack(name)
+            except BlobNotFound:
+                continue  # removed by a rewrite since the listing
+            found += 1
+        for name in sorted(known - listed - busy):
+            with self._write() as w:
+                w.execute("DELETE FROM entry WHERE pack IN (SELECT id FROM pack WHERE name = ?)",
+                          (name,))
+                w.execute("DELETE FROM pack WHERE name = ?", (name,))
+        return found
+
     def recover(self) -> int:
-        """Finish journalled rewrites, then index every pack whose writer died before its index
-        commit; returns how many packs were indexed."""
-        if not self.folder.is_dir():
+        """Finish journalled rewrites, then :meth:`refresh`; returns how many packs were
+        indexed."""
+        if isinstance(self.backend, LocalPacks) and not self.folder.is_dir():
             return 0
-        with self._locked():
+        with self.backend.lock():
             self._finish_rewrites()
-            con = self._db()
-            known = {name for (name,) in con.execute("SELECT name FROM pack")}
-            found = 0
-            for path in sorted(self.folder.glob(f"pack-*{PACK_SUFFIX}")):
-                if path.name in known:
-                    continue
-                records = list(scan_pack(path.read_bytes(), path.name))
-                with self._write() as w:
-                    self._index(w, path.name, records)
-                found += 1
-            return found
+            return self.refresh()
 
     def cleanup_temp(self, cutoff: float) -> int:
         """Remove temporary packs older than ``cutoff`` (a killed writer's)."""

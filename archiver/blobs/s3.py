@@ -288,7 +288,11 @@ class S3BlobStore(BlobStore):
     @contextlib.contextmanager
     def open(self, sha256: str) -> Iterator[BinaryIO]:
         """A streaming reader on the object body (not verified)."""
-        response = self._get_object(sha256)
+        with self._stream(sha256, self._get_object(sha256)) as stream:
+            yield stream
+
+    @contextlib.contextmanager
+    def _stream(self, sha256: str, response: dict[str, Any]) -> Iterator[BinaryIO]:
         body = response["Body"]
         try:
             with self._errors(f"reading blob {sha256}"):

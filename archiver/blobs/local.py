@@ -529,11 +529,14 @@ class LocalBlobStore(BlobStore):
             raise StoreError(f"{_SETTING}: blob folder {self.url} is unusable: {reason}") from None
 
     def upgrade(self) -> dict[str, int]:
-        """Finish interrupted pack rewrites, index packs whose writer died, and move single
-        blob files below the pack threshold into packs (resumable: see
+        """Finish interrupted pack rewrites, index packs whose writer died, convert format 1
+        (WARC) packs to format 2 and move single blob files below the pack threshold into packs
+        (each step resumable: see :meth:`PackFolder.convert` and
         :func:`archiver.blobs.migrate.pack_files`)."""
         from archiver.blobs.migrate import pack_files
 
         recovered = self.packs.recover()
+        converted = self.packs.convert()
         moved = pack_files(self, self._iter_files()) if self.pack_below else 0
-        return {"packs_recovered": recovered, "files_packed": moved}
+        return {"packs_recovered": recovered, "packs_converted": converted,
+                "files_packed": moved}

@@ -1,7 +1,9 @@
 """Small blobs in pack files in a local folder, with their index beside them.
 
-``<store>/packs/`` holds the packs (:mod:`archiver.blobs.warc_records`) and ``index.sqlite``,
-which maps each blob's sha256 to its pack and place. The index lives with the packs, not in the
+``<store>/packs/`` holds the packs (:mod:`archiver.blobs.pack_format`) and ``index.sqlite``,
+which maps each blob's sha256 to its pack and place (one ``WITHOUT ROWID`` row of about 50
+bytes a blob: the raw 32-byte hash is the key, and no second index; a rewrite finds a pack's
+rows from the pack's own record headers). The index lives with the packs, not in the
 archive database: the blob store is a layer below the database (it is opened from the store URL
 alone, and an S3 or folder store moves or is restored together with its index), and the index is
 only a cache of what the packs say about themselves, so :meth:`PackFolder.recover` can rebuild
@@ -18,6 +20,7 @@ Deletes rewrite: the packs holding a doomed blob are copied without it to new pa
 switched, and the old packs are unlinked, so destroyed bytes are gone from the folder, not merely
 unreferenced. A journal (``rewrite`` and ``doomed`` rows) is committed before any pack is touched,
 and :meth:`finish_rewrites` completes whatever a killed run left, so a purge is resumable.
+Converting a format 1 (WARC) pack to format 2 is the same rewrite with nothing doomed.
 """
 
 from __future__ import annotations
@@ -34,12 +37,15 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
 
+from archiver.blobs import warc_records
 from archiver.blobs.interface import BlobCheck, check_hash, is_hash
-from archiver.blobs.warc_records import (
+from archiver.blobs.pack_format import (
+    HEAD,
     PACK_SUFFIX,
     Record,
     build_pack,
     copy_records,
+    is_v2,
     scan_pack,
 )
 from archiver.errors import BlobNotFound, StoreError
@@ -55,12 +61,11 @@ PACK_BYTES = 16 * 1024 * 1024
 _IN = 500  # hashes per ``IN (...)`` lookup, well under SQLite's parameter limit
 _GAP = 256 * 1024  # records closer than this are read in one pread
 
-_SCHEMA = """
+_ENTRY = """(sha BLOB NOT NULL, pack INTEGER NOT NULL, start INTEGER NOT NULL,
+    length INTEGER NOT NULL, PRIMARY KEY (sha, pack)) WITHOUT ROWID"""
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS pack (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS entry (
-    sha BLOB NOT NULL, pack INTEGER NOT NULL, head INTEGER NOT NULL, start INTEGER NOT NULL,
-    length INTEGER NOT NULL, PRIMARY KEY (sha, pack)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entry_by_pack ON entry (pack, start);
+CREATE TABLE IF NOT EXISTS entry {_ENTRY};
 CREATE TABLE IF NOT EXISTS rewrite (pack INTEGER PRIMARY KEY, old_name TEXT NOT NULL,
     new_name TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS doomed (sha BLOB NOT NULL, pack INTEGER NOT NULL,
@@ -68,7 +73,7 @@ CREATE TABLE IF NOT EXISTS doomed (sha BLOB NOT NULL, pack INTEGER NOT NULL,
 """
 
 Location = tuple[str, Record]  # (pack file name, record)
-Row = tuple[str, int, int, int]  # (sha256, pack id, payload start, length)
+Row = tuple[bytes, int, int, int]  # (raw sha256, pack id, payload start, length)
 
 
 def _where_in(sql: str, count: int) -> str:
@@ -115,7 +120,25 @@ class PackFolder:
             con.execute("PRAGMA synchronous=FULL")
             con.executescript(_SCHEMA)
             self._local.con = con
+            if "head" in {row[1] for row in con.execute("PRAGMA table_info(entry)")}:
+                self._compact_index(con)
         return con
+
+    @staticmethod
+    def _compact_index(con: sqlite3.Connection) -> None:
+        """Move an index of the former schema (a ``head`` column and a by-pack index) to the
+        current one; its rows are otherwise the same."""
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            if "head" in {row[1] for row in con.execute("PRAGMA table_info(entry)")}:
+                con.execute(f"CREATE TABLE entry_new {_ENTRY}")
+                con.execute("INSERT INTO entry_new SELECT sha, pack, start, length FROM entry")
+                con.execute("DROP TABLE entry")
+                con.execute("ALTER TABLE entry_new RENAME TO entry")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -146,11 +169,11 @@ class PackFolder:
         for at in range(0, len(hashes), _IN):
             part = _keys(hashes[at:at + _IN])
             rows = con.execute(_where_in(
-                "SELECT e.sha, p.name, e.head, e.start, e.length FROM entry e "
+                "SELECT e.sha, p.name, e.start, e.length FROM entry e "
                 "JOIN pack p ON p.id = e.pack WHERE e.sha", len(part)), part)
-            for sha, name, head, start, length in rows:
+            for sha, name, start, length in rows:
                 hexsha = sha.hex()
-                out[hexsha] = (name, Record(hexsha, head, start, length))
+                out[hexsha] = (name, Record(hexsha, HEAD if is_v2(name) else 0, start, length))
         return out
 
     def locate(self, sha256: str) -> Location | None:
@@ -209,19 +232,20 @@ class PackFolder:
 
     def _write_pack(self, blobs: list[tuple[str, bytes, str | None]]) -> None:
         name = self._new_name()
-        data, records = build_pack(blobs, datetime.now(UTC))
+        data, records = build_pack(blobs)
         self._seal(name, data)
         with self._write() as con:
             self._index(con, name, records)
 
     @staticmethod
-    def _index(con: sqlite3.Connection, name: str, records: Iterable[Record]) -> int:
+    def _index(con: sqlite3.Connection, name: str, records: Iterable[Record]) -> tuple[int, int]:
+        """Index a pack's records; returns the pack's id and how many records were new."""
         con.execute("INSERT OR IGNORE INTO pack (name) VALUES (?)", (name,))
         (pack_id,) = con.execute("SELECT id FROM pack WHERE name = ?", (name,)).fetchone()
-        con.executemany(
-            "INSERT OR IGNORE INTO entry (sha, pack, head, start, length) VALUES (?,?,?,?,?)",
-            [(bytes.fromhex(r.sha256), pack_id, r.head, r.start, r.length) for r in records])
-        return int(pack_id)
+        added = con.executemany(
+            "INSERT OR IGNORE INTO entry (sha, pack, start, length) VALUES (?,?,?,?)",
+            [(bytes.fromhex(r.sha256), pack_id, r.start, r.length) for r in records]).rowcount
+        return int(pack_id), added
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -250,7 +274,7 @@ class PackFolder:
         raise BlobNotFound(f"blob {sha256} not found in {self.url}")
 
     def lookup(self, hashes: Sequence[str]) -> list[Row]:
-        """Index rows ``(sha256, pack name, start, length)`` of the packed blobs among
+        """Index rows ``(raw sha256, pack id, start, length)`` of the packed blobs among
         ``hashes`` (any order; one lookup per 500 hashes)."""
         rows: list[Row] = []
         if not hashes or not self.exists_index():
@@ -259,7 +283,7 @@ class PackFolder:
         for at in range(0, len(hashes), _IN):
             part = _keys(hashes[at:at + _IN])
             rows += con.execute(_where_in(
-                "SELECT lower(hex(sha)), pack, start, length FROM entry WHERE sha", len(part)),
+                "SELECT sha, pack, start, length FROM entry WHERE sha", len(part)),
                 part).fetchall()
         return rows
 
@@ -269,25 +293,25 @@ class PackFolder:
         looking each hash up."""
         if not hashes or not self.exists_index():
             return []
-        wanted = set(hashes)
+        wanted = set(_keys(hashes))
         rows = self._db().execute(
-            "SELECT lower(hex(sha)), pack, start, length FROM entry WHERE sha BETWEEN ? AND ?",
+            "SELECT sha, pack, start, length FROM entry WHERE sha BETWEEN ? AND ?",
             (bytes.fromhex(hashes[0]), bytes.fromhex(hashes[-1]))).fetchall()
         return [row for row in rows if row[0] in wanted]
 
     def hash_rows(self, rows: list[Row]) -> dict[str, BlobCheck]:
-        """Hash the blobs of index ``rows``.
+        """Hash the blobs of index ``rows``, keyed by hash.
 
-        The hot path of ``verify``: each pack's blobs are read with one ``pread`` of the span
-        holding them and hashed from slices of that buffer, with plain tuples throughout (per
-        blob this is a handful of C calls)."""
+        The hot path of ``verify``: the rows are grouped by pack, each pack's span holding them
+        is read with one ``pread``, and its payloads are hashed from slices of that buffer in
+        offset order, with plain tuples throughout (per blob a handful of C calls). In a format
+        2 pack the record header's own hash is compared too, so a pack whose headers no longer
+        match its payloads (the index could not be rebuilt from it) fails that blob's check."""
         by_pack: dict[int, list[Row]] = {}
         for row in rows:
             by_pack.setdefault(row[1], []).append(row)
         names = dict(self._db().execute("SELECT id, name FROM pack").fetchall())
         out: dict[str, BlobCheck] = {}
-        sha256 = hashlib.sha256
-        new = tuple.__new__  # NamedTuple's own __new__ is a Python function: too slow here
         for pack_id, located in by_pack.items():
             name = names.get(pack_id, str(pack_id))
             try:
@@ -295,30 +319,59 @@ class PackFolder:
             except OSError as exc:
                 error = (BlobNotFound if isinstance(exc, FileNotFoundError) else StoreError)(
                     f"pack {name} cannot be read from {self.url}: {exc.strerror or exc}")
-                for sha, *_ in located:
+                for row in located:
+                    sha = row[0].hex()
                     out[sha] = BlobCheck(sha, None, 0, error)
                 continue
             try:
-                first = min(map(itemgetter(2), located))
-                span = max(start + length for _, _, start, length in located) - first
-                whole = b""
-                if span <= 4 * sum(map(itemgetter(3), located)) + _GAP:
-                    whole = os.pread(fd, span, first)
-                if whole and len(whole) == span:  # the usual case: one read, then slices of it
-                    view = memoryview(whole)
-                    for sha, _, start, length in located:
-                        at = start - first
-                        out[sha] = new(BlobCheck, (
-                            sha, sha256(view[at:at + length]).hexdigest(), length, None))
-                    continue
-                for sha, _, start, length in located:  # sparse, or the pack is cut short
-                    data = os.pread(fd, length, start)
-                    out[sha] = BlobCheck(sha, sha256(data).hexdigest(), length) \
-                        if len(data) == length else BlobCheck(sha, None, 0, StoreError(
-                            f"pack {name} is cut short: blob {sha} is incomplete"))
+                located.sort(key=itemgetter(2))
+                self._hash_pack(fd, name, located, out)
             finally:
                 os.close(fd)
         return out
+
+    def _hash_pack(self, fd: int, name: str, located: list[Row],
+                   out: dict[str, BlobCheck]) -> None:
+        """Hash the ``located`` rows (in offset order) of the open pack ``name`` into ``out``."""
+        head = HEAD if is_v2(name) else 0
+        first = located[0][2] - head
+        span = located[-1][2] + located[-1][3] - first
+        whole = b""
+        if span <= 4 * sum(map(itemgetter(3), located)) + _GAP:
+            whole = os.pread(fd, span, first)
+        sha256 = hashlib.sha256
+        new = tuple.__new__  # NamedTuple's own __new__ is a Python function: too slow here
+        if whole and len(whole) == span:  # the usual case: one read, then slices of it
+            view = memoryview(whole)
+            if head:
+                for raw, _, start, length in located:
+                    at = start - first
+                    sha = raw.hex()
+                    digest = sha256(view[at:at + length]).hexdigest()
+                    out[sha] = new(BlobCheck, (sha, digest, length, None)) \
+                        if whole[at - head:at - head + 32] == raw \
+                        else self._bad_header(sha, digest, length, name)
+            else:
+                for raw, _, start, length in located:
+                    at = start - first
+                    sha = raw.hex()
+                    out[sha] = new(BlobCheck, (
+                        sha, sha256(view[at:at + length]).hexdigest(), length, None))
+            return
+        for raw, _, start, length in located:  # sparse, or the pack is cut short
+            sha = raw.hex()
+            data = os.pread(fd, length + head, start - head)
+            if len(data) != length + head:
+                out[sha] = BlobCheck(sha, None, 0, StoreError(
+                    f"pack {name} is cut short: blob {sha} is incomplete"))
+                continue
+            digest = sha256(data[head:]).hexdigest()
+            out[sha] = BlobCheck(sha, digest, length) if data[:32] == raw or not head \
+                else self._bad_header(sha, digest, length, name)
+
+    def _bad_header(self, sha: str, digest: str, length: int, name: str) -> BlobCheck:
+        return BlobCheck(sha, digest, length, StoreError(
+            f"pack {name} in {self.url}: the record header of blob {sha} names another hash"))
 
     # -- deleting --------------------------------------------------------------------------
 
@@ -393,40 +446,51 @@ class PackFolder:
         return len(jobs)
 
     def _rewrite(self, pack_id: int, old_name: str, new_name: str) -> None:
-        """Copy the pack's surviving records to ``new_name`` and switch the index to it."""
+        """Copy the pack's surviving records to ``new_name`` (format 2) and switch the index
+        to it. The pack's own record headers say which rows it has: the index keeps no
+        by-pack order, to stay small."""
         con = self._db()
-        rows = con.execute(
-            "SELECT e.sha, e.head, e.start, e.length, d.sha IS NOT NULL FROM entry e "
-            "LEFT JOIN doomed d ON d.sha = e.sha AND d.pack = e.pack WHERE e.pack = ?",
-            (pack_id,)).fetchall()
-        keep = [Record(sha.hex(), head, start, length)
-                for sha, head, start, length, gone in rows if not gone]
+        try:
+            old = (self.folder / old_name).read_bytes()
+        except OSError as exc:
+            raise StoreError(f"cannot read pack {old_name} in {self.url} to rewrite it: "
+                             f"{exc.strerror or exc}") from None
+        records = {rec.sha256: rec for rec in scan_pack(old, old_name)}
+        doomed = {sha.hex() for (sha,) in con.execute("SELECT sha FROM doomed WHERE pack = ?",
+                                                      (pack_id,))}
+        indexed = self._in_pack(pack_id, list(records))
+        keep = [rec for sha, rec in records.items() if sha in indexed and sha not in doomed]
         moved: list[Record] = []
         if keep:
-            try:
-                old = (self.folder / old_name).read_bytes()
-            except OSError as exc:
-                raise StoreError(f"cannot read pack {old_name} in {self.url} to rewrite it: "
-                                 f"{exc.strerror or exc}") from None
-            data, moved = copy_records(old, keep)
+            data, moved = copy_records(old, keep, old_name)
             self._seal(new_name, data)
         with self._write() as w:
             if moved:
-                new_id = self._index(w, new_name, moved)
-                copied = w.execute("SELECT count(*) FROM entry WHERE pack = ?",
-                                   (new_id,)).fetchone()[0]
+                new_id, _ = self._index(w, new_name, moved)
+                copied = len(self._in_pack(new_id, [rec.sha256 for rec in moved]))
                 if copied != len(keep):  # never switch to a pack that lost a kept blob
                     raise StoreError(f"rewriting pack {old_name}: {len(keep)} blobs to keep, "
                                      f"{copied} copied; nothing switched")
-            w.execute("DELETE FROM entry WHERE pack = ?", (pack_id,))
+            w.executemany("DELETE FROM entry WHERE sha = ? AND pack = ?",
+                          [(bytes.fromhex(sha), pack_id) for sha in {*records, *doomed}])
             w.execute("DELETE FROM doomed WHERE pack = ?", (pack_id,))
             w.execute("DELETE FROM pack WHERE id = ?", (pack_id,))
+
+    def _in_pack(self, pack_id: int, hashes: Sequence[str]) -> set[str]:
+        """Which of ``hashes`` the index places in pack ``pack_id``."""
+        con = self._db()
+        found: set[str] = set()
+        for at in range(0, len(hashes), _IN):
+            part = _keys(hashes[at:at + _IN])
+            found.update(sha.hex() for (sha,) in con.execute(_where_in(
+                "SELECT sha FROM entry WHERE pack = ? AND sha", len(part)), [pack_id, *part]))
+        return found
 
     # -- repair and upgrade ----------------------------------------------------------------
 
     def recover(self) -> int:
-        """Finish journalled rewrites, then index every pack whose writer died before its index
-        commit; returns how many packs were indexed."""
+        """Finish journalled rewrites, then index every pack (of either format) whose writer
+        died before its index commit; returns how many packs were indexed."""
         if not self.folder.is_dir():
             return 0
         with self._locked():
@@ -434,7 +498,9 @@ class PackFolder:
             con = self._db()
             known = {name for (name,) in con.execute("SELECT name FROM pack")}
             found = 0
-            for path in sorted(self.folder.glob(f"pack-*{PACK_SUFFIX}")):
+            paths = [*self.folder.glob(f"pack-*{PACK_SUFFIX}"),
+                     *self.folder.glob(f"pack-*{warc_records.PACK_SUFFIX}")]
+            for path in sorted(paths):
                 if path.name in known:
                     continue
                 records = list(scan_pack(path.read_bytes(), path.name))
@@ -442,6 +508,26 @@ class PackFolder:
                     self._index(w, path.name, records)
                 found += 1
             return found
+
+    def convert(self) -> int:
+        """Rewrite every format 1 (WARC) pack as a format 2 pack; returns how many. It is a
+        rewrite with nothing doomed, journalled the same way, so a killed run is finished by the
+        next :meth:`recover`, :meth:`finish_rewrites` or ``convert``."""
+        if not self.exists_index():
+            return 0
+        with self._locked():
+            self._finish_rewrites()
+            old = [(pack_id, name) for pack_id, name in self._db().execute(
+                "SELECT id, name FROM pack") if not is_v2(name)]
+            if not old:
+                return 0
+            with self._write() as con:
+                con.executemany(
+                    "INSERT OR IGNORE INTO rewrite (pack, old_name, new_name) VALUES (?,?,?)",
+                    [(pack_id, name, self._new_name()) for pack_id, name in old])
+            self._finish_rewrites()
+            self._db().execute("VACUUM")
+        return len(old)
 
     def cleanup_temp(self, cutoff: float) -> int:
         """Remove temporary packs older than ``cutoff`` (a killed writer's)."""

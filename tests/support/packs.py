@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import struct
 from pathlib import Path
 
 from archiver.blobs.local import LocalBlobStore
@@ -29,3 +31,22 @@ def unpack_to_file(store: LocalBlobStore, sha256: str) -> Path:
     assert store.delete_many([sha256]) == {sha256: None}
     LocalBlobStore(store.root).put(data)
     return store.path_for(sha256)
+
+
+def read_pack(path: Path) -> dict[str, tuple[bytes, str | None]]:
+    """Every blob of a format 2 pack as ``sha256: (payload, media type)``, read from the byte
+    layout the README documents with nothing but ``struct`` and ``hashlib``, each record's
+    payload checked against the hash its header names."""
+    data = path.read_bytes()
+    line = data.index(b"\n")
+    magic, *types = data[:line].split(b"\t")
+    assert magic == b"ARCHIVER-PACK/2"
+    out: dict[str, tuple[bytes, str | None]] = {}
+    at = line + 1
+    while at < len(data):
+        digest, length, code = struct.unpack(">32sIB", data[at:at + 37])
+        payload = data[at + 37:at + 37 + length]
+        assert len(payload) == length and hashlib.sha256(payload).digest() == digest
+        out[digest.hex()] = (payload, types[code - 1].decode() if code else None)
+        at += 37 + length
+    return out

@@ -3,6 +3,7 @@
 Byte layout of a pack (``pack-<UTC stamp>-<random>.pack``)::
 
     header line   b"ARCHIVER-PACK/2" [ b"\\t" media-type ]* b"\\n"     (ASCII)
+    records, in ascending order of sha256, each:
     record*       sha256     32 bytes   raw digest of the payload
                   length      4 bytes   payload length, unsigned, big-endian
                   type        1 byte    0: none; n: the header line's n-th media type
@@ -22,6 +23,7 @@ hashing. Packs of format 1 (one uncompressed WARC 1.1 ``resource`` record per bl
 from __future__ import annotations
 
 import struct
+from operator import itemgetter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -73,13 +75,15 @@ def header_line(types: list[str]) -> bytes:
 def build_pack(blobs: list[tuple[str, bytes, str | None]]) -> tuple[bytes, list[Record]]:
     """The bytes of a pack holding ``(sha256, data, media_type)`` blobs, and each one's place.
 
-    The result is scanned back (:func:`scan_pack`) and compared before it is returned, so a pack
+    Records are written in hash order, so a pass over hashes in ascending order meets them in
+    file order in every pack (:mod:`archiver.blobs.pack_walk`). The result is scanned back (:func:`scan_pack`) and compared before it is returned, so a pack
     that would not describe itself correctly is never written."""
     types: dict[str, int] = {}
     for _, _, media_type in blobs:
         if media_type and media_type not in types and len(types) < MAX_TYPES \
                 and _type_ok(media_type):
             types[media_type] = len(types) + 1
+    blobs = sorted(blobs, key=itemgetter(0))
     head = header_line(list(types))
     parts: list[bytes] = [head]
     records: list[Record] = []

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from archiver.blobs import warc_records
 from archiver.blobs.interface import BlobCheck, check_hash, is_hash
+from archiver.blobs.pack_walk import PackWalk
 from archiver.blobs.pack_format import (
     HEAD,
     PACK_SUFFIX,
@@ -60,6 +61,7 @@ PACK_BELOW = 64 * 1024
 PACK_BYTES = 16 * 1024 * 1024
 _IN = 500  # hashes per ``IN (...)`` lookup, well under SQLite's parameter limit
 _GAP = 256 * 1024  # records closer than this are read in one pread
+_WAL_LIMIT = 1024 * 1024
 
 _ENTRY = """(sha BLOB NOT NULL, pack INTEGER NOT NULL, start INTEGER NOT NULL,
     length INTEGER NOT NULL, PRIMARY KEY (sha, pack)) WITHOUT ROWID"""
@@ -118,6 +120,9 @@ class PackFolder:
                                   check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=FULL")
+            # After a checkpoint the WAL is cut back to this size instead of keeping its peak
+            # on disk: the index is small, and the store's size is a measured figure.
+            con.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT}")
             con.executescript(_SCHEMA)
             self._local.con = con
             if "head" in {row[1] for row in con.execute("PRAGMA table_info(entry)")}:
@@ -273,101 +278,125 @@ class PackFolder:
             return data
         raise BlobNotFound(f"blob {sha256} not found in {self.url}")
 
-    def lookup(self, hashes: Sequence[str]) -> list[Row]:
-        """Index rows ``(raw sha256, pack id, start, length)`` of the packed blobs among
-        ``hashes`` (any order; one lookup per 500 hashes)."""
+    def walk(self) -> PackWalk:
+        """A walk over the format 2 packs for one ascending verify pass (see
+        :mod:`archiver.blobs.pack_walk`)."""
+        if not self.exists_index():
+            return PackWalk([])
+        return PackWalk([self.folder / name for (name,) in self._db().execute(
+            "SELECT name FROM pack ORDER BY id") if is_v2(name)])
+
+    def lookup(self, keys: Sequence[bytes]) -> list[Row]:
+        """Index rows ``(raw sha256, pack id, start, length)`` of the packed blobs among the
+        raw hashes ``keys``, in pack and offset order (one lookup per 500 hashes)."""
         rows: list[Row] = []
-        if not hashes or not self.exists_index():
-            return rows
         con = self._db()
-        for at in range(0, len(hashes), _IN):
-            part = _keys(hashes[at:at + _IN])
+        for at in range(0, len(keys), _IN):
+            part = keys[at:at + _IN]
             rows += con.execute(_where_in(
                 "SELECT sha, pack, start, length FROM entry WHERE sha", len(part)),
                 part).fetchall()
+        rows.sort(key=itemgetter(1, 2))
         return rows
 
-    def lookup_range(self, hashes: Sequence[str]) -> list[Row]:
-        """As :meth:`lookup`, for ascending ``hashes`` (as verify sends them): one range scan
-        of the index in its own key order, filtered by set membership, costs a fraction of
-        looking each hash up."""
-        if not hashes or not self.exists_index():
-            return []
-        wanted = set(_keys(hashes))
-        rows = self._db().execute(
-            "SELECT sha, pack, start, length FROM entry WHERE sha BETWEEN ? AND ?",
-            (bytes.fromhex(hashes[0]), bytes.fromhex(hashes[-1]))).fetchall()
-        return [row for row in rows if row[0] in wanted]
+    def lookup_range(self, first: bytes, last: bytes) -> list[Row]:
+        """As :meth:`lookup`, for every row from ``first`` to ``last``: one range scan of the
+        index costs a fraction of looking each hash up when most in the range are wanted (a
+        verify sends every hash in ascending order)."""
+        return self._db().execute(
+            "SELECT sha, pack, start, length FROM entry WHERE sha BETWEEN ? AND ? "
+            "ORDER BY pack, start", (first, last)).fetchall()
 
-    def hash_rows(self, rows: list[Row]) -> dict[str, BlobCheck]:
-        """Hash the blobs of index ``rows``, keyed by hash.
+    def hash_many(self, hashes: list[str], ascending: bool = False) -> list[BlobCheck | None]:
+        """A check for each of ``hashes`` (None where it is not packed), in their order.
 
-        The hot path of ``verify``: the rows are grouped by pack, each pack's span holding them
-        is read with one ``pread``, and its payloads are hashed from slices of that buffer in
-        offset order, with plain tuples throughout (per blob a handful of C calls). In a format
+        The hot path of ``verify``: the index rows come in pack and offset order, each pack's
+        span holding them is read with one ``pread`` and its payloads are hashed from slices of
+        that buffer (per blob a handful of C calls, no header parsing, no lookup). In a format
         2 pack the record header's own hash is compared too, so a pack whose headers no longer
-        match its payloads (the index could not be rebuilt from it) fails that blob's check."""
-        by_pack: dict[int, list[Row]] = {}
-        for row in rows:
-            by_pack.setdefault(row[1], []).append(row)
+        match its payloads (its index could not be rebuilt from it) fails that blob's check."""
+        out: list[BlobCheck | None] = [None] * len(hashes)
+        if not hashes or not self.exists_index():
+            return out
+        keys = _keys(hashes)
+        if len(keys) != len(hashes):  # a malformed hash among them: none of them is packed
+            keys = [bytes.fromhex(h) if is_hash(h) else b"" for h in hashes]
+        where = {key: at for at, key in enumerate(keys)}
+        rows = self.lookup_range(min(keys), max(keys)) if ascending else self.lookup(keys)
         names = dict(self._db().execute("SELECT id, name FROM pack").fetchall())
-        out: dict[str, BlobCheck] = {}
-        for pack_id, located in by_pack.items():
-            name = names.get(pack_id, str(pack_id))
-            try:
-                fd = os.open(self.folder / name, os.O_RDONLY)
-            except OSError as exc:
-                error = (BlobNotFound if isinstance(exc, FileNotFoundError) else StoreError)(
-                    f"pack {name} cannot be read from {self.url}: {exc.strerror or exc}")
-                for row in located:
-                    sha = row[0].hex()
-                    out[sha] = BlobCheck(sha, None, 0, error)
-                continue
-            try:
-                located.sort(key=itemgetter(2))
-                self._hash_pack(fd, name, located, out)
-            finally:
-                os.close(fd)
+        pack_id, begin = None, 0
+        for end, row in enumerate(rows):
+            if row[1] != pack_id:
+                if pack_id is not None:
+                    self._hash_pack(names.get(pack_id, str(pack_id)), rows[begin:end], hashes,
+                                    where, out)
+                pack_id, begin = row[1], end
+        if pack_id is not None:
+            self._hash_pack(names.get(pack_id, str(pack_id)), rows[begin:], hashes, where, out)
+        if len(where) != len(hashes):  # a hash asked for twice: both get the one check
+            for at, key in enumerate(keys):
+                if out[at] is None:
+                    out[at] = out[where[key]]
         return out
 
-    def _hash_pack(self, fd: int, name: str, located: list[Row],
-                   out: dict[str, BlobCheck]) -> None:
-        """Hash the ``located`` rows (in offset order) of the open pack ``name`` into ``out``."""
-        head = HEAD if is_v2(name) else 0
-        first = located[0][2] - head
-        span = located[-1][2] + located[-1][3] - first
-        whole = b""
-        if span <= 4 * sum(map(itemgetter(3), located)) + _GAP:
-            whole = os.pread(fd, span, first)
+    def _hash_pack(self, name: str, located: list[Row], hashes: list[str],
+                   where: dict[bytes, int], out: list[BlobCheck | None]) -> None:
+        """Hash the ``located`` rows (in offset order) of the pack ``name`` into ``out`` at
+        their hash's place (``where``); rows not asked for are skipped."""
+        try:
+            fd = os.open(self.folder / name, os.O_RDONLY)
+        except OSError as exc:
+            error = (BlobNotFound if isinstance(exc, FileNotFoundError) else StoreError)(
+                f"pack {name} cannot be read from {self.url}: {exc.strerror or exc}")
+            for row in located:
+                at = where.get(row[0], -1)
+                if at >= 0:
+                    out[at] = BlobCheck(hashes[at], None, 0, error)
+            return
+        try:
+            head = HEAD if is_v2(name) else 0
+            first = located[0][2] - head
+            span = located[-1][2] + located[-1][3] - first
+            whole = b""
+            if span <= 4 * sum(map(itemgetter(3), located)) + _GAP:
+                whole = os.pread(fd, span, first)
+            if whole and len(whole) == span:  # the usual case: one read, then slices of it
+                self._hash_slices(whole, first, head, name, located, hashes, where, out)
+                return
+            for raw, _, start, length in located:  # sparse, or the pack is cut short
+                at = where.get(raw, -1)
+                if at < 0:
+                    continue
+                data = os.pread(fd, length + head, start - head)
+                if len(data) != length + head:
+                    out[at] = BlobCheck(hashes[at], None, 0, StoreError(
+                        f"pack {name} is cut short: blob {hashes[at]} is incomplete"))
+                    continue
+                digest = hashlib.sha256(data[head:]).hexdigest()
+                out[at] = BlobCheck(hashes[at], digest, length) \
+                    if not head or data[:32] == raw \
+                    else self._bad_header(hashes[at], digest, length, name)
+        finally:
+            os.close(fd)
+
+    def _hash_slices(self, whole: bytes, first: int, head: int, name: str, located: list[Row],
+                     hashes: list[str], where: dict[bytes, int],
+                     out: list[BlobCheck | None]) -> None:
+        """The inner loop of :meth:`hash_many`: kept to C calls on plain tuples and slices."""
+        view = memoryview(whole)
         sha256 = hashlib.sha256
         new = tuple.__new__  # NamedTuple's own __new__ is a Python function: too slow here
-        if whole and len(whole) == span:  # the usual case: one read, then slices of it
-            view = memoryview(whole)
-            if head:
-                for raw, _, start, length in located:
-                    at = start - first
-                    sha = raw.hex()
-                    digest = sha256(view[at:at + length]).hexdigest()
-                    out[sha] = new(BlobCheck, (sha, digest, length, None)) \
-                        if whole[at - head:at - head + 32] == raw \
-                        else self._bad_header(sha, digest, length, name)
-            else:
-                for raw, _, start, length in located:
-                    at = start - first
-                    sha = raw.hex()
-                    out[sha] = new(BlobCheck, (
-                        sha, sha256(view[at:at + length]).hexdigest(), length, None))
-            return
-        for raw, _, start, length in located:  # sparse, or the pack is cut short
-            sha = raw.hex()
-            data = os.pread(fd, length + head, start - head)
-            if len(data) != length + head:
-                out[sha] = BlobCheck(sha, None, 0, StoreError(
-                    f"pack {name} is cut short: blob {sha} is incomplete"))
+        find = where.get
+        for raw, _, start, length in located:
+            at = find(raw, -1)
+            if at < 0:
                 continue
-            digest = sha256(data[head:]).hexdigest()
-            out[sha] = BlobCheck(sha, digest, length) if data[:32] == raw or not head \
-                else self._bad_header(sha, digest, length, name)
+            start -= first
+            digest = sha256(view[start:start + length]).hexdigest()
+            if head and whole[start - head:start - head + 32] != raw:
+                out[at] = self._bad_header(hashes[at], digest, length, name)
+            else:
+                out[at] = new(BlobCheck, (hashes[at], digest, length, None))
 
     def _bad_header(self, sha: str, digest: str, length: int, name: str) -> BlobCheck:
         return BlobCheck(sha, digest, length, StoreError(

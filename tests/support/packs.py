@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+from datetime import UTC, datetime
 from pathlib import Path
 
+from archiver.blobs import warc_records
 from archiver.blobs.local import LocalBlobStore
+from archiver.blobs.pack_format import scan_pack
 
 
 def flip_stored_byte(store: LocalBlobStore, sha256: str) -> Path:
@@ -50,3 +53,21 @@ def read_pack(path: Path) -> dict[str, tuple[bytes, str | None]]:
         out[digest.hex()] = (payload, types[code - 1].decode() if code else None)
         at += 37 + length
     return out
+
+
+def to_format_1(store: LocalBlobStore) -> int:
+    """Rewrite every pack of ``store`` as a format 1 (WARC) pack with the former writer, and
+    index them afresh, as a store an older release left; returns how many packs there are."""
+    store.packs.close()
+    folder = store.packs.folder
+    for path in folder.glob("index.sqlite*"):
+        path.unlink()
+    packs = sorted(folder.glob("pack-*.pack"))
+    for path in packs:
+        blobs = [(rec.sha256, path.read_bytes()[rec.start:rec.record_end], rec.media_type)
+                 for rec in scan_pack(path.read_bytes(), path.name)]
+        old = path.with_suffix(warc_records.PACK_SUFFIX)
+        old.write_bytes(warc_records.build_pack(blobs, datetime.now(UTC)))
+        path.unlink()
+    assert store.packs.recover() == len(packs)
+    return len(packs)

@@ -1,6 +1,6 @@
-"""Small blobs in pack files: round trip, readable from the documented layout, damage found per blob, deletes
-that leave no destroyed bytes, killed rewrites and migrations that resume, and ``archiver init``
-upgrading a folder of single files in place."""
+"""Small blobs in pack files: round trip, readable from the documented layout, damage found per
+blob, deletes that leave no destroyed bytes, killed rewrites and migrations that resume, and
+``archiver init`` upgrading a folder of single files in place."""
 
 from __future__ import annotations
 

@@ -3,16 +3,16 @@
 Byte layout of a pack (``pack-<UTC stamp>-<random>.pack``)::
 
     header line   b"ARCHIVER-PACK/2" [ b"\\t" media-type ]* b"\\n"     (ASCII)
-    records, in ascending order of sha256, each:
     record*       sha256     32 bytes   raw digest of the payload
                   length      4 bytes   payload length, unsigned, big-endian
                   type        1 byte    0: none; n: the header line's n-th media type
                   payload     ``length`` bytes, stored as given (no compression)
 
-The header line names the format and version and holds the pack's table of media types (at most
-255, printable ASCII without tab). Records carry their own full sha256, so a pack describes
-itself: its index can be rebuilt from the packs alone, and anyone can check one with nothing but
-sha256 (read 37 bytes, hash ``length`` bytes, compare, repeat until the end of the file).
+Records are in ascending order of sha256. The header line names the format and version and holds
+the pack's table of media types (at most 255, printable ASCII without tab). Records carry their
+own full sha256, so a pack describes itself: its index can be rebuilt from the packs alone, and
+anyone can check one with nothing but sha256 (read 37 bytes, hash ``length`` bytes, compare,
+repeat until the end of the file).
 
 Records are not compressed and their headers are fixed-size: a verify hashes payload slices of a
 pack read in one pass, and inflating or parsing a header per 400-byte record costs more than the
@@ -23,9 +23,9 @@ hashing. Packs of format 1 (one uncompressed WARC 1.1 ``resource`` record per bl
 from __future__ import annotations
 
 import struct
-from operator import itemgetter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 
 from archiver.blobs import warc_records
 from archiver.errors import StoreError
@@ -76,8 +76,9 @@ def build_pack(blobs: list[tuple[str, bytes, str | None]]) -> tuple[bytes, list[
     """The bytes of a pack holding ``(sha256, data, media_type)`` blobs, and each one's place.
 
     Records are written in hash order, so a pass over hashes in ascending order meets them in
-    file order in every pack (:mod:`archiver.blobs.pack_walk`). The result is scanned back (:func:`scan_pack`) and compared before it is returned, so a pack
-    that would not describe itself correctly is never written."""
+    file order in every pack (:mod:`archiver.blobs.pack_walk`). The result is scanned back
+    (:func:`scan_pack`) and compared before it is returned, so a pack that would not describe
+    itself correctly is never written."""
     types: dict[str, int] = {}
     for _, _, media_type in blobs:
         if media_type and media_type not in types and len(types) < MAX_TYPES \

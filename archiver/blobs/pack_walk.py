@@ -18,8 +18,8 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from struct import Struct
 from pathlib import Path
+from struct import Struct
 
 from archiver.blobs.interface import BlobCheck
 from archiver.blobs.pack_format import HEAD, MAGIC

@@ -39,7 +39,6 @@ from pathlib import Path
 
 from archiver.blobs import warc_records
 from archiver.blobs.interface import BlobCheck, check_hash, is_hash
-from archiver.blobs.pack_walk import PackWalk
 from archiver.blobs.pack_format import (
     HEAD,
     PACK_SUFFIX,
@@ -49,6 +48,7 @@ from archiver.blobs.pack_format import (
     is_v2,
     scan_pack,
 )
+from archiver.blobs.pack_walk import PackWalk
 from archiver.errors import BlobNotFound, StoreError
 
 PACKS = "packs"

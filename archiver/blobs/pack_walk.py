@@ -8,9 +8,9 @@ lookup and the sha256; no index row is fetched (fetching one costs about as much
 400-byte blob).
 
 Anything the walk does not find (a blob in a format 1 pack or in a single file, a record whose
-header was damaged, a pack that could not be read) is left as None for the caller's index-based
-path, which reports it precisely; the walk itself never decides that a blob is bad unless it
-found that blob's own record and its payload hashes to something else.
+header was damaged, a pack that could not be read) is left as None for the index-based path
+(:func:`hash_located`), which reports it precisely; the walk itself never decides that a blob
+is bad unless it found that blob's own record and its payload hashes to something else.
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ from pathlib import Path
 from struct import Struct
 
 from archiver.blobs.interface import BlobCheck
-from archiver.blobs.pack_format import HEAD, MAGIC
+from archiver.blobs.pack_format import HEAD, MAGIC, is_v2
+from archiver.errors import BlobNotFound, StoreError
 
 _READ_MIN = 256 * 1024  # smallest read-ahead: a syscall per record would cost more than its hash
 _UNPACK = Struct(">32sIB").unpack_from  # pack_format's record header
+_GAP = 256 * 1024  # records closer than this are read in one pread
+Row = tuple[bytes, int, int, int]  # an index row: (raw sha256, pack id, payload start, length)
 
 
 @dataclass(slots=True)
@@ -138,3 +141,48 @@ def _walk_records(fd: int, cursor: _Cursor, top: bytes, share: float, where: dic
         want = max(want, need)
         cursor.offset = base
     cursor.done = True
+
+
+def hash_located(path: Path, url: str, located: list[Row], hashes: list[str],
+                 where: dict[bytes, int], out: list[BlobCheck | None]) -> None:
+    """Hash the index rows ``located`` (one pack's, in offset order) into ``out`` at their
+    hash's place (``where``): the index-based path, for what a walk did not find. The span
+    holding them is read with one ``pread``; in a format 2 pack each record header's own hash is
+    compared too, so a header that no longer names its payload fails that blob's check."""
+    name = path.name
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        error = (BlobNotFound if isinstance(exc, FileNotFoundError) else StoreError)(
+            f"pack {name} cannot be read from {url}: {exc.strerror or exc}")
+        for row in located:
+            at = where.get(row[0], -1)
+            if at >= 0:
+                out[at] = BlobCheck(hashes[at], None, 0, error)
+        return
+    try:
+        head = HEAD if is_v2(name) else 0
+        first = located[0][2] - head
+        span = located[-1][2] + located[-1][3] - first
+        whole = b""
+        if span <= 4 * sum(row[3] for row in located) + _GAP:
+            whole = os.pread(fd, span, first)
+        for raw, _, start, length in located:
+            at = where.get(raw, -1)
+            if at < 0:
+                continue
+            if whole and len(whole) == span:  # the usual case: one read, then slices of it
+                data = whole[start - head - first:start + length - first]
+            else:  # sparse, or the pack is cut short
+                data = os.pread(fd, length + head, start - head)
+            if len(data) != length + head:
+                out[at] = BlobCheck(hashes[at], None, 0, StoreError(
+                    f"pack {name} is cut short: blob {hashes[at]} is incomplete"))
+                continue
+            digest = hashlib.sha256(data[head:]).hexdigest()
+            out[at] = BlobCheck(hashes[at], digest, length) if not head or data[:32] == raw \
+                else BlobCheck(hashes[at], digest, length, StoreError(
+                    f"pack {name} in {url}: the record header of blob {hashes[at]} names "
+                    "another hash"))
+    finally:
+        os.close(fd)

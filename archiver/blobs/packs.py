@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import sqlite3
 import threading
@@ -48,7 +47,7 @@ from archiver.blobs.pack_format import (
     is_v2,
     scan_pack,
 )
-from archiver.blobs.pack_walk import PackWalk
+from archiver.blobs.pack_walk import PackWalk, Row, hash_located
 from archiver.errors import BlobNotFound, StoreError
 
 PACKS = "packs"
@@ -60,7 +59,6 @@ PACK_BELOW = 64 * 1024
 #: A pack is closed at this many bytes (a migration or a big batch makes several).
 PACK_BYTES = 16 * 1024 * 1024
 _IN = 500  # hashes per ``IN (...)`` lookup, well under SQLite's parameter limit
-_GAP = 256 * 1024  # records closer than this are read in one pread
 _WAL_LIMIT = 1024 * 1024
 
 _ENTRY = """(sha BLOB NOT NULL, pack INTEGER NOT NULL, start INTEGER NOT NULL,
@@ -75,7 +73,6 @@ CREATE TABLE IF NOT EXISTS doomed (sha BLOB NOT NULL, pack INTEGER NOT NULL,
 """
 
 Location = tuple[str, Record]  # (pack file name, record)
-Row = tuple[bytes, int, int, int]  # (raw sha256, pack id, payload start, length)
 
 
 def _where_in(sql: str, count: int) -> str:
@@ -308,13 +305,10 @@ class PackFolder:
             "ORDER BY pack, start", (first, last)).fetchall()
 
     def hash_many(self, hashes: list[str], ascending: bool = False) -> list[BlobCheck | None]:
-        """A check for each of ``hashes`` (None where it is not packed), in their order.
-
-        The hot path of ``verify``: the index rows come in pack and offset order, each pack's
-        span holding them is read with one ``pread`` and its payloads are hashed from slices of
-        that buffer (per blob a handful of C calls, no header parsing, no lookup). In a format
-        2 pack the record header's own hash is compared too, so a pack whose headers no longer
-        match its payloads (its index could not be rebuilt from it) fails that blob's check."""
+        """A check for each of ``hashes`` (None where it is not packed), in their order, from
+        the index: rows in pack and offset order, each pack's share hashed by
+        :func:`archiver.blobs.pack_walk.hash_located`. ``verify`` comes here only for what
+        its walk over the packs (:meth:`walk`) did not find, and for hashes out of order."""
         out: list[BlobCheck | None] = [None] * len(hashes)
         if not hashes or not self.exists_index():
             return out
@@ -328,79 +322,17 @@ class PackFolder:
         for end, row in enumerate(rows):
             if row[1] != pack_id:
                 if pack_id is not None:
-                    self._hash_pack(names.get(pack_id, str(pack_id)), rows[begin:end], hashes,
-                                    where, out)
+                    hash_located(self.folder / names.get(pack_id, str(pack_id)), self.url,
+                                 rows[begin:end], hashes, where, out)
                 pack_id, begin = row[1], end
         if pack_id is not None:
-            self._hash_pack(names.get(pack_id, str(pack_id)), rows[begin:], hashes, where, out)
+            hash_located(self.folder / names.get(pack_id, str(pack_id)), self.url, rows[begin:],
+                         hashes, where, out)
         if len(where) != len(hashes):  # a hash asked for twice: both get the one check
             for at, key in enumerate(keys):
                 if out[at] is None:
                     out[at] = out[where[key]]
         return out
-
-    def _hash_pack(self, name: str, located: list[Row], hashes: list[str],
-                   where: dict[bytes, int], out: list[BlobCheck | None]) -> None:
-        """Hash the ``located`` rows (in offset order) of the pack ``name`` into ``out`` at
-        their hash's place (``where``); rows not asked for are skipped."""
-        try:
-            fd = os.open(self.folder / name, os.O_RDONLY)
-        except OSError as exc:
-            error = (BlobNotFound if isinstance(exc, FileNotFoundError) else StoreError)(
-                f"pack {name} cannot be read from {self.url}: {exc.strerror or exc}")
-            for row in located:
-                at = where.get(row[0], -1)
-                if at >= 0:
-                    out[at] = BlobCheck(hashes[at], None, 0, error)
-            return
-        try:
-            head = HEAD if is_v2(name) else 0
-            first = located[0][2] - head
-            span = located[-1][2] + located[-1][3] - first
-            whole = b""
-            if span <= 4 * sum(map(itemgetter(3), located)) + _GAP:
-                whole = os.pread(fd, span, first)
-            if whole and len(whole) == span:  # the usual case: one read, then slices of it
-                self._hash_slices(whole, first, head, name, located, hashes, where, out)
-                return
-            for raw, _, start, length in located:  # sparse, or the pack is cut short
-                at = where.get(raw, -1)
-                if at < 0:
-                    continue
-                data = os.pread(fd, length + head, start - head)
-                if len(data) != length + head:
-                    out[at] = BlobCheck(hashes[at], None, 0, StoreError(
-                        f"pack {name} is cut short: blob {hashes[at]} is incomplete"))
-                    continue
-                digest = hashlib.sha256(data[head:]).hexdigest()
-                out[at] = BlobCheck(hashes[at], digest, length) \
-                    if not head or data[:32] == raw \
-                    else self._bad_header(hashes[at], digest, length, name)
-        finally:
-            os.close(fd)
-
-    def _hash_slices(self, whole: bytes, first: int, head: int, name: str, located: list[Row],
-                     hashes: list[str], where: dict[bytes, int],
-                     out: list[BlobCheck | None]) -> None:
-        """The inner loop of :meth:`hash_many`: kept to C calls on plain tuples and slices."""
-        view = memoryview(whole)
-        sha256 = hashlib.sha256
-        new = tuple.__new__  # NamedTuple's own __new__ is a Python function: too slow here
-        find = where.get
-        for raw, _, start, length in located:
-            at = find(raw, -1)
-            if at < 0:
-                continue
-            start -= first
-            digest = sha256(view[start:start + length]).hexdigest()
-            if head and whole[start - head:start - head + 32] != raw:
-                out[at] = self._bad_header(hashes[at], digest, length, name)
-            else:
-                out[at] = new(BlobCheck, (hashes[at], digest, length, None))
-
-    def _bad_header(self, sha: str, digest: str, length: int, name: str) -> BlobCheck:
-        return BlobCheck(sha, digest, length, StoreError(
-            f"pack {name} in {self.url}: the record header of blob {sha} names another hash"))
 
     # -- deleting --------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
-"""Packs of format 1 (WARC records) in an existing store: read as they are, converted to format
-2 by ``archiver init`` (resumable when killed), ``verify`` passing before and after; and damage
-to a format 2 record header reported for exactly that blob."""
+"""Packs of format 1 (WARC records) in an existing store, indexed in the former schema: read as
+they are, converted to format 2 by ``archiver init`` (resumable when killed), ``verify``
+passing before and after; and damage to a format 2 record header reported for exactly that
+blob."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def test_init_converts_format_1_packs_and_verify_passes_before_and_after(
     with archive.sessions() as s:
         shas = list(s.scalars(select(Blob.sha256)))
     before = {h: store.get(h) for h in shas}
-    assert to_format_1(store) > 0
+    assert to_format_1(store, old_index=True) > 0
     assert not list(store.packs.folder.glob("*.pack"))
     assert {h: store.get(h) for h in shas} == before  # format 1 packs are read as they are
     assert verify_archive(archive).ok

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import struct
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,9 +56,10 @@ def read_pack(path: Path) -> dict[str, tuple[bytes, str | None]]:
     return out
 
 
-def to_format_1(store: LocalBlobStore) -> int:
+def to_format_1(store: LocalBlobStore, old_index: bool = False) -> int:
     """Rewrite every pack of ``store`` as a format 1 (WARC) pack with the former writer, and
-    index them afresh, as a store an older release left; returns how many packs there are."""
+    index them afresh (in the former index schema with ``old_index``), as a store an older
+    release left; returns how many packs there are."""
     store.packs.close()
     folder = store.packs.folder
     for path in folder.glob("index.sqlite*"):
@@ -69,5 +71,31 @@ def to_format_1(store: LocalBlobStore) -> int:
         old = path.with_suffix(warc_records.PACK_SUFFIX)
         old.write_bytes(warc_records.build_pack(blobs, datetime.now(UTC)))
         path.unlink()
-    assert store.packs.recover() == len(packs)
+    if old_index:
+        _former_index(folder)
+    else:
+        assert store.packs.recover() == len(packs)
     return len(packs)
+
+
+def _former_index(folder: Path) -> None:
+    """Index format 1 packs in the index schema an older release wrote (a ``head`` column and
+    a by-pack index), as ``recover`` of that release did."""
+    with sqlite3.connect(folder / "index.sqlite") as con:
+        con.executescript("""
+            CREATE TABLE pack (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+            CREATE TABLE entry (sha BLOB NOT NULL, pack INTEGER NOT NULL, head INTEGER NOT NULL,
+                start INTEGER NOT NULL, length INTEGER NOT NULL, PRIMARY KEY (sha, pack))
+                WITHOUT ROWID;
+            CREATE INDEX entry_by_pack ON entry (pack, start);
+            CREATE TABLE rewrite (pack INTEGER PRIMARY KEY, old_name TEXT NOT NULL,
+                new_name TEXT NOT NULL);
+            CREATE TABLE doomed (sha BLOB NOT NULL, pack INTEGER NOT NULL,
+                PRIMARY KEY (sha, pack)) WITHOUT ROWID;""")
+        for path in sorted(folder.glob("pack-*.warc")):
+            pack_id = con.execute("INSERT INTO pack (name) VALUES (?)", (path.name,)).lastrowid
+            con.executemany("INSERT INTO entry VALUES (?, ?, ?, ?, ?)", [
+                (bytes.fromhex(sha), pack_id, head, start, length)
+                for sha, head, start, length, _ in warc_records.scan_pack(path.read_bytes(),
+                                                                          path.name)])
+    con.close()

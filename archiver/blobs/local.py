@@ -19,12 +19,13 @@ import errno
 import hashlib
 import heapq
 import io
+import operator
 import os
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import pairwise
+from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
 
@@ -385,11 +386,13 @@ class LocalBlobStore(BlobStore):
 
         def chunk(part: list[str]) -> list[BlobCheck]:
             nonlocal last
-            ascending = part[0] > last and all(a < b for a, b in pairwise(part))
+            ascending = part[0] > last and all(map(operator.lt, part, islice(part, 1, None)))
             checks: list[BlobCheck | None] = [None] * len(part)
             if ascending:
                 last = part[-1]
                 checks = walk.hash_sorted(part)
+                if None not in checks:  # the usual case: every one found by the walk
+                    return checks  # type: ignore[return-value]  # no None in it
             missing = [h for h, check in zip(part, checks, strict=True) if check is None]
             if missing:
                 found = iter(self.packs.hash_many(missing, ascending and

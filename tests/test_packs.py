@@ -271,3 +271,20 @@ def test_concurrent_writers_each_write_whole_packs(tmp_path: Path) -> None:
     gone = b'{"shared": 7}'
     assert store.delete_many([sha(gone)]) == {sha(gone): None}
     assert gone not in stored_bytes(root)
+
+
+def test_a_damaged_pack_still_loses_its_doomed_blobs_when_nothing_in_it_is_kept(
+        tmp_path: Path) -> None:
+    store = packed_store(tmp_path)
+    doomed, kept = payloads(5, "doomed"), payloads(5, "kept")
+    store.put_many(doomed)
+    store.put_many(kept)
+    for batch in (doomed, kept):
+        name, _ = store.packs.locate(sha(batch[0])) or ("", None)
+        path = store.packs.folder / name
+        path.chmod(0o644)
+        path.write_bytes(path.read_bytes()[:-3])  # cut short: it no longer scans
+    assert store.delete_many([sha(b) for b in doomed]) == {sha(b): None for b in doomed}
+    assert not [b for b in doomed if b in stored_bytes(store.root)]
+    with pytest.raises(StoreError, match="cannot rewrite pack"):  # the rest cannot be copied
+        store.delete_many([sha(kept[0])])

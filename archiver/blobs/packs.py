@@ -411,14 +411,22 @@ class PackFolder:
         to it. The pack's own record headers say which rows it has: the index keeps no
         by-pack order, to stay small."""
         con = self._db()
-        try:
-            old = (self.folder / old_name).read_bytes()
-        except OSError as exc:
-            raise StoreError(f"cannot read pack {old_name} in {self.url} to rewrite it: "
-                             f"{exc.strerror or exc}") from None
-        records = {rec.sha256: rec for rec in scan_pack(old, old_name)}
         doomed = {sha.hex() for (sha,) in con.execute("SELECT sha FROM doomed WHERE pack = ?",
                                                       (pack_id,))}
+        try:
+            old = (self.folder / old_name).read_bytes()
+            records = {rec.sha256: rec for rec in scan_pack(old, old_name)}
+        except (OSError, StoreError) as exc:
+            # Gone or damaged: its doomed blobs still go if nothing in it is to be kept (a scan
+            # of the whole index, on this rare path only).
+            listed = {sha.hex() for (sha,) in con.execute(
+                "SELECT sha FROM entry WHERE pack = ?", (pack_id,))}
+            if listed - doomed:
+                reason = exc.strerror if isinstance(exc, OSError) else exc
+                raise StoreError(f"cannot rewrite pack {old_name} in {self.url}: "
+                                 f"{reason or exc}") from None
+            old, records = b"", {}
+            doomed |= listed
         indexed = self._in_pack(pack_id, list(records))
         keep = [rec for sha, rec in records.items() if sha in indexed and sha not in doomed]
         moved: list[Record] = []

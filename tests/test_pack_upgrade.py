@@ -10,16 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import select
-
 from archiver.blobs.local import LocalBlobStore
 from archiver.blobs.pack_format import HEAD
 from archiver.blobs.packs import INDEX, PACK_BELOW
 from archiver.config import Settings
 from archiver.initialise import initialise
-from archiver.store.models import Blob
 from archiver.verify import verify_archive
-from tests.support.packs import read_pack, to_format_1
+from tests.support.packs import read_pack, store_and_hashes, to_format_1
 from tests.support.retention import Captured, captured  # noqa: F401
 from tests.test_packs import _kill_when
 
@@ -33,10 +30,7 @@ def sha(data: bytes) -> str:
 def test_init_converts_format_1_packs_and_verify_passes_before_and_after(
         captured: Captured, settings: Settings) -> None:  # noqa: F811
     archive = captured.archive
-    store = archive.store
-    assert isinstance(store, LocalBlobStore)
-    with archive.sessions() as s:
-        shas = list(s.scalars(select(Blob.sha256)))
+    store, shas = store_and_hashes(archive)
     before = {h: store.get(h) for h in shas}
     assert to_format_1(store, old_index=True) > 0
     assert not list(store.packs.folder.glob("*.pack"))

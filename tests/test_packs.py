@@ -24,7 +24,7 @@ from archiver.initialise import initialise
 from archiver.retention.purge import purge
 from archiver.store.models import Blob
 from archiver.verify import verify_archive
-from tests.support.packs import flip_stored_byte, read_pack, unpack_to_file
+from tests.support.packs import flip_stored_byte, read_pack, store_and_hashes, unpack_to_file
 from tests.support.retention import Captured, captured, set_today  # noqa: F401
 from tests.test_purge import LATE
 
@@ -212,10 +212,7 @@ def test_killed_migration_of_single_files_resumes(tmp_path: Path) -> None:
 def test_init_packs_an_old_layout_archive_and_verify_passes_before_and_after(
         captured: Captured, settings: Settings) -> None:  # noqa: F811
     archive = captured.archive
-    store = archive.store
-    assert isinstance(store, LocalBlobStore)
-    with archive.sessions() as s:
-        shas = list(s.scalars(select(Blob.sha256)))
+    store, shas = store_and_hashes(archive)
     for h in shas:  # back to one file per blob, as an archive made before packs has
         if store.packs.locate(h) is not None:
             unpack_to_file(store, h)

@@ -9,9 +9,13 @@ import struct
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import select
+
 from archiver.blobs import warc_records
 from archiver.blobs.local import LocalBlobStore
 from archiver.blobs.pack_format import scan_pack
+from archiver.store.archive import Archive
+from archiver.store.models import Blob
 
 
 def flip_stored_byte(store: LocalBlobStore, sha256: str) -> Path:
@@ -99,3 +103,10 @@ def _former_index(folder: Path) -> None:
                 for sha, head, start, length, _ in warc_records.scan_pack(path.read_bytes(),
                                                                           path.name)])
     con.close()
+
+
+def store_and_hashes(archive: Archive) -> tuple[LocalBlobStore, list[str]]:
+    """The archive's local blob store and the hash of every blob the database records."""
+    assert isinstance(archive.store, LocalBlobStore)
+    with archive.sessions() as s:
+        return archive.store, list(s.scalars(select(Blob.sha256)))

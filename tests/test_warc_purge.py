@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from archiver.blobs.warc_records import scan_pack
+from archiver.blobs.pack_format import scan_pack
 from archiver.retention.holds import HoldSpec, create_hold
 from archiver.retention.purge import purge
 from archiver.standins.dataset import load_sample

@@ -19,12 +19,13 @@ import errno
 import hashlib
 import heapq
 import io
+import operator
 import os
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import pairwise
+from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
 
@@ -373,25 +374,35 @@ class LocalBlobStore(BlobStore):
         return self.path_for(sha256).is_file() or self.packs.locate(sha256) is not None
 
     def hash_many(self, hashes: Iterable[str]) -> Iterator[BlobCheck]:
-        """As :meth:`BlobStore.hash_many`. Packed blobs are looked up a large chunk at a time
-        (one range scan of the index while they come in ascending order, as verify sends
-        them) and each pack is read in offset order with few large reads (see
-        :meth:`PackFolder.hash_rows`); single files as before."""
+        """As :meth:`BlobStore.hash_many`. While hashes come in ascending order (as verify
+        sends them), each format 2 pack is walked once from start to end alongside them
+        (:meth:`PackFolder.walk`); whatever the walk does not find is looked up in the index a
+        chunk at a time and hashed from its pack (:meth:`PackFolder.hash_many`), and the rest
+        are single files."""
         if not self.packs.exists_index():
             return super().hash_many(hashes)
         last = ""
+        walk = self.packs.walk()
 
         def chunk(part: list[str]) -> list[BlobCheck]:
             nonlocal last
-            ascending = part[0] > last and all(a < b for a, b in pairwise(part))
+            ascending = part[0] > last and all(map(operator.lt, part, islice(part, 1, None)))
+            checks: list[BlobCheck | None] = [None] * len(part)
             if ascending:
                 last = part[-1]
-            rows = self.packs.lookup_range(part) if ascending else self.packs.lookup(part)
-            checks = self.packs.hash_rows(rows)
-            rest = [h for h in part if h not in checks]
+                checks = walk.hash_sorted(part)
+                if None not in checks:  # the usual case: every one found by the walk
+                    return checks  # type: ignore[return-value]  # no None in it
+            missing = [h for h, check in zip(part, checks, strict=True) if check is None]
+            if missing:
+                found = iter(self.packs.hash_many(missing, ascending and
+                                                  4 * len(missing) > len(part)))
+                checks = [check if check is not None else next(found) for check in checks]
+            rest = [h for h, check in zip(part, checks, strict=True) if check is None]
             if rest:
-                checks.update(zip(rest, self._hash_chunk(rest), strict=True))
-            return [checks[h] for h in part]
+                files = iter(self._hash_chunk(rest))
+                checks = [check if check is not None else next(files) for check in checks]
+            return checks  # type: ignore[return-value]  # every None was filled above
 
         return map_chunks(chunk, hashes, chunk=PACK_HASH_CHUNK, threads=1)
 
@@ -529,11 +540,14 @@ class LocalBlobStore(BlobStore):
             raise StoreError(f"{_SETTING}: blob folder {self.url} is unusable: {reason}") from None
 
     def upgrade(self) -> dict[str, int]:
-        """Finish interrupted pack rewrites, index packs whose writer died, and move single
-        blob files below the pack threshold into packs (resumable: see
+        """Finish interrupted pack rewrites, index packs whose writer died, convert format 1
+        (WARC) packs to format 2 and move single blob files below the pack threshold into packs
+        (each step resumable: see :meth:`PackFolder.convert` and
         :func:`archiver.blobs.migrate.pack_files`)."""
         from archiver.blobs.migrate import pack_files
 
         recovered = self.packs.recover()
+        converted = self.packs.convert()
         moved = pack_files(self, self._iter_files()) if self.pack_below else 0
-        return {"packs_recovered": recovered, "files_packed": moved}
+        return {"packs_recovered": recovered, "packs_converted": converted,
+                "files_packed": moved}

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from archiver.blobs.warc_records import PACK_SUFFIX
+from archiver.blobs import warc_records
+from archiver.blobs.pack_format import PACK_SUFFIX
 from archiver.errors import BlobNotFound, StoreError
 
 TEMP_PREFIX = ".tmp-"
@@ -164,7 +165,8 @@ class LocalPacks:
     def names(self) -> list[str]:
         if not self.folder.is_dir():
             return []
-        return sorted(p.name for p in self.folder.glob(f"pack-*{PACK_SUFFIX}"))
+        return sorted(p.name for suffix in (PACK_SUFFIX, warc_records.PACK_SUFFIX)
+                      for p in self.folder.glob(f"pack-*{suffix}"))  # format 2 or 1
 
     def lock(self) -> AbstractContextManager[None]:
         """Across processes on this host (writers need no lock)."""

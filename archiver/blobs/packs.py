@@ -1,35 +1,36 @@
-"""Small blobs in pack files in a local folder, with their index beside them.
+"""Small blobs in packs, with their index in a local folder.
 
-``<store>/packs/`` holds the packs (:mod:`archiver.blobs.warc_records`) and ``index.sqlite``,
-which maps each blob's sha256 to its pack and place. The index lives with the packs, not in the
-archive database: the blob store is a layer below the database (it is opened from the store URL
-alone, and an S3 or folder store moves or is restored together with its index), and the index is
-only a cache of what the packs say about themselves, so :meth:`PackFolder.recover` can rebuild
-any part of it from the packs.
+``<store>/packs/`` holds ``index.sqlite``, which maps each blob's sha256 to its pack and place
+(one ``WITHOUT ROWID`` row of about 50 bytes a blob: the raw 32-byte hash is the key, and no
+second index; a rewrite finds a pack's rows from the pack's own record headers), and, for a
+local store, the packs themselves (:mod:`archiver.blobs.pack_format`). The index lives with the
+packs, not in the archive database: the blob store is a layer below the database (it is opened
+from the store URL alone, and an S3 or folder store moves or is restored together with its
+index), and the index is only a cache of what the packs say about themselves, so
+:meth:`PackFolder.recover` can rebuild any part of it from the packs.
 
-Writes: a batch becomes one new pack, written to a temporary file, fsynced and renamed, and only
-then are its index entries committed, so an entry never names bytes that are not durable. A
-writer killed after the rename leaves a pack without entries, which :meth:`recover` indexes (it
-is whole: the rename came after the fsync). Writers never append to a pack, so concurrent writers
-(capture and the webhook daemon) each write their own file; SQLite's locking serialises their
+Writes: a batch becomes one new pack, sealed whole (a local one is written to a temporary file,
+fsynced and renamed), and only then are its index entries committed, so an entry never names
+bytes that are not durable. A writer killed after the seal leaves a pack without entries, which
+:meth:`PackFolder.recover` indexes. Writers never append to a pack, so concurrent writers
+(capture and the webhook daemon) each write their own pack; SQLite's locking serialises their
 index commits.
 
-Deletes rewrite: the packs holding a doomed blob are copied without it to new packs, the index is
-switched, and the old packs are unlinked, so destroyed bytes are gone from the folder, not merely
-unreferenced. A journal (``rewrite`` and ``doomed`` rows) is committed before any pack is touched,
-and :meth:`finish_rewrites` completes whatever a killed run left, so a purge is resumable.
+Deletes rewrite (:mod:`archiver.blobs.pack_rewrite`): the packs holding a doomed blob are copied
+without it to new packs, the index is switched, and the old packs are removed, so destroyed bytes
+are gone, not merely unreferenced. A journal is committed before any pack is touched, and
+:meth:`PackFolder.finish_rewrites` completes whatever a killed run left, so a purge is
+resumable. Converting a format 1 (WARC) pack to format 2 is the same rewrite with nothing doomed.
 
 Where the packs themselves live is a :class:`PackBackend`: :class:`LocalPacks` (this folder) or
 :class:`archiver.blobs.s3_packs.S3Packs` (objects in a bucket, with the index in a local cache).
-A backend whose index is only a cache also keeps each rewrite's journal entry beside its packs
-(:meth:`PackBackend.journal_put`), so a rewrite killed mid-way is finished even by a process that
-has never seen the cache it was journalled in.
+Every pack is read and written through it, except by the local verify walk
+(:mod:`archiver.blobs.pack_walk`), which reads local pack files directly.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import sqlite3
 import threading
 import uuid
@@ -38,15 +39,18 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
 
+from archiver.blobs import pack_rewrite
 from archiver.blobs.interface import BlobCheck, check_hash, is_hash
-from archiver.blobs.pack_backend import TEMP_PREFIX, Journal, LocalPacks, PackBackend
-from archiver.blobs.warc_records import (
+from archiver.blobs.pack_backend import TEMP_PREFIX, LocalPacks, PackBackend
+from archiver.blobs.pack_format import (
+    HEAD,
     PACK_SUFFIX,
     Record,
     build_pack,
-    copy_records,
+    is_v2,
     scan_pack,
 )
+from archiver.blobs.pack_walk import PackWalk, Row, hash_located
 from archiver.errors import BlobLocked, BlobNotFound, StoreError
 
 PACKS = "packs"
@@ -56,22 +60,20 @@ PACK_BELOW = 64 * 1024
 #: A pack is closed at this many bytes (a migration or a big batch makes several).
 PACK_BYTES = 16 * 1024 * 1024
 _IN = 500  # hashes per ``IN (...)`` lookup, well under SQLite's parameter limit
-_GAP = 256 * 1024  # records closer than this are read in one pread
+_WAL_LIMIT = 1024 * 1024
 
-_SCHEMA = """
+_ENTRY = """(sha BLOB NOT NULL, pack INTEGER NOT NULL, start INTEGER NOT NULL,
+    length INTEGER NOT NULL, PRIMARY KEY (sha, pack)) WITHOUT ROWID"""
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS pack (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS entry (
-    sha BLOB NOT NULL, pack INTEGER NOT NULL, head INTEGER NOT NULL, start INTEGER NOT NULL,
-    length INTEGER NOT NULL, PRIMARY KEY (sha, pack)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entry_by_pack ON entry (pack, start);
+CREATE TABLE IF NOT EXISTS entry {_ENTRY};
 CREATE TABLE IF NOT EXISTS rewrite (pack INTEGER PRIMARY KEY, old_name TEXT NOT NULL,
     new_name TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS doomed (sha BLOB NOT NULL, pack INTEGER NOT NULL,
     PRIMARY KEY (sha, pack)) WITHOUT ROWID;
 """
 
-Location = tuple[str, Record]  # (pack file name, record)
-Row = tuple[str, int, int, int]  # (sha256, pack id, payload start, length)
+Location = tuple[str, Record]  # (pack name, record)
 
 
 def _where_in(sql: str, count: int) -> str:
@@ -100,7 +102,7 @@ class PackFolder:
 
     # -- the index -------------------------------------------------------------------------
 
-    def _db(self) -> sqlite3.Connection:
+    def db(self) -> sqlite3.Connection:
         """This thread's index connection (sqlite3 connections are not shared across threads)."""
         con: sqlite3.Connection | None = getattr(self._local, "con", None)
         if con is None:
@@ -109,13 +111,35 @@ class PackFolder:
                                   check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=FULL")
+            # After a checkpoint the WAL is cut back to this size instead of keeping its peak
+            # on disk: the index is small, and the store's size is a measured figure.
+            con.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT}")
             con.executescript(_SCHEMA)
             self._local.con = con
+            if "head" in {row[1] for row in con.execute("PRAGMA table_info(entry)")}:
+                self._compact_index(con)
         return con
 
+    @staticmethod
+    def _compact_index(con: sqlite3.Connection) -> None:
+        """Move an index of the former schema (a ``head`` column and a by-pack index) to the
+        current one; its rows are otherwise the same."""
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            if "head" in {row[1] for row in con.execute("PRAGMA table_info(entry)")}:
+                con.execute(f"CREATE TABLE entry_new {_ENTRY}")
+                con.execute("INSERT INTO entry_new SELECT sha, pack, start, length FROM entry")
+                con.execute("DROP TABLE entry")
+                con.execute("ALTER TABLE entry_new RENAME TO entry")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        con = self._db()
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The index connection inside one write transaction (committed unless it raises)."""
+        con = self.db()
         con.execute("BEGIN IMMEDIATE")
         try:
             yield con
@@ -137,16 +161,16 @@ class PackFolder:
         """One place (pack name, record) for each of ``hashes`` that is packed."""
         if not hashes or not self.exists_index():
             return {}
-        con = self._db()
+        con = self.db()
         out: dict[str, Location] = {}
         for at in range(0, len(hashes), _IN):
             part = _keys(hashes[at:at + _IN])
             rows = con.execute(_where_in(
-                "SELECT e.sha, p.name, e.head, e.start, e.length FROM entry e "
+                "SELECT e.sha, p.name, e.start, e.length FROM entry e "
                 "JOIN pack p ON p.id = e.pack WHERE e.sha", len(part)), part)
-            for sha, name, head, start, length in rows:
+            for sha, name, start, length in rows:
                 hexsha = sha.hex()
-                out[hexsha] = (name, Record(hexsha, head, start, length))
+                out[hexsha] = (name, Record(hexsha, HEAD if is_v2(name) else 0, start, length))
         return out
 
     def locate(self, sha256: str) -> Location | None:
@@ -157,21 +181,49 @@ class PackFolder:
         """The names of every pack holding the blob."""
         if not self.exists_index():
             return set()
-        return {name for _, _, name in self._all_locations([sha256])}
+        return {name for _, _, name in self.all_locations([sha256])}
 
     def pack_hashes(self, name: str) -> set[str]:
-        """The hashes of the blobs the index has in pack ``name``."""
-        if not self.exists_index():
+        """The hashes of the blobs in pack ``name`` that the index places there, read from the
+        pack's own record headers (the index has no by-pack order); empty if it is gone."""
+        row = self.db().execute("SELECT id FROM pack WHERE name = ?", (name,)).fetchone() \
+            if self.exists_index() else None
+        if row is None:
             return set()
-        return {sha.hex() for (sha,) in self._db().execute(
-            "SELECT e.sha FROM entry e JOIN pack p ON p.id = e.pack WHERE p.name = ?", (name,))}
+        try:
+            listed = [rec.sha256 for rec in scan_pack(self.backend.read_all(name), name)]
+        except BlobNotFound:
+            return set()
+        return self.in_pack(row[0], listed)
+
+    def in_pack(self, pack_id: int, hashes: Sequence[str]) -> set[str]:
+        """Which of ``hashes`` the index places in pack ``pack_id``."""
+        con = self.db()
+        found: set[str] = set()
+        for at in range(0, len(hashes), _IN):
+            part = _keys(hashes[at:at + _IN])
+            found.update(sha.hex() for (sha,) in con.execute(_where_in(
+                "SELECT sha FROM entry WHERE pack = ? AND sha", len(part)), [pack_id, *part]))
+        return found
+
+    def all_locations(self, hashes: Sequence[str]) -> list[tuple[str, int, str]]:
+        """Every (sha, pack id, pack name) holding one of ``hashes``: a blob two writers packed
+        at once has two places, and both must go."""
+        con = self.db()
+        out: list[tuple[str, int, str]] = []
+        for at in range(0, len(hashes), _IN):
+            part = [bytes.fromhex(check_hash(h)) for h in hashes[at:at + _IN]]
+            out += [(sha.hex(), pack_id, name) for sha, pack_id, name in con.execute(_where_in(
+                "SELECT e.sha, e.pack, p.name FROM entry e JOIN pack p ON p.id = e.pack "
+                "WHERE e.sha", len(part)), part)]
+        return out
 
     def iter_hashes(self) -> Iterator[str]:
         """Every packed blob's hash, sorted."""
         if not self.exists_index():
             return
         last = None
-        for (sha,) in self._db().execute("SELECT sha FROM entry ORDER BY sha"):
+        for (sha,) in self.db().execute("SELECT sha FROM entry ORDER BY sha"):
             if sha != last:
                 yield sha.hex()
                 last = sha
@@ -193,25 +245,28 @@ class PackFolder:
         if batch:
             self._write_pack(batch, new_blobs)
 
-    def _new_name(self) -> str:
+    def new_name(self) -> str:
+        """A fresh pack name (format 2)."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         return f"pack-{stamp}-{uuid.uuid4().hex[:16]}{PACK_SUFFIX}"
 
     def _write_pack(self, blobs: list[tuple[str, bytes, str | None]], new_blobs: bool) -> None:
-        name = self._new_name()
-        data, records = build_pack(blobs, datetime.now(UTC))
+        name = self.new_name()
+        data, records = build_pack(blobs)
         self.backend.seal(name, data, like=None, new_blobs=new_blobs)
-        with self._write() as con:
-            self._index(con, name, records)
+        with self.transaction() as con:
+            self.index_records(con, name, records)
 
     @staticmethod
-    def _index(con: sqlite3.Connection, name: str, records: Iterable[Record]) -> int:
+    def index_records(con: sqlite3.Connection, name: str,
+                      records: Iterable[Record]) -> tuple[int, int]:
+        """Index a pack's records; returns the pack's id and how many records were new."""
         con.execute("INSERT OR IGNORE INTO pack (name) VALUES (?)", (name,))
         (pack_id,) = con.execute("SELECT id FROM pack WHERE name = ?", (name,)).fetchone()
-        con.executemany(
-            "INSERT OR IGNORE INTO entry (sha, pack, head, start, length) VALUES (?,?,?,?,?)",
-            [(bytes.fromhex(r.sha256), pack_id, r.head, r.start, r.length) for r in records])
-        return int(pack_id)
+        added = con.executemany(
+            "INSERT OR IGNORE INTO entry (sha, pack, start, length) VALUES (?,?,?,?)",
+            [(bytes.fromhex(r.sha256), pack_id, r.start, r.length) for r in records]).rowcount
+        return int(pack_id), added
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -232,72 +287,69 @@ class PackFolder:
             return data
         raise BlobNotFound(f"blob {sha256} not found in {self.url}")
 
-    def lookup(self, hashes: Sequence[str]) -> list[Row]:
-        """Index rows ``(sha256, pack name, start, length)`` of the packed blobs among
-        ``hashes`` (any order; one lookup per 500 hashes)."""
+    def walk(self) -> PackWalk:
+        """A walk over the format 2 packs for one ascending verify pass (see
+        :mod:`archiver.blobs.pack_walk`): local pack files only, read directly because it is
+        the measured hot path of ``verify``; for any other backend it finds nothing and
+        :meth:`hash_many` reads through the backend."""
+        if not isinstance(self.backend, LocalPacks) or not self.exists_index():
+            return PackWalk([])
+        return PackWalk([self.backend.folder / name for (name,) in self.db().execute(
+            "SELECT name FROM pack ORDER BY id") if is_v2(name)])
+
+    def lookup(self, keys: Sequence[bytes]) -> list[Row]:
+        """Index rows ``(raw sha256, pack id, start, length)`` of the packed blobs among the
+        raw hashes ``keys``, in pack and offset order (one lookup per 500 hashes)."""
         rows: list[Row] = []
-        if not hashes or not self.exists_index():
-            return rows
-        con = self._db()
-        for at in range(0, len(hashes), _IN):
-            part = _keys(hashes[at:at + _IN])
+        con = self.db()
+        for at in range(0, len(keys), _IN):
+            part = keys[at:at + _IN]
             rows += con.execute(_where_in(
-                "SELECT lower(hex(sha)), pack, start, length FROM entry WHERE sha", len(part)),
+                "SELECT sha, pack, start, length FROM entry WHERE sha", len(part)),
                 part).fetchall()
+        rows.sort(key=itemgetter(1, 2))
         return rows
 
-    def lookup_range(self, hashes: Sequence[str]) -> list[Row]:
-        """As :meth:`lookup`, for ascending ``hashes`` (as verify sends them): one range scan
-        of the index in its own key order, filtered by set membership, costs a fraction of
-        looking each hash up."""
+    def lookup_range(self, first: bytes, last: bytes) -> list[Row]:
+        """As :meth:`lookup`, for every row from ``first`` to ``last``: one range scan of the
+        index costs a fraction of looking each hash up when most in the range are wanted (a
+        verify sends every hash in ascending order)."""
+        return self.db().execute(
+            "SELECT sha, pack, start, length FROM entry WHERE sha BETWEEN ? AND ? "
+            "ORDER BY pack, start", (first, last)).fetchall()
+
+    def hash_many(self, hashes: list[str], ascending: bool = False) -> list[BlobCheck | None]:
+        """A check for each of ``hashes`` (None where it is not packed), in their order, from
+        the index: rows in pack and offset order, each pack's share read through the backend
+        in one span (one ``pread`` or one ranged GET) and hashed by
+        :func:`archiver.blobs.pack_walk.hash_located`. A local ``verify`` comes here only for
+        what its walk over the packs (:meth:`walk`) did not find, and for hashes out of
+        order."""
+        out: list[BlobCheck | None] = [None] * len(hashes)
         if not hashes or not self.exists_index():
-            return []
-        wanted = set(hashes)
-        rows = self._db().execute(
-            "SELECT lower(hex(sha)), pack, start, length FROM entry WHERE sha BETWEEN ? AND ?",
-            (bytes.fromhex(hashes[0]), bytes.fromhex(hashes[-1]))).fetchall()
-        return [row for row in rows if row[0] in wanted]
-
-    def hash_rows(self, rows: list[Row]) -> dict[str, BlobCheck]:
-        """Hash the blobs of index ``rows``.
-
-        The hot path of ``verify``: each pack's blobs are read with one read of the span
-        holding them (one ``pread``, or one ranged GET) and hashed from slices of that buffer,
-        with plain tuples throughout (per blob this is a handful of C calls)."""
-        by_pack: dict[int, list[Row]] = {}
-        for row in rows:
-            by_pack.setdefault(row[1], []).append(row)
-        names = dict(self._db().execute("SELECT id, name FROM pack").fetchall())
-        out: dict[str, BlobCheck] = {}
-        sha256 = hashlib.sha256
-        new = tuple.__new__  # NamedTuple's own __new__ is a Python function: too slow here
+            return out
+        keys = _keys(hashes)
+        if len(keys) != len(hashes):  # a malformed hash among them: none of them is packed
+            keys = [bytes.fromhex(h) if is_hash(h) else b"" for h in hashes]
+        where = {key: at for at, key in enumerate(keys)}
+        rows = self.lookup_range(min(keys), max(keys)) if ascending else self.lookup(keys)
+        names = dict(self.db().execute("SELECT id, name FROM pack").fetchall())
         read = self.backend.read
-        for pack_id, located in by_pack.items():
-            name = names.get(pack_id, str(pack_id))
-            try:
-                first = min(map(itemgetter(2), located))
-                span = max(start + length for _, _, start, length in located) - first
-                whole = b""
-                if span <= 4 * sum(map(itemgetter(3), located)) + _GAP:
-                    whole = read(name, first, span)
-                if whole and len(whole) == span:  # the usual case: one read, then slices of it
-                    view = memoryview(whole)
-                    for sha, _, start, length in located:
-                        at = start - first
-                        out[sha] = new(BlobCheck, (
-                            sha, sha256(view[at:at + length]).hexdigest(), length, None))
-                    continue
-                for sha, _, start, length in located:  # sparse, or the pack is cut short
-                    data = read(name, start, length)
-                    out[sha] = BlobCheck(sha, sha256(data).hexdigest(), length) \
-                        if len(data) == length else BlobCheck(sha, None, 0, StoreError(
-                            f"pack {name} is cut short: blob {sha} is incomplete"))
-            except StoreError as error:  # BlobNotFound (the pack is gone) included
-                for sha, *_ in located:
-                    out.setdefault(sha, BlobCheck(sha, None, 0, error))
+        pack_id, begin = None, 0
+        for end, row in enumerate([*rows, None]):
+            if row is None or row[1] != pack_id:
+                if pack_id is not None:
+                    hash_located(read, names.get(pack_id, str(pack_id)), self.url,
+                                 rows[begin:end], hashes, where, out)
+                if row is not None:
+                    pack_id, begin = row[1], end
+        if len(where) != len(hashes):  # a hash asked for twice: both get the one check
+            for at, key in enumerate(keys):
+                if out[at] is None:
+                    out[at] = out[where[key]]
         return out
 
-    # -- deleting --------------------------------------------------------------------------
+    # -- deleting (see archiver.blobs.pack_rewrite) ----------------------------------------
 
     def delete(self, hashes: Sequence[str]) -> dict[str, BlobLocked | None]:
         """Destroy packed blobs: journal, then rewrite every pack holding one. Returns, for
@@ -306,135 +358,40 @@ class PackFolder:
         if not hashes or not self.exists_index():
             return {}
         with self.backend.lock():
-            self._finish_rewrites()
-            located = self._all_locations(hashes)
-            if not located:
-                return {}
-            refused: dict[str, BlobLocked | None] = {}
-            for name in sorted({n for _, _, n in located}):
-                reason = self.backend.refusal(name)
-                if reason is not None:
-                    refused.update({sha: BlobLocked(f"{reason}; blob {sha} not deleted")
-                                    for sha, _, n in located if n == name})
-            located = [loc for loc in located if loc[0] not in refused]
-            packs = {(p, n) for _, p, n in located}
-            jobs = {pack_id: Journal(name, self._new_name(), tuple(
-                sorted(sha for sha, p, _ in located if p == pack_id))) for pack_id, name in packs}
-            self.backend.journal_put(list(jobs.values()))
-            with self._write() as con:
-                con.executemany("INSERT OR IGNORE INTO doomed (sha, pack) VALUES (?, ?)",
-                                [(bytes.fromhex(sha), pack_id) for sha, pack_id, _ in located])
-                con.executemany(
-                    "INSERT OR IGNORE INTO rewrite (pack, old_name, new_name) VALUES (?,?,?)",
-                    [(pack_id, job.old_name, job.new_name) for pack_id, job in jobs.items()])
-            self._finish_rewrites()
-        return {**{sha: None for sha, _, _ in located}, **refused}
-
-    def _all_locations(self, hashes: Sequence[str]) -> list[tuple[str, int, str]]:
-        """Every (sha, pack id, pack name) holding one of ``hashes``: a blob two writers packed
-        at once has two places, and both must go."""
-        con = self._db()
-        out: list[tuple[str, int, str]] = []
-        for at in range(0, len(hashes), _IN):
-            part = [bytes.fromhex(check_hash(h)) for h in hashes[at:at + _IN]]
-            out += [(sha.hex(), pack_id, name) for sha, pack_id, name in con.execute(_where_in(
-                "SELECT e.sha, e.pack, p.name FROM entry e JOIN pack p ON p.id = e.pack "
-                "WHERE e.sha", len(part)), part)]
-        return out
+            return pack_rewrite.delete(self, hashes)
 
     def finish_rewrites(self) -> int:
         """Complete every journalled rewrite (a killed purge's included); returns how many."""
         if isinstance(self.backend, LocalPacks) and not self.exists_index():
             return 0
         with self.backend.lock():
-            return self._finish_rewrites()
+            return pack_rewrite.finish(self)
 
-    def _import_journal(self) -> None:
-        """Take into the index the journal entries kept beside the packs that it lacks (the
-        cache was lost, or another process journalled them)."""
-        for job in self.backend.journal_list():
-            con = self._db()
-            if con.execute("SELECT 1 FROM rewrite WHERE old_name = ?",
-                           (job.old_name,)).fetchone():
-                continue
-            row = con.execute("SELECT id FROM pack WHERE name = ?", (job.old_name,)).fetchone()
-            if row is None and job.old_name in self.backend.names():
-                self._index_pack(job.old_name)
-                row = con.execute("SELECT id FROM pack WHERE name = ?",
-                                  (job.old_name,)).fetchone()
-            with self._write() as w:
-                if row is None:  # the old pack is gone already: only the entry is left
-                    w.execute("INSERT INTO pack (name) VALUES (?)", (job.old_name,))
-                    (pack_id,) = w.execute("SELECT id FROM pack WHERE name = ?",
-                                           (job.old_name,)).fetchone()
-                    w.execute("INSERT INTO rewrite (pack, old_name, new_name) VALUES (?,?,?)",
-                              (pack_id, job.old_name, job.new_name))
-                    continue
-                w.executemany("INSERT OR IGNORE INTO doomed (sha, pack) VALUES (?, ?)",
-                              [(bytes.fromhex(sha), row[0]) for sha in job.doomed])
-                w.execute("INSERT OR IGNORE INTO rewrite (pack, old_name, new_name) "
-                          "VALUES (?,?,?)", (row[0], job.old_name, job.new_name))
-
-    def _finish_rewrites(self) -> int:
-        self._import_journal()
+    def convert(self) -> int:
+        """Rewrite every format 1 (WARC) pack as a format 2 pack; returns how many. It is a
+        rewrite with nothing doomed, journalled the same way, so a killed run is finished by the
+        next :meth:`recover`, :meth:`finish_rewrites` or ``convert``."""
         if not self.exists_index():
             return 0
-        con = self._db()
-        jobs = con.execute("SELECT pack, old_name, new_name FROM rewrite ORDER BY pack").fetchall()
-        for pack_id, old_name, new_name in jobs:
-            still = con.execute("SELECT 1 FROM entry WHERE pack = ? LIMIT 1",
-                                (pack_id,)).fetchone()
-            if still is not None:
-                self._rewrite(pack_id, old_name, new_name)
-            else:
-                with self._write() as w:
-                    w.execute("DELETE FROM doomed WHERE pack = ?", (pack_id,))
-                    w.execute("DELETE FROM pack WHERE id = ?", (pack_id,))
-            # Switched (now or by a killed run): the old pack's bytes go, then its journal.
-            self.backend.remove(old_name)
-            with self._write() as w:
-                w.execute("DELETE FROM rewrite WHERE pack = ?", (pack_id,))
-            self.backend.journal_drop(old_name)
-        return len(jobs)
-
-    def _rewrite(self, pack_id: int, old_name: str, new_name: str) -> None:
-        """Copy the pack's surviving records to ``new_name`` and switch the index to it."""
-        con = self._db()
-        rows = con.execute(
-            "SELECT e.sha, e.head, e.start, e.length, d.sha IS NOT NULL FROM entry e "
-            "LEFT JOIN doomed d ON d.sha = e.sha AND d.pack = e.pack WHERE e.pack = ?",
-            (pack_id,)).fetchall()
-        keep = [Record(sha.hex(), head, start, length)
-                for sha, head, start, length, gone in rows if not gone]
-        moved: list[Record] = []
-        if keep:
-            old = self.backend.read_all(old_name)
-            data, moved = copy_records(old, keep)
-            self.backend.seal(new_name, data, like=old_name, new_blobs=False)
-        with self._write() as w:
-            if moved:
-                new_id = self._index(w, new_name, moved)
-                copied = w.execute("SELECT count(*) FROM entry WHERE pack = ?",
-                                   (new_id,)).fetchone()[0]
-                if copied != len(keep):  # never switch to a pack that lost a kept blob
-                    raise StoreError(f"rewriting pack {old_name}: {len(keep)} blobs to keep, "
-                                     f"{copied} copied; nothing switched")
-            w.execute("DELETE FROM entry WHERE pack = ?", (pack_id,))
-            w.execute("DELETE FROM doomed WHERE pack = ?", (pack_id,))
-            w.execute("DELETE FROM pack WHERE id = ?", (pack_id,))
+        with self.backend.lock():
+            converted = pack_rewrite.convert(self)
+        if converted:
+            self.db().execute("VACUUM")
+        return converted
 
     # -- repair and upgrade ----------------------------------------------------------------
 
-    def _index_pack(self, name: str) -> None:
+    def index_pack(self, name: str) -> None:
+        """Index every record of pack ``name`` from its own headers."""
         records = list(scan_pack(self.backend.read_all(name), name))
-        with self._write() as w:
-            self._index(w, name, records)
+        with self.transaction() as w:
+            self.index_records(w, name, records)
 
     def refresh(self) -> int:
         """Index every pack the backend lists that the index lacks (another process or host
         wrote it, or its writer died before the index commit) and forget packs it no longer
         lists; returns how many packs were indexed."""
-        con = self._db()
+        con = self.db()
         # Known before listing: a pack indexed meanwhile is then never taken for vanished.
         known = {name for (name,) in con.execute("SELECT name FROM pack")}
         listed = set(self.backend.names())
@@ -442,24 +399,26 @@ class PackFolder:
         found = 0
         for name in sorted(listed - known):
             try:
-                self._index_pack(name)
+                self.index_pack(name)
             except BlobNotFound:
                 continue  # removed by a rewrite since the listing
             found += 1
-        for name in sorted(known - listed - busy):
-            with self._write() as w:
-                w.execute("DELETE FROM entry WHERE pack IN (SELECT id FROM pack WHERE name = ?)",
-                          (name,))
-                w.execute("DELETE FROM pack WHERE name = ?", (name,))
+        gone = sorted(known - listed - busy)
+        if gone:  # one pass over the index for all of them: it has no by-pack order
+            with self.transaction() as w:
+                ids = [pack_id for (pack_id,) in w.execute(
+                    _where_in("SELECT id FROM pack WHERE name", len(gone)), gone)]
+                w.execute(_where_in("DELETE FROM entry WHERE pack", len(ids)), ids)
+                w.execute(_where_in("DELETE FROM pack WHERE id", len(ids)), ids)
         return found
 
     def recover(self) -> int:
-        """Finish journalled rewrites, then :meth:`refresh`; returns how many packs were
-        indexed."""
+        """Finish journalled rewrites, then :meth:`refresh` (packs of either format); returns
+        how many packs were indexed."""
         if isinstance(self.backend, LocalPacks) and not self.folder.is_dir():
             return 0
         with self.backend.lock():
-            self._finish_rewrites()
+            pack_rewrite.finish(self)
             return self.refresh()
 
     def cleanup_temp(self, cutoff: float) -> int:

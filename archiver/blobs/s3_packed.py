@@ -145,17 +145,17 @@ class PackedS3BlobStore(S3BlobStore):
 
     def hash_many(self, hashes: Iterable[str]) -> Iterator[BlobCheck]:
         """As :meth:`S3BlobStore.hash_many`, with packed blobs read one span per pack (one
-        ranged GET for the blobs of a pack in a chunk, see :meth:`PackFolder.hash_rows`)
+        ranged GET for the blobs of a pack in a chunk, see :meth:`PackFolder.hash_many`)
         instead of a request per blob; single objects as before."""
         self.packs.refresh()
 
         def chunk(part: list[str]) -> list[BlobCheck]:
-            checks = self.packs.hash_rows(self.packs.lookup([h for h in part if is_hash(h)]))
-            rest = [h for h in part if h not in checks]
+            checks = self.packs.hash_many(part)
+            rest = [h for h, check in zip(part, checks, strict=True) if check is None]
             if rest:
-                checks.update(zip(rest, map_chunks(self._hash_chunk, rest, chunk=4,
-                                                   threads=S3_THREADS), strict=True))
-            return [checks[h] for h in part]
+                singles = iter(map_chunks(self._hash_chunk, rest, chunk=4, threads=S3_THREADS))
+                checks = [check if check is not None else next(singles) for check in checks]
+            return checks  # type: ignore[return-value]  # every None was filled above
 
         return map_chunks(chunk, hashes, chunk=PACK_HASH_CHUNK, threads=1)
 

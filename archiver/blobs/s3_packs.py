@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from archiver.blobs.pack_backend import Journal, folder_lock
+from archiver.blobs.pack_format import PACK_SUFFIX
 from archiver.blobs.s3 import _LOCK_REFUSALS, _MISSING, _error_code
-from archiver.blobs.warc_records import PACK_SUFFIX
 from archiver.errors import BlobLocked, BlobNotFound
 
 if TYPE_CHECKING:

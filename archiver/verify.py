@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select
 
+from archiver.blobs.interface import BlobTally
 from archiver.errors import BlobNotFound, StoreError
 from archiver.retention.tombstones import (
     check_destroyed_version,
@@ -182,41 +182,38 @@ def last_verify(archive: Archive) -> VerifyRecord | None:
 
 
 def _check_blobs(archive: Archive, report: VerifyReport, progress: Progress | None) -> None:
-    """Re-hash every recorded blob through the store's batch reader (:meth:`hash_many`), which
-    yields in the order given, so the report is the same as a sequential walk."""
+    """Re-hash every recorded blob through the store's batch check (:meth:`check_many`), which
+    hears of every blob in hash order and names each one that fails."""
     started = time.perf_counter()
-    sizes: deque[int] = deque()  # recorded sizes of the blobs handed to the store, in order
+    pending = 0
 
-    def recorded(rows: Iterable[tuple[str, int]]) -> Iterator[str]:
-        for sha, size in rows:
-            sizes.append(size)
-            yield sha
+    def heard(count: int) -> None:
+        nonlocal pending
+        pending += count
+        if progress and pending >= PROGRESS_EVERY:
+            progress("blobs", pending)
+            pending = 0
 
+    tally = BlobTally(progress=heard)
     with archive.sessions() as s:
         # On the session's Core connection: plain tuples, no ORM result processing.
         rows = s.connection().execute(
             select(Blob.sha256, Blob.size).order_by(Blob.sha256).execution_options(yield_per=2000)
         )
-        done = 0
-        for check in archive.store.hash_many(recorded(rows)):
-            size = sizes.popleft()
-            report.blobs += 1
-            done += 1
+        blobs = ((sha, size) for sha, size in rows)
+        for check, size in archive.store.check_many(blobs, tally):
             if check.error is not None or check.digest is None:
                 report.problems.append(Problem("blob", check.sha256, _unreadable(check.error)))
+            elif check.digest != check.sha256:
+                report.problems.append(
+                    Problem("blob", check.sha256, f"content hashes to {check.digest}"))
             else:
-                report.bytes_hashed += check.length
-                if check.digest != check.sha256:
-                    report.problems.append(
-                        Problem("blob", check.sha256, f"content hashes to {check.digest}"))
-                elif check.length != size:
-                    report.problems.append(
-                        Problem("blob", check.sha256, f"size {check.length}, recorded {size}"))
-            if progress and done == PROGRESS_EVERY:
-                progress("blobs", done)
-                done = 0
-        if progress and done:
-            progress("blobs", done)
+                report.problems.append(
+                    Problem("blob", check.sha256, f"size {check.length}, recorded {size}"))
+    if progress and pending:
+        progress("blobs", pending)
+    report.blobs += tally.blobs
+    report.bytes_hashed += tally.bytes
     report.blob_seconds = round(time.perf_counter() - started, 3)
 
 

@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple, TypeGuard, TypeVar
@@ -66,6 +67,23 @@ class BlobCheck(NamedTuple):
     digest: str | None
     length: int
     error: StoreError | None = None
+
+
+@dataclass
+class BlobTally:
+    """What a :meth:`BlobStore.check_many` pass has checked so far; ``progress`` (if given)
+    hears each batch's count of blobs."""
+
+    blobs: int = 0
+    bytes: int = 0
+    progress: Callable[[int], None] | None = None
+
+    def add(self, blobs: int, hashed: int) -> None:
+        """Count ``blobs`` more blobs and ``hashed`` more bytes."""
+        self.blobs += blobs
+        self.bytes += hashed
+        if self.progress is not None and blobs:
+            self.progress(blobs)
 
 
 def map_chunks(
@@ -173,6 +191,26 @@ class BlobStore(ABC):
         return map_chunks(
             self._hash_chunk, hashes, chunk=self.hash_chunk, threads=self.hash_threads
         )
+
+    def check_many(self, blobs: Iterable[tuple[str, int]],
+                   tally: BlobTally) -> Iterator[tuple[BlobCheck, int]]:
+        """Re-hash each ``(sha256, recorded size)`` blob and yield ``(check, recorded size)``
+        for those that fail: missing, unreadable, hashing to something else or of another
+        size. Every blob and every hashed byte is counted in ``tally``. What ``verify`` calls:
+        a store may pass whole blobs wholesale instead of naming each one."""
+        sizes: deque[int] = deque()
+
+        def hashes() -> Iterator[str]:
+            for sha, size in blobs:
+                sizes.append(size)
+                yield sha
+
+        for check in self.hash_many(hashes()):
+            size = sizes.popleft()
+            hashed = check.length if check.digest is not None else 0
+            tally.add(1, hashed)
+            if check.error is not None or check.digest != check.sha256 or check.length != size:
+                yield check, size
 
     def _hash_chunk(self, hashes: list[str]) -> list[BlobCheck]:
         return [self._hash_one(sha) for sha in hashes]

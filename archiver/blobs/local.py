@@ -21,6 +21,7 @@ import heapq
 import io
 import operator
 import os
+import re
 import tempfile
 import threading
 import time
@@ -33,6 +34,7 @@ from archiver.blobs.interface import (
     CHUNK_SIZE,
     BlobCheck,
     BlobStore,
+    BlobTally,
     check_hash,
     fan_out,
     is_hash,
@@ -43,6 +45,7 @@ from archiver.blobs.packs import PackFolder
 from archiver.errors import BlobLocked, BlobNotFound, StoreError
 
 TEMP_PREFIX = ".tmp-"
+_HASHES = re.compile(r"(?:[0-9a-f]{64})*")  # a run of well-formed hashes, checked in one call
 _SETTING = "ARCHIVER_STORE_URL"  # named in every error a user can fix by changing it
 HOLD_SUFFIX = ".hold"
 _STAGING = ".staging"  # put_file writes here before the hash (and so the folder) is known
@@ -391,20 +394,63 @@ class LocalBlobStore(BlobStore):
             if ascending:
                 last = part[-1]
                 checks = walk.hash_sorted(part)
-                if None not in checks:  # the usual case: every one found by the walk
-                    return checks  # type: ignore[return-value]  # no None in it
-            missing = [h for h, check in zip(part, checks, strict=True) if check is None]
-            if missing:
-                found = iter(self.packs.hash_many(missing, ascending and
-                                                  4 * len(missing) > len(part)))
-                checks = [check if check is not None else next(found) for check in checks]
-            rest = [h for h, check in zip(part, checks, strict=True) if check is None]
-            if rest:
-                files = iter(self._hash_chunk(rest))
-                checks = [check if check is not None else next(files) for check in checks]
-            return checks  # type: ignore[return-value]  # every None was filled above
+            return self._fill(part, checks, ascending)
 
         return map_chunks(chunk, hashes, chunk=PACK_HASH_CHUNK, threads=1)
+
+    def _fill(self, part: list[str], checks: list[BlobCheck | None],
+              ascending: bool) -> list[BlobCheck]:
+        """``checks`` with each None (not met by a walk) filled from the index, else from a
+        single file."""
+        if None not in checks:  # the usual case: every one found by the walk
+            return checks  # type: ignore[return-value]  # no None in it
+        missing = [h for h, check in zip(part, checks, strict=True) if check is None]
+        found = iter(self.packs.hash_many(missing, ascending and 4 * len(missing) > len(part)))
+        checks = [check if check is not None else next(found) for check in checks]
+        rest = [h for h, check in zip(part, checks, strict=True) if check is None]
+        if rest:
+            files = iter(self._hash_chunk(rest))
+            checks = [check if check is not None else next(files) for check in checks]
+        return checks  # type: ignore[return-value]  # every None was filled above
+
+    def check_many(self, blobs: Iterable[tuple[str, int]],
+                   tally: BlobTally) -> Iterator[tuple[BlobCheck, int]]:
+        """As :meth:`BlobStore.check_many`. While hashes come in ascending order, a chunk's
+        blobs whose records the walk over the packs found whole and of the recorded size pass
+        at once (set and dict operations, no object per blob); the rest are checked one by one
+        as :meth:`hash_many` does, which names what is wrong with each."""
+        if not self.packs.exists_index():
+            yield from super().check_many(blobs, tally)
+            return
+        source = iter(blobs)
+        last = ""
+        walk = self.packs.walk()
+        while part := list(islice(source, PACK_HASH_CHUNK)):
+            hashes = [sha for sha, _ in part]
+            ascending = (hashes[0] > last
+                         and all(map(operator.lt, hashes, islice(hashes, 1, None))))
+            suspects = part
+            if ascending and _HASHES.fullmatch("".join(hashes)):
+                last = hashes[-1]
+                met = walk.walk_to(last)
+                raws = list(map(bytes.fromhex, hashes))
+                sizes = [size for _, size in part]
+                # Whole-chunk comparisons first (C loops): the usual chunk has no suspect.
+                if list(map(met.good.get, raws)) == sizes and not met.wrong.keys() & raws:
+                    tally.add(len(part), sum(sizes))
+                    continue
+                good, wrong = met.good, met.wrong
+                suspects = [(sha, size) for (sha, size), raw in zip(part, raws, strict=True)
+                            if good.get(raw) != size or raw in wrong]
+                tally.add(len(part) - len(suspects),
+                          sum(sizes) - sum(size for _, size in suspects))
+            names = [sha for sha, _ in suspects]
+            checks = self._fill(names, [None] * len(names), False)
+            for check, (_, size) in zip(checks, suspects, strict=True):
+                tally.add(1, check.length if check.digest is not None else 0)
+                if (check.error is not None or check.digest != check.sha256
+                        or check.length != size):
+                    yield check, size
 
     def iter_hashes(self) -> Iterator[str]:
         """Every blob in the store, sorted; temp files, hold markers and strays are skipped."""

@@ -3,9 +3,9 @@
 A format 2 pack keeps its records sorted by hash (:func:`archiver.blobs.pack_format.build_pack`),
 so hashes asked for in ascending order (as ``verify`` asks) are met in every pack in the same
 order: a cursor per pack moves forward through it, reading ahead in large ``pread`` calls, and
-each record is recognised by its own header's hash. Per blob that is one header unpack, one dict
-lookup and the sha256; no index row is fetched (fetching one costs about as much as hashing a
-400-byte blob).
+each record is hashed and filed by its own header's hash. Per blob that is one header unpack, the
+sha256 and one dict entry; no index row is fetched (fetching one costs about as much as hashing a
+400-byte blob), and verify passes the blobs that are whole from those dicts a chunk at a time.
 
 Anything the walk does not find (a blob in a format 1 pack or in a single file, a record whose
 header was damaged, a pack that could not be read) is left as None for the index-based path
@@ -36,6 +36,16 @@ Row = tuple[bytes, int, int, int]  # an index row: (raw sha256, pack id, payload
 
 
 @dataclass(slots=True)
+class Met:
+    """The records a walk hashed: ``good`` maps each raw hash whose payload hashes to it to the
+    payload's length; ``wrong`` maps a raw hash whose payload does not to (its digest, length).
+    A blob with a damaged copy anywhere is in ``wrong``, whatever its other copies hold."""
+
+    good: dict[bytes, int]
+    wrong: dict[bytes, tuple[bytes, int]]
+
+
+@dataclass(slots=True)
 class _Cursor:
     path: Path
     offset: int  # the next record's start; 0 before the header line was read
@@ -59,19 +69,40 @@ class PackWalk:
     def hash_sorted(self, hashes: list[str]) -> list[BlobCheck | None]:
         """A check for each of ``hashes`` (ascending, after any earlier call's) whose record
         the walk meets; None for the others."""
-        out: list[BlobCheck | None] = [None] * len(hashes)
         if not hashes:
-            return out
-        where = {sha: at for at, sha in enumerate(hashes)}
+            return []
+        met = self.walk_to(hashes[-1])
+        new = tuple.__new__  # NamedTuple's own __new__ is a Python function: too slow here
+        out: list[BlobCheck | None] = []
+        for sha in hashes:
+            try:
+                raw = bytes.fromhex(sha)
+            except ValueError:
+                out.append(None)
+                continue
+            wrong = met.wrong.get(raw)
+            length = met.good.get(raw)
+            if wrong is not None:
+                out.append(new(BlobCheck, (sha, wrong[0].hex(), wrong[1], None)))
+            elif length is not None:
+                out.append(new(BlobCheck, (sha, sha, length, None)))
+            else:
+                out.append(None)
+        return out
+
+    def walk_to(self, last: str) -> Met:
+        """Hash every record up to hash ``last`` (ascending, after any earlier call's) in every
+        pack: what verify needs to pass the blobs that are whole without naming each one."""
+        met = Met({}, {})
         try:
-            top = bytes.fromhex(hashes[-1])
+            top = bytes.fromhex(last)
         except ValueError:
             top = b"\xff" * 32
-        share = self._share(hashes[-1])
+        share = self._share(last)
         for cursor in self._cursors:
             if not cursor.done:
-                self._walk(cursor, top, share, where, out)
-        return out
+                self._walk(cursor, top, share, met)
+        return met
 
     def _share(self, last: str) -> float:
         """The part of the rest of each pack that hashes up to ``last`` should take (hashes
@@ -84,8 +115,7 @@ class PackWalk:
         return min(1.0, (upto - before + 1) / ((1 << 48) - before) + 0.01)
 
     @staticmethod
-    def _walk(cursor: _Cursor, top: bytes, share: float, where: dict[str, int],
-              out: list[BlobCheck | None]) -> None:
+    def _walk(cursor: _Cursor, top: bytes, share: float, met: Met) -> None:
         try:
             fd = os.open(cursor.path, os.O_RDONLY)
         except OSError:
@@ -99,17 +129,16 @@ class PackWalk:
                     cursor.done = True
                     return
                 cursor.offset = end + 1
-            _walk_records(fd, cursor, top, share, where, out)
+            _walk_records(fd, cursor, top, share, met)
         finally:
             os.close(fd)
 
 
-def _walk_records(fd: int, cursor: _Cursor, top: bytes, share: float, where: dict[str, int],
-                  out: list[BlobCheck | None]) -> None:
-    """Move ``cursor`` over the records up to hash ``top``, hashing those in ``where``."""
+def _walk_records(fd: int, cursor: _Cursor, top: bytes, share: float, met: Met) -> None:
+    """Move ``cursor`` over the records up to hash ``top``, hashing each into ``met``."""
     sha256 = hashlib.sha256
-    new = tuple.__new__  # NamedTuple's own __new__ is a Python function: too slow here
-    find = where.get
+    good = met.good
+    wrong = met.wrong
     unpack = _UNPACK
     base = cursor.offset
     want = max(_READ_MIN, int((cursor.size - base) * share))
@@ -131,12 +160,11 @@ def _walk_records(fd: int, cursor: _Cursor, top: bytes, share: float, where: dic
             if q > size:
                 need = HEAD + length
                 break  # the record runs past this read: read on from its start
-            hx = raw.hex()
-            at = find(hx, -1)
-            if at >= 0:
-                digest = sha256(view[p:q]).digest()
-                out[at] = new(BlobCheck, (hx, hx if digest == raw else digest.hex(), length,
-                                          None))
+            digest = sha256(view[p:q]).digest()
+            if digest == raw:
+                good[raw] = length
+            else:
+                wrong[raw] = (digest, length)
             o = q
         if o == 0 and (not need or need > cursor.size - base):
             cursor.done = True  # a record longer than the rest of the pack: damaged

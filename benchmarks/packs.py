@@ -9,8 +9,8 @@ up to ``--files-up-to`` items: at 1M the old layout is the problem being measure
 
 * ``hash_mb_per_s``: :meth:`LocalBlobStore.check_many` over every ``(hash, size)`` in sorted
   order (what ``verify`` calls, as it calls it), page cache warm, against ``sha256_mb_per_s``,
-  ``hashlib.sha256``
-  over the same bytes already in memory (benchmarks.baselines). Target: ratio >= 0.5 at 100k.
+  ``hashlib.sha256`` over the same bytes already in memory (benchmarks.baselines), each the
+  best of three passes. Target: ratio >= 0.5 at 100k.
   Also in CPU seconds (``*_cpu_*``), which a busy shared machine disturbs less.
 * ``store_bytes``: disk usage (allocated blocks) of everything under the store's folder, packs,
   index and single files, against ``payload_bytes``. Target: ratio <= 1.3 at 1M.
@@ -59,6 +59,8 @@ def department_payloads(items: int, seed: int, copies: int = 1) -> list[bytes]:
 
 
 def measure_store(store: LocalBlobStore, blobs: list[bytes], batch: int) -> dict[str, float]:
+    """Write ``blobs`` into ``store`` as capture does, then time the verify pass over them
+    (best of three) against the sha256 floor measured between its passes."""
     started = time.perf_counter()
     for at in range(0, len(blobs), batch):
         store.put_many(blobs[at:at + batch], media_type="application/json")
@@ -68,14 +70,24 @@ def measure_store(store: LocalBlobStore, blobs: list[bytes], batch: int) -> dict
     total = sum(len(b) for b in blobs)
     for _ in store.check_many(recorded, BlobTally()):  # warm the page cache, as after a capture
         pass
-    tally = BlobTally()
-    started, cpu = time.perf_counter(), time.process_time()
-    bad = sum(1 for _ in store.check_many(recorded, tally))
-    hash_s, hash_cpu_s = time.perf_counter() - started, time.process_time() - cpu
-    assert bad == 0 and tally.blobs == len(recorded), f"{bad} blobs failed to verify"
+    hash_s = hash_cpu_s = float("inf")
+    floor = floor_cpu = 0.0
+    for _ in range(3):
+        # Best of three, each next to a pass of the sha256 floor: on a shared machine the
+        # neighbours change from minute to minute, and only slow a pass down.
+        floor = max(floor, sha256_mb_per_s(blobs))
+        floor_cpu = max(floor_cpu, sha256_cpu_mb_per_s(blobs))
+        tally = BlobTally()
+        started, cpu = time.perf_counter(), time.process_time()
+        bad = sum(1 for _ in store.check_many(recorded, tally))
+        hash_s = min(hash_s, time.perf_counter() - started)
+        hash_cpu_s = min(hash_cpu_s, time.process_time() - cpu)
+        assert bad == 0 and tally.blobs == len(recorded), f"{bad} blobs failed to verify"
     stored = disk_bytes(store.root)
     return {"write_s": write_s, "hash_s": hash_s, "hash_mb_per_s": total / 1e6 / hash_s,
             "hash_cpu_mb_per_s": total / 1e6 / hash_cpu_s,
+            "ratio_hash_to_sha256": total / 1e6 / hash_s / floor,
+            "ratio_hash_to_sha256_cpu": total / 1e6 / hash_cpu_s / floor_cpu,
             "store_bytes": float(stored), "ratio_store_to_payload": stored / total}
 
 
@@ -101,18 +113,16 @@ def measure(items: int, seed: int, batch: int, files_up_to: int, work: Path,
     result["sha256_cpu_mb_per_s"] = max(sha256_cpu_mb_per_s(blobs) for _ in range(3))
     packed = measure_store(LocalBlobStore(work / "packed", pack_below=PACK_BELOW), blobs, batch)
     result.update({f"packs_{k}": v for k, v in packed.items()})
-    result["ratio_packs_hash_to_sha256"] = packed["hash_mb_per_s"] / result["sha256_mb_per_s"]
-    result["ratio_packs_hash_to_sha256_cpu"] = (packed["hash_cpu_mb_per_s"]
-                                                / result["sha256_cpu_mb_per_s"])
+    result["ratio_packs_hash_to_sha256"] = packed["ratio_hash_to_sha256"]
+    result["ratio_packs_hash_to_sha256_cpu"] = packed["ratio_hash_to_sha256_cpu"]
     log(f"packs: check_many {packed['hash_mb_per_s']:.0f} MB/s "
         f"({result['ratio_packs_hash_to_sha256']:.2f} of sha256 in memory), store "
         f"{packed['ratio_store_to_payload']:.2f}x payload")
     if len(blobs) <= files_up_to:
         files = measure_store(LocalBlobStore(work / "files"), blobs, batch)
         result.update({f"files_{k}": v for k, v in files.items()})
-        result["ratio_files_hash_to_sha256"] = files["hash_mb_per_s"] / result["sha256_mb_per_s"]
-        result["ratio_files_hash_to_sha256_cpu"] = (files["hash_cpu_mb_per_s"]
-                                                    / result["sha256_cpu_mb_per_s"])
+        result["ratio_files_hash_to_sha256"] = files["ratio_hash_to_sha256"]
+        result["ratio_files_hash_to_sha256_cpu"] = files["ratio_hash_to_sha256_cpu"]
         log(f"single files: check_many {files['hash_mb_per_s']:.0f} MB/s, store "
             f"{files['ratio_store_to_payload']:.2f}x payload")
     return result

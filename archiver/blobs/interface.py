@@ -68,6 +68,11 @@ class BlobCheck(NamedTuple):
     length: int
     error: StoreError | None = None
 
+    def fails(self, size: int) -> bool:
+        """True if the blob is not whole at the recorded ``size``: unreadable, hashing to
+        something else, or of another length."""
+        return self.error is not None or self.digest != self.sha256 or self.length != size
+
 
 @dataclass
 class BlobTally:
@@ -209,7 +214,7 @@ class BlobStore(ABC):
             size = sizes.popleft()
             hashed = check.length if check.digest is not None else 0
             tally.add(1, hashed)
-            if check.error is not None or check.digest != check.sha256 or check.length != size:
+            if check.fails(size):
                 yield check, size
 
     def _hash_chunk(self, hashes: list[str]) -> list[BlobCheck]:

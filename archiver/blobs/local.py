@@ -448,8 +448,7 @@ class LocalBlobStore(BlobStore):
             checks = self._fill(names, [None] * len(names), False)
             for check, (_, size) in zip(checks, suspects, strict=True):
                 tally.add(1, check.length if check.digest is not None else 0)
-                if (check.error is not None or check.digest != check.sha256
-                        or check.length != size):
+                if check.fails(size):
                     yield check, size
 
     def iter_hashes(self) -> Iterator[str]:

@@ -7,7 +7,8 @@ text fields (an OR of one term per field) and ANDs of such words. For those, eac
 postings are read a block at a time (document numbers and weights come out of Whoosh's codec
 as whole arrays), the field lengths of a segment are read as one byte string, and the same
 BM25F formula Whoosh uses (``whoosh.scoring.BM25FScorer``) is summed per document, so the
-scores are Whoosh's. Anything else (phrases, prefixes, ranges, NOT) returns None and is left to
+scores are Whoosh's. A phrase is its words' AND kept where their positions follow each other
+(as Whoosh's ``SpanNear2``). Anything else (prefixes, ranges, NOT) returns None and is left to
 Whoosh's matchers.
 """
 
@@ -65,11 +66,8 @@ class SegmentPostings:
         if found is not None:
             self.decoded.move_to_end(key)
             return found
-        matcher = reader.postings(name, text)
-        if isinstance(matcher, FilterMatcher):
-            matcher = matcher.child
         ids, weights = array("i"), array("f")  # Whoosh's own widths
-        for block_ids, block_weights, _ in _blocks(matcher):
+        for block_ids, block_weights, _ in _blocks(_raw_postings(reader, name, text)):
             ids.extend(block_ids)
             weights.extend(block_weights)
         self.decoded[key] = (ids, weights)
@@ -85,12 +83,16 @@ class SegmentPostings:
         key = (name, text)
         found = self.positions.get(key)
         if found is None or key not in self.decoded:
-            matcher = reader.postings(name, text)
-            if isinstance(matcher, FilterMatcher):
-                matcher = matcher.child
-            found = [value for _, _, values in _blocks(matcher, values=True) for value in values]
+            found = [value for _, _, values in _blocks(_raw_postings(reader, name, text),
+                                                       values=True) for value in values]
             self.positions[key] = found
         return found
+
+
+def _raw_postings(reader: Any, name: str, text: bytes) -> Any:
+    """A term's matcher with deleted documents left in (they are checked when scoring)."""
+    matcher = reader.postings(name, text)
+    return matcher.child if isinstance(matcher, FilterMatcher) else matcher
 
 
 def _length_bytes(reader: Any, name: str) -> bytes | None:

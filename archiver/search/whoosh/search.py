@@ -311,7 +311,6 @@ class SearchView:
         """``*``: every document the plan lets through, newest publication first."""
         threads: set[int] = set()
         keyed: list[tuple[int, int, int]] = []
-        docs: set[int] = set()
         allowed = sorted(plan.allow) if plan.allow is not None else None
         for leaf in self.leaves():
             cols = leaf.columns
@@ -319,10 +318,10 @@ class SearchView:
             base = leaf.offset
             mine = _candidates(leaf, plan, allowed)
             threads.update([thread_ids[docnum] for docnum in mine])
-            docs.update([base + docnum for docnum in mine])
             keyed += [(-created[docnum], item_ids[docnum], base + docnum) for docnum in mine]
         page = [glob for _, _, glob in heapq.nsmallest(want, keyed)]
-        return Collected(len(keyed), len(threads), page, frozenset(docs))
+        return Collected(len(keyed), len(threads), page,
+                         frozenset(glob for _, _, glob in keyed))
 
     def matching(self, q: query.Query, plan: _Plan, want: int) -> Collected:
         """Documents matching ``q`` that the plan lets through, best score first."""

@@ -21,7 +21,6 @@ import heapq
 import io
 import operator
 import os
-import re
 import tempfile
 import threading
 import time
@@ -45,7 +44,8 @@ from archiver.blobs.packs import PackFolder
 from archiver.errors import BlobLocked, BlobNotFound, StoreError
 
 TEMP_PREFIX = ".tmp-"
-_HASHES = re.compile(r"(?:[0-9a-f]{64})*")  # a run of well-formed hashes, checked in one call
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
 _SETTING = "ARCHIVER_STORE_URL"  # named in every error a user can fix by changing it
 HOLD_SUFFIX = ".hold"
 _STAGING = ".staging"  # put_file writes here before the hash (and so the folder) is known
@@ -426,22 +426,20 @@ class LocalBlobStore(BlobStore):
         last = ""
         walk = self.packs.walk()
         while part := list(islice(source, PACK_HASH_CHUNK)):
-            hashes = [sha for sha, _ in part]
-            ascending = (hashes[0] > last
-                         and all(map(operator.lt, hashes, islice(hashes, 1, None))))
+            hashes = list(map(_FIRST, part))
             suspects = part
-            if ascending and _HASHES.fullmatch("".join(hashes)):
+            if hashes[0] > last and all(map(operator.lt, hashes, islice(hashes, 1, None))):
                 last = hashes[-1]
                 met = walk.walk_to(last)
-                raws = list(map(bytes.fromhex, hashes))
-                sizes = [size for _, size in part]
+                sizes = list(map(_SECOND, part))
                 # Whole-chunk comparisons first (C loops): the usual chunk has no suspect.
-                if list(map(met.good.get, raws)) == sizes and not met.wrong.keys() & raws:
+                if list(map(met.good.get, hashes)) == sizes and not (
+                        met.wrong and met.wrong.keys() & hashes):
                     tally.add(len(part), sum(sizes))
                     continue
                 good, wrong = met.good, met.wrong
-                suspects = [(sha, size) for (sha, size), raw in zip(part, raws, strict=True)
-                            if good.get(raw) != size or raw in wrong]
+                suspects = [(sha, size) for sha, size in part
+                            if good.get(sha) != size or sha in wrong]
                 tally.add(len(part) - len(suspects),
                           sum(sizes) - sum(size for _, size in suspects))
             names = [sha for sha, _ in suspects]
@@ -596,3 +594,4 @@ class LocalBlobStore(BlobStore):
         moved = pack_files(self, self._iter_files()) if self.pack_below else 0
         return {"packs_recovered": recovered, "packs_converted": converted,
                 "files_packed": moved}
+

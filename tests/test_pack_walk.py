@@ -109,14 +109,16 @@ def _records_from(path: Path, offset: int) -> set[str]:
     return out
 
 
-def test_a_damaged_record_length_is_reported_for_that_blob_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("change", [9, -9])
+def test_a_damaged_record_length_is_reported_for_that_blob_alone(tmp_path: Path,
+                                                                 change: int) -> None:
     store, truth = _store(tmp_path)
     victim = sorted(truth)[123]
     path, start = _record_offset(store, victim)
     os.chmod(path, 0o644)
     with open(path, "r+b") as pack:
         pack.seek(start + 32)
-        pack.write(struct.pack(">I", truth[victim] + 9))
+        pack.write(struct.pack(">I", truth[victim] + change))
     good, _ = _walk(store, truth, 100, 1000)
     assert victim not in good  # the walk loses its place in that pack from here on
     failed = list(store.check_many(

@@ -198,6 +198,26 @@ def test_operators_in_place_and_words_still_work(
     assert found(words, q) == expected
 
 
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("<script>alert(1)</script>", [8]),  # pasted from a hostile comment: its words
+        ('"<script>alert(1)</script>"', [8]),
+        ("<tonight>", [4]),
+        ("<script>", [8]),
+        ("a<b", []),
+        ("item_id:<3", [1, 2]),  # a relation right after a field is a range
+        ("item_id:>=7", [7, 8]),
+        ("item_id:<=2 OR <road>", [1, 2]),
+    ],
+)
+def test_angle_brackets_are_words_unless_they_follow_a_field(
+    words: SearchIndex, q: str, expected: list[int]
+) -> None:
+    words.add([make_doc(8, text="nice page <script>alert(1)</script>", author="Troll")])
+    assert found(words, q) == expected
+
+
 def test_a_huge_query_is_refused_quickly_before_parsing(words: SearchIndex) -> None:
     huge = "closure OR " * 10_000 + "road"  # about 110 KB
     started = time.perf_counter()

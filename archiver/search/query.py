@@ -15,6 +15,7 @@ depends on either engine's index.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -252,6 +253,20 @@ def mentions_history(node: query.Query) -> bool:
 
 
 _QUERY_SCHEMA = build_schema()
+# A relation right after a field name (created_at:>=1704067200), or any other '<' or '>'.
+_ANGLES = re.compile(r"(:(?:<=|>=|=<|=>|<|>))|[<>]")
+
+
+def bare_angles_as_spaces(text: str) -> str:
+    """``text`` with every '<' and '>' outside quotes that does not follow ``field:`` made a space.
+
+    Whoosh reads a relation only right after a field name; anywhere else it drops the symbol,
+    except at the start of a group (``<script>`` pasted from a comment), where its parser fails.
+    Both engines' analyzers drop the symbols from words anyway, so such a query is searched as
+    its words. Quoted phrases are left as they are (quotes are balanced by then)."""
+    parts = text.split('"')
+    parts[::2] = [_ANGLES.sub(lambda m: m.group(1) or " ", part) for part in parts[::2]]
+    return '"'.join(parts)
 
 
 def parse_user_query(text: str) -> query.Query | None:
@@ -267,7 +282,7 @@ def parse_user_query(text: str) -> query.Query | None:
                                       fieldboosts=FIELD_BOOSTS)
     parser.add_plugin(qparser.GtLtPlugin())
     try:
-        parsed = parser.parse(text)
+        parsed = parser.parse(bare_angles_as_spaces(text))
     except Exception as exc:  # any parser failure comes from the user's query
         message = str(exc).replace("\n", " ")
         raise QueryError(f"cannot parse search query {echo_query(text)}: {message}") from None

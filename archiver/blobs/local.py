@@ -14,7 +14,6 @@ against someone with shell access: use S3 Object Lock for that.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import hashlib
 import heapq
@@ -22,7 +21,6 @@ import io
 import operator
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
@@ -39,77 +37,28 @@ from archiver.blobs.interface import (
     is_hash,
     map_chunks,
 )
+from archiver.blobs.pack_backend import TEMP_PREFIX
 from archiver.blobs.pack_backend import fsync_dir as _fsync_dir
 from archiver.blobs.packs import PackFolder
+from archiver.blobs.single_files import (
+    hash_files,
+    is_fan_dir,
+    marker_present,
+    oneline,
+    read_error,
+    sync_filesystem,
+    write_new,
+)
 from archiver.errors import BlobLocked, BlobNotFound, StoreError
 
-TEMP_PREFIX = ".tmp-"
 _FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
 _SETTING = "ARCHIVER_STORE_URL"  # named in every error a user can fix by changing it
 HOLD_SUFFIX = ".hold"
 _STAGING = ".staging"  # put_file writes here before the hash (and so the folder) is known
-_HEX = frozenset("0123456789abcdef")
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC
 PACK_HASH_CHUNK = 65536  # blobs looked up and hashed per pass over the packs
 DELETE_THREADS = 16  # threads for batch deletes (see delete_many)
 _THREADED_FROM = 32  # below this many blobs a batch runs in the caller's thread
-
-
-def _oneline(exc: OSError) -> str:
-    return exc.strerror or exc.__class__.__name__
-
-
-def _sync_filesystem(path: Path) -> None:
-    """Flush every pending write on the file system holding ``path`` (Linux ``syncfs``).
-
-    Where ``syncfs`` is unavailable, ``os.sync`` flushes all file systems: slower, as safe.
-    """
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        syncfs = getattr(libc, "syncfs", None)
-        if syncfs is None or syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
-
-
-def _marker_present(marker: str, sha256: str, url: str) -> bool:
-    # Anything but "no such file" counts as an error, not as "no hold": a purge must never
-    # delete a held blob because its marker could not be looked at.
-    try:
-        os.stat(marker)
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        raise StoreError(f"cannot read legal hold of blob {sha256} in {url}: {_oneline(exc)}"
-                         ) from None
-    return True
-
-
-def _make_fan_out(folder: str) -> None:
-    # Two mkdir calls at most, without os.makedirs's stat of every parent: most batches make
-    # a leaf folder under an existing first level (65,536 leaves, 256 first-level folders).
-    try:
-        os.mkdir(folder)
-    except FileExistsError:
-        return  # another writer made it between our open and this mkdir
-    except FileNotFoundError:
-        try:
-            os.mkdir(os.path.dirname(folder))
-        except FileExistsError:
-            pass
-        except FileNotFoundError:  # the store's own folder is new too
-            os.makedirs(folder, exist_ok=True)
-            return
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(folder)
-
-
-def _is_fan_dir(path: Path) -> bool:
-    return len(path.name) == 2 and set(path.name) <= _HEX and path.is_dir()
 
 
 class LocalBlobStore(BlobStore):
@@ -166,7 +115,7 @@ class LocalBlobStore(BlobStore):
                 tmp.unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise StoreError(f"cannot write blob {sha256} to {self.url}: {_oneline(exc)}") from None
+            raise StoreError(f"cannot write blob {sha256} to {self.url}: {oneline(exc)}") from None
         return sha256
 
     def put_many(self, blobs: Sequence[bytes], *, media_type: str | None = None) -> list[str]:
@@ -191,43 +140,10 @@ class LocalBlobStore(BlobStore):
                 continue
             # In the caller's thread: creating files is serialized in the kernel (measured no
             # faster on 8 or 16 threads on ext4), unlike deleting them.
-            written = self._write_new(sha256, data) or written
+            written = write_new(self._root_str, self.url, sha256, data) or written
         if written:
-            _sync_filesystem(self.root)
+            sync_filesystem(self.root)
         return hashes
-
-    def _write_new(self, sha256: str, data: bytes) -> bool:
-        """Write one blob unless present (no sync: the caller syncs the batch); True if written.
-
-        Plain strings and ``os`` calls: per blob this is a stat, open, write, close and rename,
-        and Path objects would cost more than the syscalls.
-        """
-        folder = f"{self._root_str}/{sha256[:2]}/{sha256[2:4]}"
-        final = f"{folder}/{sha256}"
-        if os.path.lexists(final):
-            return False
-        # A name of our own (never 64 hex digits) instead of mkstemp's random search: process
-        # and thread ids keep concurrent writers apart, O_EXCL catches anything else.
-        tmp = f"{folder}/{TEMP_PREFIX}{sha256[:16]}.{os.getpid()}.{threading.get_native_id()}"
-        try:
-            try:
-                fd = os.open(tmp, _CREATE, 0o444)
-            except FileNotFoundError:
-                # A new fan-out folder; the batch's syncfs makes its entry durable too.
-                _make_fan_out(folder)
-                fd = os.open(tmp, _CREATE, 0o444)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
-            os.replace(tmp, final)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise StoreError(f"cannot write blob {sha256} to {self.url}: {_oneline(exc)}") from None
-        return True
 
     def put_file(self, path: Path, *, media_type: str | None = None) -> tuple[str, int]:
         """Copy the file at ``path`` into the store chunk by chunk; return ``(sha256, size)``.
@@ -265,14 +181,11 @@ class LocalBlobStore(BlobStore):
                 self._commit(tmp, final)
             tmp = None
         except OSError as exc:
-            raise StoreError(f"cannot store {path} in {self.url}: {_oneline(exc)}") from None
+            raise StoreError(f"cannot store {path} in {self.url}: {oneline(exc)}") from None
         finally:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
         return sha256, size
-
-    def _read_error(self, sha256: str, exc: OSError) -> StoreError:
-        return StoreError(f"cannot read blob {sha256} from {self.url}: {_oneline(exc)}")
 
     def _make_fan_dir(self, folder: Path) -> None:
         if folder.is_dir():
@@ -308,7 +221,7 @@ class LocalBlobStore(BlobStore):
             except FileNotFoundError:
                 continue  # another cleaner or the writer itself got there first
             except OSError as exc:
-                raise StoreError(f"cannot remove temporary file {tmp}: {_oneline(exc)}") from None
+                raise StoreError(f"cannot remove temporary file {tmp}: {oneline(exc)}") from None
         return removed
 
     # -- reading ---------------------------------------------------------------------------
@@ -321,7 +234,7 @@ class LocalBlobStore(BlobStore):
         except FileNotFoundError:
             return self.packs.read(sha256)
         except OSError as exc:
-            raise self._read_error(sha256, exc) from None
+            raise read_error(sha256, self.url, exc) from None
 
     @contextlib.contextmanager
     def open(self, sha256: str) -> Iterator[BinaryIO]:
@@ -332,45 +245,12 @@ class LocalBlobStore(BlobStore):
         except FileNotFoundError:
             fh = io.BytesIO(self.packs.read(sha256))
         except OSError as exc:
-            raise self._read_error(sha256, exc) from None
+            raise read_error(sha256, self.url, exc) from None
         with fh:
             yield fh
 
     def _hash_chunk(self, hashes: list[str]) -> list[BlobCheck]:
-        """Hash a chunk of blobs with one reused buffer and raw ``os`` reads: no file objects,
-        no per-read allocation (a 1 MiB ``read`` would map and unmap memory every time)."""
-        buffer = bytearray(CHUNK_SIZE)
-        view = memoryview(buffer)
-        out: list[BlobCheck] = []
-        for sha256 in hashes:
-            try:
-                path = f"{self._root_str}/{fan_out(check_hash(sha256))}"
-                fd = os.open(path, os.O_RDONLY | _CLOEXEC)
-            except FileNotFoundError:
-                out.append(BlobCheck(sha256, None, 0, BlobNotFound(
-                    f"blob {sha256} not found in {self.url}")))
-                continue
-            except OSError as exc:
-                out.append(BlobCheck(sha256, None, 0, self._read_error(sha256, exc)))
-                continue
-            except StoreError as exc:  # an invalid hash never reaches the disk
-                out.append(BlobCheck(sha256, None, 0, exc))
-                continue
-            digest = hashlib.sha256()
-            length = 0
-            try:
-                # Read to end of file (not to the recorded size): bytes appended to a blob
-                # must change its hash, not go unread.
-                while n := os.readv(fd, (buffer,)):
-                    digest.update(view[:n])
-                    length += n
-            except OSError as exc:
-                out.append(BlobCheck(sha256, None, 0, self._read_error(sha256, exc)))
-                continue
-            finally:
-                os.close(fd)
-            out.append(BlobCheck(sha256, digest.hexdigest(), length))
-        return out
+        return hash_files(self._root_str, self.url, hashes)
 
     def exists(self, sha256: str) -> bool:
         """True if the blob file is present or the blob is packed."""
@@ -460,8 +340,8 @@ class LocalBlobStore(BlobStore):
     def _iter_files(self) -> Iterator[str]:
         if not self.root.is_dir():
             return
-        for first in sorted(p for p in self.root.iterdir() if _is_fan_dir(p)):
-            for second in sorted(p for p in first.iterdir() if _is_fan_dir(p)):
+        for first in sorted(p for p in self.root.iterdir() if is_fan_dir(p)):
+            for second in sorted(p for p in first.iterdir() if is_fan_dir(p)):
                 prefix = first.name + second.name
                 for entry in sorted(second.iterdir()):
                     name = entry.name
@@ -488,7 +368,7 @@ class LocalBlobStore(BlobStore):
         free: list[str] = []
         for sha256 in unique:
             try:
-                if _marker_present(f"{self._root_str}/{fan_out(check_hash(sha256))}"
+                if marker_present(f"{self._root_str}/{fan_out(check_hash(sha256))}"
                                    f"{HOLD_SUFFIX}", sha256, self.url):
                     raise BlobLocked(
                         f"blob {sha256} is under a legal hold in {self.url}; not deleted")
@@ -506,7 +386,7 @@ class LocalBlobStore(BlobStore):
             outcome[sha256] = packed[sha256] if sha256 in packed and isinstance(
                 error, BlobNotFound) else error
         if any(error is None for error in outcome.values()):
-            _sync_filesystem(self.root)
+            sync_filesystem(self.root)
         return {sha256: outcome[sha256] for sha256 in unique}
 
     def _delete_chunk(self, hashes: list[str]) -> list[Exception | None]:
@@ -523,7 +403,7 @@ class LocalBlobStore(BlobStore):
     def _unlink(self, sha256: str) -> None:
         """Remove one blob unless held, without syncing (``delete_many`` syncs the batch)."""
         path = f"{self._root_str}/{fan_out(check_hash(sha256))}"
-        if _marker_present(path + HOLD_SUFFIX, sha256, self.url):
+        if marker_present(path + HOLD_SUFFIX, sha256, self.url):
             raise BlobLocked(f"blob {sha256} is under a legal hold in {self.url}; not deleted")
         try:
             os.unlink(path)
@@ -531,7 +411,7 @@ class LocalBlobStore(BlobStore):
             raise BlobNotFound(f"blob {sha256} not found in {self.url}") from None
         except OSError as exc:
             raise StoreError(
-                f"cannot delete blob {sha256} from {self.url}: {_oneline(exc)}"
+                f"cannot delete blob {sha256} from {self.url}: {oneline(exc)}"
             ) from None
 
     def set_legal_hold(self, sha256: str, on: bool) -> None:
@@ -549,7 +429,7 @@ class LocalBlobStore(BlobStore):
             _fsync_dir(marker.parent)
         except OSError as exc:
             raise StoreError(
-                f"cannot change legal hold on blob {sha256} in {self.url}: {_oneline(exc)}"
+                f"cannot change legal hold on blob {sha256} in {self.url}: {oneline(exc)}"
             ) from None
 
     def is_held(self, sha256: str) -> bool:
@@ -566,7 +446,7 @@ class LocalBlobStore(BlobStore):
             raise StoreError(f"{_SETTING}: {self.url} exists but is not a folder") from None
         except OSError as exc:
             raise StoreError(
-                f"cannot create blob store folder {self.url}: {_oneline(exc)}"
+                f"cannot create blob store folder {self.url}: {oneline(exc)}"
             ) from None
         if not self.root.is_dir():
             raise StoreError(f"{_SETTING}: {self.url} exists but is not a folder")
@@ -578,7 +458,7 @@ class LocalBlobStore(BlobStore):
             reason = (
                 "not writable"
                 if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
-                else _oneline(exc)
+                else oneline(exc)
             )
             raise StoreError(f"{_SETTING}: blob folder {self.url} is unusable: {reason}") from None
 

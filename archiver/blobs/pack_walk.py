@@ -35,7 +35,7 @@ from archiver.blobs.interface import BlobCheck
 from archiver.blobs.pack_format import HEAD, MAGIC, is_v2
 from archiver.errors import StoreError
 
-_READ_MIN = 256 * 1024  # smallest read-ahead: a syscall per record would cost more than its hash
+_READ_MIN = 32 * 1024  # smallest read: a syscall per record would cost more than its hash
 _UNPACK = Struct(">32sI").unpack_from  # pack_format's record header, less its type
 _GAP = 256 * 1024  # records closer than this are read in one pread
 Row = tuple[bytes, int, int, int]  # an index row: (raw sha256, pack id, payload start, length)

@@ -7,10 +7,10 @@ buffer, and each record is hashed and filed by its own header's hash. No index r
 (fetching one costs more than hashing a 400-byte blob), and verify passes the blobs that are whole
 from the walk's dicts a chunk at a time.
 
-Per 400-byte record the cost is what CPython's hashlib charges per call (about 1.1 µs of its
-1.3 µs; the compression itself is 0.2 µs), then a header unpack in a lean loop that only collects
-offsets, a payload slice, and a dict entry. Each of those is measured in ``benchmarks/packs.py``;
-the README's benchmark section has the figures.
+Per 400-byte record the cost is what CPython's hashlib charges per call (about 1.0 µs of its
+1.3 µs; the SHA-256 work itself is 0.3 µs), then a header unpack in a lean loop that only
+collects offsets, a payload slice, and a dict entry. ``benchmarks/packs.py`` measures them; the
+benchmark results' README has the figures.
 
 Anything the walk does not find (a blob in a format 1 pack or in a single file, a record whose
 header was damaged, a pack that could not be read) is left as None for the index-based path

@@ -18,15 +18,15 @@ Typical use::
 
 Query syntax (Whoosh's): ``AND``/``OR``/``NOT``, ``"phrases"``, ``field:value`` (``author:jane``,
 ``status:removed``, ``kind:comment``, ``account:handle``, ``platform:facebook``), wildcards
-(``offic*``, ``?losure``, ``tr*fic``), ranges (``text:[closure TO closures]``,
-``item_id:[2 TO 9]``, ``created_at:>=1704067200``), ids (``parent_id:42``, ``thread_id:7``).
-A ``<`` or ``>`` anywhere but right after ``field:`` is a space, so text pasted from a comment
-(``<script>alert(1)</script>``) is searched as its words. Bare words search the current text, every earlier version's text and the author. ``*`` matches
-every item (narrowed by the filters). A query that means nothing is a QueryError rather than
-some other search (:mod:`archiver.search.query`): empty, an operator without a term on each side,
-an empty ``()``, more than 4,096 characters. Dates are narrowed with :class:`SearchFilters`,
-which compare whole seconds: a bound's fraction of a second is dropped, so a range never misses
-an item at its edges.
+(``offic*``, ``?losure``, ``tr*fic``), ranges (``text:[closure TO closures]``, ``item_id:[2 TO 9]``,
+``created_at:>=1704067200``), ids (``parent_id:42``, ``thread_id:7``). A ``<`` or ``>`` anywhere but
+right after ``field:`` is a space, so text pasted from a comment (``<script>alert(1)</script>``) is
+searched as its words. Bare words search the current text, every earlier version's text and the
+author. ``*`` matches every item (narrowed by the filters). A query that means nothing is a
+QueryError rather than some other search (:mod:`archiver.search.query`): empty, an operator without
+a term on each side, an empty ``()``, more than 4,096 characters. Dates are narrowed with
+:class:`SearchFilters`, which compare whole seconds: a bound's fraction of a second is dropped, so a
+range never misses an item at its edges.
 """
 
 from __future__ import annotations

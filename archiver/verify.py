@@ -202,7 +202,14 @@ def _check_blobs(archive: Archive, report: VerifyReport, progress: Progress | No
         )
         blobs = ((sha, size) for sha, size in rows)
         for check, size in archive.store.check_many(blobs, tally):
-            if check.error is not None or check.digest is None:
+            if check.error is not None and check.digest is not None:
+                # Its bytes were read and hashed; what holds them is damaged (a pack record's
+                # header that no longer matches the index).
+                reason = f"damaged record: {check.error}"
+                if check.digest != check.sha256:
+                    reason += f"; content hashes to {check.digest}"
+                report.problems.append(Problem("blob", check.sha256, reason))
+            elif check.error is not None or check.digest is None:
                 report.problems.append(Problem("blob", check.sha256, _unreadable(check.error)))
             elif check.digest != check.sha256:
                 report.problems.append(

@@ -17,7 +17,7 @@ from archiver.blobs.local import LocalBlobStore
 from archiver.blobs.pack_format import HEAD
 from archiver.blobs.pack_walk import PackWalk
 from archiver.blobs.packs import PACK_BELOW
-from tests.support.packs import flip_stored_byte
+from tests.support.packs import damage_record_length, flip_stored_byte
 
 
 def _store(tmp_path: Path, count: int = 600) -> tuple[LocalBlobStore, dict[str, int]]:
@@ -114,11 +114,7 @@ def test_a_damaged_record_length_is_reported_for_that_blob_alone(tmp_path: Path,
                                                                  change: int) -> None:
     store, truth = _store(tmp_path)
     victim = sorted(truth)[123]
-    path, start = _record_offset(store, victim)
-    os.chmod(path, 0o644)
-    with open(path, "r+b") as pack:
-        pack.seek(start + 32)
-        pack.write(struct.pack(">I", truth[victim] + change))
+    damage_record_length(store, victim, change)
     good, _ = _walk(store, truth, 100, 1000)
     assert victim not in good  # the walk loses its place in that pack from here on
     failed = list(store.check_many(

@@ -19,7 +19,7 @@ from archiver.store.accounts import AccountSpec, add_account
 from archiver.store.archive import Archive
 from archiver.store.models import AuditEvent, Blob, Item, ItemVersion
 from archiver.verify import verify_archive
-from tests.support.packs import flip_stored_byte, unpack_to_file
+from tests.support.packs import damage_record_length, flip_stored_byte, unpack_to_file
 
 TOKEN_ENV = "ARCHIVER_TOKEN_VERIFY_TEST"
 
@@ -99,6 +99,21 @@ def test_deleted_version_and_missing_blob_are_reported(captured: Archive) -> Non
     reasons = " ".join(p.reason for p in report.problems)
     assert "missing" in reasons
     assert any(p.kind == "blob" and p.id == first.record_sha256 for p in report.problems)
+
+
+def test_a_pack_record_with_a_damaged_length_is_reported_as_a_damaged_record(
+        captured: Archive) -> None:
+    archive = captured
+    assert isinstance(archive.store, LocalBlobStore)
+    with archive.sessions() as s:
+        victim = next(sha for sha in sorted(s.scalars(select(Blob.sha256)))
+                      if archive.store.packs.locate(sha) is not None)
+    damage_record_length(archive.store, victim, 9)
+    report = verify_archive(archive)
+    reasons = {p.id: p.reason for p in report.problems if p.kind == "blob"}
+    assert list(reasons) == [victim]
+    assert reasons[victim].startswith("damaged record: pack ")
+    assert reasons[victim].endswith("names another hash or length")
 
 
 def test_appended_bytes_wrong_size_and_unreadable_blob_are_reported(captured: Archive) -> None:

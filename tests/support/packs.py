@@ -33,6 +33,19 @@ def flip_stored_byte(store: LocalBlobStore, sha256: str) -> Path:
     return path
 
 
+def damage_record_length(store: LocalBlobStore, sha256: str, change: int) -> Path:
+    """Add ``change`` to the length field of the blob's pack record header; returns the pack."""
+    where = store.packs.locate(sha256)
+    assert where is not None, "the blob is not packed"
+    name, record = where
+    path = store.packs.folder / name
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as pack:
+        pack.seek(record.start - record.head + 32)
+        pack.write(struct.pack(">I", record.length + change))
+    return path
+
+
 def unpack_to_file(store: LocalBlobStore, sha256: str) -> Path:
     """Move a packed blob out to a single file (the old layout) and return its path."""
     data = store.get(sha256)

@@ -240,8 +240,8 @@ def hash_located(read: Callable[[str, int, int], bytes], name: str, url: str,
     backend without a walk. ``read(name, start, length)`` reads the pack ``name`` (a backend's
     read: :class:`BlobNotFound` if the pack is gone, :class:`StoreError` if it cannot be read).
     The span holding the rows is read at once (one ``pread`` or one ranged GET); in a format 2
-    pack each record header's own hash is compared too, so a header that no longer names its
-    payload fails that blob's check."""
+    pack each record header's own hash and length are compared with the index too, so a header
+    that no longer describes its payload fails that blob's check."""
     head = HEAD if is_v2(name) else 0
     first = located[0][2] - head
     span = located[-1][2] + located[-1][3] - first

@@ -7,14 +7,13 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import struct
 from pathlib import Path
 
 import pytest
 
 from archiver.blobs.interface import BlobTally
 from archiver.blobs.local import LocalBlobStore
-from archiver.blobs.pack_format import HEAD
+from archiver.blobs.pack_format import HEAD, scan_pack
 from archiver.blobs.pack_walk import PackWalk
 from archiver.blobs.packs import PACK_BELOW
 from tests.support.packs import damage_record_length, flip_stored_byte
@@ -99,14 +98,8 @@ def test_a_pack_cut_short_stops_its_walk_and_verify_names_what_was_cut(tmp_path:
 
 def _records_from(path: Path, offset: int) -> set[str]:
     """The hashes of the records of the pack ``path`` that start at or after ``offset``."""
-    data = path.read_bytes()
-    at, out = data.index(b"\n") + 1, set()
-    while at + HEAD <= len(data):
-        raw, length = struct.unpack(">32sI", data[at:at + 36])
-        if at >= offset:
-            out.add(raw.hex())
-        at += HEAD + length
-    return out
+    return {record.sha256 for record in scan_pack(path.read_bytes(), path.name)
+            if record.record_start >= offset}
 
 
 @pytest.mark.parametrize("change", [9, -9])

@@ -105,7 +105,7 @@ class PackWalk:
         share = self._share(last)
         for cursor in self._cursors:
             if not cursor.done:
-                self._walk(cursor, top, share, met, self._reads)
+                self._walk(cursor, top, share, met)
         return met
 
     def _share(self, last: str) -> float:
@@ -118,8 +118,8 @@ class PackWalk:
         before, self._last = self._last, max(self._last, upto)
         return min(1.0, (upto - before + 1) / ((1 << 48) - before) + 0.01)
 
-    @staticmethod
-    def _walk(cursor: _Cursor, top: bytes, share: float, met: Met, reads: _Reads) -> None:
+    def _walk(self, cursor: _Cursor, top: bytes, share: float, met: Met) -> None:
+        reads = self._reads
         try:
             fd = os.open(cursor.path, os.O_RDONLY)
         except OSError:

@@ -22,8 +22,8 @@ from archiver.blobs.pack_backend import TEMP_PREFIX
 from archiver.errors import BlobNotFound, StoreError
 
 _HEX = frozenset("0123456789abcdef")
-CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | CLOEXEC
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC
 
 
 def oneline(exc: OSError) -> str:
@@ -130,7 +130,7 @@ def hash_files(root: str, url: str, hashes: list[str]) -> list[BlobCheck]:
     out: list[BlobCheck] = []
     for sha256 in hashes:
         try:
-            fd = os.open(f"{root}/{fan_out(check_hash(sha256))}", os.O_RDONLY | CLOEXEC)
+            fd = os.open(f"{root}/{fan_out(check_hash(sha256))}", os.O_RDONLY | _CLOEXEC)
         except FileNotFoundError:
             out.append(BlobCheck(sha256, None, 0, BlobNotFound(
                 f"blob {sha256} not found in {url}")))
